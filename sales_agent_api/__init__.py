@@ -1,0 +1,1 @@
+"""The FastAPI shell: webhook ingestion and the operator REST API."""

@@ -1,0 +1,41 @@
+"""create_app(): the API process (uvicorn sales_agent_api.app:create_app --factory)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sales_agent_api.routes import health
+from sales_agent_pipeline.db.session import make_engine, make_session_factory
+from sales_agent_pipeline.observability import configure_logging
+from sales_agent_pipeline.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the database engine lives as long as the app."""
+    settings = settings or get_settings()
+    if settings.database_url is None:
+        raise RuntimeError(
+            "DATABASE_URL is unset: start the API with `sales-agent up` (which runs the "
+            "embedded PostgreSQL) or set DATABASE_URL"
+        )
+    database_url = settings.database_url.get_secret_value()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_format)
+        engine = make_engine(database_url)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = make_session_factory(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Sales Agent Pipeline",
+        version="0.1.0",
+        summary="HubSpot form leads to personalised Gmail drafts and HubSpot tasks.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    return app

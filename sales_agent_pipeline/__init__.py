@@ -1,0 +1,1 @@
+"""Sales Agent Pipeline: HubSpot form leads to personalised Gmail drafts and HubSpot tasks."""

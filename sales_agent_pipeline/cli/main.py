@@ -1,0 +1,100 @@
+"""`sales-agent`: database migrations and the whole stack with one command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+import typer
+from pydantic import ValidationError
+
+from sales_agent_pipeline.db import migrate
+from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
+from sales_agent_pipeline.db.provision import provision
+from sales_agent_pipeline.observability import configure_logging
+from sales_agent_pipeline.settings import Settings, get_settings
+
+app = typer.Typer(help="Sales Agent Pipeline: HubSpot form leads to Gmail drafts and tasks.")
+db_app = typer.Typer(help="The app database: migrations.")
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        messages = "; ".join(str(error["msg"]) for error in exc.errors())
+        typer.secho(f"configuration error: {messages}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the app database up (starting the embedded server when DATABASE_URL is unset)."""
+    settings = _settings()
+    databases = provision(settings, upgrade=False)
+    try:
+        migrate.upgrade(databases.app, revision)
+        typer.echo(f"app database {databases.app.database} at {revision}")
+    finally:
+        if databases.embedded is not None and databases.embedded.started_here:
+            databases.embedded.stop()
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g. base")) -> None:
+    """Migrate the app database down to a revision."""
+    settings = _settings()
+    databases = provision(settings, upgrade=False)
+    try:
+        migrate.downgrade(databases.app, revision)
+        typer.echo(f"app database {databases.app.database} at {revision}")
+    finally:
+        if databases.embedded is not None and databases.embedded.started_here:
+            databases.embedded.stop()
+
+
+@app.command()
+def up() -> None:
+    """Start everything: PostgreSQL if embedded, migrations, Dagster UI and daemon, the API."""
+    from sales_agent_pipeline.cli.stack import Stack, StackError
+
+    settings = _settings()
+    try:
+        databases = provision(settings)
+    except EmbeddedPostgresError as exc:
+        typer.secho(f"embedded PostgreSQL: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    stack = Stack(settings, databases)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stack.stopping.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    try:
+        stack.start()
+        if not stack.stopping.is_set():
+            where = "embedded PostgreSQL" if databases.embedded else "DATABASE_URL"
+            typer.echo(
+                "\nSales Agent Pipeline is up\n"
+                f"  Dagster UI  http://{settings.dagster_ui_host}:{settings.dagster_ui_port}\n"
+                f"  API         http://{settings.api_host}:{settings.api_port}/docs\n"
+                f"  database    {databases.app.database} on {where}\n"
+                f"  logs        {stack.log_dir}\n"
+                "Ctrl-C stops everything.",
+            )
+            sys.stdout.flush()
+            code = stack.watch()
+    except StackError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        code = 1
+    finally:
+        typer.echo("stopping...")
+        stack.stop()
+        typer.echo("stopped")
+    raise typer.Exit(code)

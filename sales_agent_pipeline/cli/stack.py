@@ -1,0 +1,256 @@
+"""`sales-agent up`: the whole stack as child processes, stopped together, no orphans."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+import psutil
+import structlog
+
+from sales_agent_pipeline.db.embedded import port_is_free
+from sales_agent_pipeline.db.provision import Databases
+from sales_agent_pipeline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STOP_GRACE_SECONDS = 20.0
+
+
+class StackError(RuntimeError):
+    """A process of the stack failed to start or died."""
+
+
+@dataclass
+class Service:
+    """One long-running child process and how to tell it is ready."""
+
+    name: str
+    argv: list[str]
+    ready_url: str | None = None
+    ready_port: tuple[str, int] | None = None
+    process: subprocess.Popen[bytes] | None = None
+    logfile: IO[bytes] | None = field(default=None, repr=False)
+
+    def is_ready(self) -> bool:
+        """True once the service answers its health URL or listens on its port."""
+        if self.ready_port is not None:
+            return not port_is_free(*self.ready_port)
+        if self.ready_url is not None:
+            try:
+                return httpx.get(self.ready_url, timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+        return True
+
+
+def _bin(name: str) -> str:
+    # The venv's scripts sit beside its interpreter; PATH may not include them.
+    return str(Path(sys.executable).parent / name)
+
+
+def install_dagster_home(settings: Settings) -> Path:
+    """Put the repo's dagster.yaml into DAGSTER_HOME (kept when the user brought their own)."""
+    home = settings.resolved_dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    ours = PROJECT_ROOT / "dagster.yaml"
+    if settings.dagster_home is None or not target.exists():
+        shutil.copyfile(ours, target)
+    return home
+
+
+def child_environment(settings: Settings, databases: Databases) -> dict[str, str]:
+    """The environment every child process gets: ours plus where the data lives."""
+    data_dir = Path(settings.data_dir).resolve()
+    home = install_dagster_home(settings)
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": databases.app_dsn,
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_PG_URL": databases.dagster_sqlalchemy_url,
+            "DAGSTER_DATA_DIR": str(home / "storage"),
+            "DAGSTER_COMPUTE_LOG_DIR": str(data_dir / "logs" / "compute"),
+            "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
+            "DAGSTER_CODE_SERVER_PORT": str(settings.dagster_code_server_port),
+            "DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def services(settings: Settings) -> list[list[Service]]:
+    """The stack in start order; each inner list starts together once the previous is ready."""
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    code_server = Service(
+        "code-server",
+        [
+            _bin("dagster"),
+            "code-server",
+            "start",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(settings.dagster_code_server_port),
+            "-m",
+            "sales_agent_pipeline.definitions",
+            "--location-name",
+            "sales_agent_pipeline",
+        ],
+        ready_port=("127.0.0.1", settings.dagster_code_server_port),
+    )
+    ui = f"http://{settings.dagster_ui_host}:{settings.dagster_ui_port}"
+    webserver = Service(
+        "dagster-webserver",
+        [
+            _bin("dagster-webserver"),
+            "-h",
+            settings.dagster_ui_host,
+            "-p",
+            str(settings.dagster_ui_port),
+            "-w",
+            workspace,
+        ],
+        ready_url=f"{ui}/server_info",
+    )
+    daemon = Service("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", workspace])
+    api = Service(
+        "api",
+        [
+            _bin("uvicorn"),
+            "sales_agent_api.app:create_app",
+            "--factory",
+            "--host",
+            settings.api_host,
+            "--port",
+            str(settings.api_port),
+        ],
+        ready_url=f"http://{settings.api_host}:{settings.api_port}/healthz",
+    )
+    return [[code_server], [webserver, daemon, api]]
+
+
+class Stack:
+    """Starts the services in order, watches them, stops them all on a signal or a death."""
+
+    def __init__(self, settings: Settings, databases: Databases) -> None:
+        self.settings = settings
+        self.databases = databases
+        self.stages = services(settings)
+        self.log_dir = Path(settings.data_dir).resolve() / "logs"
+        self.stopping = threading.Event()
+
+    @property
+    def all_services(self) -> list[Service]:
+        """Every service, in start order."""
+        return [service for stage in self.stages for service in stage]
+
+    def _check_ports(self) -> None:
+        taken = [
+            f"{name} port {port}"
+            for name, host, port in (
+                ("API_PORT", self.settings.api_host, self.settings.api_port),
+                ("DAGSTER_UI_PORT", self.settings.dagster_ui_host, self.settings.dagster_ui_port),
+                ("DAGSTER_CODE_SERVER_PORT", "127.0.0.1", self.settings.dagster_code_server_port),
+            )
+            if not port_is_free(host, port)
+        ]
+        if taken:
+            raise StackError(f"already in use: {', '.join(taken)}; set the variable to a free port")
+
+    def _spawn(self, service: Service, env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        service.logfile = (self.log_dir / f"{service.name}.log").open("ab")
+        # A session of its own: Ctrl-C reaches only us, and we stop each group in order.
+        service.process = subprocess.Popen(
+            service.argv,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=service.logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.info("stack.started", service=service.name, pid=service.process.pid)
+
+    def _dead(self) -> Service | None:
+        for service in self.all_services:
+            if service.process is not None and service.process.poll() is not None:
+                return service
+        return None
+
+    def _log_tail(self, service: Service, lines: int = 30) -> str:
+        path = self.log_dir / f"{service.name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def start(self, ready_timeout: float = 180.0) -> None:
+        """Start every stage and wait until it is ready; raise StackError if one dies."""
+        self._check_ports()
+        env = child_environment(self.settings, self.databases)
+        deadline = time.monotonic() + ready_timeout
+        for stage in self.stages:
+            for service in stage:
+                self._spawn(service, env)
+            while not all(service.is_ready() for service in stage):
+                dead = self._dead()
+                if dead is not None:
+                    raise StackError(f"{dead.name} exited at start:\n{self._log_tail(dead)}")
+                if self.stopping.is_set():
+                    return
+                if time.monotonic() > deadline:
+                    raise StackError(f"not ready after {ready_timeout:.0f}s; logs in {self.log_dir}")
+                time.sleep(0.25)
+
+    def watch(self) -> int:
+        """Block until a signal (exit 0) or an unexpected child death (exit 1)."""
+        while not self.stopping.wait(0.5):
+            dead = self._dead()
+            if dead is not None:
+                log.error("stack.child_died", service=dead.name, tail=self._log_tail(dead))
+                return 1
+        return 0
+
+    def stop(self) -> None:
+        """SIGTERM every process group in reverse order, SIGKILL what outlives the grace."""
+        procs: list[psutil.Process] = []
+        for service in reversed(self.all_services):
+            if service.process is None:
+                continue
+            try:
+                root = psutil.Process(service.process.pid)
+                procs.extend([root, *root.children(recursive=True)])
+            except psutil.NoSuchProcess:
+                pass
+            try:
+                os.killpg(service.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=STOP_GRACE_SECONDS)
+        for proc in alive:
+            log.warning("stack.kill", pid=proc.pid)
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        for service in self.all_services:
+            if service.process is not None:
+                service.process.wait(timeout=5)
+            if service.logfile is not None:
+                service.logfile.close()
+        if self.databases.embedded is not None:
+            self.databases.embedded.stop()

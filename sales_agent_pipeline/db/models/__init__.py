@@ -1,0 +1,21 @@
+"""Every table of the app schema; import from here so Alembic sees them all."""
+
+from sales_agent_pipeline.db.base import Base
+from sales_agent_pipeline.db.models.audit import WorkflowError, WorkflowEvent
+from sales_agent_pipeline.db.models.idempotency import IdempotencyKey
+from sales_agent_pipeline.db.models.outputs import DraftEmail, HubspotTask
+from sales_agent_pipeline.db.models.tenants import ApiKey, Tenant
+from sales_agent_pipeline.db.models.workflows import FormSubmission, Workflow
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "DraftEmail",
+    "FormSubmission",
+    "HubspotTask",
+    "IdempotencyKey",
+    "Tenant",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowEvent",
+]

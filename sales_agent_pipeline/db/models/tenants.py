@@ -1,0 +1,64 @@
+"""Tenants (one HubSpot portal each) and their API keys."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sales_agent_pipeline.db.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from sales_agent_pipeline.domain.enums import WorkflowMode, values
+
+
+class Tenant(UUIDPrimaryKey, Timestamps, Base):
+    """A customer's HubSpot portal with its settings and allowlists."""
+
+    __tablename__ = "tenants"
+    __table_args__ = (
+        CheckConstraint(check_in("mode", values(WorkflowMode)), name="mode"),
+        CheckConstraint("daily_send_cap >= 0", name="daily_send_cap_non_negative"),
+        CheckConstraint("throttle_window_seconds >= 0", name="throttle_window_non_negative"),
+    )
+
+    portal_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    mode: Mapped[str] = mapped_column(String(20), server_default=WorkflowMode.DRAFT_ONLY.value)
+    send_kill_switch: Mapped[bool] = mapped_column(server_default=text("false"))
+    allowed_form_ids: Mapped[list[str]] = mapped_column(
+        ARRAY(String(64)), server_default=text("'{}'")
+    )
+    drive_folder_ids: Mapped[list[str]] = mapped_column(
+        ARRAY(String(128)), server_default=text("'{}'")
+    )
+    # The name of the secret (an environment variable or secrets-dir file), never the secret.
+    webhook_secret_ref: Mapped[str | None] = mapped_column(String(255))
+    daily_send_cap: Mapped[int] = mapped_column(server_default=text("50"))
+    throttle_window_seconds: Mapped[int] = mapped_column(server_default=text("86400"))
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    voice_profile: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+
+    api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="tenant", lazy="raise")
+
+
+class ApiKey(UUIDPrimaryKey, Base):
+    """An API key, stored as a SHA-256 hash of a high-entropy random token.
+
+    A fast hash is right here (unlike passwords): the token has 256 bits of entropy,
+    so there is nothing to brute-force, and every API request verifies one.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index(None, "tenant_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    tenant: Mapped[Tenant] = relationship(back_populates="api_keys", lazy="raise")

@@ -1,0 +1,92 @@
+"""The outbox: form submissions and the workflow each one starts."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sales_agent_pipeline.db.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from sales_agent_pipeline.domain.enums import (
+    SubmissionSource,
+    WorkflowMode,
+    WorkflowStatus,
+    values,
+)
+
+
+class FormSubmission(UUIDPrimaryKey, Base):
+    """One HubSpot form submission as received, raw payload kept."""
+
+    __tablename__ = "form_submissions"
+    __table_args__ = (
+        # HubSpot retries deliveries: the database, not a prior SELECT, keeps them single.
+        UniqueConstraint("portal_id", "hubspot_submission_id"),
+        CheckConstraint(check_in("source", values(SubmissionSource)), name="source"),
+        Index(None, "tenant_id", "received_at"),
+        Index(None, "email"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    portal_id: Mapped[int] = mapped_column(BigInteger)
+    form_id: Mapped[str] = mapped_column(String(64))
+    # HubSpot's formSubmissionId (webhook) or conversionId (submissions listing).
+    hubspot_submission_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(20), server_default=SubmissionSource.WEBHOOK.value)
+    email: Mapped[str] = mapped_column(String(320))
+    company: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    raw_payload: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class Workflow(UUIDPrimaryKey, Timestamps, Base):
+    """One lead's run through the 13 steps; `received` rows are the outbox."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (
+        CheckConstraint(check_in("status", values(WorkflowStatus)), name="status"),
+        CheckConstraint(check_in("mode", values(WorkflowMode)), name="mode"),
+        CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_non_negative"),
+        Index(None, "status", "created_at"),
+        Index(None, "tenant_id", "created_at"),
+        Index(None, "email_domain", "created_at"),
+        # The sensor's query: work still waiting for a run, oldest first.
+        Index(
+            "ix_workflows_awaiting_run",
+            "created_at",
+            postgresql_where=text("status = 'received' AND dagster_run_id IS NULL"),
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    # One workflow per submission, ever.
+    form_submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("form_submissions.id", ondelete="RESTRICT"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(20), server_default=WorkflowStatus.RECEIVED.value)
+    mode: Mapped[str] = mapped_column(String(20), server_default=WorkflowMode.DRAFT_ONLY.value)
+    prospect_email: Mapped[str] = mapped_column(String(320))
+    prospect_company: Mapped[str | None] = mapped_column(String(255))
+    email_domain: Mapped[str] = mapped_column(String(255))
+    dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    run_requested_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    duration_ms: Mapped[int | None]
+
+    submission: Mapped[FormSubmission] = relationship(lazy="raise")

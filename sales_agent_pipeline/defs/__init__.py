@@ -1,0 +1,1 @@
+"""The Dagster shell: resources, ops, jobs, sensors, schedules. Thin over the rest."""

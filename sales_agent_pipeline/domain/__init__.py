@@ -1,0 +1,1 @@
+"""Domain types: enums, pydantic models and error classes. Imports nothing of ours."""

@@ -1,0 +1,71 @@
+"""The closed sets of values the schema, the API and the pipeline share."""
+
+from enum import StrEnum
+
+
+class WorkflowMode(StrEnum):
+    """Whether a workflow may only draft or may also send."""
+
+    DRAFT_ONLY = "DRAFT_ONLY"
+    SEND = "SEND"
+
+
+class WorkflowStatus(StrEnum):
+    """Lifecycle of one lead's workflow; `received` is the outbox state."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+
+
+class SubmissionSource(StrEnum):
+    """How a form submission reached us."""
+
+    WEBHOOK = "webhook"
+    RECONCILIATION = "reconciliation"
+    IMPORT = "import"
+
+
+class StepStatus(StrEnum):
+    """Outcome of one step as written to the audit trail."""
+
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    RETRYING = "retrying"
+
+
+class ErrorClass(StrEnum):
+    """How an error is handled: retried, failed at once, or failed and alerted."""
+
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    CONFIGURATION = "configuration"
+
+
+class IdempotencyStatus(StrEnum):
+    """An external write's record: written before the call, completed after it."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class TaskStatus(StrEnum):
+    """HubSpot's hs_task_status values."""
+
+    NOT_STARTED = "NOT_STARTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    WAITING = "WAITING"
+    COMPLETED = "COMPLETED"
+    DEFERRED = "DEFERRED"
+
+
+def values(enum: type[StrEnum]) -> list[str]:
+    """The string values of an enum, in declaration order."""
+    return [member.value for member in enum]

@@ -1,0 +1,46 @@
+"""Error classes: every failure the pipeline sees is one of these three."""
+
+from sales_agent_pipeline.domain.enums import ErrorClass
+
+
+class PipelineError(Exception):
+    """Base of our classified errors; keeps the vendor's status and message."""
+
+    error_class: ErrorClass = ErrorClass.PERMANENT
+
+    def __init__(
+        self, message: str, *, http_status: int | None = None, vendor_message: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.vendor_message = vendor_message
+
+
+class TransientError(PipelineError):
+    """Network trouble, timeouts, 429 and 5xx: retried with backoff."""
+
+    error_class = ErrorClass.TRANSIENT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        vendor_message: str | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, vendor_message=vendor_message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermanentError(PipelineError):
+    """4xx, validation, not allowed: never retried."""
+
+    error_class = ErrorClass.PERMANENT
+
+
+class ConfigurationError(PipelineError):
+    """Missing or invalid credentials or settings: fail and alert."""
+
+    error_class = ErrorClass.CONFIGURATION

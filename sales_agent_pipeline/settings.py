@@ -1,0 +1,119 @@
+"""The one settings class: every knob comes from the environment, a .env file or a secrets dir."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sales_agent_pipeline.domain.enums import WorkflowMode
+
+# Values people paste from examples; treated as missing outside development.
+_PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "secret", "xxx", "todo", "placeholder"}
+
+HUBSPOT_API_BASE_URL = "https://api.hubapi.com"
+
+
+def _is_placeholder(value: SecretStr | None) -> bool:
+    if value is None:
+        return True
+    raw = value.get_secret_value().strip().lower()
+    return raw in _PLACEHOLDERS or raw.startswith(("your-", "<"))
+
+
+class Settings(BaseSettings):
+    """Process configuration; read once per process through `get_settings()`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    environment: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    # Storage. DATABASE_URL unset means an embedded PostgreSQL under data_dir.
+    database_url: SecretStr | None = None
+    dagster_database_url: SecretStr | None = None
+    data_dir: Path = Path(".data")
+    dagster_home: Path | None = None
+    embedded_pg_port: int = Field(default=54329, ge=1, le=65535)
+
+    # Ports of the stack that `sales-agent up` starts; every one configurable.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    dagster_ui_host: str = "127.0.0.1"
+    dagster_ui_port: int = Field(default=3000, ge=1, le=65535)
+    dagster_code_server_port: int = Field(default=4266, ge=1, le=65535)
+
+    # Behaviour. DRAFT_ONLY unless someone says otherwise; the kill switch wins over SEND.
+    workflow_mode: WorkflowMode = WorkflowMode.DRAFT_ONLY
+    send_kill_switch: bool = False
+    allowed_form_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # HubSpot.
+    hubspot_access_token: SecretStr | None = None
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_api_base_url: str = HUBSPOT_API_BASE_URL
+
+    # Google: a service account with domain-wide delegation, or an OAuth user token file.
+    google_api_base_url: str | None = None
+    google_service_account_file: Path | None = None
+    google_delegated_user: str | None = None
+    google_oauth_token_file: Path | None = None
+
+    @field_validator("allowed_form_ids", mode="before")
+    @classmethod
+    def _split_form_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _require_secrets_outside_development(self) -> Settings:
+        if self.environment == "development":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("DATABASE_URL", self.database_url),
+                ("HUBSPOT_ACCESS_TOKEN", self.hubspot_access_token),
+                ("HUBSPOT_CLIENT_SECRET", self.hubspot_client_secret),
+            )
+            if _is_placeholder(value)
+        ]
+        if self.google_service_account_file is None and self.google_oauth_token_file is None:
+            missing.append("GOOGLE_SERVICE_ACCOUNT_FILE or GOOGLE_OAUTH_TOKEN_FILE")
+        if missing:
+            raise ValueError(
+                f"ENVIRONMENT={self.environment} needs these secrets set (in the environment, "
+                f".env or the secrets dir), not missing or placeholders: {', '.join(missing)}"
+            )
+        return self
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        """True when no DATABASE_URL is given and the product runs its own PostgreSQL."""
+        return self.database_url is None
+
+    @property
+    def resolved_dagster_home(self) -> Path:
+        """DAGSTER_HOME, defaulting to a folder under the data dir."""
+        return (self.dagster_home or self.data_dir / "dagster").resolve()
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use (never at import time).
+
+    SECRETS_DIR names a folder of files, one per secret (Docker and Kubernetes secrets style).
+    """
+    secrets_dir = os.environ.get("SECRETS_DIR")
+    return Settings(_secrets_dir=secrets_dir) if secrets_dir else Settings()
