@@ -6,8 +6,10 @@ import signal
 import sys
 from types import FrameType
 
+import psycopg
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.db import migrate
 from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
@@ -60,13 +62,14 @@ def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g.
 @app.command()
 def up() -> None:
     """Start everything: PostgreSQL if embedded, migrations, Dagster UI and daemon, the API."""
-    from sales_agent_pipeline.cli.stack import Stack, StackError
+    from sales_agent_pipeline.cli.stack import Stack, StackError, check_ports
 
     settings = _settings()
     try:
+        check_ports(settings)
         databases = provision(settings)
-    except EmbeddedPostgresError as exc:
-        typer.secho(f"embedded PostgreSQL: {exc}", fg="red", err=True)
+    except (StackError, EmbeddedPostgresError, psycopg.OperationalError, OperationalError) as exc:
+        typer.secho(f"cannot start: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
     stack = Stack(settings, databases)
 

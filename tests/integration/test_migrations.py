@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import DateTime, inspect
 from sqlalchemy.engine import URL
 
 from sales_agent_pipeline.db import migrate
@@ -59,6 +59,7 @@ def test_upgrade_creates_the_schema_and_downgrade_removes_it(
 
         for column in inspector.get_columns("workflows"):
             if column["name"].endswith("_at"):
+                assert isinstance(column["type"], DateTime)
                 assert column["type"].timezone, f"workflows.{column['name']} is not tz-aware"
 
         uniques = {

@@ -98,7 +98,9 @@ def test_every_table_round_trips(db_session: Session) -> None:
     assert stored.created_at.tzinfo is not None
     assert abs((datetime.now(UTC) - stored.created_at).total_seconds()) < 60
     assert db_session.get_one(Tenant, tenant.id).allowed_form_ids == ["form-1"]
-    draft = db_session.scalars(select(DraftEmail).where(DraftEmail.workflow_id == workflow.id)).one()
+    draft = db_session.scalars(
+        select(DraftEmail).where(DraftEmail.workflow_id == workflow.id)
+    ).one()
     assert draft.assets[0]["name"] == "deck.pdf"
     assert draft.sent is False
     task = db_session.scalars(select(HubspotTask)).one()

@@ -1,0 +1,1 @@
+"""Connectors: protocols, then adapters on the official HubSpot and Google SDKs."""

@@ -1,0 +1,45 @@
+"""/healthz and /readyz answer what a load balancer and an operator need to know."""
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import URL
+
+from sales_agent_api.app import create_app
+from sales_agent_pipeline.db.migrate import head_revision
+from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.settings import Settings
+from tests.conftest import free_port
+
+
+def client_for(url: str) -> TestClient:
+    return TestClient(create_app(Settings(_env_file=None, database_url=url)))
+
+
+def test_a_migrated_database_is_ready(database_url: URL) -> None:
+    with client_for(libpq_dsn(database_url)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "database": "ok",
+        "schema_revision": head_revision(),
+        "expected_revision": head_revision(),
+    }
+
+
+def test_an_unmigrated_database_is_not_ready(fresh_database: Callable[[str], URL]) -> None:
+    with client_for(libpq_dsn(fresh_database("unmigrated"))) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "not_ready"
+    assert response.json()["schema_revision"] is None
+
+
+def test_an_unreachable_database_is_not_ready_but_alive() -> None:
+    with client_for(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere") as client:
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
