@@ -34,3 +34,6 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # One line per HTTP call of our own pollers and SDKs is noise at INFO.
+    for noisy in ("httpx", "httpcore", "urllib3", "googleapiclient.discovery"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
