@@ -1,0 +1,154 @@
+"""The sandbox's own endpoints under /_sandbox/: reset, seed, state dump, faults, config."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from . import gmail_mime as mime
+from .deps import FaultsDep, StoreDep
+from .drive import file_json
+from .hubspot_crm import owner_json
+from .hubspot_objects import object_json
+from .seed import SeedError, apply_seed
+from .state import Store, iso
+
+router = APIRouter(prefix="/_sandbox", tags=["sandbox"])
+
+JsonBody = Annotated[dict[str, Any], Body()]
+_SUMMARY_HEADERS = ("From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "References")
+
+
+@router.post("/reset")
+def reset(store: StoreDep, faults: FaultsDep) -> dict[str, str]:
+    """Forget all records, fault rules and counters (the configuration stays)."""
+    store.reset()
+    faults.reset()
+    return {"status": "ok"}
+
+
+@router.post("/seed")
+def seed(body: JsonBody, store: StoreDep) -> JSONResponse:
+    """Add owners, records, form submissions, mail, busy blocks and Drive files."""
+    try:
+        created = apply_seed(store, body)
+    except (SeedError, KeyError, ValueError, TypeError) as exc:
+        return JSONResponse({"error": f"bad seed: {exc!r}"}, status_code=400)
+    return JSONResponse(created)
+
+
+@router.get("/config")
+def get_config(store: StoreDep) -> dict[str, Any]:
+    """Return the tunable behaviour."""
+    return asdict(store.config)
+
+
+@router.patch("/config")
+def patch_config(body: JsonBody, store: StoreDep) -> JSONResponse:
+    """Change rate limits, search lag or defaults, by field name."""
+    names = {f.name: f.type for f in fields(store.config)}
+    unknown = sorted(set(body) - set(names))
+    if unknown:
+        return JSONResponse({"error": f"unknown config fields: {unknown}"}, status_code=400)
+    with store.locked():
+        for name, value in body.items():
+            setattr(store.config, name, value)
+    return JSONResponse(asdict(store.config))
+
+
+@router.post("/faults")
+def add_fault(body: JsonBody, faults: FaultsDep) -> JSONResponse:
+    """Register a fault rule: pathPattern (glob), method, status, count, probability,
+    retryAfter, delayMs, afterCommit, message."""
+    if "pathPattern" not in body:
+        return JSONResponse({"error": "pathPattern is required"}, status_code=400)
+    return JSONResponse(asdict(faults.add_rule(body)), status_code=201)
+
+
+@router.get("/faults")
+def list_faults(faults: FaultsDep) -> dict[str, Any]:
+    """Return fault rules, call counts and rate-limit peaks."""
+    return faults.snapshot()
+
+
+@router.delete("/faults")
+def clear_faults(faults: FaultsDep) -> dict[str, str]:
+    """Remove every fault rule."""
+    faults.clear_rules()
+    return {"status": "ok"}
+
+
+@router.get("/state")
+def state(store: StoreDep, faults: FaultsDep, section: str | None = None) -> dict[str, Any]:
+    """Dump everything (or one section: hubspot, gmail, calendar, drive, calls, config)."""
+    with store.locked():
+        dump = {
+            "config": asdict(store.config),
+            "hubspot": _hubspot(store),
+            "gmail": _gmail(store),
+            "calendar": {
+                cal.id: {
+                    "timeZone": cal.time_zone,
+                    "busy": [{"start": iso(s), "end": iso(e)} for s, e in sorted(cal.busy)],
+                }
+                for cal in store.calendars.values()
+            },
+            "drive": {
+                "drives": [asdict(d) for d in store.shared_drives.values()],
+                "files": [file_json(f) for f in store.drive_files.values()],
+            },
+            "calls": faults.snapshot(),
+        }
+    return {section: dump.get(section)} if section else dump
+
+
+def _hubspot(store: Store) -> dict[str, Any]:
+    return {
+        "tokens": dict(store.tokens),
+        "portals": {
+            str(portal.id): {
+                "objects": {
+                    otype: [object_json(portal, obj, ["*"]) for obj in table.values()]
+                    for otype, table in portal.objects.items()
+                },
+                "associations": [
+                    {"fromType": f, "fromId": fid, "toType": t, "toId": tid, "typeId": type_id}
+                    for f, fid, t, tid, type_id in sorted(portal.associations)
+                ],
+                "owners": [owner_json(o) for o in portal.owners.values()],
+                "forms": {guid: len(subs) for guid, subs in portal.forms.items()},
+            }
+            for portal in store.portals.values()
+        },
+    }
+
+
+def _gmail(store: Store) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for box in store.mailboxes.values():
+        messages = []
+        for message in box.messages.values():
+            parsed = mime.parse(message.raw)
+            summary = {name: mime.header(parsed, name) for name in _SUMMARY_HEADERS}
+            messages.append(
+                {
+                    "id": message.id,
+                    "threadId": message.thread_id,
+                    "labelIds": message.label_ids,
+                    "headers": summary,
+                    "snippet": mime.snippet(parsed),
+                }
+            )
+        result[box.email] = {
+            "threads": dict(box.threads),
+            "drafts": dict(box.drafts),
+            "sent": [m["id"] for m in messages if "SENT" in m["labelIds"]],
+            "messages": messages,
+            "labels": [
+                {"id": lb.id, "name": lb.name, "type": lb.type} for lb in box.labels.values()
+            ],
+        }
+    return result

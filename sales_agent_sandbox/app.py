@@ -1,0 +1,62 @@
+"""The sandbox application: vendor routers behind the rate-limit and fault middleware."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import admin, calendar, drive, gmail, gmail_drafts, hubspot_crm, hubspot_forms
+from .errors import MISROUTED_GOOGLE, GoogleError, HubSpotError, is_google_path, vendor_error
+from .faults import Faults, install
+from .state import SandboxConfig, Store
+
+
+def create_app(config: SandboxConfig | None = None, *, fault_seed: int | None = None) -> FastAPI:
+    """Build a sandbox app with fresh in-memory state."""
+    app = FastAPI(
+        title="Sales Agent sandbox",
+        description="HubSpot and Google wire-format emulator for tests and demos.",
+    )
+    app.state.store = Store(config)
+    app.state.faults = Faults(fault_seed)
+    for module in (admin, hubspot_crm, hubspot_forms, gmail, gmail_drafts, calendar, drive):
+        app.include_router(module.router)
+    install(app, app.state.store, app.state.faults)
+
+    @app.exception_handler(HubSpotError)
+    async def hubspot_error(_: Request, exc: HubSpotError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(GoogleError)
+    async def google_error(_: Request, exc: GoogleError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # Both vendors answer malformed input with a 400 in their own shape, never a 422.
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        message = f"Invalid input: {where}: {first.get('msg', 'invalid value')}"
+        if is_google_path(request.url.path):
+            return GoogleError(400, message, "invalid", location=where or None).response()
+        return HubSpotError(400, message, "VALIDATION_ERROR").response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        path = request.url.path
+        if path.startswith("/_sandbox"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        message = "Not Found" if exc.status_code == 404 else str(exc.detail)
+        if exc.status_code == 404 and path.startswith(MISROUTED_GOOGLE):
+            # The usual mistake: api_endpoint without the service path for Calendar or Drive.
+            message = (
+                f"{path} is not served at the root: give Calendar and Drive an api_endpoint "
+                "ending in /calendar/v3/ or /drive/v3/"
+            )
+        elif exc.status_code == 404 and is_google_path(path):
+            message = f"The requested URL {path} was not found on this server."
+        return vendor_error(path, exc.status_code, message).response()
+
+    return app

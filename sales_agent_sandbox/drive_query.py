@@ -1,0 +1,243 @@
+"""Drive v3 search (`q`) and partial-response (`fields`) parsing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .errors import GoogleError
+from .state import DriveFile, parse_time
+
+FilePredicate = Callable[[DriveFile], bool]
+FieldTree = dict[str, "FieldTree | None"]
+
+_TOKEN = re.compile(
+    r"\s*('(?:[^'\\]|\\.)*'|!=|<=|>=|=|<|>|\(|\)|[A-Za-z_][A-Za-z0-9_.]*|-?\d+(?:\.\d+)?)"
+)
+_KEYWORDS = {"and", "or", "not", "in", "contains", "has"}
+_COMPARE = {"=", "!=", "<", "<=", ">", ">="}
+
+
+def _invalid_q() -> GoogleError:
+    return GoogleError(400, "Invalid Value", "invalid", location="q")
+
+
+def _tokens(query: str) -> list[str]:
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(query):
+        if query[pos:].strip() == "":
+            break
+        match = _TOKEN.match(query, pos)
+        if not match:
+            raise _invalid_q()
+        tokens.append(match.group(1))
+        pos = match.end()
+    return tokens
+
+
+def _string(token: str) -> str:
+    if len(token) < 2 or not (token.startswith("'") and token.endswith("'")):
+        raise _invalid_q()
+    return re.sub(r"\\(.)", r"\1", token[1:-1])
+
+
+def _words_start_with(text: str, prefix: str) -> bool:
+    # Drive's `name contains` matches word prefixes, not arbitrary substrings.
+    text, prefix = text.lower(), prefix.lower()
+    return text.startswith(prefix) or any(w.startswith(prefix) for w in re.split(r"[\W_]+", text))
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if op == "=":
+        return bool(left == right)
+    if op == "!=":
+        return bool(left != right)
+    if op == "<":
+        return bool(left < right)
+    if op == "<=":
+        return bool(left <= right)
+    if op == ">":
+        return bool(left > right)
+    return bool(left >= right)
+
+
+class _Parser:
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> str:
+        if self.pos >= len(self.tokens):
+            raise _invalid_q()
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        token = self.peek()
+        if token is not None and token.lower() == word:
+            self.pos += 1
+            return True
+        return False
+
+    def disjunction(self) -> FilePredicate:
+        items = [self.conjunction()]
+        while self.keyword("or"):
+            items.append(self.conjunction())
+        return items[0] if len(items) == 1 else (lambda f: any(p(f) for p in items))
+
+    def conjunction(self) -> FilePredicate:
+        items = [self.negation()]
+        while self.keyword("and"):
+            items.append(self.negation())
+        return items[0] if len(items) == 1 else (lambda f: all(p(f) for p in items))
+
+    def negation(self) -> FilePredicate:
+        if self.keyword("not"):
+            inner = self.negation()
+            return lambda f: not inner(f)
+        if self.peek() == "(":
+            self.take()
+            inner = self.disjunction()
+            if self.take() != ")":
+                raise _invalid_q()
+            return inner
+        return self.term()
+
+    def term(self) -> FilePredicate:
+        first = self.take()
+        if first.startswith("'"):
+            value = _string(first)
+            if not self.keyword("in"):
+                raise _invalid_q()
+            collection = self.take().lower()
+            if collection == "parents":
+                return lambda f: value in f.parents
+            if collection in ("owners", "writers", "readers"):
+                return lambda f: value.lower() == f.owner_email.lower()
+            raise _invalid_q()
+        field = first
+        if self.keyword("contains"):
+            text = _string(self.take())
+            if field == "name":
+                return lambda f: _words_start_with(f.name, text)
+            if field == "fullText":
+                needle = text.lower()
+                return lambda f: needle in f"{f.name} {f.description or ''} {f.content}".lower()
+            if field == "mimeType":
+                return lambda f: text in f.mime_type
+            raise _invalid_q()
+        op = self.take()
+        if op not in _COMPARE:
+            raise _invalid_q()
+        return self._comparison(field, op, self.take())
+
+    def _comparison(self, field: str, op: str, raw: str) -> FilePredicate:
+        if field in ("trashed", "starred", "sharedWithMe"):
+            if raw.lower() not in ("true", "false") or op not in ("=", "!="):
+                raise _invalid_q()
+            flag = raw.lower() == "true"
+            if field == "sharedWithMe":
+                # Every sandbox file belongs to the user or a shared drive, none is shared.
+                return lambda f: _compare(False, op, flag)
+            flag_attr = field
+            return lambda f: _compare(bool(getattr(f, flag_attr)), op, flag)
+        value = _string(raw)
+        if field in ("name", "mimeType"):
+            attr = "name" if field == "name" else "mime_type"
+            if op not in ("=", "!="):
+                raise _invalid_q()
+            return lambda f: _compare(getattr(f, attr), op, value)
+        if field in ("modifiedTime", "createdTime"):
+            try:
+                moment: datetime = parse_time(value)
+            except ValueError as exc:
+                raise _invalid_q() from exc
+            attr = "modified_time" if field == "modifiedTime" else "created_time"
+            return lambda f: _compare(getattr(f, attr), op, moment)
+        raise _invalid_q()
+
+
+def compile_q(query: str | None) -> FilePredicate:
+    """Compile a Drive `q` string into a predicate over files."""
+    if not query or not query.strip():
+        return lambda f: True
+    parser = _Parser(_tokens(query))
+    predicate = parser.disjunction()
+    if parser.peek() is not None:
+        raise _invalid_q()
+    return predicate
+
+
+def parse_fields(spec: str) -> FieldTree:
+    """Parse a partial-response selector like `nextPageToken, files(id, name)`."""
+    tree: FieldTree = {}
+    pos = _parse_list(spec.replace(" ", ""), 0, tree)
+    if pos != len(spec.replace(" ", "")):
+        raise GoogleError(
+            400, f"Invalid field selection {spec}", "invalidParameter", location="fields"
+        )
+    return tree
+
+
+def _parse_list(spec: str, pos: int, tree: FieldTree) -> int:
+    while pos < len(spec):
+        match = re.compile(r"[A-Za-z_*][A-Za-z0-9_/*]*").match(spec, pos)
+        if not match:
+            raise GoogleError(
+                400, f"Invalid field selection {spec}", "invalidParameter", location="fields"
+            )
+        path = match.group(0).split("/")
+        pos = match.end()
+        node = tree
+        for name in path[:-1]:
+            child = node.get(name)
+            if child is None:
+                child = {}
+                node[name] = child
+            node = child
+        leaf = path[-1]
+        if pos < len(spec) and spec[pos] == "(":
+            sub: FieldTree = {}
+            pos = _parse_list(spec, pos + 1, sub)
+            if pos >= len(spec) or spec[pos] != ")":
+                raise GoogleError(
+                    400, f"Invalid field selection {spec}", "invalidParameter", location="fields"
+                )
+            pos += 1
+            node[leaf] = sub
+        else:
+            node[leaf] = None
+        if pos < len(spec) and spec[pos] == ",":
+            pos += 1
+        elif pos < len(spec) and spec[pos] == ")":
+            return pos
+    return pos
+
+
+def check_fields(tree: FieldTree, allowed: set[str], nested: dict[str, set[str]]) -> None:
+    """Reject unknown field names, as the real API does, so typos surface in tests."""
+    for name, sub in tree.items():
+        if name != "*" and name not in allowed:
+            raise GoogleError(
+                400, f"Invalid field selection {name}", "invalidParameter", location="fields"
+            )
+        if sub is not None and name in nested:
+            check_fields(sub, nested[name], {})
+
+
+def select(data: Any, tree: FieldTree | None) -> Any:
+    """Keep only the selected fields of a response."""
+    if tree is None or "*" in tree:
+        return data
+    if isinstance(data, list):
+        return [select(item, tree) for item in data]
+    if not isinstance(data, dict):
+        return data
+    return {name: select(data[name], sub) for name, sub in tree.items() if name in data}

@@ -1,0 +1,271 @@
+"""Gmail v1: threads, messages, drafts and labels, over stored RFC 2822 messages."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from . import gmail_mime as mime
+from .deps import StoreDep
+from .errors import GoogleError
+from .gmail_query import Searchable, compile_query, label_key, mentions_spam_or_trash
+from .state import GmailLabel, GmailMessage, Mailbox, Store
+
+router = APIRouter(tags=["gmail"])
+
+API = "/gmail/v1/users/{user_id}"
+JsonBody = Annotated[dict[str, Any], Body()]
+_NOT_FOUND = "Requested entity was not found."
+FORMATS = {"full", "metadata", "minimal", "raw"}
+
+
+def not_found() -> GoogleError:
+    """Return Gmail's 404 for an unknown id."""
+    return GoogleError(404, _NOT_FOUND, "notFound")
+
+
+def page_offset(token: str | None) -> int:
+    """Decode a page token into a list offset."""
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode())
+    except ValueError as exc:
+        raise GoogleError(
+            400, "Invalid pageToken", "invalidArgument", location="pageToken"
+        ) from exc
+
+
+def page_token_for(offset: int) -> str:
+    """Encode a list offset as an opaque page token."""
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def _searchable(box: Mailbox, message: GmailMessage) -> Searchable:
+    msg = mime.parse(message.raw)
+    labels = {label_id.lower() for label_id in message.label_ids}
+    labels |= {label_key(box.labels[i].name) for i in message.label_ids if i in box.labels}
+    return Searchable(
+        sender=mime.header(msg, "From").lower(),
+        to=mime.header(msg, "To").lower(),
+        cc=mime.header(msg, "Cc").lower(),
+        bcc=mime.header(msg, "Bcc").lower(),
+        subject=mime.header(msg, "Subject").lower(),
+        text=mime.body_text(msg).lower(),
+        labels=labels,
+        date_ms=message.internal_date,
+        message_id=mime.header(msg, "Message-ID"),
+        has_attachment=any(part.get_filename() for part in msg.walk()),
+    )
+
+
+def _thread_messages(box: Mailbox, thread_id: str) -> list[GmailMessage]:
+    if thread_id not in box.threads:
+        raise not_found()
+    messages = [box.messages[i] for i in box.threads[thread_id]]
+    return sorted(messages, key=lambda m: m.internal_date)
+
+
+def _joins_thread(box: Mailbox, thread_id: str, raw: bytes) -> bool:
+    # Gmail only threads a message if it replies to one in the thread and keeps its subject.
+    msg = mime.parse(raw)
+    members = [mime.parse(m.raw) for m in _thread_messages(box, thread_id)]
+    if not members:
+        return False
+    ids = {mime.header(m, "Message-ID") for m in members}
+    same_subject = mime.normal_subject(mime.header(msg, "Subject")) == mime.normal_subject(
+        mime.header(members[0], "Subject")
+    )
+    return same_subject and bool(mime.referenced_ids(msg) & ids)
+
+
+def store_message(
+    store: Store,
+    box: Mailbox,
+    raw: bytes,
+    labels: list[str],
+    thread_id: str | None = None,
+    *,
+    keep_thread: bool = False,
+) -> GmailMessage:
+    """Insert an RFC 2822 message, threading it as Gmail would."""
+    raw = mime.complete_headers(raw, box.email)
+    if thread_id and thread_id not in box.threads:
+        raise not_found()
+    if not (thread_id and (keep_thread or _joins_thread(box, thread_id, raw))):
+        thread_id = None
+    message_id = store.gmail_id()
+    message = GmailMessage(
+        id=message_id,
+        thread_id=thread_id or message_id,
+        raw=raw,
+        label_ids=labels,
+        internal_date=mime.internal_date(mime.parse(raw)),
+        history_id=store.next_history_id(),
+    )
+    box.messages[message.id] = message
+    box.threads.setdefault(message.thread_id, []).append(message.id)
+    return message
+
+
+def remove_message(box: Mailbox, message_id: str) -> None:
+    """Delete a message, and its thread when it was the last one."""
+    message = box.messages.pop(message_id)
+    members = box.threads.get(message.thread_id, [])
+    if message_id in members:
+        members.remove(message_id)
+    if not members:
+        box.threads.pop(message.thread_id, None)
+
+
+def _thread_json(
+    box: Mailbox, thread_id: str, fmt: str, headers: list[str] | None
+) -> dict[str, Any]:
+    messages = _thread_messages(box, thread_id)
+    return {
+        "id": thread_id,
+        "historyId": str(max(m.history_id for m in messages)),
+        "messages": [mime.message_json(m, fmt, headers) for m in messages],
+    }
+
+
+def brief(message: GmailMessage) -> dict[str, Any]:
+    """Serialise a message as id, threadId and labelIds only."""
+    return {"id": message.id, "threadId": message.thread_id, "labelIds": list(message.label_ids)}
+
+
+@router.get(f"{API}/threads")
+def list_threads(
+    user_id: str,
+    store: StoreDep,
+    q: str | None = None,
+    label_ids: Annotated[list[str] | None, Query(alias="labelIds")] = None,
+    max_results: Annotated[int, Query(alias="maxResults", ge=1, le=500)] = 100,
+    page_token: Annotated[str | None, Query(alias="pageToken")] = None,
+    include_spam_trash: Annotated[bool, Query(alias="includeSpamTrash")] = False,
+) -> dict[str, Any]:
+    """List threads with a message matching `q` and `labelIds`, most recent first."""
+    predicate = compile_query(q)
+    hide = not (include_spam_trash or mentions_spam_or_trash(q))
+    wanted = set(label_ids or [])
+    with store.locked():
+        box = store.mailbox(user_id)
+        found: list[tuple[int, str, GmailMessage]] = []
+        for thread_id in box.threads:
+            messages = _thread_messages(box, thread_id)
+            hits = [
+                m
+                for m in messages
+                if not (hide and {"SPAM", "TRASH"} & set(m.label_ids))
+                and wanted <= set(m.label_ids)
+                and predicate(_searchable(box, m))
+            ]
+            if hits:
+                found.append((messages[-1].internal_date, thread_id, messages[-1]))
+    found.sort(key=lambda item: item[0], reverse=True)
+    start = page_offset(page_token)
+    page = found[start : start + max_results]
+    body: dict[str, Any] = {
+        "threads": [
+            {
+                "id": tid,
+                "snippet": mime.snippet(mime.parse(last.raw)),
+                "historyId": str(last.history_id),
+            }
+            for _, tid, last in page
+        ],
+        "resultSizeEstimate": len(found),
+    }
+    if start + max_results < len(found):
+        body["nextPageToken"] = page_token_for(start + max_results)
+    if not page:
+        body.pop("threads")
+    return body
+
+
+@router.get(f"{API}/threads/{{thread_id}}")
+def get_thread(
+    user_id: str,
+    thread_id: str,
+    store: StoreDep,
+    format: str = "full",
+    metadata_headers: Annotated[list[str] | None, Query(alias="metadataHeaders")] = None,
+) -> dict[str, Any]:
+    """Return a thread with its messages in the asked format."""
+    if format not in {"full", "metadata", "minimal"}:
+        raise GoogleError(400, f"Invalid value for format: {format}", "invalidArgument")
+    with store.locked():
+        return _thread_json(store.mailbox(user_id), thread_id, format, metadata_headers)
+
+
+@router.post(f"{API}/threads/{{thread_id}}/modify")
+def modify_thread(user_id: str, thread_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+    """Add and remove labels on every message of a thread."""
+    add = list(body.get("addLabelIds") or [])
+    remove = list(body.get("removeLabelIds") or [])
+    with store.locked():
+        box = store.mailbox(user_id)
+        for label_id in add + remove:
+            if label_id not in box.labels:
+                raise GoogleError(400, f"Invalid label: {label_id}", "invalidArgument")
+        for message in _thread_messages(box, thread_id):
+            labels = [x for x in message.label_ids if x not in remove]
+            message.label_ids = labels + [x for x in add if x not in labels]
+            message.history_id = store.next_history_id()
+        return _thread_json(box, thread_id, "minimal", None)
+
+
+@router.get(f"{API}/messages/{{message_id}}")
+def get_message(
+    user_id: str,
+    message_id: str,
+    store: StoreDep,
+    format: str = "full",
+    metadata_headers: Annotated[list[str] | None, Query(alias="metadataHeaders")] = None,
+) -> dict[str, Any]:
+    """Return one message in the asked format."""
+    if format not in FORMATS:
+        raise GoogleError(400, f"Invalid value for format: {format}", "invalidArgument")
+    with store.locked():
+        box = store.mailbox(user_id)
+        if message_id not in box.messages:
+            raise not_found()
+        return mime.message_json(box.messages[message_id], format, metadata_headers)
+
+
+def _label_json(label: GmailLabel) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": label.id, "name": label.name, "type": label.type}
+    if label.message_list_visibility:
+        body["messageListVisibility"] = label.message_list_visibility
+    if label.label_list_visibility:
+        body["labelListVisibility"] = label.label_list_visibility
+    return body
+
+
+@router.get(f"{API}/labels")
+def list_labels(user_id: str, store: StoreDep) -> dict[str, Any]:
+    """List system and user labels."""
+    with store.locked():
+        return {"labels": [_label_json(label) for label in store.mailbox(user_id).labels.values()]}
+
+
+@router.post(f"{API}/labels")
+def create_label(user_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+    """Create a user label; a name clash (any case) is Gmail's 409."""
+    name = str(body.get("name") or "").strip()
+    if not name:
+        raise GoogleError(400, "Invalid label name", "invalidArgument")
+    with store.locked():
+        box = store.mailbox(user_id)
+        if any(label.name.lower() == name.lower() for label in box.labels.values()):
+            raise GoogleError(409, "Label name exists or conflicts", "duplicate")
+        label = GmailLabel(
+            id=f"Label_{store.next_int()}",
+            name=name,
+            message_list_visibility=body.get("messageListVisibility", "show"),
+            label_list_visibility=body.get("labelListVisibility", "labelShow"),
+        )
+        box.labels[label.id] = label
+        return _label_json(label)

@@ -1,0 +1,269 @@
+"""The sandbox's in-memory store: every vendor's state behind one re-entrant lock."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+DEFAULT_PORTAL_ID = 1000
+DEFAULT_GOOGLE_USER = "owner@sandbox.example.com"
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """Format a datetime as HubSpot and Google do: UTC, milliseconds, a Z suffix."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str | int | float) -> datetime:
+    """Parse an ISO 8601 timestamp or epoch milliseconds into an aware datetime."""
+    if isinstance(value, int | float) or str(value).lstrip("-").isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    text = str(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class SandboxConfig:
+    """Tunable behaviour; tests change it through /_sandbox/config."""
+
+    rate_limit_max: int = 190
+    rate_limit_interval_ms: int = 10_000
+    search_per_second: int = 4
+    rate_limits_enabled: bool = True
+    # HubSpot's search index trails writes by a few seconds; 0 makes it immediate.
+    search_lag_seconds: float = 0.0
+    default_portal_id: int = DEFAULT_PORTAL_ID
+    default_google_user: str = DEFAULT_GOOGLE_USER
+
+
+@dataclass
+class CrmObject:
+    """A HubSpot CRM record (contact, company, task, note)."""
+
+    id: str
+    object_type: str
+    properties: dict[str, str | None]
+    created_at: datetime
+    updated_at: datetime
+    archived: bool = False
+
+
+@dataclass
+class Owner:
+    """A HubSpot owner (a user who can own records)."""
+
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    user_id: int
+    created_at: datetime
+    updated_at: datetime
+    archived: bool = False
+    teams: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FormSubmission:
+    """One submission of a HubSpot form, as the legacy submissions API lists it."""
+
+    conversion_id: str
+    submitted_at: int
+    values: list[dict[str, str]]
+    page_url: str
+
+
+@dataclass
+class Portal:
+    """One HubSpot account: its records, associations, owners and forms."""
+
+    id: int
+    objects: dict[str, dict[str, CrmObject]] = field(default_factory=dict)
+    # (from_type, from_id, to_type, to_id, association_type_id)
+    associations: set[tuple[str, str, str, str, int]] = field(default_factory=set)
+    owners: dict[str, Owner] = field(default_factory=dict)
+    forms: dict[str, list[FormSubmission]] = field(default_factory=dict)
+    custom_properties: dict[str, set[str]] = field(default_factory=dict)
+    rate_limit_max: int | None = None
+
+    def table(self, object_type: str) -> dict[str, CrmObject]:
+        """Return the records of one object type, creating the table on first use."""
+        return self.objects.setdefault(object_type, {})
+
+
+@dataclass
+class GmailMessage:
+    """A stored Gmail message: the RFC 2822 bytes plus Gmail's own metadata."""
+
+    id: str
+    thread_id: str
+    raw: bytes
+    label_ids: list[str]
+    internal_date: int
+    history_id: int
+
+
+@dataclass
+class GmailLabel:
+    """A Gmail label, system or user."""
+
+    id: str
+    name: str
+    type: str = "user"
+    message_list_visibility: str | None = "show"
+    label_list_visibility: str | None = "labelShow"
+
+
+SYSTEM_LABELS = (
+    "INBOX",
+    "SENT",
+    "DRAFT",
+    "SPAM",
+    "TRASH",
+    "UNREAD",
+    "STARRED",
+    "IMPORTANT",
+    "CHAT",
+    "CATEGORY_PERSONAL",
+    "CATEGORY_SOCIAL",
+    "CATEGORY_PROMOTIONS",
+    "CATEGORY_UPDATES",
+    "CATEGORY_FORUMS",
+)
+
+
+def _system_labels() -> dict[str, GmailLabel]:
+    return {name: GmailLabel(name, name, "system", None, None) for name in SYSTEM_LABELS}
+
+
+@dataclass
+class Mailbox:
+    """One Gmail user's mailbox."""
+
+    email: str
+    messages: dict[str, GmailMessage] = field(default_factory=dict)
+    # thread id -> message ids in insertion order
+    threads: dict[str, list[str]] = field(default_factory=dict)
+    # draft id -> message id
+    drafts: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, GmailLabel] = field(default_factory=_system_labels)
+
+
+@dataclass
+class Calendar:
+    """A calendar reduced to what freeBusy reveals: its busy intervals."""
+
+    id: str
+    busy: list[tuple[datetime, datetime]] = field(default_factory=list)
+    time_zone: str = "UTC"
+
+
+@dataclass
+class DriveFile:
+    """A Drive file or folder."""
+
+    id: str
+    name: str
+    mime_type: str
+    parents: list[str]
+    created_time: datetime
+    modified_time: datetime
+    trashed: bool = False
+    starred: bool = False
+    drive_id: str | None = None
+    description: str | None = None
+    size: int | None = None
+    owner_email: str = DEFAULT_GOOGLE_USER
+    content: str = ""
+
+
+@dataclass
+class SharedDrive:
+    """A shared drive."""
+
+    id: str
+    name: str
+
+
+class Store:
+    """All sandbox state; callers hold `store.locked()` while they read or write it."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self._lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every record, keeping the configuration."""
+        with self._lock:
+            self._ids = itertools.count(1)
+            self.portals: dict[int, Portal] = {}
+            self.tokens: dict[str, int] = {}
+            self.mailboxes: dict[str, Mailbox] = {}
+            self.calendars: dict[str, Calendar] = {}
+            self.drive_files: dict[str, DriveFile] = {}
+            self.shared_drives: dict[str, SharedDrive] = {}
+            self.history_id = 1000
+
+    @contextmanager
+    def locked(self) -> Iterator[Store]:
+        """Hold the store's lock for a read-modify-write sequence."""
+        with self._lock:
+            yield self
+
+    def next_int(self) -> int:
+        """Return the next value of the store-wide id sequence."""
+        with self._lock:
+            return next(self._ids)
+
+    def crm_id(self) -> str:
+        """Return a new numeric HubSpot record id."""
+        return str(100_000 + self.next_int())
+
+    def gmail_id(self) -> str:
+        """Return a new Gmail-looking hexadecimal id."""
+        return f"{0x18F0000000000000 + self.next_int():x}"
+
+    def next_history_id(self) -> int:
+        """Advance and return Gmail's history id."""
+        with self._lock:
+            self.history_id += 1
+            return self.history_id
+
+    def portal_for_token(self, token: str) -> Portal:
+        """Return the portal a bearer token belongs to (unknown tokens: the default portal)."""
+        with self._lock:
+            return self.portal(self.tokens.get(token, self.config.default_portal_id))
+
+    def portal(self, portal_id: int) -> Portal:
+        """Return a portal, creating it on first use."""
+        with self._lock:
+            if portal_id not in self.portals:
+                self.portals[portal_id] = Portal(portal_id)
+            return self.portals[portal_id]
+
+    def mailbox(self, user_id: str) -> Mailbox:
+        """Return a Gmail mailbox; `me` is the configured default user."""
+        email = self.config.default_google_user if user_id == "me" else user_id
+        with self._lock:
+            key = email.lower()
+            if key not in self.mailboxes:
+                self.mailboxes[key] = Mailbox(email)
+            return self.mailboxes[key]
+
+    def calendar(self, calendar_id: str) -> Calendar | None:
+        """Return a calendar; `primary` is the default user's."""
+        key = self.config.default_google_user if calendar_id == "primary" else calendar_id
+        with self._lock:
+            return self.calendars.get(key.lower())

@@ -1,0 +1,81 @@
+"""A real sandbox on a free port, shared by a test module, reset before each test."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from sales_agent_sandbox.app import create_app
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("sandbox did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+class Admin:
+    """The sandbox's own /_sandbox endpoints (setup and inspection, not vendor calls)."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(base_url=f"{base}/_sandbox", timeout=10)
+
+    def reset(self) -> None:
+        self.http.post("/reset").raise_for_status()
+
+    def seed(self, **doc: Any) -> dict[str, Any]:
+        response = self.http.post("/seed", json=doc)
+        response.raise_for_status()
+        return response.json()
+
+    def fault(self, **rule: Any) -> dict[str, Any]:
+        response = self.http.post("/faults", json=rule)
+        response.raise_for_status()
+        return response.json()
+
+    def config(self, **values: Any) -> dict[str, Any]:
+        response = self.http.patch("/config", json=values)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self, section: str | None = None) -> dict[str, Any]:
+        params = {"section": section} if section else {}
+        response = self.http.get("/state", params=params)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def admin_client(sandbox_url: str) -> Iterator[Admin]:
+    admin = Admin(sandbox_url)
+    yield admin
+    admin.http.close()
+
+
+@pytest.fixture
+def admin(admin_client: Admin) -> Admin:
+    admin_client.reset()
+    admin_client.config(rate_limit_max=190, search_per_second=4, search_lag_seconds=0.0)
+    return admin_client
