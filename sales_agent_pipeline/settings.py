@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     dagster_ui_host: str = "127.0.0.1"
     dagster_ui_port: int = Field(default=3000, ge=1, le=65535)
     dagster_code_server_port: int = Field(default=4266, ge=1, le=65535)
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = Field(default=8765, ge=1, le=65535)
 
     # Behaviour. DRAFT_ONLY unless someone says otherwise; the kill switch wins over SEND.
     workflow_mode: WorkflowMode = WorkflowMode.DRAFT_ONLY
@@ -62,12 +64,21 @@ class Settings(BaseSettings):
     hubspot_access_token: SecretStr | None = None
     hubspot_client_secret: SecretStr | None = None
     hubspot_api_base_url: str = HUBSPOT_API_BASE_URL
+    # HubSpot's limits for a private app: 190 calls per rolling 10 s per portal, 4 searches/s.
+    hubspot_requests_per_10s: int = Field(default=190, ge=1)
+    hubspot_searches_per_second: int = Field(default=4, ge=1)
+    hubspot_timeout_seconds: float = Field(default=15.0, gt=0)
 
     # Google: a service account with domain-wide delegation, or an OAuth user token file.
     google_api_base_url: str | None = None
     google_service_account_file: Path | None = None
     google_delegated_user: str | None = None
     google_oauth_token_file: Path | None = None
+    # Gmail's per-user limit is 250 quota units per second (a send costs 100, a get 5).
+    gmail_quota_units_per_second: int = Field(default=250, ge=1)
+    google_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Owners and company look-ups change rarely; cache them briefly per process.
+    connector_cache_ttl_seconds: float = Field(default=300.0, ge=0)
 
     @field_validator("allowed_form_ids", mode="before")
     @classmethod
@@ -102,6 +113,18 @@ class Settings(BaseSettings):
     def uses_embedded_postgres(self) -> bool:
         """True when no DATABASE_URL is given and the product runs its own PostgreSQL."""
         return self.database_url is None
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """True when no real HubSpot or Google credentials are configured."""
+        return self.hubspot_access_token is None and (
+            self.google_service_account_file is None and self.google_oauth_token_file is None
+        )
+
+    @property
+    def sandbox_url(self) -> str:
+        """Where the built-in sandbox serves both HubSpot's and Google's APIs."""
+        return f"http://{self.sandbox_host}:{self.sandbox_port}"
 
     @property
     def resolved_dagster_home(self) -> Path:
