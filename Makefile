@@ -1,5 +1,6 @@
 # The two commands of the README: `make run` and `make test`. Each installs what it needs
-# into .venv (a virtualenv under the repo) from the committed uv.lock.
+# into .venv (a virtualenv under the repo) from requirements.lock: every package pinned
+# with its hashes, exported from uv's resolution (`make lock` redoes both).
 PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.9
@@ -8,12 +9,13 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test lint fmt migrate clean
+.PHONY: install run test lint fmt migrate lock clean
 
-$(VENV)/.installed: pyproject.toml uv.lock
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) sync --frozen --extra dev --quiet
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,6 +39,12 @@ fmt: install
 
 migrate: install
 	$(BIN)/sales-agent db upgrade
+
+# After changing dependencies in pyproject.toml: resolve again and re-export the pins.
+lock: install
+	$(UV) lock
+	$(UV) export --frozen --no-emit-project --extra dev --format requirements-txt \
+		--no-header --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
