@@ -58,6 +58,7 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, float]:
         DAGSTER_UI_PORT=str(ui),
         DAGSTER_CODE_SERVER_PORT=str(free_port()),
         EMBEDDED_PG_PORT=str(free_port()),
+        SANDBOX_PORT=str(free_port()),
     )
     started = time.monotonic()
     process = subprocess.Popen(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -60,6 +61,29 @@ def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g.
 
 
 @app.command()
+def sandbox(
+    host: str = typer.Option(None, help="default: SANDBOX_HOST"),
+    port: int = typer.Option(None, help="default: SANDBOX_PORT"),
+    empty: bool = typer.Option(False, help="start without the demo data"),
+) -> None:
+    """Serve the HubSpot + Google sandbox on its own (what `up` starts without credentials)."""
+    settings = _settings()
+    argv = [
+        sys.executable,
+        "-m",
+        "sales_agent_sandbox",
+        "--host",
+        host or settings.sandbox_host,
+        "--port",
+        str(port or settings.sandbox_port),
+    ]
+    if empty:
+        argv.append("--empty")
+    # The sandbox imports nothing of ours, and we import nothing of it: hand over the process.
+    os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter and module)
+
+
+@app.command()
 def up() -> None:
     """Start everything: PostgreSQL if embedded, migrations, Dagster UI and daemon, the API."""
     from sales_agent_pipeline.cli.stack import Stack, StackError, check_ports
@@ -83,11 +107,17 @@ def up() -> None:
         stack.start()
         if not stack.stopping.is_set():
             where = "embedded PostgreSQL" if databases.embedded else "DATABASE_URL"
+            apis = (
+                f"the sandbox at {settings.sandbox_url} (no credentials set)"
+                if settings.sandbox_mode
+                else "the real HubSpot and Google APIs"
+            )
             typer.echo(
                 "\nSales Agent Pipeline is up\n"
                 f"  Dagster UI  http://{settings.dagster_ui_host}:{settings.dagster_ui_port}\n"
                 f"  API         http://{settings.api_host}:{settings.api_port}/docs\n"
                 f"  database    {databases.app.database} on {where}\n"
+                f"  connectors  {apis}\n"
                 f"  logs        {stack.log_dir}\n"
                 "Ctrl-C stops everything.",
             )

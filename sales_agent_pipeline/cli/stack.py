@@ -89,6 +89,10 @@ def child_environment(settings: Settings, databases: Databases) -> dict[str, str
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if settings.sandbox_mode:
+        # No real credentials: every connector talks to the sandbox `up` starts.
+        env["HUBSPOT_API_BASE_URL"] = settings.sandbox_url
+        env["GOOGLE_API_BASE_URL"] = settings.sandbox_url
     return env
 
 
@@ -140,20 +144,36 @@ def services(settings: Settings) -> list[list[Service]]:
         ],
         ready_url=f"http://{settings.api_host}:{settings.api_port}/healthz",
     )
-    return [[code_server], [webserver, daemon, api]]
+    first: list[Service] = [code_server]
+    if settings.sandbox_mode:
+        first.append(
+            Service(
+                "sandbox",
+                [
+                    sys.executable,
+                    "-m",
+                    "sales_agent_sandbox",
+                    "--host",
+                    settings.sandbox_host,
+                    "--port",
+                    str(settings.sandbox_port),
+                ],
+                ready_url=f"{settings.sandbox_url}/_sandbox/config",
+            )
+        )
+    return [first, [webserver, daemon, api]]
 
 
 def check_ports(settings: Settings) -> None:
     """Refuse to start, naming the variable to change, when a port of the stack is taken."""
-    taken = [
-        f"{name}={port}"
-        for name, host, port in (
-            ("API_PORT", settings.api_host, settings.api_port),
-            ("DAGSTER_UI_PORT", settings.dagster_ui_host, settings.dagster_ui_port),
-            ("DAGSTER_CODE_SERVER_PORT", "127.0.0.1", settings.dagster_code_server_port),
-        )
-        if not port_is_free(host, port)
+    ports = [
+        ("API_PORT", settings.api_host, settings.api_port),
+        ("DAGSTER_UI_PORT", settings.dagster_ui_host, settings.dagster_ui_port),
+        ("DAGSTER_CODE_SERVER_PORT", "127.0.0.1", settings.dagster_code_server_port),
     ]
+    if settings.sandbox_mode:
+        ports.append(("SANDBOX_PORT", settings.sandbox_host, settings.sandbox_port))
+    taken = [f"{name}={port}" for name, host, port in ports if not port_is_free(host, port)]
     if taken:
         raise StackError(f"ports already in use: {', '.join(taken)}; set each to a free port")
 

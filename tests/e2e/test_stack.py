@@ -29,6 +29,7 @@ class RunningStack:
     process: subprocess.Popen[str]
     api: str
     ui: str
+    sandbox: str
     data_dir: Path
     output: Path
 
@@ -53,11 +54,19 @@ def postmaster_pid(data_dir: Path) -> int:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     data_dir = tmp_path_factory.mktemp("stack")
-    api_port, ui_port = free_port(), free_port()
+    api_port, ui_port, sandbox_port = free_port(), free_port(), free_port()
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "DAGSTER_HOME", "DAGSTER_DATABASE_URL"}
+        if key
+        not in {
+            "DATABASE_URL",
+            "DAGSTER_HOME",
+            "DAGSTER_DATABASE_URL",
+            "HUBSPOT_ACCESS_TOKEN",
+            "GOOGLE_SERVICE_ACCOUNT_FILE",
+            "GOOGLE_OAUTH_TOKEN_FILE",
+        }
     }
     env.update(
         DATA_DIR=str(data_dir),
@@ -65,6 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         DAGSTER_UI_PORT=str(ui_port),
         DAGSTER_CODE_SERVER_PORT=str(free_port()),
         EMBEDDED_PG_PORT=str(free_port()),
+        SANDBOX_PORT=str(sandbox_port),
     )
     output = data_dir / "up.out"
     with output.open("w") as sink:
@@ -76,7 +86,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             text=True,
         )
     running = RunningStack(
-        process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}", data_dir, output
+        process,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{ui_port}",
+        f"http://127.0.0.1:{sandbox_port}",
+        data_dir,
+        output,
     )
     try:
         yield running
@@ -104,6 +119,18 @@ def test_up_serves_the_api_and_the_dagster_ui(stack: RunningStack) -> None:
     printed = stack.output.read_text()
     assert stack.ui in printed
     assert f"{stack.api}/docs" in printed
+    assert f"the sandbox at {stack.sandbox}" in printed
+
+
+def test_without_credentials_up_serves_the_sandbox(stack: RunningStack) -> None:
+    wait_for(f"{stack.sandbox}/_sandbox/config", stack.process)
+    owners = httpx.get(
+        f"{stack.sandbox}/crm/v3/owners/",
+        headers={"Authorization": "Bearer demo"},
+        timeout=5,
+    )
+    assert owners.status_code == 200
+    assert "results" in owners.json()
 
 
 def test_sigterm_stops_every_process_and_the_database(stack: RunningStack) -> None:
@@ -111,7 +138,13 @@ def test_sigterm_stops_every_process_and_the_database(stack: RunningStack) -> No
     root = psutil.Process(stack.process.pid)
     children = root.children(recursive=True)
     names = " ".join(" ".join(child.cmdline()) for child in children)
-    for expected in ("dagster code-server", "dagster-webserver", "dagster-daemon", "uvicorn"):
+    for expected in (
+        "dagster code-server",
+        "dagster-webserver",
+        "dagster-daemon",
+        "uvicorn",
+        "sales_agent_sandbox",
+    ):
         assert expected in names
     database = psutil.Process(postmaster_pid(stack.data_dir))
     assert database.is_running()
