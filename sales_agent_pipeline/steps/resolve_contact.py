@@ -1,0 +1,33 @@
+"""Step 2: the HubSpot contact for the lead, created or updated from the form."""
+
+from __future__ import annotations
+
+from sales_agent_pipeline.connectors.protocols import CRM
+from sales_agent_pipeline.domain.lead import Lead
+from sales_agent_pipeline.domain.workflow import ContactResult
+
+# Our canonical field names to HubSpot's contact properties.
+CONTACT_PROPERTIES = {
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "company": "company",
+    "job_title": "jobtitle",
+    "phone": "phone",
+    "website": "website",
+}
+
+
+def contact_properties(lead: Lead) -> dict[str, str | None]:
+    """The form's values as HubSpot properties; empty fields never erase what HubSpot has."""
+    return {
+        hubspot: lead.fields[ours]
+        for ours, hubspot in CONTACT_PROPERTIES.items()
+        if lead.fields.get(ours)
+    }
+
+
+def resolve_contact(crm: CRM, lead: Lead) -> ContactResult:
+    """Upsert by email (one call; never search-then-create) and keep the contact's owner."""
+    contact = crm.upsert_contact(lead.email, contact_properties(lead))
+    owner = crm.get_owner(contact.owner_id) if contact.owner_id else None
+    return ContactResult(contact=contact, owner=owner)
