@@ -1,10 +1,10 @@
 """Tenants (one HubSpot portal each) and their API keys."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -17,14 +17,15 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "tenants"
     __table_args__ = (
-        CheckConstraint(check_in("mode", values(WorkflowMode)), name="mode"),
+        CheckConstraint(f"mode IS NULL OR {check_in('mode', values(WorkflowMode))}", name="mode"),
         CheckConstraint("daily_send_cap >= 0", name="daily_send_cap_non_negative"),
         CheckConstraint("throttle_window_seconds >= 0", name="throttle_window_non_negative"),
     )
 
     portal_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     name: Mapped[str] = mapped_column(String(255))
-    mode: Mapped[str] = mapped_column(String(20), server_default=WorkflowMode.DRAFT_ONLY.value)
+    # None: the global WORKFLOW_MODE applies.
+    mode: Mapped[str | None] = mapped_column(String(20))
     send_kill_switch: Mapped[bool] = mapped_column(server_default=text("false"))
     allowed_form_ids: Mapped[list[str]] = mapped_column(
         ARRAY(String(64)), server_default=text("'{}'")
@@ -38,6 +39,13 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     throttle_window_seconds: Mapped[int] = mapped_column(server_default=text("86400"))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     voice_profile: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    # Whose mailbox and calendar the Google connectors act as (domain-wide delegation).
+    sender_email: Mapped[str | None] = mapped_column(String(320))
+    # The task owner when HubSpot assigned none to the contact.
+    default_owner_id: Mapped[str | None] = mapped_column(String(64))
+    # Public holidays of this ISO country, plus extra dates, are not business days.
+    holiday_country: Mapped[str | None] = mapped_column(String(2))
+    extra_holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default=text("'{}'"))
 
     api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="tenant", lazy="raise")
 

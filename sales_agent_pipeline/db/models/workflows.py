@@ -59,6 +59,10 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint(check_in("status", values(WorkflowStatus)), name="status"),
         CheckConstraint(check_in("mode", values(WorkflowMode)), name="mode"),
+        CheckConstraint(
+            f"mode_override IS NULL OR {check_in('mode_override', values(WorkflowMode))}",
+            name="mode_override",
+        ),
         CheckConstraint("duration_ms IS NULL OR duration_ms >= 0", name="duration_non_negative"),
         Index(None, "status", "created_at"),
         Index(None, "tenant_id", "created_at"),
@@ -77,7 +81,9 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
         ForeignKey("form_submissions.id", ondelete="RESTRICT"), unique=True
     )
     status: Mapped[str] = mapped_column(String(20), server_default=WorkflowStatus.RECEIVED.value)
+    # The mode the run used; mode_override (set by an operator) beats the tenant's.
     mode: Mapped[str] = mapped_column(String(20), server_default=WorkflowMode.DRAFT_ONLY.value)
+    mode_override: Mapped[str | None] = mapped_column(String(20))
     prospect_email: Mapped[str] = mapped_column(String(320))
     prospect_company: Mapped[str | None] = mapped_column(String(255))
     email_domain: Mapped[str] = mapped_column(String(255))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 06:37:18.191227+00:00
+Create Date: 2026-11-24 06:59:22.693293+00:00
 """
 
 from collections.abc import Sequence
@@ -23,7 +23,7 @@ def upgrade() -> None:
         "tenants",
         sa.Column("portal_id", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("mode", sa.String(length=20), server_default="DRAFT_ONLY", nullable=False),
+        sa.Column("mode", sa.String(length=20), nullable=True),
         sa.Column(
             "send_kill_switch", sa.Boolean(), server_default=sa.text("false"), nullable=False
         ),
@@ -51,6 +51,15 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::jsonb"),
             nullable=False,
         ),
+        sa.Column("sender_email", sa.String(length=320), nullable=True),
+        sa.Column("default_owner_id", sa.String(length=64), nullable=True),
+        sa.Column("holiday_country", sa.String(length=2), nullable=True),
+        sa.Column(
+            "extra_holidays",
+            postgresql.ARRAY(sa.Date()),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
         sa.Column("id", sa.UUID(), nullable=False),
         sa.Column(
             "created_at",
@@ -64,7 +73,9 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint("mode IN ('DRAFT_ONLY', 'SEND')", name=op.f("ck_tenants_mode")),
+        sa.CheckConstraint(
+            "mode IS NULL OR mode IN ('DRAFT_ONLY', 'SEND')", name=op.f("ck_tenants_mode")
+        ),
         sa.CheckConstraint(
             "daily_send_cap >= 0", name=op.f("ck_tenants_daily_send_cap_non_negative")
         ),
@@ -150,6 +161,7 @@ def upgrade() -> None:
         sa.Column("form_submission_id", sa.UUID(), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="received", nullable=False),
         sa.Column("mode", sa.String(length=20), server_default="DRAFT_ONLY", nullable=False),
+        sa.Column("mode_override", sa.String(length=20), nullable=True),
         sa.Column("prospect_email", sa.String(length=320), nullable=False),
         sa.Column("prospect_company", sa.String(length=255), nullable=True),
         sa.Column("email_domain", sa.String(length=255), nullable=False),
@@ -174,6 +186,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("mode IN ('DRAFT_ONLY', 'SEND')", name=op.f("ck_workflows_mode")),
+        sa.CheckConstraint(
+            "mode_override IS NULL OR mode_override IN ('DRAFT_ONLY', 'SEND')",
+            name=op.f("ck_workflows_mode_override"),
+        ),
         sa.CheckConstraint(
             "status IN ('received', 'queued', 'running', 'succeeded', 'failed', 'skipped', 'rejected')",  # noqa: E501
             name=op.f("ck_workflows_status"),
