@@ -9,8 +9,10 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from . import gmail_mime as mime
+from .demo import load_demo
 from .deps import FaultsDep, StoreDep
 from .drive import file_json
+from .faults import FaultSpecError
 from .hubspot_crm import owner_json
 from .hubspot_objects import object_json
 from .seed import SeedError, apply_seed
@@ -23,11 +25,16 @@ _SUMMARY_HEADERS = ("From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", 
 
 
 @router.post("/reset")
-def reset(store: StoreDep, faults: FaultsDep) -> dict[str, str]:
-    """Forget all records, fault rules and counters (the configuration stays)."""
-    store.reset()
-    faults.reset()
-    return {"status": "ok"}
+def reset(store: StoreDep, faults: FaultsDep, demo: bool = False) -> dict[str, Any]:
+    """Empty the sandbox (records, fault rules, counters); `?demo=true` reloads the demo.
+
+    The configuration stays. Tests rely on the default being empty, whatever the start-up.
+    """
+    with store.locked():
+        store.reset()
+        faults.reset()
+        loaded = load_demo(store) if demo else None
+    return {"status": "ok", "demo": loaded}
 
 
 @router.post("/seed")
@@ -62,10 +69,12 @@ def patch_config(body: JsonBody, store: StoreDep) -> JSONResponse:
 @router.post("/faults")
 def add_fault(body: JsonBody, faults: FaultsDep) -> JSONResponse:
     """Register a fault rule: pathPattern (glob), method, status, count, probability,
-    retryAfter, delayMs, afterCommit, message."""
-    if "pathPattern" not in body:
-        return JSONResponse({"error": "pathPattern is required"}, status_code=400)
-    return JSONResponse(asdict(faults.add_rule(body)), status_code=201)
+    retryAfter, delayMs, afterCommit, message, timeoutSeconds."""
+    try:
+        rule = faults.add_rule(body)
+    except (FaultSpecError, TypeError, ValueError) as exc:
+        return JSONResponse({"error": f"bad fault rule: {exc}"}, status_code=400)
+    return JSONResponse(asdict(rule), status_code=201)
 
 
 @router.get("/faults")
@@ -83,7 +92,7 @@ def clear_faults(faults: FaultsDep) -> dict[str, str]:
 
 @router.get("/state")
 def state(store: StoreDep, faults: FaultsDep, section: str | None = None) -> dict[str, Any]:
-    """Dump everything (or one section: hubspot, gmail, calendar, drive, calls, config)."""
+    """Dump everything (or one section: hubspot, gmail, calendar, drive, calls, config, demo)."""
     with store.locked():
         dump = {
             "config": asdict(store.config),
@@ -101,6 +110,7 @@ def state(store: StoreDep, faults: FaultsDep, section: str | None = None) -> dic
                 "files": [file_json(f) for f in store.drive_files.values()],
             },
             "calls": faults.snapshot(),
+            "demo": store.demo,
         }
     return {section: dump.get(section)} if section else dump
 

@@ -2,26 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import admin, calendar, drive, gmail, gmail_drafts, hubspot_crm, hubspot_forms
+from . import (
+    admin,
+    calendar,
+    drive,
+    gmail,
+    gmail_drafts,
+    hubspot_crm,
+    hubspot_forms,
+    inspection,
+)
+from .demo import load_demo
 from .errors import MISROUTED_GOOGLE, GoogleError, HubSpotError, is_google_path, vendor_error
 from .faults import Faults, install
 from .state import SandboxConfig, Store
 
 
-def create_app(config: SandboxConfig | None = None, *, fault_seed: int | None = None) -> FastAPI:
-    """Build a sandbox app with fresh in-memory state."""
+def create_app(
+    config: SandboxConfig | None = None,
+    *,
+    fault_seed: int | None = None,
+    demo: bool = True,
+    faults: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """Build a sandbox app: the demo data unless `demo=False`, plus any fault rules given.
+
+    Invalid fault rules raise FaultSpecError here, before anything serves.
+    """
     app = FastAPI(
         title="Sales Agent sandbox",
         description="HubSpot and Google wire-format emulator for tests and demos.",
     )
     app.state.store = Store(config)
     app.state.faults = Faults(fault_seed)
-    for module in (admin, hubspot_crm, hubspot_forms, gmail, gmail_drafts, calendar, drive):
+    for rule in faults or []:
+        app.state.faults.add_rule(rule)
+    if demo:
+        load_demo(app.state.store)
+    routers = (admin, inspection, hubspot_crm, hubspot_forms, gmail, gmail_drafts, calendar, drive)
+    for module in routers:
         app.include_router(module.router)
     install(app, app.state.store, app.state.faults)
 

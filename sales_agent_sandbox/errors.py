@@ -34,7 +34,9 @@ _GOOGLE_REASON = {
     409: "duplicate",
     429: "rateLimitExceeded",
     500: "backendError",
+    502: "backendError",
     503: "backendError",
+    504: "backendError",
 }
 _HUBSPOT_CATEGORY = {
     400: "VALIDATION_ERROR",

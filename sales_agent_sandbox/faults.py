@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from starlette.routing import Match
 
 from .errors import GoogleError, HubSpotError, is_google_path
 from .state import Store
@@ -39,6 +40,8 @@ class FaultRule:
     delay_ms: int = 0
     after_commit: bool = False
     message: str | None = None
+    # A timeout: hold the request this long (longer than the client waits), then answer.
+    timeout_seconds: float = 0.0
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -46,6 +49,51 @@ class FaultRule:
         if self.method and self.method.upper() != method.upper():
             return False
         return fnmatch.fnmatchcase(path, self.pattern)
+
+
+RULE_KEYS = {
+    "pathPattern",
+    "method",
+    "status",
+    "count",
+    "probability",
+    "retryAfter",
+    "delayMs",
+    "afterCommit",
+    "message",
+    "timeoutSeconds",
+}
+
+
+class FaultSpecError(ValueError):
+    """A fault rule the sandbox cannot apply."""
+
+
+def _check_spec(spec: dict[str, Any]) -> None:
+    # A misspelt key would silently make a fault that never fires: refuse it.
+    if not isinstance(spec, dict):
+        raise FaultSpecError(f"a fault rule is a JSON object, not {type(spec).__name__}")
+    unknown = sorted(set(spec) - RULE_KEYS)
+    if unknown:
+        raise FaultSpecError(f"unknown fault rule keys {unknown}; known: {sorted(RULE_KEYS)}")
+    if not spec.get("pathPattern"):
+        raise FaultSpecError("pathPattern is required")
+    status = spec.get("status")
+    if status is not None and not (isinstance(status, int) and 400 <= status <= 599):
+        raise FaultSpecError(f"status must be an HTTP error code, not {status!r}")
+    if not 0.0 <= float(spec.get("probability", 1.0)) <= 1.0:
+        raise FaultSpecError("probability must be between 0 and 1")
+    if float(spec.get("timeoutSeconds", 0)) < 0 or int(spec.get("delayMs", 0)) < 0:
+        raise FaultSpecError("timeoutSeconds and delayMs must not be negative")
+
+
+def check_rules(specs: list[Any]) -> None:
+    """Validate fault rules without registering them (FaultSpecError names the bad one)."""
+    for index, spec in enumerate(specs):
+        try:
+            _check_spec(spec)
+        except (TypeError, ValueError) as exc:
+            raise FaultSpecError(f"fault rule {index}: {exc}") from exc
 
 
 class Faults:
@@ -67,9 +115,15 @@ class Faults:
             self._search_windows: dict[int, deque[float]] = {}
             self.peak_in_window: dict[int, int] = {}
             self.rejected: Counter[str] = Counter()
+            # Every HubSpot call, admitted or not: what a client-side limiter let through.
+            self._attempts: dict[int, deque[float]] = {}
+            self.peak_attempts: dict[int, int] = {}
+            # Held (timeout) requests end early when this changes: reset frees them.
+            self.generation = getattr(self, "generation", 0) + 1
 
     def add_rule(self, spec: dict[str, Any]) -> FaultRule:
-        """Register a fault rule from its JSON description."""
+        """Register a fault rule from its JSON description (FaultSpecError when invalid)."""
+        _check_spec(spec)
         rule = FaultRule(
             id=str(next(self._rule_ids)),
             pattern=str(spec["pathPattern"]),
@@ -81,6 +135,7 @@ class Faults:
             delay_ms=int(spec.get("delayMs", 0)),
             after_commit=bool(spec.get("afterCommit", False)),
             message=spec.get("message"),
+            timeout_seconds=float(spec.get("timeoutSeconds", 0)),
         )
         with self._lock:
             self.rules.append(rule)
@@ -90,6 +145,27 @@ class Faults:
         """Remove every fault rule."""
         with self._lock:
             self.rules.clear()
+            self.generation += 1
+
+    async def hold(self, seconds: float) -> None:
+        """Sleep like a stuck server, but give up as soon as rules are reset or cleared."""
+        generation = self.generation
+        deadline = time.monotonic() + seconds
+        while self.generation == generation:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 0.05))
+
+    def observe(self, portal_id: int, interval_ms: int) -> None:
+        """Record a HubSpot call attempt in the portal's rolling window of attempts."""
+        now = time.monotonic()
+        with self._lock:
+            window = self._attempts.setdefault(portal_id, deque())
+            while window and now - window[0] >= interval_ms / 1000:
+                window.popleft()
+            window.append(now)
+            self.peak_attempts[portal_id] = max(self.peak_attempts.get(portal_id, 0), len(window))
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """Return the first live rule matching the request, consuming one of its uses."""
@@ -148,6 +224,7 @@ class Faults:
                 "rules": [asdict(rule) for rule in self.rules],
                 "calls": dict(self.calls),
                 "peakInWindow": {str(k): v for k, v in self.peak_in_window.items()},
+                "peakAttemptsInWindow": {str(k): v for k, v in self.peak_attempts.items()},
                 "rejected": dict(self.rejected),
             }
 
@@ -172,7 +249,8 @@ def _rate_limit_error(message: str, policy: str, headers: dict[str, str]) -> Hub
 
 def fault_response(rule: FaultRule, path: str) -> Response:
     """Build the vendor-shaped error a fault rule asks for."""
-    status = rule.status or 500
+    # A request held past the client's timeout ends as a gateway would end it.
+    status = rule.status or (504 if rule.timeout_seconds else 500)
     headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
     if is_google_path(path):
         message = rule.message or _google_fault_message(status)
@@ -203,10 +281,17 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _route_key(request: Request) -> str:
-    route = request.scope.get("route")
-    path = getattr(route, "path", None) or request.url.path
-    return f"{request.method} {path}"
+def _route_key(app: FastAPI, request: Request) -> str:
+    # Count by route template (one key per endpoint, whatever the ids), even for requests
+    # the middleware answers before routing; unknown paths are counted as sent.
+    partial = None
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return f"{request.method} {getattr(route, 'path', request.url.path)}"
+        if match is Match.PARTIAL and partial is None:
+            partial = getattr(route, "path", None)
+    return f"{request.method} {partial or request.url.path}"
 
 
 def install(app: FastAPI, store: Store, faults: Faults) -> None:
@@ -219,6 +304,7 @@ def install(app: FastAPI, store: Store, faults: Faults) -> None:
         path = request.url.path
         if path.startswith(_UNCHECKED_PREFIXES):
             return await call_next(request)
+        key = _route_key(app, request)
         limit_headers: dict[str, str] = {}
         if not is_google_path(path):
             token = _bearer(request)
@@ -227,6 +313,7 @@ def install(app: FastAPI, store: Store, faults: Faults) -> None:
             portal = store.portal_for_token(token)
             request.state.portal_id = portal.id
             config = store.config
+            faults.observe(portal.id, config.rate_limit_interval_ms)
             if config.rate_limits_enabled:
                 is_search = request.method == "POST" and path.endswith("/search")
                 limit_headers, error = faults.admit(
@@ -236,17 +323,25 @@ def install(app: FastAPI, store: Store, faults: Faults) -> None:
                     config.search_per_second if is_search else None,
                 )
                 if error is not None:
+                    faults.count(key)
                     return error.response()
+        faults.count(key)
         rule = faults.take(request.method, path)
         if rule is not None and rule.delay_ms:
             await asyncio.sleep(rule.delay_ms / 1000)
-        if rule is not None and rule.status and not rule.after_commit:
-            faults.count(f"{request.method} {path}")
-            return fault_response(rule, path)
+        if rule is not None and not rule.after_commit:
+            if rule.timeout_seconds:
+                # Nothing is written: the request never got past the (emulated) gateway.
+                await faults.hold(rule.timeout_seconds)
+                return fault_response(rule, path)
+            if rule.status:
+                return fault_response(rule, path)
         response = await call_next(request)
-        faults.count(_route_key(request))
-        if rule is not None and rule.status and rule.after_commit:
-            # The write has happened; the client only sees the failure.
-            return fault_response(rule, path)
+        if rule is not None and rule.after_commit:
+            # The write has happened; the client only sees the failure or the silence.
+            if rule.timeout_seconds:
+                await faults.hold(rule.timeout_seconds)
+            if rule.status:
+                return fault_response(rule, path)
         response.headers.update(limit_headers)
         return response

@@ -89,17 +89,22 @@ def store_message(
     thread_id: str | None = None,
     *,
     keep_thread: bool = False,
+    message_id: str | None = None,
+    new_thread_id: str | None = None,
 ) -> GmailMessage:
-    """Insert an RFC 2822 message, threading it as Gmail would."""
+    """Insert an RFC 2822 message, threading it as Gmail would.
+
+    `message_id` and `new_thread_id` let seeds give stable ids; API calls leave them out.
+    """
     raw = mime.complete_headers(raw, box.email)
     if thread_id and thread_id not in box.threads:
         raise not_found()
     if not (thread_id and (keep_thread or _joins_thread(box, thread_id, raw))):
         thread_id = None
-    message_id = store.gmail_id()
+    message_id = message_id or store.gmail_id()
     message = GmailMessage(
         id=message_id,
-        thread_id=thread_id or message_id,
+        thread_id=thread_id or new_thread_id or message_id,
         raw=raw,
         label_ids=labels,
         internal_date=mime.internal_date(mime.parse(raw)),

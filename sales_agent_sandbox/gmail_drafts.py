@@ -50,6 +50,7 @@ def _send(store: Store, user_id: str, message_body: dict[str, Any], raw: bytes) 
     with store.locked():
         box = store.mailbox(user_id)
         message = store_message(store, box, raw, ["SENT"], message_body.get("threadId"))
+        message.sent_by_api = True
         return brief(message)
 
 
@@ -196,6 +197,7 @@ def _send_draft(
         del box.drafts[draft_id]
         message.label_ids = [x for x in message.label_ids if x != "DRAFT"] + ["SENT"]
         message.history_id = store.next_history_id()
+        message.sent_by_api = True
         return brief(message)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from . import hubspot_objects as objs
 from .gmail import store_message
 from .gmail_mime import decode_raw, header, parse
+from .hubspot_schema import DEFAULT_ASSOCIATION
 from .state import (
     Calendar,
     DriveFile,
@@ -43,6 +44,9 @@ def apply_seed(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
         for key in ("contacts", "companies", "tasks", "notes"):
             if key in doc:
                 created[key] = [_record(store, portal, key, item) for item in doc[key]]
+        created["associations"] = [
+            _association(portal, item) for item in doc.get("associations") or []
+        ]
         for guid in doc.get("forms") or []:
             portal.forms.setdefault(str(guid), [])
         created["formSubmissions"] = [
@@ -77,11 +81,31 @@ def _owner(store: Store, owners: dict[str, Owner], item: dict[str, Any]) -> str:
 
 def _record(store: Store, portal: Any, key: str, item: dict[str, Any]) -> str:
     props = item.get("properties", item)
+    wanted = str(item.get("id") or "")
+    table = portal.table(key)
+    # A stable id asked by the seed (HubSpot ids are numeric strings).
+    if wanted and (not wanted.isdigit() or wanted in table):
+        raise SeedError(f"record id must be numeric and unused: {wanted}")
     clean = objs.validate_properties(portal, key, props, creating=True)
     obj = objs.create_object(store, portal, key, clean)
+    if wanted:
+        del table[obj.id]
+        obj.id = obj.properties["hs_object_id"] = wanted
+        table[wanted] = obj
     if item.get("createdAt"):
         obj.created_at = parse_time(str(item["createdAt"]))
     return obj.id
+
+
+def _association(portal: Any, item: dict[str, Any]) -> list[str]:
+    frm, to = objs.object_type(str(item["fromType"])), objs.object_type(str(item["toType"]))
+    from_id, to_id = str(item["fromId"]), str(item["toId"])
+    for otype, oid in ((frm, from_id), (to, to_id)):
+        if oid not in portal.table(otype):
+            raise SeedError(f"association to a missing {otype} record: {oid}")
+    type_id = int(item.get("typeId") or DEFAULT_ASSOCIATION[(frm, to)])
+    objs.associate(portal, frm, from_id, to, to_id, type_id)
+    return [from_id, to_id]
 
 
 def _submission(forms: dict[str, list[FormSubmission]], item: dict[str, Any]) -> str:
@@ -118,8 +142,8 @@ def _gmail(store: Store, items: list[dict[str, Any]]) -> dict[str, Any]:
         key = str(item.get("thread") or uuid.uuid4())
         raw = item.get("raw")
         data = decode_raw(raw) if raw is not None else _compose(item, last_ids.get(key, []))
-        sender = str(item.get("from", ""))
-        default_labels = ["SENT"] if sender.lower().endswith(box.email.lower()) else ["INBOX"]
+        sender = parseaddr(str(item.get("from", "")))[1]
+        default_labels = ["SENT"] if sender.lower() == box.email.lower() else ["INBOX"]
         message = store_message(
             store,
             box,
@@ -127,6 +151,8 @@ def _gmail(store: Store, items: list[dict[str, Any]]) -> dict[str, Any]:
             list(item.get("labelIds") or default_labels),
             threads.get(key),
             keep_thread=key in threads,
+            message_id=str(item["id"]) if item.get("id") else None,
+            new_thread_id=str(item["threadId"]) if item.get("threadId") else None,
         )
         threads.setdefault(key, message.thread_id)
         last_ids.setdefault(key, []).append(header(parse(message.raw), "Message-ID"))

@@ -112,6 +112,8 @@ class GmailMessage:
     label_ids: list[str]
     internal_date: int
     history_id: int
+    # Set by messages.send and drafts.send: /_sandbox/sent lists these, not seeded history.
+    sent_by_api: bool = False
 
 
 @dataclass
@@ -215,6 +217,8 @@ class Store:
             self.drive_files: dict[str, DriveFile] = {}
             self.shared_drives: dict[str, SharedDrive] = {}
             self.history_id = 1000
+            # What the demo loader put in (ids for allowlists and tests); None when empty.
+            self.demo: dict[str, Any] | None = None
 
     @contextmanager
     def locked(self) -> Iterator[Store]:

@@ -21,7 +21,8 @@ def sandbox_url() -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+        # Empty at start: tests seed what they need (the `admin` fixture resets anyway).
+        uvicorn.Config(create_app(demo=False), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -42,8 +43,11 @@ class Admin:
     def __init__(self, base: str) -> None:
         self.http = httpx.Client(base_url=f"{base}/_sandbox", timeout=10)
 
-    def reset(self) -> None:
-        self.http.post("/reset").raise_for_status()
+    def reset(self, *, demo: bool = False) -> dict[str, Any]:
+        """Empty the sandbox; with demo=True, reload the built-in demo data."""
+        response = self.http.post("/reset", params={"demo": "true"} if demo else {})
+        response.raise_for_status()
+        return response.json()
 
     def seed(self, **doc: Any) -> dict[str, Any]:
         response = self.http.post("/seed", json=doc)
@@ -65,6 +69,29 @@ class Admin:
         response = self.http.get("/state", params=params)
         response.raise_for_status()
         return response.json()
+
+    def clear_faults(self) -> None:
+        self.http.delete("/faults").raise_for_status()
+
+    def _get(self, path: str, **params: Any) -> Any:
+        response = self.http.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def drafts(self) -> list[dict[str, Any]]:
+        return self._get("/drafts")
+
+    def sent(self, *, include_seeded: bool = False) -> list[dict[str, Any]]:
+        return self._get("/sent", **({"include_seeded": "true"} if include_seeded else {}))
+
+    def tasks(self) -> list[dict[str, Any]]:
+        return self._get("/tasks")
+
+    def contacts(self) -> list[dict[str, Any]]:
+        return self._get("/contacts")
+
+    def calls(self) -> dict[str, Any]:
+        return self._get("/calls")
 
 
 @pytest.fixture(scope="module")
