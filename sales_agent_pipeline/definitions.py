@@ -1,11 +1,30 @@
 """The Dagster entry point: one Definitions for the code location `sales_agent_pipeline`."""
 
-from dagster import Definitions, EnvVar
+from dagster import Definitions, EnvVar, mem_io_manager
 
-from sales_agent_pipeline.defs.resources import DatabaseResource
+from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
+from sales_agent_pipeline.defs.resources import (
+    CalendarResource,
+    DatabaseResource,
+    DriveResource,
+    GmailResource,
+    HubSpotResource,
+    SettingsResource,
+)
+
+_settings = SettingsResource()
 
 defs = Definitions(
+    assets=[lead_followup],
+    jobs=[process_formlead],
     resources={
         "database": DatabaseResource(url=EnvVar("DATABASE_URL")),
+        "settings": _settings,
+        "hubspot": HubSpotResource(settings=_settings),
+        "gmail": GmailResource(settings=_settings),
+        "calendar": CalendarResource(settings=_settings),
+        "drive": DriveResource(settings=_settings),
+        # The ops hand pydantic batches to each other inside one process: nothing to persist.
+        "io_manager": mem_io_manager,
     },
 )

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Gmail's per-user limit is 250 quota units per second (a send costs 100, a get 5).
     gmail_quota_units_per_second: int = Field(default=250, ge=1)
     google_timeout_seconds: float = Field(default=15.0, gt=0)
+    # A step's transient failures are retried this often, backing off exponentially from
+    # this base (with jitter, never sooner than the server's Retry-After).
+    step_max_retries: int = Field(default=4, ge=0, le=10)
+    step_retry_base_seconds: float = Field(default=1.0, ge=0)
     # Owners and company look-ups change rarely; cache them briefly per process.
     connector_cache_ttl_seconds: float = Field(default=300.0, ge=0)
 

@@ -8,7 +8,15 @@ from pydantic import PrivateAttr
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline.connectors.factory import (
+    build_calendar,
+    build_crm,
+    build_drive,
+    build_mail,
+)
+from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
+from sales_agent_pipeline.settings import Settings, get_settings
 
 
 class DatabaseResource(ConfigurableResource):
@@ -37,8 +45,101 @@ class DatabaseResource(ConfigurableResource):
         with self._sessions.begin() as session:
             yield session
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory, for code that runs several short transactions."""
+        assert self._sessions is not None, "DatabaseResource used outside a run"
+        return self._sessions
+
     def ping(self) -> bool:
         """True when the database answers."""
         assert self._engine is not None, "DatabaseResource used outside a run"
         with self._engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar_one() == 1
+
+
+class SettingsResource(ConfigurableResource):
+    """The process's Settings, read from the environment when a run starts (never at import).
+
+    `env_file` lets a deployment point at its own .env; the default reads the environment.
+    """
+
+    env_file: str | None = None
+
+    def get(self) -> Settings:
+        """The settings of this run."""
+        if self.env_file:
+            return Settings(_env_file=self.env_file)
+        return get_settings()
+
+
+class HubSpotResource(ConfigurableResource):
+    """The HubSpot CRM connector, one per run process (its rate limiter is process-wide)."""
+
+    settings: SettingsResource
+
+    _crm: CRM | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Build the adapter from the settings."""
+        self._crm = build_crm(self.settings.get())
+
+    @property
+    def crm(self) -> CRM:
+        """The adapter."""
+        assert self._crm is not None, "HubSpotResource used outside a run"
+        return self._crm
+
+
+class GmailResource(ConfigurableResource):
+    """The Gmail connector of the sending user."""
+
+    settings: SettingsResource
+
+    _mail: Mail | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Build the adapter from the settings."""
+        self._mail = build_mail(self.settings.get())
+
+    @property
+    def mail(self) -> Mail:
+        """The adapter."""
+        assert self._mail is not None, "GmailResource used outside a run"
+        return self._mail
+
+
+class CalendarResource(ConfigurableResource):
+    """The Google Calendar free/busy connector."""
+
+    settings: SettingsResource
+
+    _calendar: Calendar | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Build the adapter from the settings."""
+        self._calendar = build_calendar(self.settings.get())
+
+    @property
+    def calendar(self) -> Calendar:
+        """The adapter."""
+        assert self._calendar is not None, "CalendarResource used outside a run"
+        return self._calendar
+
+
+class DriveResource(ConfigurableResource):
+    """The Google Drive connector, restricted to allowlisted folders by its callers."""
+
+    settings: SettingsResource
+
+    _drive: Drive | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Build the adapter from the settings."""
+        self._drive = build_drive(self.settings.get())
+
+    @property
+    def drive(self) -> Drive:
+        """The adapter."""
+        assert self._drive is not None, "DriveResource used outside a run"
+        return self._drive

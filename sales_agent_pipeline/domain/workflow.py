@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.models import Company, Contact, DriveFile, Owner
 from sales_agent_pipeline.domain.schedule import MeetingSlot
 
@@ -47,6 +50,9 @@ class ThreadContext(_Frozen):
     last_speaker: Speaker | None = None
     last_message_at: datetime | None = None
     message_count: int = 0
+    # What a reply needs to thread: the last message's Message-ID and its References.
+    last_message_id_header: str | None = None
+    references: tuple[str, ...] = ()
 
 
 class SimilarPatterns(_Frozen):
@@ -129,3 +135,58 @@ class VoiceProfile(_Frozen):
     greeting: str = Field(default="Hi {first_name},", description="{first_name} is filled in")
     sign_off: str = "Best,"
     signature: str | None = None
+
+
+class TenantSettings(_Frozen):
+    """A tenant's settings as the pipeline needs them for one run."""
+
+    tenant_id: UUID
+    portal_id: int
+    name: str
+    mode: WorkflowMode | None = None
+    send_kill_switch: bool = False
+    allowed_form_ids: tuple[str, ...] = ()
+    drive_folder_ids: tuple[str, ...] = ()
+    daily_send_cap: int = 50
+    throttle_window_seconds: int = 86400
+    timezone: str = "UTC"
+    voice: VoiceProfile = Field(default_factory=VoiceProfile)
+    sender_email: str | None = None
+    default_owner_id: str | None = None
+    holiday_country: str | None = None
+    extra_holidays: tuple[date, ...] = ()
+
+
+class WorkItem(_Frozen):
+    """One claimed workflow: the submission as received and its tenant."""
+
+    workflow_id: UUID
+    tenant: TenantSettings
+    payload: dict[str, Any]
+    form_id: str
+    hubspot_submission_id: str
+    submitted_at: datetime | None = None
+    received_at: datetime
+    mode_override: WorkflowMode | None = None
+    previous_submission_at: datetime | None = None
+
+
+class MailOutcome(_Frozen):
+    """Step 11's result: where the draft (or sent message) is."""
+
+    mode: WorkflowMode
+    draft_id: str | None = None
+    message_id: str | None = None
+    thread_id: str | None = None
+    sent: bool = False
+    updated: bool = False
+    mode_reason: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        """Where the owner opens it in Gmail."""
+        if self.sent and self.message_id:
+            return f"https://mail.google.com/mail/#all/{self.message_id}"
+        if self.message_id:
+            return f"https://mail.google.com/mail/#drafts?compose={self.message_id}"
+        return None

@@ -36,6 +36,8 @@ def thread_context(thread: MailThread, lead: Lead) -> ThreadContext:
         last_speaker=speaker,
         last_message_at=last.date,
         message_count=len(thread.messages),
+        last_message_id_header=last.message_id_header,
+        references=last.references,
     )
 
 

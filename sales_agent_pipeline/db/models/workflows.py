@@ -47,6 +47,9 @@ class FormSubmission(UUIDPrimaryKey, Base):
     company: Mapped[str | None] = mapped_column(String(255))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
+    # Filled once step 1 has normalised the fields; step 6 compares leads by them.
+    job_title: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(255))
     raw_payload: Mapped[dict[str, Any]]
     submitted_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))

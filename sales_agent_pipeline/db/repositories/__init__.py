@@ -1,0 +1,1 @@
+"""Queries and writes over the app schema. Repositories never commit: the caller owns it."""

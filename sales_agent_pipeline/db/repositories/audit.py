@@ -1,0 +1,82 @@
+"""The audit trail: step events and classified errors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sales_agent_pipeline.db.models import WorkflowError, WorkflowEvent
+from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus
+
+
+def record_event(
+    session: Session,
+    workflow_id: uuid.UUID,
+    *,
+    event_type: str,
+    status: StepStatus,
+    step_number: int | None = None,
+    step_name: str | None = None,
+    duration_ms: int | None = None,
+    details: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Append one event to a workflow's trail."""
+    session.add(
+        WorkflowEvent(
+            workflow_id=workflow_id,
+            event_type=event_type,
+            status=status.value,
+            step_number=step_number,
+            step_name=step_name,
+            duration_ms=duration_ms,
+            details=details or {},
+            dagster_run_id=run_id,
+        )
+    )
+
+
+def record_error(
+    session: Session,
+    workflow_id: uuid.UUID,
+    *,
+    error_class: ErrorClass,
+    error: BaseException,
+    step_number: int | None,
+    step_name: str | None,
+    traceback: str | None,
+    http_status: int | None = None,
+    attempt: int = 1,
+) -> None:
+    """Append one classified failure."""
+    session.add(
+        WorkflowError(
+            workflow_id=workflow_id,
+            step_number=step_number,
+            step_name=step_name,
+            error_class=error_class.value,
+            error_type=type(error).__name__,
+            error_message=str(error)[:10000],
+            error_traceback=traceback,
+            http_status=http_status,
+            attempt=attempt,
+        )
+    )
+
+
+def step_outputs(
+    session: Session, run_id: str, step_name: str, workflow_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Outputs this run already produced for a step (so a step retry skips done leads)."""
+    rows = session.execute(
+        select(WorkflowEvent.workflow_id, WorkflowEvent.details).where(
+            WorkflowEvent.dagster_run_id == run_id,
+            WorkflowEvent.step_name == step_name,
+            WorkflowEvent.status == StepStatus.SUCCEEDED.value,
+            WorkflowEvent.workflow_id.in_(workflow_ids),
+        )
+    ).all()
+    return {workflow_id: details.get("output", {}) for workflow_id, details in rows}

@@ -1,0 +1,147 @@
+"""The workflow lifecycle: claim by a run, load for the steps, finish with an outcome."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from sales_agent_pipeline.db.base import utcnow
+from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.domain.enums import WorkflowMode, WorkflowStatus
+from sales_agent_pipeline.domain.workflow import TenantSettings, VoiceProfile, WorkItem
+
+CLAIMABLE = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
+# A re-run (re-materialisation, retry, backfill) may take over finished work too.
+RECLAIMABLE = (
+    *CLAIMABLE,
+    WorkflowStatus.SUCCEEDED.value,
+    WorkflowStatus.FAILED.value,
+    WorkflowStatus.SKIPPED.value,
+)
+
+
+def claim(
+    session: Session, workflow_ids: Sequence[uuid.UUID], run_id: str, *, rerun: bool = False
+) -> list[uuid.UUID]:
+    """Atomically mark the workflows running under this run; returns the ones it got.
+
+    A workflow already running under another run is never taken; one running under this
+    run (a step retry) stays ours. Concurrent claims serialise on the row lock.
+    """
+    statuses = RECLAIMABLE if rerun else CLAIMABLE
+    claimable = or_(
+        Workflow.status.in_(statuses),
+        (Workflow.status == WorkflowStatus.RUNNING.value) & (Workflow.dagster_run_id == run_id),
+    )
+    rows = session.execute(
+        update(Workflow)
+        .where(Workflow.id.in_(workflow_ids), claimable)
+        .values(
+            status=WorkflowStatus.RUNNING.value,
+            dagster_run_id=run_id,
+            # A step retry of the same run keeps its start; a new run starts the clock again.
+            started_at=case(
+                (
+                    Workflow.dagster_run_id == run_id,
+                    func.coalesce(Workflow.started_at, func.now()),
+                ),
+                else_=func.now(),
+            ),
+            attempts=Workflow.attempts + 1,
+            completed_at=None,
+            failure_reason=None,
+        )
+        .returning(Workflow.id)
+    ).scalars()
+    return list(rows)
+
+
+def _tenant_settings(tenant: Tenant) -> TenantSettings:
+    return TenantSettings(
+        tenant_id=tenant.id,
+        portal_id=tenant.portal_id,
+        name=tenant.name,
+        mode=WorkflowMode(tenant.mode) if tenant.mode else None,
+        send_kill_switch=tenant.send_kill_switch,
+        allowed_form_ids=tuple(tenant.allowed_form_ids),
+        drive_folder_ids=tuple(tenant.drive_folder_ids),
+        daily_send_cap=tenant.daily_send_cap,
+        throttle_window_seconds=tenant.throttle_window_seconds,
+        timezone=tenant.timezone,
+        voice=VoiceProfile.model_validate(tenant.voice_profile or {}),
+        sender_email=tenant.sender_email,
+        default_owner_id=tenant.default_owner_id,
+        holiday_country=tenant.holiday_country,
+        extra_holidays=tuple(tenant.extra_holidays),
+    )
+
+
+def load_work_items(session: Session, workflow_ids: Sequence[uuid.UUID]) -> list[WorkItem]:
+    """Everything the steps need about each workflow, in one query."""
+    rows = session.execute(
+        select(Workflow, FormSubmission, Tenant)
+        .join(FormSubmission, Workflow.form_submission_id == FormSubmission.id)
+        .join(Tenant, Workflow.tenant_id == Tenant.id)
+        .where(Workflow.id.in_(workflow_ids))
+        .order_by(Workflow.created_at)
+    ).all()
+    items = []
+    for workflow, submission, tenant in rows:
+        items.append(
+            WorkItem(
+                workflow_id=workflow.id,
+                tenant=_tenant_settings(tenant),
+                payload=submission.raw_payload,
+                form_id=submission.form_id,
+                hubspot_submission_id=submission.hubspot_submission_id,
+                submitted_at=submission.submitted_at,
+                received_at=submission.received_at,
+                mode_override=WorkflowMode(workflow.mode_override)
+                if workflow.mode_override
+                else None,
+                previous_submission_at=previous_submission_at(session, workflow),
+            )
+        )
+    return items
+
+
+def previous_submission_at(session: Session, workflow: Workflow) -> datetime | None:
+    """When the same address last submitted to this tenant before this workflow (throttle)."""
+    return session.scalar(
+        select(func.max(Workflow.created_at)).where(
+            Workflow.tenant_id == workflow.tenant_id,
+            Workflow.prospect_email == workflow.prospect_email,
+            Workflow.created_at < workflow.created_at,
+            Workflow.status.not_in([WorkflowStatus.REJECTED.value, WorkflowStatus.SKIPPED.value]),
+        )
+    )
+
+
+def finish(
+    session: Session,
+    workflow_id: uuid.UUID,
+    status: WorkflowStatus,
+    *,
+    reason: str | None = None,
+    mode: WorkflowMode | None = None,
+) -> None:
+    """Close a workflow with its outcome and duration."""
+    values: dict[str, object] = {
+        "status": status.value,
+        "failure_reason": reason,
+        "completed_at": utcnow(),
+        "duration_ms": func.greatest(
+            0,
+            func.floor(
+                func.extract("epoch", func.now() - func.coalesce(Workflow.started_at, func.now()))
+                * 1000
+            ),
+        ),
+    }
+    if mode is not None:
+        values["mode"] = mode.value
+    session.execute(update(Workflow).where(Workflow.id == workflow_id).values(**values))

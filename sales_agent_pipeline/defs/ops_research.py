@@ -1,0 +1,297 @@
+"""Steps 1-9 as ops: thin calls into `steps/`, each wrapped by the StepRunner's audit."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dagster import OpExecutionContext, op
+from sqlalchemy import select, update
+
+from sales_agent_pipeline.db.models import FormSubmission, Workflow
+from sales_agent_pipeline.db.repositories import audit, workflows
+from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
+from sales_agent_pipeline.defs import tags
+from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
+from sales_agent_pipeline.defs.effects import PostgresEffects
+from sales_agent_pipeline.defs.resources import (
+    CalendarResource,
+    DatabaseResource,
+    DriveResource,
+    GmailResource,
+    HubSpotResource,
+    SettingsResource,
+)
+from sales_agent_pipeline.defs.runner import StepRunner
+from sales_agent_pipeline.domain.enums import StepStatus
+from sales_agent_pipeline.steps.business_days import BusinessCalendar
+from sales_agent_pipeline.steps.find_similar_patterns import find_similar_patterns as similar
+from sales_agent_pipeline.steps.hunt_drive_assets import hunt_drive_assets as hunt
+from sales_agent_pipeline.steps.plan_next_step import plan_next_step as plan
+from sales_agent_pipeline.steps.propose_meeting_slots import propose_meeting_slots as slots
+from sales_agent_pipeline.steps.read_thread_context import read_thread_context as read_thread
+from sales_agent_pipeline.steps.resolve_company import resolve_company as company
+from sales_agent_pipeline.steps.resolve_contact import resolve_contact as contact
+from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads as search
+from sales_agent_pipeline.steps.validate_payload import validate_payload as validate
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def step_runner(
+    context: OpExecutionContext,
+    database: DatabaseResource,
+    settings: SettingsResource,
+    name: str,
+) -> StepRunner:
+    """The audit and retry wrapper of one step, with the configured retry policy."""
+    config = settings.get()
+    return StepRunner(
+        context,
+        database.sessions,
+        name,
+        max_retries=config.step_max_retries,
+        retry_base_seconds=config.step_retry_base_seconds,
+    )
+
+
+def _claim(context: OpExecutionContext, database: DatabaseResource) -> LeadBatch:
+    ids = [uuid.UUID(key) for key in context.partition_keys]
+    rerun = context.run.tags.get(tags.TRIGGER) not in tags.LIVE_TRIGGERS
+    with database.session() as session:
+        claimed = set(workflows.claim(session, ids, context.run_id, rerun=rerun))
+        for workflow_id in ids:
+            if workflow_id not in claimed and session.get(Workflow, workflow_id) is not None:
+                audit.record_event(
+                    session,
+                    workflow_id,
+                    event_type="claim_refused",
+                    status=StepStatus.SKIPPED,
+                    run_id=context.run_id,
+                    details={"reason": "another run holds or finished this workflow"},
+                )
+        items = workflows.load_work_items(session, sorted(claimed))
+    if len(ids) - len(claimed):
+        context.log.info(f"{len(ids) - len(claimed)} workflow(s) not claimed: nothing to do")
+    return LeadBatch(leads=tuple(LeadState(item=item) for item in items))
+
+
+@op
+def validate_payload(
+    context: OpExecutionContext, database: DatabaseResource, settings: SettingsResource
+) -> LeadBatch:
+    """Claim the run's workflows, then normalise each submission into a lead."""
+    batch = _claim(context, database)
+    global_forms = settings.get().allowed_form_ids
+
+    def work(state: LeadState) -> dict[str, Any]:
+        item = state.item
+        outcome = validate(
+            item.payload,
+            allowed_form_ids=item.tenant.allowed_form_ids or global_forms,
+            form_id=item.form_id,
+            portal_id=item.tenant.portal_id,
+            submission_id=item.hubspot_submission_id,
+            submitted_at=item.submitted_at,
+            previous_submission_at=item.previous_submission_at,
+            throttle_window=timedelta(seconds=item.tenant.throttle_window_seconds),
+            now=_now(),
+        )
+        lead = outcome.lead
+        with database.session() as session:
+            submission_id = (
+                select(Workflow.form_submission_id)
+                .where(Workflow.id == item.workflow_id)
+                .scalar_subquery()
+            )
+            session.execute(
+                update(FormSubmission)
+                .where(FormSubmission.id == submission_id)
+                .values(industry=lead.industry, job_title=lead.job_title)
+            )
+        return {"lead": lead, "skip_reason": outcome.skip_reason}
+
+    result = step_runner(context, database, settings, "validate_payload").run(batch, work)
+    if len(result.leads) == 1 and result.leads[0].lead is not None:
+        state = result.leads[0]
+        assert state.lead is not None
+        context.instance.add_run_tags(
+            context.run_id,
+            {
+                tags.TENANT: str(state.item.tenant.portal_id),
+                tags.WORKFLOW_ID: str(state.workflow_id),
+                tags.EMAIL_DOMAIN: state.lead.email_domain,
+            },
+        )
+    return result
+
+
+@op
+def resolve_contact(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    hubspot: HubSpotResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """Upsert the contact by email and find its owner (the tenant's default otherwise)."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        assert state.lead is not None
+        result = contact(hubspot.crm, state.lead)
+        default_owner = state.item.tenant.default_owner_id
+        if result.owner is None and default_owner:
+            result = result.model_copy(update={"owner": hubspot.crm.get_owner(default_owner)})
+        return {"contact": result}
+
+    return step_runner(context, database, settings, "resolve_contact").run(batch, work)
+
+
+@op
+def resolve_company(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    hubspot: HubSpotResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """Find or create the company and associate the contact."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        assert state.lead is not None
+        assert state.contact is not None
+        effects = PostgresEffects(database.sessions, state.workflow_id)
+        return {"company": company(hubspot.crm, effects, state.lead, state.contact.contact.id)}
+
+    return step_runner(context, database, settings, "resolve_company").run(batch, work)
+
+
+@op
+def search_gmail_threads(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    gmail: GmailResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """Threads from or to the prospect."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        assert state.lead is not None
+        return {"threads": tuple(search(gmail.mail, state.lead))}
+
+    return step_runner(context, database, settings, "search_gmail_threads").run(batch, work)
+
+
+@op
+def read_thread_context(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    gmail: GmailResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """The latest thread's last message and who wrote it."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        assert state.lead is not None
+        return {"context": read_thread(gmail.mail, state.threads, state.lead)}
+
+    return step_runner(context, database, settings, "read_thread_context").run(batch, work)
+
+
+@op
+def find_similar_patterns(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """Past leads like this one in our database, and the angle to take."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        assert state.lead is not None
+        history = PostgresLeadHistory(
+            database.sessions, state.item.tenant.tenant_id, state.workflow_id
+        )
+        return {"patterns": similar(history, state.lead)}
+
+    return step_runner(context, database, settings, "find_similar_patterns").run(batch, work)
+
+
+@op
+def hunt_drive_assets(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    drive: DriveResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """Relevant files, only from the tenant's allowlisted folders."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        assert state.lead is not None
+        return {"assets": hunt(drive.drive, state.lead, state.item.tenant.drive_folder_ids)}
+
+    return step_runner(context, database, settings, "hunt_drive_assets").run(batch, work)
+
+
+def owner_timezone(state: LeadState) -> str:
+    """The owner's zone when HubSpot knows it, else the tenant's."""
+    owner = state.contact.owner if state.contact else None
+    return (owner.time_zone if owner else None) or state.item.tenant.timezone
+
+
+def business_calendar(state: LeadState, now: datetime) -> BusinessCalendar:
+    """The tenant's holidays this year and next."""
+    tenant = state.item.tenant
+    return BusinessCalendar.for_country(
+        tenant.holiday_country, years=(now.year, now.year + 1), extra=tenant.extra_holidays
+    )
+
+
+@op
+def propose_meeting_slots(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    calendar: CalendarResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """Free 30-minute slots in the owner's calendar on the next business days."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        owner = state.contact.owner if state.contact else None
+        calendar_id = (owner.email if owner else None) or state.item.tenant.sender_email
+        if calendar_id is None:
+            return {"slots": ()}
+        now = _now()
+        busy = calendar.calendar.busy_intervals([calendar_id], now, now + timedelta(days=7))
+        found = slots(
+            busy.get(calendar_id, []),
+            now=now,
+            timezone=owner_timezone(state),
+            calendar=business_calendar(state, now),
+        )
+        return {"slots": tuple(found)}
+
+    return step_runner(context, database, settings, "propose_meeting_slots").run(batch, work)
+
+
+@op
+def plan_next_step(
+    context: OpExecutionContext,
+    batch: LeadBatch,
+    database: DatabaseResource,
+    settings: SettingsResource,
+) -> LeadBatch:
+    """One call to action and why."""
+
+    def work(state: LeadState) -> dict[str, Any]:
+        assert state.context is not None
+        assert state.patterns is not None
+        assert state.assets is not None
+        return {"plan": plan(state.context, state.patterns, state.assets, state.slots)}
+
+    return step_runner(context, database, settings, "plan_next_step").run(batch, work)

@@ -1,0 +1,288 @@
+"""The audit record around every step: per lead, events, errors, outcome, retries.
+
+One run carries one lead or many. Each lead keeps its own trail and outcome: a lead's
+permanent error stops that lead only; transient errors retry the op (Dagster's
+RetryRequested), and the leads the op already finished are taken from their events.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from dagster import Failure, MetadataValue, OpExecutionContext, RetryRequested
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.db.repositories import audit, workflows
+from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
+from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowStatus
+from sales_agent_pipeline.domain.errors import LeadRejected, PipelineError, TransientError
+
+BACKOFF_CAP_SECONDS = 60.0
+
+STEPS: tuple[str, ...] = (
+    "validate_payload",
+    "resolve_contact",
+    "resolve_company",
+    "search_gmail_threads",
+    "read_thread_context",
+    "find_similar_patterns",
+    "hunt_drive_assets",
+    "propose_meeting_slots",
+    "plan_next_step",
+    "write_draft",
+    "create_gmail_draft",
+    "create_hubspot_task",
+    "record_audit",
+)
+
+# A step returns the LeadState fields it fills in.
+StepWork = Callable[[LeadState], dict[str, Any]]
+
+
+def backoff_seconds(
+    attempt: int, retry_after: float | None, rng: random.Random, base: float = 1.0
+) -> float:
+    """Exponential backoff with jitter, never shorter than the server's Retry-After."""
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
+    return max(retry_after or 0.0, rng.uniform(ceiling / 2, ceiling))
+
+
+def _classify(error: BaseException) -> tuple[ErrorClass, int | None]:
+    if isinstance(error, PipelineError):
+        return error.error_class, error.http_status
+    # Our own bug or an unclassified library error: never retried blindly.
+    return ErrorClass.PERMANENT, None
+
+
+def _dump(update: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+        for key, value in update.items()
+    }
+
+
+def _restore(state: LeadState, details: dict[str, Any]) -> LeadState:
+    if "outcome" in details:
+        error_class = details.get("error_class")
+        return state.model_copy(
+            update={
+                "outcome": WorkflowStatus(details["outcome"]),
+                "reason": details.get("reason"),
+                "error_class": ErrorClass(error_class) if error_class else None,
+            }
+        )
+    merged = {**state.model_dump(mode="json"), **details.get("output", {})}
+    return LeadState.model_validate(merged)
+
+
+class StepRunner:
+    """Runs one step over a batch with the audit trail, outcomes and retry policy."""
+
+    def __init__(
+        self,
+        context: OpExecutionContext,
+        sessions: sessionmaker[Session],
+        name: str,
+        *,
+        max_retries: int = 4,
+        retry_base_seconds: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.context = context
+        self.max_retries = max_retries
+        self.retry_base_seconds = retry_base_seconds
+        self.sessions = sessions
+        self.name = name
+        self.number = STEPS.index(name) + 1
+        self.run_id = context.run_id
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+
+    def _event(self, state: LeadState, status: StepStatus, **values: Any) -> None:
+        with self.sessions.begin() as session:
+            audit.record_event(
+                session,
+                state.workflow_id,
+                event_type=f"step_{status.value}",
+                status=status,
+                step_number=self.number,
+                step_name=self.name,
+                run_id=self.run_id,
+                **values,
+            )
+
+    def _stop(
+        self, state: LeadState, error: BaseException, outcome: WorkflowStatus, ms: int
+    ) -> LeadState:
+        error_class, http_status = _classify(error)
+        reason = f"step {self.number} {self.name}: {error}"
+        with self.sessions.begin() as session:
+            audit.record_error(
+                session,
+                state.workflow_id,
+                error_class=error_class,
+                error=error,
+                step_number=self.number,
+                step_name=self.name,
+                traceback="".join(traceback.format_exception(error)),
+                http_status=http_status,
+                attempt=self.context.retry_number + 1,
+            )
+            audit.record_event(
+                session,
+                state.workflow_id,
+                event_type="step_failed",
+                status=StepStatus.FAILED,
+                step_number=self.number,
+                step_name=self.name,
+                run_id=self.run_id,
+                duration_ms=ms,
+                details={
+                    "outcome": outcome.value,
+                    "reason": reason,
+                    "error_class": error_class.value,
+                    "http_status": http_status,
+                },
+            )
+            workflows.finish(session, state.workflow_id, outcome, reason=reason)
+        return state.model_copy(
+            update={"outcome": outcome, "reason": reason, "error_class": error_class}
+        )
+
+    def skip(self, state: LeadState, reason: str) -> LeadState:
+        """End a lead early without error (e.g. a throttled repeat submitter)."""
+        with self.sessions.begin() as session:
+            audit.record_event(
+                session,
+                state.workflow_id,
+                event_type="step_skipped",
+                status=StepStatus.SKIPPED,
+                step_number=self.number,
+                step_name=self.name,
+                run_id=self.run_id,
+                details={"outcome": WorkflowStatus.SKIPPED.value, "reason": reason},
+            )
+            workflows.finish(session, state.workflow_id, WorkflowStatus.SKIPPED, reason=reason)
+        return state.model_copy(update={"outcome": WorkflowStatus.SKIPPED, "reason": reason})
+
+    def run(self, batch: LeadBatch, work: StepWork) -> LeadBatch:
+        """Apply `work` to every active lead; returns the batch with this step's outputs."""
+        ids = [state.workflow_id for state in batch.active]
+        with self.sessions() as session:
+            done = audit.step_outputs(session, self.run_id, self.name, ids)
+        results: list[LeadState] = []
+        transient: list[tuple[int, LeadState, TransientError]] = []
+        for state in batch.leads:
+            if not state.active:
+                results.append(state)
+                continue
+            if state.workflow_id in done:
+                results.append(_restore(state, done[state.workflow_id]))
+                continue
+            self._event(state, StepStatus.STARTED)
+            started = time.perf_counter()
+            try:
+                update = work(state)
+            except TransientError as error:
+                ms = int((time.perf_counter() - started) * 1000)
+                transient.append((len(results), state, error))
+                results.append(state)
+                self._retrying(state, error, ms)
+                continue
+            except LeadRejected as error:
+                ms = int((time.perf_counter() - started) * 1000)
+                results.append(self._stop(state, error, WorkflowStatus.REJECTED, ms))
+                continue
+            except Exception as error:
+                ms = int((time.perf_counter() - started) * 1000)
+                results.append(self._stop(state, error, WorkflowStatus.FAILED, ms))
+                continue
+            ms = int((time.perf_counter() - started) * 1000)
+            skip = update.pop("skip_reason", None)
+            new_state = state.model_copy(update=update)
+            self._event(
+                new_state, StepStatus.SUCCEEDED, duration_ms=ms, details={"output": _dump(update)}
+            )
+            results.append(self.skip(new_state, skip) if skip else new_state)
+        if transient:
+            self._handle_transient(transient, results)
+        outcome = LeadBatch(leads=tuple(results))
+        self._fail_if_nothing_left(batch, outcome)
+        return outcome
+
+    def _retrying(self, state: LeadState, error: TransientError, ms: int) -> None:
+        with self.sessions.begin() as session:
+            audit.record_error(
+                session,
+                state.workflow_id,
+                error_class=ErrorClass.TRANSIENT,
+                error=error,
+                step_number=self.number,
+                step_name=self.name,
+                traceback=None,
+                http_status=error.http_status,
+                attempt=self.context.retry_number + 1,
+            )
+            audit.record_event(
+                session,
+                state.workflow_id,
+                event_type="step_retrying",
+                status=StepStatus.RETRYING,
+                step_number=self.number,
+                step_name=self.name,
+                run_id=self.run_id,
+                duration_ms=ms,
+                details={"error": str(error), "retry_after": error.retry_after_seconds},
+            )
+
+    def _handle_transient(
+        self, transient: list[tuple[int, LeadState, TransientError]], results: list[LeadState]
+    ) -> None:
+        attempt = self.context.retry_number
+        if attempt < self.max_retries:
+            wait = backoff_seconds(
+                attempt,
+                max((e.retry_after_seconds or 0.0) for _, _, e in transient),
+                self.rng,
+                self.retry_base_seconds,
+            )
+            self.context.log.warning(
+                f"{self.name}: {len(transient)} lead(s) hit transient errors; retry "
+                f"{attempt + 1}/{self.max_retries} in {wait:.1f}s: {transient[0][2]}"
+            )
+            raise RetryRequested(max_retries=self.max_retries, seconds_to_wait=wait) from transient[
+                0
+            ][2]
+        for index, state, error in transient:
+            exhausted = TransientError(
+                f"still failing after {self.max_retries} retries: {error}",
+                http_status=error.http_status,
+                vendor_message=error.vendor_message,
+            )
+            results[index] = self._stop(state, exhausted, WorkflowStatus.FAILED, 0)
+
+    def _fail_if_nothing_left(self, before: LeadBatch, after: LeadBatch) -> None:
+        failed_here = [
+            state
+            for old, state in zip(before.leads, after.leads, strict=True)
+            if old.active and state.outcome is WorkflowStatus.FAILED
+        ]
+        if not failed_here or after.active:
+            return
+        # Every lead of the run failed: the run fails, naming the step and the vendor's answer.
+        first = failed_here[0]
+        configuration = any(s.error_class is ErrorClass.CONFIGURATION for s in failed_here)
+        raise Failure(
+            description=first.reason,
+            metadata={
+                "step": MetadataValue.text(self.name),
+                "workflows": MetadataValue.text(", ".join(str(s.workflow_id) for s in failed_here)),
+                "error_class": MetadataValue.text(
+                    first.error_class.value if first.error_class else "permanent"
+                ),
+                "alert": MetadataValue.bool(configuration),
+            },
+        )
