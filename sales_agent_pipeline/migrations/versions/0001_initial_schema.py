@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 06:59:22.693293+00:00
+Create Date: 2026-11-24 07:00:46.166641+00:00
 """
 
 from collections.abc import Sequence
@@ -122,6 +122,8 @@ def upgrade() -> None:
         sa.Column("company", sa.String(length=255), nullable=True),
         sa.Column("first_name", sa.String(length=255), nullable=True),
         sa.Column("last_name", sa.String(length=255), nullable=True),
+        sa.Column("job_title", sa.String(length=255), nullable=True),
+        sa.Column("industry", sa.String(length=255), nullable=True),
         sa.Column("raw_payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
