@@ -61,7 +61,6 @@ def lead_followup() -> LeadBatch:
 process_formlead = define_asset_job(
     "process_formlead",
     selection=AssetSelection.assets(lead_followup),
-    partitions_def=leads_partitions,
     executor_def=in_process_executor,
     description="Process form leads: one workflow per partition.",
 )

@@ -58,13 +58,6 @@ def _classify(error: BaseException) -> tuple[ErrorClass, int | None]:
     return ErrorClass.PERMANENT, None
 
 
-def _dump(update: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value.model_dump(mode="json") if hasattr(value, "model_dump") else value
-        for key, value in update.items()
-    }
-
-
 def _restore(state: LeadState, details: dict[str, Any]) -> LeadState:
     if "outcome" in details:
         error_class = details.get("error_class")
@@ -203,9 +196,8 @@ class StepRunner:
             ms = int((time.perf_counter() - started) * 1000)
             skip = update.pop("skip_reason", None)
             new_state = state.model_copy(update=update)
-            self._event(
-                new_state, StepStatus.SUCCEEDED, duration_ms=ms, details={"output": _dump(update)}
-            )
+            output = new_state.model_dump(mode="json", include=set(update))
+            self._event(new_state, StepStatus.SUCCEEDED, duration_ms=ms, details={"output": output})
             results.append(self.skip(new_state, skip) if skip else new_state)
         if transient:
             self._handle_transient(transient, results)

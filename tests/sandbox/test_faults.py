@@ -8,8 +8,8 @@ import time
 from email.message import EmailMessage
 from typing import Any
 
-import google_auth_httplib2  # type: ignore[import-untyped]
-import httplib2  # type: ignore[import-untyped]
+import google_auth_httplib2
+import httplib2
 import hubspot
 import pytest
 import urllib3

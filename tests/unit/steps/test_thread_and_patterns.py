@@ -66,11 +66,13 @@ def test_we_spoke_last() -> None:
 
 
 def past(domain: str, **values: object) -> PastLead:
-    return PastLead(
-        email_domain=domain,
-        status="succeeded",
-        created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        **values,  # type: ignore[arg-type]
+    return PastLead.model_validate(
+        {
+            "email_domain": domain,
+            "status": "succeeded",
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            **values,
+        }
     )
 
 

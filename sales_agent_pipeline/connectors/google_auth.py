@@ -1,0 +1,134 @@
+"""Google credentials and per-thread API services, and the one path every Google call takes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import google.auth.exceptions
+import google_auth_httplib2
+import httplib2
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+
+from sales_agent_pipeline.connectors.errors import vendor_call
+from sales_agent_pipeline.connectors.ratelimit import QuotaUnits, retry_throttled
+from sales_agent_pipeline.domain.errors import ConfigurationError
+
+GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
+CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.freebusy",)
+DRIVE_SCOPES = ("https://www.googleapis.com/auth/drive.readonly",)
+
+# api_endpoint replaces the root URL *and* the service path: Gmail's discovery paths
+# already start with gmail/v1/, Calendar's and Drive's are relative to their service path.
+_SERVICE_PATHS = {"gmail": "/", "calendar": "/calendar/v3/", "drive": "/drive/v3/"}
+
+
+def load_credentials(
+    scopes: Sequence[str],
+    *,
+    service_account_file: Path | None,
+    delegated_user: str | None,
+    oauth_token_file: Path | None,
+    base_url: str | None,
+) -> Credentials:
+    """Service account with delegation, else an OAuth user token, else (emulator) anonymous."""
+    if service_account_file is not None:
+        if not delegated_user:
+            raise ConfigurationError(
+                "GOOGLE_DELEGATED_USER must name the mailbox a service account acts for"
+            )
+        try:
+            creds = service_account.Credentials.from_service_account_file(
+                str(service_account_file), scopes=list(scopes)
+            )
+        except (OSError, ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+            raise ConfigurationError(
+                f"GOOGLE_SERVICE_ACCOUNT_FILE is missing or not a service account key: "
+                f"{type(exc).__name__}"
+            ) from exc
+        return creds.with_subject(delegated_user)
+    if oauth_token_file is not None:
+        try:
+            return user_credentials.Credentials.from_authorized_user_file(
+                str(oauth_token_file), scopes=list(scopes)
+            )
+        except (OSError, ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+            raise ConfigurationError(
+                f"GOOGLE_OAUTH_TOKEN_FILE is missing or not an authorized-user token: "
+                f"{type(exc).__name__}"
+            ) from exc
+    if base_url:
+        # Only an emulator (the sandbox) takes requests without credentials.
+        return AnonymousCredentials()
+    raise ConfigurationError(
+        "Google credentials missing: set GOOGLE_SERVICE_ACCOUNT_FILE (with "
+        "GOOGLE_DELEGATED_USER) or GOOGLE_OAUTH_TOKEN_FILE"
+    )
+
+
+class GoogleApi:
+    """One Google API (gmail, calendar or drive) for one user.
+
+    httplib2 is not thread-safe, so each thread builds its own service over its own
+    authorized Http (kept in a thread-local, so keep-alive connections are reused).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        credentials: Credentials,
+        *,
+        base_url: str | None,
+        timeout_seconds: float,
+        quota: QuotaUnits | None = None,
+        throttle_attempts: int = 3,
+    ) -> None:
+        self.name = name
+        self._version = version
+        self._credentials = credentials
+        self._options = (
+            {"api_endpoint": base_url.rstrip("/") + _SERVICE_PATHS[name]} if base_url else None
+        )
+        self._timeout = timeout_seconds
+        self._quota = quota
+        self._attempts = throttle_attempts
+        self._local = threading.local()
+
+    def service(self) -> Any:
+        """This thread's service object."""
+        service = getattr(self._local, "service", None)
+        if service is None:
+            http = httplib2.Http(timeout=self._timeout)
+            if not isinstance(self._credentials, AnonymousCredentials):
+                # Anonymous credentials have nothing to add, and on a 401 AuthorizedHttp
+                # would try to refresh them and hide the status behind a refresh error.
+                http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=http)
+            with vendor_call(f"Google {self.name} client"):
+                service = build(
+                    self.name,
+                    self._version,
+                    http=http,
+                    client_options=self._options,
+                    static_discovery=True,
+                    cache_discovery=False,
+                )
+            self._local.service = service
+        return service
+
+    def execute(self, operation: str, make: Callable[[Any], Any], units: int = 0) -> Any:
+        """Build a request from this thread's service and run it (quota, 429s, errors)."""
+
+        def attempt() -> Any:
+            if self._quota is not None and units:
+                self._quota.acquire(units)
+            with vendor_call(f"Google {self.name} {operation}"):
+                # num_retries=0: the SDK's own retry ignores Retry-After; ours honours it.
+                return make(self.service()).execute(num_retries=0)
+
+        return retry_throttled(attempt, self._attempts)

@@ -1,0 +1,349 @@
+"""The CRM protocol on hubspot-api-client: contacts, companies, owners, tasks, notes, forms."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import hubspot.crm.objects.notes as notes_sdk
+import hubspot.crm.objects.tasks as tasks_sdk
+from cachetools import TTLCache
+from hubspot.crm.companies import (
+    Filter,
+    FilterGroup,
+    PublicObjectSearchRequest,
+)
+from hubspot.crm.companies import SimplePublicObjectInputForCreate as CompanyInput
+from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectBatchInputUpsert,
+)
+
+from sales_agent_pipeline.connectors import hubspot_mapping as mapping
+from sales_agent_pipeline.connectors.hubspot_client import HubSpotTransport
+from sales_agent_pipeline.connectors.hubspot_mapping import (
+    NOTE_TO_COMPANY,
+    NOTE_TO_CONTACT,
+    TASK_TO_COMPANY,
+    TASK_TO_CONTACT,
+)
+from sales_agent_pipeline.domain.errors import PermanentError
+from sales_agent_pipeline.domain.models import (
+    Company,
+    Contact,
+    NewNote,
+    NewTask,
+    Note,
+    Owner,
+    SubmissionPage,
+    Task,
+    UpstreamSubmission,
+)
+
+__all__ = [
+    "NOTE_TO_COMPANY",
+    "NOTE_TO_CONTACT",
+    "TASK_TO_COMPANY",
+    "TASK_TO_CONTACT",
+    "HubSpotCRM",
+]
+
+_BATCH_LIMIT = 100
+_FORM_PAGE_LIMIT = 50
+
+
+class HubSpotCRM:
+    """CRM adapter; thread-safe, one per process and token."""
+
+    def __init__(self, transport: HubSpotTransport, cache_ttl_seconds: float = 300.0) -> None:
+        self._http = transport
+        # Owners and companies change rarely and are read by every workflow.
+        self._owners: TTLCache[str, Any] = TTLCache(maxsize=1024, ttl=cache_ttl_seconds)
+        self._companies: TTLCache[tuple[str, str], Company] = TTLCache(
+            maxsize=4096, ttl=cache_ttl_seconds
+        )
+        self._lock = threading.Lock()
+
+    def upsert_contact(self, email: str, properties: Mapping[str, str | None]) -> Contact:
+        """Create or update the contact with this email (one batch upsert call)."""
+        # Empty form fields must not wipe what the CRM already knows, so None is dropped.
+        props = {k: v for k, v in properties.items() if v is not None and k != "email"}
+        batch = BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                SimplePublicObjectBatchInputUpsert(
+                    id=email.strip().lower(), id_property="email", properties=props
+                )
+            ]
+        )
+        answer = self._http.call("upsert contact", self._http.contacts_batch.upsert, batch)
+        errors = getattr(answer, "errors", None)
+        if errors or not answer.results:
+            raise PermanentError(f"HubSpot upsert contact failed: {errors}", http_status=207)
+        result = answer.results[0]
+        return mapping.to_contact(result, created=bool(getattr(result, "new", False)))
+
+    def get_contact(self, contact_id: str) -> Contact:
+        """Read a contact by id."""
+        obj = self._http.call(
+            "get contact",
+            self._http.contacts.get_by_id,
+            contact_id,
+            properties=mapping.CONTACT_PROPERTIES,
+        )
+        return mapping.to_contact(obj)
+
+    def find_contact_by_email(self, email: str) -> Contact | None:
+        """Read a contact by email, or None."""
+        try:
+            obj = self._http.call(
+                "get contact by email",
+                self._http.contacts.get_by_id,
+                email.strip().lower(),
+                id_property="email",
+                properties=mapping.CONTACT_PROPERTIES,
+            )
+        except PermanentError as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+        return mapping.to_contact(obj)
+
+    def _cached_company(self, key: tuple[str, str]) -> Company | None:
+        with self._lock:
+            return self._companies.get(key)
+
+    def _remember(self, company: Company) -> None:
+        with self._lock:
+            if company.domain:
+                self._companies[("domain", company.domain.lower())] = company
+            if company.name:
+                self._companies[("name", company.name.lower())] = company
+
+    def _search_company(self, prop: str, value: str) -> Company | None:
+        key = (prop, value.strip().lower())
+        cached = self._cached_company(key)
+        if cached is not None:
+            return cached
+        request = PublicObjectSearchRequest(
+            filter_groups=[
+                FilterGroup(filters=[Filter(property_name=prop, operator="EQ", value=key[1])])
+            ],
+            # Oldest first: when duplicates exist, every worker settles on the same one.
+            sorts=["createdate"],
+            properties=mapping.COMPANY_PROPERTIES,
+            limit=1,
+        )
+        answer = self._http.call(
+            f"search company by {prop}",
+            self._http.companies_search.do_search,
+            public_object_search_request=request,
+            search=True,
+        )
+        if not answer.results:
+            # Misses are not cached: the company may be created a moment later.
+            return None
+        company = mapping.to_company(answer.results[0])
+        self._remember(company)
+        return company
+
+    def find_company_by_domain(self, domain: str) -> Company | None:
+        """The oldest company with this domain, or None."""
+        return self._search_company("domain", domain)
+
+    def find_company_by_name(self, name: str) -> Company | None:
+        """The oldest company with exactly this name, or None."""
+        return self._search_company("name", name)
+
+    def create_company(
+        self, name: str, domain: str | None = None, properties: Mapping[str, str] | None = None
+    ) -> Company:
+        """Create a company."""
+        props = {**(properties or {}), "name": name}
+        if domain:
+            props["domain"] = domain.strip().lower()
+        obj = self._http.call(
+            "create company", self._http.companies.create, CompanyInput(properties=props)
+        )
+        company = mapping.to_company(obj)
+        self._remember(company)
+        return company
+
+    def associate_contact_company(self, contact_id: str, company_id: str) -> None:
+        """Link a contact and a company with the default association."""
+        self._http.call(
+            "associate contact and company",
+            self._http.associations.create_default,
+            from_object_type="contacts",
+            from_object_id=contact_id,
+            to_object_type="companies",
+            to_object_id=company_id,
+        )
+
+    def list_owners(self) -> list[Owner]:
+        """Every active owner of the portal."""
+        with self._lock:
+            cached = self._owners.get("*")
+        if cached is not None:
+            return list(cached)
+        owners: list[Owner] = []
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 100, "archived": False}
+            if after:
+                kwargs["after"] = after
+            page = self._http.call("list owners", self._http.owners.get_page, **kwargs)
+            owners.extend(mapping.to_owner(o) for o in page.results or [])
+            after = mapping.next_after(page)
+            if not after:
+                break
+        with self._lock:
+            self._owners["*"] = tuple(owners)
+            for owner in owners:
+                self._owners[owner.id] = owner
+        return owners
+
+    def get_owner(self, owner_id: str) -> Owner:
+        """One owner by id."""
+        with self._lock:
+            cached = self._owners.get(owner_id)
+        if isinstance(cached, Owner):
+            return cached
+        obj = self._http.call(
+            "get owner", self._http.owners.get_by_id, int(owner_id), id_property="id"
+        )
+        owner = mapping.to_owner(obj)
+        with self._lock:
+            self._owners[owner.id] = owner
+        return owner
+
+    def create_task(self, task: NewTask) -> Task:
+        """Create a task associated to its contact and company."""
+        request = tasks_sdk.SimplePublicObjectInputForCreate(
+            properties=mapping.task_properties(task), associations=mapping.task_associations(task)
+        )
+        obj = self._http.call("create task", self._http.tasks.create, request)
+        return mapping.with_links(mapping.to_task(obj), task)
+
+    def create_tasks(self, tasks: Sequence[NewTask]) -> list[Task]:
+        """Create several tasks in batch calls, in input order."""
+        created: list[Task] = []
+        for start in range(0, len(tasks), _BATCH_LIMIT):
+            chunk = tasks[start : start + _BATCH_LIMIT]
+            inputs = [
+                tasks_sdk.SimplePublicObjectBatchInputForCreate(
+                    properties=mapping.task_properties(task),
+                    associations=mapping.task_associations(task),
+                    object_write_trace_id=str(index),
+                )
+                for index, task in enumerate(chunk)
+            ]
+            answer = self._http.call(
+                "create tasks",
+                self._http.tasks_batch.create,
+                tasks_sdk.BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
+            )
+            errors = getattr(answer, "errors", None)
+            results = list(answer.results or [])
+            if errors or len(results) != len(chunk):
+                raise PermanentError(
+                    f"HubSpot create tasks: {len(results)} of {len(chunk)} created: {errors}",
+                    http_status=207,
+                )
+            # HubSpot does not promise input order; the trace id, when echoed, restores it.
+            if all(getattr(r, "object_write_trace_id", None) for r in results):
+                results.sort(key=lambda r: int(r.object_write_trace_id))
+            created.extend(
+                mapping.with_links(mapping.to_task(obj), task)
+                for obj, task in zip(results, chunk, strict=True)
+            )
+        return created
+
+    def get_task(self, task_id: str) -> Task:
+        """Read a task with its associations."""
+        obj = self._http.call(
+            "get task",
+            self._http.tasks.get_by_id,
+            task_id,
+            properties=mapping.TASK_PROPERTIES,
+            associations=["contacts", "companies"],
+        )
+        return mapping.to_task(obj)
+
+    def find_task_by_marker(self, marker: str) -> Task | None:
+        """The oldest task whose body contains `marker` (recovery after a lost answer).
+
+        HubSpot's search index trails writes by a few seconds, so a task created just
+        now may not be found yet; callers use this only to recover after a crash.
+        """
+        tokens = [t for t in re.split(r"[\s,;@.\[\]]+", marker) if t]
+        if not tokens:
+            raise PermanentError("an empty marker cannot find a task")
+        # Search filters match whole tokens; a wildcard around the marker's most
+        # distinctive token narrows the candidates, and the exact check below decides.
+        token = max(tokens, key=len)
+        request = tasks_sdk.PublicObjectSearchRequest(
+            filter_groups=[
+                tasks_sdk.FilterGroup(
+                    filters=[
+                        tasks_sdk.Filter(
+                            property_name="hs_task_body",
+                            operator="CONTAINS_TOKEN",
+                            value=f"*{token}*",
+                        )
+                    ]
+                )
+            ],
+            sorts=["hs_createdate"],
+            properties=mapping.TASK_PROPERTIES,
+            limit=20,
+        )
+        answer = self._http.call(
+            "search task by marker",
+            self._http.tasks_search.do_search,
+            public_object_search_request=request,
+            search=True,
+        )
+        for obj in answer.results or []:
+            if marker in ((obj.properties or {}).get("hs_task_body") or ""):
+                return self.get_task(str(obj.id))
+        return None
+
+    def create_note(self, note: NewNote) -> Note:
+        """Create a note on the contact's (and company's) timeline."""
+        props = {"hs_note_body": note.body, "hs_timestamp": mapping.hubspot_time(note.timestamp)}
+        if note.owner_id:
+            props["hubspot_owner_id"] = note.owner_id
+        links = [
+            mapping.association(notes_sdk, to_id, type_id)
+            for to_id, type_id in (
+                (note.contact_id, NOTE_TO_CONTACT),
+                (note.company_id, NOTE_TO_COMPANY),
+            )
+            if to_id
+        ]
+        request = notes_sdk.SimplePublicObjectInputForCreate(properties=props, associations=links)
+        obj = self._http.call("create note", self._http.notes.create, request)
+        return mapping.to_note(obj)
+
+    def list_form_submissions(
+        self, form_id: str, after: str | None = None, limit: int = _FORM_PAGE_LIMIT
+    ) -> SubmissionPage:
+        """One page of a form's past submissions, newest first."""
+        body = self._http.list_form_page(form_id, after, max(1, min(limit, _FORM_PAGE_LIMIT)))
+        submissions = tuple(
+            mapping.to_submission(form_id, item) for item in body.get("results") or []
+        )
+        following = ((body.get("paging") or {}).get("next") or {}).get("after")
+        return SubmissionPage(submissions=submissions, next_after=following or None)
+
+    def iter_form_submissions(self, form_id: str) -> Iterator[UpstreamSubmission]:
+        """Every past submission of a form, page after page."""
+        after: str | None = None
+        while True:
+            page = self.list_form_submissions(form_id, after)
+            yield from page.submissions
+            if not page.next_after or page.next_after == after:
+                return
+            after = page.next_after

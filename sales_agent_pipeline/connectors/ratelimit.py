@@ -1,0 +1,177 @@
+"""Client-side rate limits shared by every thread of the process, and the 429 retry."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from pyrate_limiter import InMemoryBucket, Limiter, Rate
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from sales_agent_pipeline.domain.errors import TransientError
+
+T = TypeVar("T")
+
+# Our clock stamps a request when it leaves; the server stamps it when it arrives.
+# A little slack on each window absorbs the difference in network latency.
+WINDOW_MARGIN_SECONDS = 0.25
+# Longest a caller waits for a local slot before giving up with a TransientError.
+DEFAULT_MAX_WAIT_SECONDS = 60.0
+# A 429 asking for a longer pause than this is handed to the orchestrator's retry.
+MAX_429_WAIT_SECONDS = 15.0
+
+# Gmail's per-method quota units (developers.google.com/gmail/api/reference/quota).
+GMAIL_UNITS = {
+    "labels.list": 1,
+    "labels.create": 5,
+    "threads.list": 10,
+    "threads.get": 10,
+    "threads.modify": 10,
+    "drafts.create": 10,
+    "drafts.get": 5,
+    "drafts.list": 5,
+    "drafts.update": 15,
+    "drafts.send": 100,
+    "messages.send": 100,
+}
+
+
+class SlidingWindows:
+    """A blocking sliding-window log over several named windows, checked atomically.
+
+    Not pyrate-limiter here: a HubSpot search counts in both the 10-s window and the
+    per-second search window, while other calls count only in the first. A pyrate
+    bucket applies all its rates to every item, and taking two limiters one after the
+    other records the first slot before waiting on the second, so the server can see a
+    burst. Checking and recording both windows under one lock avoids both problems.
+    """
+
+    def __init__(self, windows: dict[str, tuple[int, float]]) -> None:
+        self._limits = dict(windows)
+        self._logs: dict[str, deque[float]] = {name: deque() for name in windows}
+        self._lock = threading.Lock()
+
+    def acquire(
+        self, names: Sequence[str], max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
+    ) -> None:
+        """Block until every named window has room, then take one slot in each."""
+        deadline = time.monotonic() + max_wait_seconds
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                wait = 0.0
+                for name in names:
+                    limit, seconds = self._limits[name]
+                    log = self._logs[name]
+                    while log and now - log[0] >= seconds:
+                        log.popleft()
+                    if len(log) >= limit:
+                        wait = max(wait, log[len(log) - limit] + seconds - now)
+                if wait <= 0:
+                    for name in names:
+                        self._logs[name].append(now)
+                    return
+            if now + wait > deadline:
+                raise TransientError(
+                    f"client-side rate limit {'/'.join(names)} full for {max_wait_seconds:g}s",
+                    retry_after_seconds=wait,
+                )
+            time.sleep(wait)
+
+
+class QuotaUnits:
+    """Weighted units per second (Gmail's per-user quota), on pyrate-limiter."""
+
+    def __init__(self, units_per_second: int) -> None:
+        self.units_per_second = units_per_second
+        interval_ms = int((1 + WINDOW_MARGIN_SECONDS) * 1000)
+        self._limiter = Limiter(InMemoryBucket([Rate(units_per_second, interval_ms)]))
+
+    def acquire(self, units: int, max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS) -> None:
+        """Block until `units` fit in the window (a cost above the whole window is clamped)."""
+        weight = max(1, min(units, self.units_per_second))
+        if not self._limiter.try_acquire("units", weight, blocking=True, timeout=max_wait_seconds):
+            raise TransientError(
+                f"client-side quota of {self.units_per_second} units/s full "
+                f"for {max_wait_seconds:g}s",
+                retry_after_seconds=1.0,
+            )
+
+
+class HubSpotLimits:
+    """HubSpot's per-portal limits: a rolling 10-s window and the search rate."""
+
+    def __init__(self, requests_per_10s: int, searches_per_second: int) -> None:
+        self._windows = SlidingWindows(
+            {
+                "ten_secondly": (requests_per_10s, 10 + WINDOW_MARGIN_SECONDS),
+                "search": (searches_per_second, 1 + WINDOW_MARGIN_SECONDS),
+            }
+        )
+
+    def acquire(self, *, search: bool = False) -> None:
+        """Take a slot for one call (a search also takes a search slot)."""
+        self._windows.acquire(("ten_secondly", "search") if search else ("ten_secondly",))
+
+
+_registry: dict[tuple[object, ...], object] = {}
+_registry_lock = threading.Lock()
+
+
+def _fingerprint(secret: str) -> str:
+    # Keys name the portal's token without keeping the token itself around.
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def hubspot_limits(
+    base_url: str, token: str, requests_per_10s: int, searches_per_second: int
+) -> HubSpotLimits:
+    """The process-wide limits for one HubSpot token (one portal)."""
+    key = ("hubspot", base_url, _fingerprint(token), requests_per_10s, searches_per_second)
+    with _registry_lock:
+        found = _registry.get(key)
+        if not isinstance(found, HubSpotLimits):
+            found = HubSpotLimits(requests_per_10s, searches_per_second)
+            _registry[key] = found
+        return found
+
+
+def gmail_quota(base_url: str, user: str, units_per_second: int) -> QuotaUnits:
+    """The process-wide quota for one Gmail user."""
+    key = ("gmail", base_url, user.lower(), units_per_second)
+    with _registry_lock:
+        found = _registry.get(key)
+        if not isinstance(found, QuotaUnits):
+            found = QuotaUnits(units_per_second)
+            _registry[key] = found
+        return found
+
+
+def _throttled(exc: BaseException) -> bool:
+    if not isinstance(exc, TransientError) or exc.http_status not in (429, 403):
+        return False
+    hint = exc.retry_after_seconds
+    return hint is None or hint <= MAX_429_WAIT_SECONDS
+
+
+def _wait(state: RetryCallState) -> float:
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    hint = exc.retry_after_seconds if isinstance(exc, TransientError) else None
+    # No hint (HubSpot's per-second search limit sends none): back off 1, 2, 4 s.
+    return hint if hint is not None else float(min(2 ** (state.attempt_number - 1), 4))
+
+
+def retry_throttled(call: Callable[[], T], attempts: int) -> T:
+    """Run `call`, waiting what a 429 asks and trying again, `attempts` times at most."""
+    retrying = Retrying(
+        stop=stop_after_attempt(max(1, attempts)),
+        retry=retry_if_exception(_throttled),
+        wait=_wait,
+        reraise=True,
+    )
+    return retrying(call)

@@ -1,0 +1,64 @@
+"""Client-side limits shared by threads: the sandbox counts what actually arrived."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sales_agent_pipeline.connectors.factory import build_crm, build_mail
+from sales_agent_pipeline.domain.models import OutgoingMail
+
+
+def _calls(admin) -> dict:
+    return admin.state("calls")["calls"]
+
+
+def _peak(calls: dict) -> int:
+    # Newer sandboxes also count calls they rejected; older ones only admitted calls.
+    peaks = calls.get("peakAttemptsInWindow") or calls["peakInWindow"]
+    return max(int(v) for v in peaks.values())
+
+
+def test_500_calls_from_8_threads_stay_inside_the_window(make_settings, admin):
+    ours = 250
+    # The server allows a little more than we do: any overrun would show as a 429.
+    admin.config(rate_limit_max=ours + 10, search_per_second=100)
+    crm = build_crm(make_settings(hubspot_requests_per_10s=ours), throttle_attempts=1)
+    contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: crm.get_contact(contact.id), range(499)))
+    elapsed = time.monotonic() - started
+
+    assert len(results) == 499
+    assert all(r.id == contact.id for r in results)
+    calls = _calls(admin)
+    assert calls["rejected"] == {}
+    assert _peak(calls) <= ours
+    # 500 calls at 250 per 10 s: the second half had to wait for the window to roll.
+    assert elapsed >= 9.5
+
+
+def test_searches_keep_to_the_per_second_limit(make_settings, admin):
+    admin.config(rate_limit_max=1000, search_per_second=4)
+    crm = build_crm(make_settings(hubspot_searches_per_second=4), throttle_attempts=1)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda i: crm.find_company_by_name(f"Nobody {i}"), range(13)))
+    elapsed = time.monotonic() - started
+    assert found == [None] * 13
+    assert "SECONDLY" not in _calls(admin)["rejected"]
+    assert elapsed >= 3.0
+
+
+def test_gmail_quota_units_are_shared_by_threads(make_settings, admin):
+    mail = build_mail(make_settings(gmail_quota_units_per_second=200))
+    message = OutgoingMail(to=("pat@prospect.example",), subject="Hi", text_body="Hello")
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        sent = list(pool.map(lambda _: mail.send_message(message), range(6)))
+    elapsed = time.monotonic() - started
+    assert len({s.message_id for s in sent}) == 6
+    # Two 100-unit sends per window: six sends span at least two more windows.
+    assert elapsed >= 2.0
