@@ -51,11 +51,13 @@ def pipeline_env(sandbox_url: str, database_url: URL) -> Iterator[None]:  # noqa
 
 
 @pytest.fixture
-def sandbox(admin_client: Admin, pipeline_env: None) -> Admin:  # noqa: F811
+def sandbox(admin_client: Admin, pipeline_env: None) -> Iterator[Admin]:  # noqa: F811
     """The sandbox with its demo data; the Gmail user is the demo owner Alex."""
     admin_client.reset(demo=True)
     admin_client.config(default_google_user=DEMO_OWNER, rate_limit_max=190, search_per_second=4)
-    return admin_client
+    yield admin_client
+    # A test may change the environment (mode, kill switch): never let it leak.
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

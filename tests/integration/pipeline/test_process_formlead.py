@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import DraftEmail, HubspotTask, Workflow, WorkflowEvent
 from sales_agent_pipeline.defs.runner import STEPS
+from sales_agent_pipeline.settings import get_settings
 from tests.integration.pipeline.conftest import Lead
 from tests.sandbox.conftest import Admin
 
@@ -189,3 +190,58 @@ def test_a_live_trigger_never_reruns_a_finished_workflow(
     assert run(lead).success
     assert run(lead, trigger="sensor").success
     assert workflow(engine, lead).attempts == 1
+
+
+def test_send_mode_sends_once_and_records_it(
+    sandbox: Admin, submit: Any, run: Any, engine: Engine, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("WORKFLOW_MODE", "SEND")
+    get_settings.cache_clear()
+    email = "send.me@acme-robotics.example"
+    lead = submit(email)
+    assert run(lead).success
+    assert run(lead, trigger="materialization").success  # a re-run never sends again
+    sent = [m for m in sandbox.sent() if email in m["to"]]
+    assert len(sent) == 1
+    assert drafts_to(sandbox, email) == []
+    with Session(engine) as session:
+        row = session.scalars(
+            select(DraftEmail).where(DraftEmail.workflow_id == lead.workflow_id)
+        ).one()
+    assert row.sent is True
+    assert row.sent_at is not None
+    assert row.mode == "SEND"
+    assert workflow(engine, lead).mode == "SEND"
+
+
+def test_the_kill_switch_turns_send_into_a_draft(
+    sandbox: Admin, submit: Any, run: Any, engine: Engine, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("WORKFLOW_MODE", "SEND")
+    monkeypatch.setenv("SEND_KILL_SWITCH", "true")
+    get_settings.cache_clear()
+    email = "killed@acme-robotics.example"
+    lead = submit(email)
+    assert run(lead).success
+    assert [m for m in sandbox.sent() if email in m["to"]] == []
+    assert len(drafts_to(sandbox, email)) == 1
+    assert workflow(engine, lead).mode == "DRAFT_ONLY"
+
+
+def test_a_batch_run_keeps_each_leads_outcome_its_own(
+    sandbox: Admin, submit: Any, run: Any, engine: Engine
+) -> None:
+    good = [submit(f"batch{i}@acme-robotics.example") for i in range(3)]
+    bad = submit("batch-bad@")  # not an address: rejected at step 1
+    result = run(*good, bad)
+    assert result.success
+    assert [workflow(engine, lead).status for lead in good] == ["succeeded"] * 3
+    rejected = workflow(engine, bad)
+    assert rejected.status == "rejected"
+    assert rejected.failure_reason is not None
+    assert "not valid" in rejected.failure_reason
+    for lead in good:
+        assert len(drafts_to(sandbox, lead.email)) == 1
+        assert events(engine, lead) == STEP_EVENTS
+    metadata = result.asset_materializations_for_node("lead_followup")[0].metadata
+    assert metadata["outcomes"].value == {"succeeded": 3, "rejected": 1}
