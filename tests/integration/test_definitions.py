@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dagster import Definitions, build_resources
+from dagster import Definitions, GraphDefinition, build_resources
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
@@ -39,12 +39,37 @@ def test_the_code_location_validates_with_the_dagster_cli(
     assert "Validation successful" in result.stdout + result.stderr
 
 
-def test_definitions_hold_the_database_resource() -> None:
+def test_definitions_hold_the_resources() -> None:
     from sales_agent_pipeline.definitions import defs
 
     Definitions.validate_loadable(defs)
     assert isinstance(defs.resources, dict)
-    assert set(defs.resources) >= {"database"}
+    assert set(defs.resources) >= {"database", "settings", "hubspot", "gmail", "calendar", "drive"}
+
+
+def test_the_job_runs_the_13_steps_in_order_in_process() -> None:
+    from sales_agent_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("process_formlead")
+    graph = job.graph.node_named("lead_followup").definition
+    assert isinstance(graph, GraphDefinition)
+    assert [node.name for node in graph.nodes_in_topological_order] == [
+        "validate_payload",
+        "resolve_contact",
+        "resolve_company",
+        "search_gmail_threads",
+        "read_thread_context",
+        "find_similar_patterns",
+        "hunt_drive_assets",
+        "propose_meeting_slots",
+        "plan_next_step",
+        "write_draft",
+        "create_gmail_draft",
+        "create_hubspot_task",
+        "record_audit",
+    ]
+    assert job.executor_def.name == "in_process"
+    assert job.partitions_def is not None
 
 
 def test_the_database_resource_opens_a_transaction(database_url: URL) -> None:
