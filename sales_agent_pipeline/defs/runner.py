@@ -165,7 +165,7 @@ class StepRunner:
         """Apply `work` to every active lead; returns the batch with this step's outputs."""
         ids = [state.workflow_id for state in batch.active]
         with self.sessions() as session:
-            done = audit.step_outputs(session, self.run_id, self.name, ids)
+            done = audit.step_outcomes(session, self.run_id, self.name, ids)
         results: list[LeadState] = []
         transient: list[tuple[int, LeadState, TransientError]] = []
         for state in batch.leads:

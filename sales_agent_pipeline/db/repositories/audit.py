@@ -67,16 +67,25 @@ def record_error(
     )
 
 
-def step_outputs(
+FINAL_STEP_STATUSES = (StepStatus.SUCCEEDED.value, StepStatus.FAILED.value, StepStatus.SKIPPED.value)
+
+
+def step_outcomes(
     session: Session, run_id: str, step_name: str, workflow_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    """Outputs this run already produced for a step (so a step retry skips done leads)."""
+    """What this run already decided for a step, per lead: the final event's details.
+
+    A step retry (Dagster's RetryRequested) re-runs the op with the same inputs; the leads
+    it had already finished, well or badly, are taken from here instead of redone.
+    """
     rows = session.execute(
-        select(WorkflowEvent.workflow_id, WorkflowEvent.details).where(
+        select(WorkflowEvent.workflow_id, WorkflowEvent.details)
+        .where(
             WorkflowEvent.dagster_run_id == run_id,
             WorkflowEvent.step_name == step_name,
-            WorkflowEvent.status == StepStatus.SUCCEEDED.value,
+            WorkflowEvent.status.in_(FINAL_STEP_STATUSES),
             WorkflowEvent.workflow_id.in_(workflow_ids),
         )
+        .order_by(WorkflowEvent.id)
     ).all()
-    return {workflow_id: details.get("output", {}) for workflow_id, details in rows}
+    return {workflow_id: details for workflow_id, details in rows}

@@ -245,3 +245,25 @@ def test_a_batch_run_keeps_each_leads_outcome_its_own(
         assert events(engine, lead) == STEP_EVENTS
     metadata = result.asset_materializations_for_node("lead_followup")[0].metadata
     assert metadata["outcomes"].value == {"succeeded": 3, "rejected": 1}
+
+
+def test_a_step_retry_in_a_batch_redoes_only_the_lead_that_failed(
+    sandbox: Admin, submit: Any, run: Any, engine: Engine
+) -> None:
+    leads = [submit(f"retry{i}@acme-robotics.example") for i in range(3)]
+    # The second draft write of the run answers 503 once: one lead is retried, not three.
+    sandbox.fault(pathPattern="/gmail/v1/users/*/drafts", method="POST", status=503, count=1)
+    assert run(*leads).success
+    for lead in leads:
+        assert workflow(engine, lead).status == "succeeded"
+        assert len(drafts_to(sandbox, lead.email)) == 1
+        assert len(tasks_for(sandbox, lead)) == 1
+    retried = [lead for lead in leads if events(engine, lead, status="retrying")]
+    assert len(retried) == 1
+    counts = {row["endpoint"]: row["count"] for row in sandbox.calls()["endpoints"]}
+    draft_posts = sum(
+        n
+        for key, n in counts.items()
+        if key.startswith("POST /gmail/v1/users/") and key.endswith("/drafts")
+    )
+    assert draft_posts == 4  # three drafts and the one refused attempt

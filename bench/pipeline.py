@@ -1,0 +1,192 @@
+"""Leads through the real stack: `sales-agent up` (embedded PostgreSQL unless DATABASE_URL,
+the sandbox, the Dagster daemon), runs launched over GraphQL as the webhook does.
+
+Prints single-lead latency (run request to succeeded workflow, p50/p95) at low load, and
+sustained leads per minute for a backlog carried in batched runs.
+
+Run: .venv/bin/python bench/pipeline.py [--single 20] [--backlog 500] [--batch 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sales_agent_pipeline.db.models import Tenant, Workflow
+from sales_agent_pipeline.db.repositories.outbox import accept_submission
+from sales_agent_pipeline.db.session import make_engine
+from sales_agent_pipeline.launcher import DagsterLauncher
+
+TERMINAL = ("succeeded", "failed", "rejected", "skipped")
+DOMAINS = ("acme-robotics.example", "ledgerline.example", "carepoint-health.example")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ok(url: str, timeout: float = 180) -> None:
+    """Poll until the URL answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready")
+
+
+def make_tenant(session: Session) -> Tenant:
+    """The demo tenant of the sandbox's portal."""
+    tenant = Tenant(
+        portal_id=1000,
+        name="Bench Co",
+        drive_folder_ids=["folder-case-studies", "folder-one-pagers"],
+        timezone="America/New_York",
+        sender_email="alex.morgan@sandbox.example.com",
+        default_owner_id="90000001",
+        throttle_window_seconds=0,
+    )
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def submit(session: Session, tenant: Tenant, n: int) -> str:
+    """One lead, stored as the webhook stores it."""
+    email = f"lead{n}-{uuid.uuid4().hex[:6]}@{DOMAINS[n % len(DOMAINS)]}"
+    sid = str(uuid.uuid4())
+    payload = {
+        "formId": "bench",
+        "formSubmissionId": sid,
+        "fieldValues": [
+            {"name": "email", "value": email},
+            {"name": "firstname", "value": "Bench"},
+            {"name": "industry", "value": "Robotics"},
+            {"name": "message", "value": "Warehouse automation pricing"},
+        ],
+    }
+    accepted = accept_submission(
+        session, tenant, form_id="bench", hubspot_submission_id=sid, payload=payload, email=email
+    )
+    return str(accepted.workflow_id)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main() -> None:
+    """Start the stack, measure, stop it."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--single", type=int, default=20)
+    parser.add_argument("--backlog", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=50)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    ports = {k: free_port() for k in ("API", "UI", "CODE", "PG", "SANDBOX")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "GOOGLE_"))}
+    env.update(
+        DATA_DIR=str(data_dir),
+        API_PORT=str(ports["API"]),
+        DAGSTER_UI_PORT=str(ports["UI"]),
+        DAGSTER_CODE_SERVER_PORT=str(ports["CODE"]),
+        EMBEDDED_PG_PORT=str(ports["PG"]),
+        SANDBOX_PORT=str(ports["SANDBOX"]),
+        SANDBOX_GOOGLE_USER="alex.morgan@sandbox.example.com",
+    )
+    if env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{ports['PG']}"
+    database = env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{ports['PG']}/sales_agent"
+    stack = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sales-agent"), "up"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ui = f"http://127.0.0.1:{ports['UI']}"
+        wait_ok(f"http://127.0.0.1:{ports['API']}/healthz")
+        wait_ok(f"{ui}/server_info")
+        engine = make_engine(database)
+        launcher = DagsterLauncher(ui)
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            tenant = make_tenant(session)
+
+        def status(workflow_id: str) -> str:
+            with Session(engine) as session:
+                return str(session.get_one(Workflow, uuid.UUID(workflow_id)).status)
+
+        latencies: list[float] = []
+        with httpx.Client() as http:
+            for n in range(args.single + 2):
+                with Session(engine) as session, session.begin():
+                    workflow_id = submit(session, tenant, n)
+                started = time.monotonic()
+                launcher.launch([workflow_id], trigger="webhook", client=http)
+                while status(workflow_id) not in TERMINAL:
+                    time.sleep(0.02)
+                if n >= 2:  # the first runs warm the code server's imports
+                    latencies.append(time.monotonic() - started)
+                if status(workflow_id) != "succeeded":
+                    raise SystemExit(f"lead {workflow_id} ended {status(workflow_id)}")
+            print(
+                f"single lead, 1 at a time ({len(latencies)} leads): "
+                f"p50 {percentile(latencies, 50):.2f}s, p95 {percentile(latencies, 95):.2f}s, "
+                f"max {max(latencies):.2f}s"
+            )
+
+            with Session(engine) as session, session.begin():
+                ids = [submit(session, tenant, n) for n in range(args.backlog)]
+            started = time.monotonic()
+            for offset in range(0, len(ids), args.batch):
+                launcher.launch(ids[offset : offset + args.batch], trigger="sensor", client=http)
+            while True:
+                with Session(engine) as session:
+                    done = session.scalar(
+                        select(func.count())
+                        .select_from(Workflow)
+                        .where(Workflow.id.in_(ids), Workflow.status.in_(TERMINAL))
+                    )
+                if done == len(ids):
+                    break
+                time.sleep(0.5)
+            elapsed = time.monotonic() - started
+            with Session(engine) as session:
+                ok = session.scalar(
+                    select(func.count())
+                    .select_from(Workflow)
+                    .where(Workflow.id.in_(ids), Workflow.status == "succeeded")
+                )
+            print(
+                f"backlog of {len(ids)} in runs of {args.batch}: {elapsed:.1f}s, "
+                f"{len(ids) / elapsed * 60:.0f} leads/min, {ok} succeeded"
+            )
+        engine.dispose()
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(120)
+
+
+if __name__ == "__main__":
+    main()

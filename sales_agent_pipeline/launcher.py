@@ -1,0 +1,111 @@
+"""Ask a running Dagster for process_formlead runs over its GraphQL API.
+
+Used off the webhook's request path and by the benchmarks. dagster-graphql's Python client
+submits runs but cannot add dynamic partitions, and every run needs its lead's partition
+first, so the two small documents below go over httpx directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+LOCATION = "sales_agent_pipeline"
+REPOSITORY = "__repository__"
+JOB = "process_formlead"
+PARTITIONS = "leads"
+
+_ADD_PARTITION = """
+mutation Add($selector: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $selector, partitionsDefName: $name, partitionKey: $key) {
+    __typename
+    ... on Error { message }
+  }
+}
+"""
+
+_LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+class LaunchError(RuntimeError):
+    """Dagster refused or could not be reached; the sensor will pick the work up."""
+
+
+@dataclass
+class DagsterLauncher:
+    """Launches lead runs on the Dagster webserver at `url` (e.g. http://127.0.0.1:3000)."""
+
+    url: str
+    timeout_seconds: float = 10.0
+
+    def _post(self, client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = client.post(
+                f"{self.url.rstrip('/')}/graphql",
+                json={"query": query, "variables": variables},
+                timeout=self.timeout_seconds,
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise LaunchError(f"Dagster at {self.url} did not answer: {exc}") from exc
+        body: dict[str, Any] = response.json()
+        if body.get("errors"):
+            raise LaunchError(f"Dagster rejected the request: {body['errors'][0]['message']}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def launch(
+        self,
+        workflow_ids: Sequence[str],
+        *,
+        trigger: str,
+        tags: dict[str, str] | None = None,
+        client: httpx.Client | None = None,
+    ) -> str:
+        """Add each lead's partition and launch one run over them; returns the run id."""
+        if not workflow_ids:
+            raise ValueError("no workflow to launch")
+        owned = client is None
+        http = client or httpx.Client()
+        try:
+            selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+            for key in workflow_ids:
+                added = self._post(
+                    http, _ADD_PARTITION, {"selector": selector, "name": PARTITIONS, "key": key}
+                )["addDynamicPartition"]
+                if added["__typename"] not in {
+                    "AddDynamicPartitionSuccess",
+                    "DuplicateDynamicPartitionError",
+                }:
+                    raise LaunchError(f"adding partition {key}: {added.get('message', added)}")
+            run_tags = {"sales_agent/trigger": trigger, **(tags or {})}
+            if len(workflow_ids) == 1:
+                run_tags["dagster/partition"] = workflow_ids[0]
+            else:
+                run_tags["dagster/asset_partition_range_start"] = workflow_ids[0]
+                run_tags["dagster/asset_partition_range_end"] = workflow_ids[-1]
+            params = {
+                "selector": {**selector, "jobName": JOB},
+                "executionMetadata": {
+                    "tags": [{"key": key, "value": value} for key, value in run_tags.items()]
+                },
+            }
+            launched = self._post(http, _LAUNCH, {"params": params})["launchRun"]
+            if launched["__typename"] != "LaunchRunSuccess":
+                raise LaunchError(f"launching {JOB}: {launched}")
+            run_id: str = launched["run"]["runId"]
+            return run_id
+        finally:
+            if owned:
+                http.close()
