@@ -67,7 +67,11 @@ def record_error(
     )
 
 
-FINAL_STEP_STATUSES = (StepStatus.SUCCEEDED.value, StepStatus.FAILED.value, StepStatus.SKIPPED.value)
+FINAL_STEP_STATUSES = (
+    StepStatus.SUCCEEDED.value,
+    StepStatus.FAILED.value,
+    StepStatus.SKIPPED.value,
+)
 
 
 def step_outcomes(
@@ -88,4 +92,4 @@ def step_outcomes(
         )
         .order_by(WorkflowEvent.id)
     ).all()
-    return {workflow_id: details for workflow_id, details in rows}
+    return {workflow_id: details for workflow_id, details in rows}  # noqa: C416 (typed pairs)
