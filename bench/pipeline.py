@@ -117,7 +117,9 @@ def main() -> None:
     )
     if env.get("DATABASE_URL"):
         env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{ports['PG']}"
-    database = env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{ports['PG']}/sales_agent"
+    database = (
+        env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{ports['PG']}/sales_agent"
+    )
     stack = subprocess.Popen(
         [str(Path(sys.executable).parent / "sales-agent"), "up"],
         env=env,

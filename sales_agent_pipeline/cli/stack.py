@@ -99,12 +99,13 @@ def child_environment(settings: Settings, databases: Databases) -> dict[str, str
 def services(settings: Settings) -> list[list[Service]]:
     """The stack in start order; each inner list starts together once the previous is ready."""
     workspace = str(PROJECT_ROOT / "workspace.yaml")
+    # Dagster's standalone gRPC code server (`dagster api grpc`), with warm run workers.
     code_server = Service(
         "code-server",
         [
-            _bin("dagster"),
-            "code-server",
-            "start",
+            sys.executable,
+            "-m",
+            "sales_agent_pipeline.codeserver",
             "-h",
             "127.0.0.1",
             "-p",

@@ -88,12 +88,18 @@ def create_gmail_draft(
     outgoing = outgoing_mail(content, context, marker=workflow_id)
     if mode is WorkflowMode.SEND:
         draft_id = previous.draft_id if previous is not None else None
+
+        def send() -> SentRef:
+            if draft_id is None:
+                return mail.send_message(outgoing)
+            # An earlier DRAFT_ONLY run left a draft: bring it up to date, then send it.
+            mail.update_draft(draft_id, outgoing)
+            return mail.send_draft(draft_id)
+
         sent = effects.once(
             "gmail.message.send",
             workflow_id,
-            (lambda: mail.send_draft(draft_id))
-            if draft_id
-            else (lambda: mail.send_message(outgoing)),
+            send,
             model=SentRef,
             recover=lambda: mail.find_sent_by_marker(content.to, workflow_id),
         )

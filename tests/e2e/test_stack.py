@@ -139,7 +139,7 @@ def test_sigterm_stops_every_process_and_the_database(stack: RunningStack) -> No
     children = root.children(recursive=True)
     names = " ".join(" ".join(child.cmdline()) for child in children)
     for expected in (
-        "dagster code-server",
+        "sales_agent_pipeline.codeserver",
         "dagster-webserver",
         "dagster-daemon",
         "uvicorn",

@@ -267,3 +267,19 @@ def test_a_step_retry_in_a_batch_redoes_only_the_lead_that_failed(
         if key.startswith("POST /gmail/v1/users/") and key.endswith("/drafts")
     )
     assert draft_posts == 4  # three drafts and the one refused attempt
+
+
+def test_a_draft_later_run_in_send_mode_is_updated_and_sent_once(
+    sandbox: Admin, submit: Any, run: Any, engine: Engine
+) -> None:
+    email = "draft.then.send@acme-robotics.example"
+    lead = submit(email)
+    assert run(lead).success
+    assert len(drafts_to(sandbox, email)) == 1
+    with Session(engine) as session, session.begin():
+        session.get_one(Workflow, lead.workflow_id).mode_override = "SEND"
+    assert run(lead, trigger="retry").success
+    assert run(lead, trigger="retry").success
+    assert drafts_to(sandbox, email) == []
+    assert len([m for m in sandbox.sent() if email in m["to"]]) == 1
+    assert workflow(engine, lead).mode == "SEND"
