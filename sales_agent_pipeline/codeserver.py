@@ -32,7 +32,7 @@ def _warm() -> None:
 
     base: Any = server.DagsterApiServer
 
-    class WarmRunWorkers(base):  # type: ignore[misc, valid-type]
+    class WarmRunWorkers(base):
         """DagsterApiServer whose run workers fork from a preloaded forkserver."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -42,7 +42,7 @@ def _warm() -> None:
                 context.set_forkserver_preload(PRELOAD)
                 self._mp_ctx = context
 
-    server.DagsterApiServer = WarmRunWorkers
+    server.DagsterApiServer = WarmRunWorkers  # type: ignore[misc]
 
 
 def main() -> None:
