@@ -5,8 +5,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from sales_agent_api.routes import health
+from sales_agent_api.errors import install_error_handlers
+from sales_agent_api.routes import health, webhook
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
+from sales_agent_pipeline.launcher import DagsterLauncher
 from sales_agent_pipeline.observability import configure_logging
 from sales_agent_pipeline.settings import Settings, get_settings
 
@@ -28,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
+        app.state.launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)
         yield
         engine.dispose()
 
@@ -37,5 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="HubSpot form leads to personalised Gmail drafts and HubSpot tasks.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(webhook.router)
     return app

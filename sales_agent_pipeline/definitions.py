@@ -11,12 +11,14 @@ from sales_agent_pipeline.defs.resources import (
     HubSpotResource,
     SettingsResource,
 )
+from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
 
 _settings = SettingsResource()
 
 defs = Definitions(
     assets=[lead_followup],
     jobs=[process_formlead],
+    sensors=[received_leads_sensor, stuck_workflows_sensor],
     resources={
         "database": DatabaseResource(url=EnvVar("DATABASE_URL")),
         "settings": _settings,

@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     # Gmail's per-user limit is 250 quota units per second (a send costs 100, a get 5).
     gmail_quota_units_per_second: int = Field(default=250, ge=1)
     google_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Webhook ingestion. Signatures are checked unless explicitly disabled in development.
+    webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    webhook_verify_signatures: bool = True
+    webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
+    # Behind a proxy: rebuild the signed URL from X-Forwarded-Proto/Host.
+    webhook_trust_forwarded_headers: bool = False
+    # Where the API asks Dagster for runs (GraphQL); default: the local Dagster UI.
+    dagster_webserver_url: str | None = None
+    # The sensor takes over work the API did not launch after this long.
+    sensor_grace_seconds: float = Field(default=3.0, ge=0)
+    # Leads a sensor run carries when a backlog has built up.
+    sensor_batch_size: int = Field(default=50, ge=1, le=500)
+    # A running workflow whose Dagster run ended without finishing it is re-queued this
+    # many times, then failed with the reason.
+    max_run_attempts: int = Field(default=3, ge=1)
     # A step's transient failures are retried this often, backing off exponentially from
     # this base (with jitter, never sooner than the server's Retry-After).
     step_max_retries: int = Field(default=4, ge=0, le=10)
@@ -95,6 +110,10 @@ class Settings(BaseSettings):
     def _require_secrets_outside_development(self) -> Settings:
         if self.environment == "development":
             return self
+        if not self.webhook_verify_signatures:
+            raise ValueError(
+                "WEBHOOK_VERIFY_SIGNATURES=false is allowed only with ENVIRONMENT=development"
+            )
         missing = [
             name
             for name, value in (
@@ -117,6 +136,11 @@ class Settings(BaseSettings):
     def uses_embedded_postgres(self) -> bool:
         """True when no DATABASE_URL is given and the product runs its own PostgreSQL."""
         return self.database_url is None
+
+    @property
+    def resolved_dagster_webserver_url(self) -> str:
+        """Where Dagster's GraphQL API answers."""
+        return self.dagster_webserver_url or f"http://{self.dagster_ui_host}:{self.dagster_ui_port}"
 
     @property
     def sandbox_mode(self) -> bool:

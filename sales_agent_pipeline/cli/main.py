@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
+import httpx
 import psycopg
 import typer
 from pydantic import ValidationError
@@ -14,9 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.db import migrate
 from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
-from sales_agent_pipeline.db.provision import provision
+from sales_agent_pipeline.db.provision import Databases, provision
 from sales_agent_pipeline.observability import configure_logging
 from sales_agent_pipeline.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sales_agent_pipeline.cli.stack import Stack
 
 app = typer.Typer(help="Sales Agent Pipeline: HubSpot form leads to Gmail drafts and tasks.")
 db_app = typer.Typer(help="The app database: migrations.")
@@ -83,6 +89,44 @@ def sandbox(
     os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter and module)
 
 
+def _run_demo(settings: Settings, databases: Databases, stack: Stack) -> None:
+    """Demo tenant, three signed leads through the webhook, and the first draft."""
+    from sales_agent_pipeline.cli.demo import (
+        demo_secret,
+        ensure_demo_tenant,
+        first_draft,
+        post_demo_leads,
+    )
+    from sales_agent_pipeline.db.session import make_engine, make_session_factory
+
+    engine = make_engine(databases.app, pool_size=1)
+    try:
+        sessions = make_session_factory(engine)
+        ensure_demo_tenant(sessions)
+        secret = (
+            settings.hubspot_client_secret.get_secret_value()
+            if settings.hubspot_client_secret
+            else demo_secret(Path(settings.data_dir).resolve())
+        )
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        try:
+            ids = post_demo_leads(api, secret)
+        except httpx.HTTPError as exc:
+            typer.secho(f"demo leads not posted: {exc}", fg="yellow", err=True)
+            return
+        typer.echo(
+            f"\nPosted {len(ids)} demo leads through the webhook; waiting for the first draft..."
+        )
+        draft = first_draft(sessions, ids[0], timeout=90)
+        if draft is None or stack.stopping.is_set():
+            typer.echo("the first draft is not ready yet: see the Dagster UI")
+        else:
+            typer.echo("\n" + draft)
+        sys.stdout.flush()
+    finally:
+        engine.dispose()
+
+
 @app.command()
 def up() -> None:
     """Start everything: PostgreSQL if embedded, migrations, Dagster UI and daemon, the API."""
@@ -122,6 +166,8 @@ def up() -> None:
                 "Ctrl-C stops everything.",
             )
             sys.stdout.flush()
+            if settings.sandbox_mode:
+                _run_demo(settings, databases, stack)
             code = stack.watch()
     except StackError as exc:
         typer.secho(str(exc), fg="red", err=True)

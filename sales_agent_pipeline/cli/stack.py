@@ -18,6 +18,7 @@ import httpx
 import psutil
 import structlog
 
+from sales_agent_pipeline.cli.demo import DEMO_SENDER, demo_secret
 from sales_agent_pipeline.db.embedded import port_is_free
 from sales_agent_pipeline.db.provision import Databases
 from sales_agent_pipeline.settings import Settings
@@ -90,9 +91,13 @@ def child_environment(settings: Settings, databases: Databases) -> dict[str, str
         }
     )
     if settings.sandbox_mode:
-        # No real credentials: every connector talks to the sandbox `up` starts.
+        # No real credentials: every connector talks to the sandbox `up` starts, as the
+        # demo owner's mailbox, and the demo's deliveries are signed with a local secret.
         env["HUBSPOT_API_BASE_URL"] = settings.sandbox_url
         env["GOOGLE_API_BASE_URL"] = settings.sandbox_url
+        env.setdefault("SANDBOX_GOOGLE_USER", DEMO_SENDER)
+        if settings.hubspot_client_secret is None:
+            env["HUBSPOT_CLIENT_SECRET"] = demo_secret(data_dir)
     return env
 
 

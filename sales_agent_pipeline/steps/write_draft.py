@@ -55,6 +55,16 @@ def without_dashes(text: str) -> str:
     return re.sub(r"[\u2014\u2013]", "-", text)
 
 
+def quoted(text: str | None) -> str | None:
+    """The prospect's last message as one line to quote, without its salutation."""
+    if not text:
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(",") and len(lines[0].split()) <= 3:
+        lines = lines[1:]  # "Alex," or "Hi Alex,"
+    return " ".join(" ".join(lines).split()) or None
+
+
 def _subject(lead: Lead, context: ThreadContext, voice: VoiceProfile) -> str:
     if context.thread_id and context.subject:
         subject = context.subject
@@ -74,7 +84,7 @@ def write_draft(
     values: dict[str, Any] = {
         "greeting": voice.greeting.format(first_name=lead.first_name or "there"),
         "action": plan.action.value,
-        "last_message": context.last_message_text,
+        "last_message": quoted(context.last_message_text),
         "interest": lead.interest,
         "asset": plan.asset,
         "slots": list(plan.slots),

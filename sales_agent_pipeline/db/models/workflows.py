@@ -70,11 +70,17 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
         Index(None, "status", "created_at"),
         Index(None, "tenant_id", "created_at"),
         Index(None, "email_domain", "created_at"),
-        # The sensor's query: work still waiting for a run, oldest first.
+        # The sensor's query: work nobody asked Dagster to run yet, oldest first.
         Index(
             "ix_workflows_awaiting_run",
             "created_at",
-            postgresql_where=text("status = 'received' AND dagster_run_id IS NULL"),
+            postgresql_where=text("status IN ('received', 'queued') AND run_requested_at IS NULL"),
+        ),
+        # Stuck work: running (or requested) for too long.
+        Index(
+            "ix_workflows_in_flight",
+            "updated_at",
+            postgresql_where=text("status IN ('received', 'queued', 'running')"),
         ),
     )
 

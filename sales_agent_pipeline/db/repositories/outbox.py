@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
-from sales_agent_pipeline.domain.enums import SubmissionSource
+from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
+
+AWAITING = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,98 @@ def accept_submission(
         .returning(Workflow.id)
     ).scalar_one()
     return Accepted(submission_id, workflow_id, duplicate=False)
+
+
+@dataclass(frozen=True)
+class AwaitingRun:
+    """A workflow the sensor is about to launch, and how often it has been claimed."""
+
+    workflow_id: uuid.UUID
+    attempts: int
+
+
+def claim_launch(session: Session, workflow_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Mark received workflows as asked-for; returns those this caller may launch.
+
+    The webhook's background launch and the sensor both call this: whoever sets
+    run_requested_at first (under the row lock) launches; the other leaves it alone.
+    """
+    rows = session.execute(
+        update(Workflow)
+        .where(
+            Workflow.id.in_(workflow_ids),
+            Workflow.status.in_(AWAITING),
+            Workflow.run_requested_at.is_(None),
+        )
+        .values(run_requested_at=func.now())
+        .returning(Workflow.id)
+    ).scalars()
+    return list(rows)
+
+
+def release_launch(session: Session, workflow_id: uuid.UUID) -> None:
+    """Dagster could not be asked: leave the workflow to the sensor."""
+    session.execute(
+        update(Workflow)
+        .where(Workflow.id == workflow_id, Workflow.status.in_(AWAITING))
+        .values(run_requested_at=None)
+    )
+
+
+def record_run(session: Session, workflow_id: uuid.UUID, run_id: str) -> None:
+    """Note the run Dagster accepted (the run's own claim confirms it)."""
+    session.execute(
+        update(Workflow)
+        .where(Workflow.id == workflow_id, Workflow.dagster_run_id.is_(None))
+        .values(dagster_run_id=run_id)
+    )
+
+
+def claim_awaiting(session: Session, older_than: timedelta, limit: int) -> list[AwaitingRun]:
+    """Received or re-queued work nobody launched, older than the grace period, oldest first.
+
+    SKIP LOCKED: two sensor ticks (or a tick racing a webhook launch) never take one row.
+    """
+    candidates = (
+        select(Workflow.id)
+        .where(
+            Workflow.status.in_(AWAITING),
+            Workflow.run_requested_at.is_(None),
+            Workflow.created_at < func.now() - older_than,
+        )
+        .order_by(Workflow.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(Workflow)
+        .where(Workflow.id.in_(candidates.scalar_subquery()))
+        .values(run_requested_at=func.now())
+        .returning(Workflow.id, Workflow.attempts, Workflow.created_at)
+    ).all()
+    ordered = sorted(rows, key=lambda row: row[2])
+    return [AwaitingRun(workflow_id, attempts) for workflow_id, attempts, _ in ordered]
+
+
+def in_flight(session: Session, older_than: timedelta, limit: int = 200) -> list[Workflow]:
+    """Workflows requested or running for longer than `older_than` (stuck candidates)."""
+    return list(
+        session.scalars(
+            select(Workflow)
+            .where(
+                Workflow.status.in_((*AWAITING, WorkflowStatus.RUNNING.value)),
+                Workflow.run_requested_at.is_not(None),
+                Workflow.updated_at < func.now() - older_than,
+            )
+            .order_by(Workflow.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def requeue(session: Session, workflow: Workflow, reason: str) -> None:
+    """Hand a stuck workflow back to the sensor."""
+    workflow.status = WorkflowStatus.QUEUED.value
+    workflow.run_requested_at = None
+    workflow.failure_reason = reason

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 07:00:46.166641+00:00
+Create Date: 2026-11-24 07:35:20.083198+00:00
 """
 
 from collections.abc import Sequence
@@ -220,10 +220,17 @@ def upgrade() -> None:
         "workflows",
         ["created_at"],
         unique=False,
-        postgresql_where=sa.text("status = 'received' AND dagster_run_id IS NULL"),
+        postgresql_where=sa.text("status IN ('received', 'queued') AND run_requested_at IS NULL"),
     )
     op.create_index(
         op.f("ix_workflows_email_domain"), "workflows", ["email_domain", "created_at"], unique=False
+    )
+    op.create_index(
+        "ix_workflows_in_flight",
+        "workflows",
+        ["updated_at"],
+        unique=False,
+        postgresql_where=sa.text("status IN ('received', 'queued', 'running')"),
     )
     op.create_index(
         op.f("ix_workflows_status"), "workflows", ["status", "created_at"], unique=False
@@ -457,11 +464,16 @@ def downgrade() -> None:
     op.drop_table("draft_emails")
     op.drop_index(op.f("ix_workflows_tenant_id"), table_name="workflows")
     op.drop_index(op.f("ix_workflows_status"), table_name="workflows")
+    op.drop_index(
+        "ix_workflows_in_flight",
+        table_name="workflows",
+        postgresql_where=sa.text("status IN ('received', 'queued', 'running')"),
+    )
     op.drop_index(op.f("ix_workflows_email_domain"), table_name="workflows")
     op.drop_index(
         "ix_workflows_awaiting_run",
         table_name="workflows",
-        postgresql_where=sa.text("status = 'received' AND dagster_run_id IS NULL"),
+        postgresql_where=sa.text("status IN ('received', 'queued') AND run_requested_at IS NULL"),
     )
     op.drop_table("workflows")
     op.drop_index(op.f("ix_form_submissions_tenant_id"), table_name="form_submissions")

@@ -165,3 +165,12 @@ def test_the_task_links_the_draft_and_carries_the_marker() -> None:
     assert "https://mail.google.com/mail/#drafts?compose=d1" in task.body
     assert task.body.startswith("Review and send the prepared follow-up to jane@")
     assert (task.owner_id, task.contact_id, task.company_id) == ("7", "101", "201")
+
+
+def test_the_quoted_last_message_drops_the_salutation_and_line_breaks() -> None:
+    from sales_agent_pipeline.steps.write_draft import quoted
+
+    assert quoted("Alex,\nA call works.\nTuesday is best.") == "A call works. Tuesday is best."
+    assert quoted("Hi Alex,\n\nPricing?") == "Pricing?"
+    assert quoted("Pricing for 20 seats, please.") == "Pricing for 20 seats, please."
+    assert quoted("") is None

@@ -1,0 +1,193 @@
+"""POST /webhook/formlead: verify, store once in one transaction, answer; launch after."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_api import signature
+from sales_agent_api.deliveries import Delivery, parse_delivery
+from sales_agent_api.errors import ApiError, ErrorResponse
+from sales_agent_api.launch import request_runs
+from sales_agent_api.tenant_secrets import webhook_secret
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.repositories.outbox import Accepted, accept_submission
+from sales_agent_pipeline.settings import Settings
+
+router = APIRouter(tags=["webhook"])
+
+
+class Receipt(BaseModel):
+    """Where one submission landed."""
+
+    status: Literal["accepted", "duplicate"]
+    submission_id: uuid.UUID
+    workflow_id: uuid.UUID
+
+
+class BatchReceipt(BaseModel):
+    """A batched delivery's receipts, in the order sent."""
+
+    status: Literal["accepted", "duplicate"]
+    results: list[Receipt]
+
+
+async def raw_body(request: Request) -> bytes:
+    """The body, refusing more than the limit before reading it all (413)."""
+    settings: Settings = request.app.state.settings
+    limit = settings.webhook_max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(request: Request, body: bytes) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+
+
+def _deliveries(document: Any) -> list[Delivery]:
+    if isinstance(document, list):
+        if not document:
+            raise ApiError(400, "empty_batch", "the batch has no events")
+        deliveries = [parse_delivery(item, f"[{i}].") for i, item in enumerate(document)]
+    else:
+        deliveries = [parse_delivery(document)]
+    if len({d.portal_id for d in deliveries}) != 1:
+        raise ApiError(400, "mixed_portals", "one delivery carries one portal's events")
+    return deliveries
+
+
+def _verify(request: Request, body: bytes, secret: str | None, settings: Settings) -> None:
+    if not settings.webhook_verify_signatures:
+        return
+    if secret is None:
+        raise ApiError(401, "no_secret", "no webhook secret is configured for this portal")
+    url = signature.public_url(
+        request.url.scheme,
+        request.headers.get("host", request.url.netloc),
+        # The raw path: Starlette's request.url.path is already percent-decoded, and
+        # HubSpot signs the URL as it sent it.
+        request.scope.get("root_path", "")
+        + request.scope["raw_path"].decode("latin-1")
+        + (f"?{request.url.query}" if request.url.query else ""),
+        request.headers,
+        trust_forwarded=settings.webhook_trust_forwarded_headers,
+    )
+    try:
+        signature.verify(
+            secret=secret,
+            method=request.method,
+            url=url,
+            body=body,
+            headers=request.headers,
+            now_ms=int(time.time() * 1000),
+            tolerance_ms=settings.webhook_timestamp_tolerance_seconds * 1000,
+        )
+    except signature.SignatureError as exc:
+        raise ApiError(401, "bad_signature", exc.reason) from None
+
+
+def _store(
+    request: Request, body: bytes, deliveries: list[Delivery]
+) -> tuple[Tenant, list[Accepted]]:
+    settings: Settings = request.app.state.settings
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    portal_id = deliveries[0].portal_id
+    with sessions.begin() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.portal_id == portal_id))
+        _verify(
+            request,
+            body,
+            webhook_secret(tenant.webhook_secret_ref if tenant else None, settings),
+            settings,
+        )
+        if tenant is None:
+            raise ApiError(403, "unknown_portal", f"portal {portal_id} is not a tenant here")
+        allowed = tenant.allowed_form_ids or settings.allowed_form_ids
+        refused = [d.form_id for d in deliveries if allowed and d.form_id not in allowed]
+        if refused:
+            raise ApiError(403, "form_not_allowed", f"form {refused[0]} is not on the allowlist")
+        accepted = [
+            accept_submission(
+                session,
+                tenant,
+                form_id=d.form_id,
+                hubspot_submission_id=d.submission_id,
+                payload=d.payload,
+                email=d.email,
+                first_name=d.fields.get("first_name"),
+                last_name=d.fields.get("last_name"),
+                company=d.fields.get("company"),
+                submitted_at=d.submitted_at,
+            )
+            for d in deliveries
+        ]
+        session.expunge(tenant)
+    return tenant, accepted
+
+
+@router.post(
+    "/webhook/formlead",
+    status_code=202,
+    response_model=Receipt | BatchReceipt,
+    responses={
+        200: {"model": Receipt, "description": "Duplicate: this submission was received before"},
+        400: {"model": ErrorResponse},
+        401: {"model": ErrorResponse},
+        403: {"model": ErrorResponse},
+        413: {"model": ErrorResponse},
+        415: {"model": ErrorResponse},
+    },
+    summary="Receive a HubSpot form submission",
+)
+async def receive_formlead(
+    request: Request, background: BackgroundTasks, body: Annotated[bytes, Depends(raw_body)]
+) -> JSONResponse:
+    """Verify the signature, store the submission and its workflow, answer 202 (200 if seen)."""
+    deliveries = _deliveries(_json(request, body))
+    tenant, accepted = await run_in_threadpool(_store, request, body, deliveries)
+    receipts = [
+        Receipt(
+            status="duplicate" if a.duplicate else "accepted",
+            submission_id=a.submission_id,
+            workflow_id=a.workflow_id,
+        )
+        for a in accepted
+    ]
+    new = [a.workflow_id for a in accepted if not a.duplicate]
+    if new:
+        background.add_task(
+            request_runs,
+            request.app.state.sessions,
+            request.app.state.launcher,
+            new,
+            {"sales_agent/tenant": str(tenant.portal_id)},
+        )
+    code = 202 if new else 200
+    if len(receipts) == 1:
+        return JSONResponse(receipts[0].model_dump(mode="json"), status_code=code)
+    batch = BatchReceipt(status="accepted" if new else "duplicate", results=receipts)
+    return JSONResponse(batch.model_dump(mode="json"), status_code=code)

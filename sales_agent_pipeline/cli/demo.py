@@ -1,0 +1,115 @@
+"""The demo `sales-agent up` runs without credentials: a tenant on the sandbox's portal,
+three leads posted through the real webhook with valid v3 signatures, the first draft."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
+
+DEMO_PORTAL = 1000  # the sandbox's default portal
+DEMO_FORM = "demo-contact-form"
+DEMO_SENDER = "alex.morgan@sandbox.example.com"
+DEMO_LEADS = (
+    ("jordan.lee@acme-robotics.example", "Jordan", "Lee", "Acme Robotics", "Robotics",
+     "Fleet automation for our three warehouses"),
+    ("maria.garcia@ledgerline.example", "Maria", "Garcia", "Ledgerline", "Fintech",
+     "Reconciliation at month end"),
+    ("dana.white@northwind.example", "Dana", "White", "Northwind Clinics", "Healthcare",
+     "Patient intake forms"),
+)  # fmt: skip
+
+
+def demo_secret(data_dir: Path) -> str:
+    """The demo's webhook signing secret, made once per data dir (never a real secret)."""
+    path = data_dir / "demo-webhook-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def ensure_demo_tenant(sessions: sessionmaker[Session]) -> Tenant:
+    """The demo tenant, created on first run."""
+    with sessions.begin() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.portal_id == DEMO_PORTAL))
+        if tenant is None:
+            tenant = Tenant(
+                portal_id=DEMO_PORTAL,
+                name="Demo Co (sandbox)",
+                allowed_form_ids=[DEMO_FORM],
+                drive_folder_ids=["folder-case-studies", "folder-one-pagers"],
+                timezone="America/New_York",
+                sender_email=DEMO_SENDER,
+                default_owner_id="90000001",
+                holiday_country="US",
+                throttle_window_seconds=0,
+                voice_profile={
+                    "sender_name": "Alex Morgan",
+                    "sender_title": "Account Executive",
+                    "company_name": "Demo Co",
+                },
+            )
+            session.add(tenant)
+            session.flush()
+        session.expunge(tenant)
+    return tenant
+
+
+def post_demo_leads(api_url: str, secret: str) -> list[str]:
+    """Post the demo leads to the webhook, signed; returns their workflow ids."""
+    from sales_agent_api.signature import sign_v3
+
+    url = f"{api_url}/webhook/formlead"
+    ids: list[str] = []
+    run = uuid.uuid4().hex[:8]
+    with httpx.Client(timeout=10) as client:
+        for n, (email, first, last, company, industry, message) in enumerate(DEMO_LEADS):
+            body = json.dumps(
+                {
+                    "portalId": DEMO_PORTAL,
+                    "formId": DEMO_FORM,
+                    "formSubmissionId": f"demo-{run}-{n}",
+                    "fieldValues": [
+                        {"name": "email", "value": email},
+                        {"name": "firstname", "value": first},
+                        {"name": "lastname", "value": last},
+                        {"name": "company", "value": company},
+                        {"name": "industry", "value": industry},
+                        {"name": "message", "value": message},
+                    ],
+                }
+            ).encode()
+            headers = sign_v3(secret, "POST", url, body, int(time.time() * 1000))
+            response = client.post(
+                url, content=body, headers={**headers, "Content-Type": "application/json"}
+            )
+            response.raise_for_status()
+            ids.append(response.json()["workflow_id"])
+    return ids
+
+
+def first_draft(sessions: sessionmaker[Session], workflow_id: str, timeout: float) -> str | None:
+    """The first demo lead's draft once its workflow finished, as text."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            workflow = session.get(Workflow, uuid.UUID(workflow_id))
+            if workflow is not None and workflow.status not in ("received", "queued", "running"):
+                draft = session.scalar(
+                    select(DraftEmail).where(DraftEmail.workflow_id == workflow.id)
+                )
+                if draft is None:
+                    return f"(workflow ended {workflow.status}: {workflow.failure_reason})"
+                return f"To: {draft.to_email}\nSubject: {draft.subject}\n\n{draft.body}"
+        time.sleep(0.5)
+    return None

@@ -1,0 +1,131 @@
+"""The safety net: work the API did not get launched, and runs that died mid-way."""
+
+from datetime import UTC, datetime, timedelta
+
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from sales_agent_pipeline.db.repositories import outbox, workflows
+from sales_agent_pipeline.defs import tags
+from sales_agent_pipeline.defs.assets import leads_partitions, process_formlead
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.domain.enums import WorkflowStatus
+
+ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+
+
+@sensor(
+    job=process_formlead,
+    minimum_interval_seconds=5,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Launches received leads that no run was asked for (Dagster was down, the "
+    "API died after its 202); a backlog goes out in batched runs.",
+)
+def received_leads_sensor(
+    context: SensorEvaluationContext, database: DatabaseResource, settings: SettingsResource
+) -> SensorResult | SkipReason:
+    """Claim awaiting workflows and request runs for them."""
+    config = settings.get()
+    with database.session() as session:
+        awaiting = outbox.claim_awaiting(
+            session,
+            older_than=timedelta(seconds=config.sensor_grace_seconds),
+            limit=config.sensor_batch_size * 10,
+        )
+    if not awaiting:
+        return SkipReason("no received lead is waiting for a run")
+    keys = [str(item.workflow_id) for item in awaiting]
+    new = [key for key in keys if not context.instance.has_dynamic_partition("leads", key)]
+    known = [key for key in keys if key not in set(new)]
+    attempts = {str(item.workflow_id): item.attempts for item in awaiting}
+    run_tags = {tags.TRIGGER: "sensor"}
+    requests = [
+        RunRequest(
+            run_key=f"{key}:{attempts[key]}",
+            partition_key=key,
+            tags={**run_tags, tags.WORKFLOW_ID: key},
+        )
+        for key in known
+    ]
+    # New partitions are appended in this order, so each chunk is a contiguous range.
+    size = config.sensor_batch_size
+    for start in range(0, len(new), size):
+        chunk = new[start : start + size]
+        if len(chunk) == 1:
+            requests.append(
+                RunRequest(
+                    run_key=f"{chunk[0]}:{attempts[chunk[0]]}",
+                    partition_key=chunk[0],
+                    tags={**run_tags, tags.WORKFLOW_ID: chunk[0]},
+                )
+            )
+            continue
+        requests.append(
+            RunRequest(
+                run_key=f"batch:{chunk[0]}:{chunk[-1]}:{attempts[chunk[0]]}",
+                tags={
+                    **run_tags,
+                    tags.LEADS: str(len(chunk)),
+                    "dagster/asset_partition_range_start": chunk[0],
+                    "dagster/asset_partition_range_end": chunk[-1],
+                },
+            )
+        )
+    context.log.info(f"launching {len(keys)} lead(s) in {len(requests)} run(s)")
+    return SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[leads_partitions.build_add_request(new)] if new else [],
+    )
+
+
+@sensor(
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Re-queues workflows whose run ended or vanished without finishing them "
+    "(a bounded number of times), then fails them with the reason.",
+)
+def stuck_workflows_sensor(
+    context: SensorEvaluationContext, database: DatabaseResource, settings: SettingsResource
+) -> SkipReason:
+    """Find requested or running workflows whose Dagster run is over."""
+    config = settings.get()
+    requeued = failed = 0
+    # A run the sensor asked for carries no id of ours until it claims its workflow; a
+    # queue this long is not normal, so after it the launch is taken as lost.
+    lost_before = datetime.now(UTC) - timedelta(minutes=10)
+    with database.session() as session:
+        for workflow in outbox.in_flight(session, older_than=timedelta(seconds=60)):
+            run = (
+                context.instance.get_run_by_id(workflow.dagster_run_id)
+                if workflow.dagster_run_id
+                else None
+            )
+            if run is not None and run.status not in ENDED:
+                continue  # still queued or running: leave it
+            if run is None and workflow.status != WorkflowStatus.RUNNING.value:
+                asked = workflow.run_requested_at
+                if workflow.dagster_run_id is None and asked is not None and asked < lost_before:
+                    # Asked for, never started (a lost launch): back to the sensor.
+                    outbox.requeue(session, workflow, "launch was lost; re-queued")
+                    requeued += 1
+                continue
+            where = f"run {workflow.dagster_run_id} ended ({run.status.value if run else 'gone'})"
+            if workflow.attempts >= config.max_run_attempts:
+                workflows.finish(
+                    session,
+                    workflow.id,
+                    WorkflowStatus.FAILED,
+                    reason=f"{where} without finishing after {workflow.attempts} attempt(s)",
+                )
+                failed += 1
+            else:
+                outbox.requeue(session, workflow, f"{where}; re-queued")
+                requeued += 1
+    return SkipReason(f"re-queued {requeued}, failed {failed}")

@@ -1,0 +1,103 @@
+"""The real API app on this worker's database; deliveries signed as HubSpot signs them."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from sales_agent_api.app import create_app
+from sales_agent_api.signature import sign_v3
+from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.settings import Settings
+from tests.conftest import free_port
+
+SECRET = "test-client-secret"
+FORM = "form-guid-1"
+URL_PATH = "/webhook/formlead"
+
+
+@pytest.fixture(scope="module")
+def settings(database_url: URL) -> Settings:
+    """The app's settings: this worker's database, a client secret, Dagster unreachable."""
+    return Settings(
+        _env_file=None,
+        database_url=libpq_dsn(database_url),
+        hubspot_client_secret=SECRET,
+        dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
+        webhook_max_body_bytes=4096,
+    )
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of the app (background tasks run before each call returns)."""
+    with TestClient(create_app(settings), base_url="http://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tenant(engine: Engine) -> Tenant:
+    """A tenant of its own per test (rows are committed by the app)."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        tenant = Tenant(
+            portal_id=random.randint(10**6, 10**9),
+            name="Acme",
+            allowed_form_ids=[FORM],
+        )
+        session.add(tenant)
+    return tenant
+
+
+def body_for(portal_id: int, submission: str = "sub-1", **overrides: Any) -> dict[str, Any]:
+    """The seed's form webhook body."""
+    body: dict[str, Any] = {
+        "portalId": portal_id,
+        "formId": FORM,
+        "formSubmissionId": submission,
+        "fieldValues": [
+            {"name": "email", "value": "jane@acme-robotics.example"},
+            {"name": "firstname", "value": "Jane"},
+            {"name": "company", "value": "Acme Robotics"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def signed(
+    body: bytes, *, secret: str = SECRET, timestamp_ms: int | None = None, url: str | None = None
+) -> dict[str, str]:
+    """HubSpot's v3 headers for a POST of `body` to the webhook."""
+    stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+    headers = sign_v3(secret, "POST", url or f"http://testserver{URL_PATH}", body, stamp)
+    return {**headers, "Content-Type": "application/json"}
+
+
+def post(client: TestClient, document: Any, **sign: Any) -> Any:
+    """POST a JSON document, correctly signed unless told otherwise."""
+    raw = json.dumps(document).encode()
+    return client.post(URL_PATH, content=raw, headers=signed(raw, **sign))
+
+
+def rows(engine: Engine, tenant: Tenant) -> tuple[int, int]:
+    """Submissions and workflows stored for the tenant."""
+    with Session(engine) as session:
+        submissions = session.scalar(
+            select(func.count())
+            .select_from(FormSubmission)
+            .where(FormSubmission.tenant_id == tenant.id)
+        )
+        workflows = session.scalar(
+            select(func.count()).select_from(Workflow).where(Workflow.tenant_id == tenant.id)
+        )
+    return int(submissions or 0), int(workflows or 0)

@@ -1,0 +1,182 @@
+"""POST /webhook/formlead through the real app and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from sales_agent_api.app import create_app
+from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.settings import Settings
+from tests.conftest import free_port
+from tests.integration.api.conftest import FORM, URL_PATH, body_for, post, rows, signed
+
+
+def test_a_valid_delivery_is_accepted_and_stored_with_its_raw_payload(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    document = body_for(tenant.portal_id, extra_field="kept")
+    response = post(client, document)
+    assert response.status_code == 202
+    receipt = response.json()
+    assert receipt["status"] == "accepted"
+    with Session(engine) as session:
+        submission = session.get_one(FormSubmission, receipt["submission_id"])
+        workflow = session.get_one(Workflow, receipt["workflow_id"])
+    assert submission.raw_payload == document
+    assert (submission.email, submission.first_name, submission.form_id) == (
+        "jane@acme-robotics.example",
+        "Jane",
+        FORM,
+    )
+    assert workflow.status == "received"
+    assert workflow.email_domain == "acme-robotics.example"
+    # Dagster is unreachable here: the launch is released for the sensor, nothing lost.
+    assert workflow.run_requested_at is None
+
+
+def test_a_repeated_delivery_is_a_200_duplicate_with_the_first_workflow(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    first = post(client, body_for(tenant.portal_id, "sub-dup")).json()
+    again = post(client, body_for(tenant.portal_id, "sub-dup"))
+    assert again.status_code == 200
+    assert again.json() == {**first, "status": "duplicate"}
+    assert rows(engine, tenant) == (1, 1)
+
+
+def test_a_form_off_the_allowlist_is_403_and_writes_nothing(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    response = post(client, body_for(tenant.portal_id, formId="other-form"))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "form_not_allowed"
+    assert rows(engine, tenant) == (0, 0)
+
+
+def test_an_unknown_portal_is_403(client: TestClient) -> None:
+    response = post(client, body_for(424242))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "unknown_portal"
+
+
+def test_bad_signatures_and_timestamps_are_401_and_write_nothing(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    document = body_for(tenant.portal_id)
+    now = int(time.time() * 1000)
+    for sign in (
+        {"secret": "wrong-secret"},
+        {"timestamp_ms": now - 6 * 60 * 1000},
+        {"timestamp_ms": now + 6 * 60 * 1000},
+        {"url": "http://testserver/other"},
+    ):
+        response = post(client, document, **sign)
+        assert response.status_code == 401, sign
+        assert response.json()["error"]["code"] == "bad_signature"
+    raw = json.dumps(document).encode()
+    tampered = raw.replace(b"Jane", b"John")
+    response = client.post(URL_PATH, content=tampered, headers=signed(raw))
+    assert response.status_code == 401
+    unsigned = client.post(URL_PATH, content=raw, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401
+    assert rows(engine, tenant) == (0, 0)
+
+
+def test_bad_bodies_are_400_naming_the_fields(client: TestClient, tenant: Tenant) -> None:
+    raw = b"{not json"
+    response = client.post(URL_PATH, content=raw, headers=signed(raw))
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_json")
+
+    response = post(client, {"portalId": tenant.portal_id, "fieldValues": []})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == ["formId", "formSubmissionId"]
+
+    no_email = body_for(tenant.portal_id, fieldValues=[{"name": "firstname", "value": "Jo"}])
+    response = post(client, no_email)
+    assert (response.status_code, response.json()["error"]["fields"]) == (400, ["email"])
+
+    bad_email = body_for(tenant.portal_id, fieldValues=[{"name": "email", "value": "jo@"}])
+    response = post(client, bad_email)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_email")
+
+
+def test_not_json_is_415_and_too_large_is_413(client: TestClient, tenant: Tenant) -> None:
+    raw = json.dumps(body_for(tenant.portal_id)).encode()
+    headers = {**signed(raw), "Content-Type": "text/plain"}
+    assert client.post(URL_PATH, content=raw, headers=headers).status_code == 415
+    big = json.dumps(body_for(tenant.portal_id, padding="x" * 5000)).encode()
+    response = client.post(URL_PATH, content=big, headers=signed(big))
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "body_too_large")
+
+
+def test_a_batch_is_stored_in_one_transaction_or_not_at_all(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    good = [body_for(tenant.portal_id, f"batch-{i}") for i in range(3)]
+    broken = [*good, {"portalId": tenant.portal_id, "formId": FORM}]
+    response = post(client, broken)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == ["[3].formSubmissionId"]
+    assert rows(engine, tenant) == (0, 0)
+
+    response = post(client, good)
+    assert response.status_code == 202
+    assert [r["status"] for r in response.json()["results"]] == ["accepted"] * 3
+    assert rows(engine, tenant) == (3, 3)
+
+
+def test_the_legacy_contact_variant_is_accepted(client: TestClient, tenant: Tenant) -> None:
+    document = {
+        "vid": 101,
+        "portal-id": tenant.portal_id,
+        "properties": {"email": {"value": "legacy@acme-robotics.example"}},
+        "form-submissions": [
+            {"conversion-id": "conv-1", "form-id": FORM, "portal-id": tenant.portal_id,
+             "timestamp": 1764000000000},
+        ],
+    }  # fmt: skip
+    response = post(client, document)
+    assert response.status_code == 202, response.text
+
+
+def test_ten_concurrent_deliveries_make_one_submission_and_one_workflow(
+    settings: Settings, tenant: Tenant, engine: Engine
+) -> None:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    raw = json.dumps(body_for(tenant.portal_id, "sub-race")).encode()
+    url = f"http://127.0.0.1:{port}{URL_PATH}"
+    statuses: list[int] = []
+    barrier = threading.Barrier(10)
+
+    def deliver() -> None:
+        barrier.wait()
+        response = httpx.post(url, content=raw, headers=signed(raw, url=url), timeout=10)
+        statuses.append(response.status_code)
+
+    workers = [threading.Thread(target=deliver) for _ in range(10)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    server.should_exit = True
+    thread.join(timeout=10)
+    assert sorted(statuses) == [200] * 9 + [202]
+    assert rows(engine, tenant) == (1, 1)
+    with Session(engine) as session:
+        ids = session.scalars(select(Workflow.id).where(Workflow.tenant_id == tenant.id)).all()
+    assert len(ids) == 1
