@@ -25,9 +25,10 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sales_agent_pipeline.cli.demo import ensure_demo_tenant
 from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
-from sales_agent_pipeline.db.session import make_engine
+from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.launcher import DagsterLauncher
 
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
@@ -52,22 +53,6 @@ def wait_ok(url: str, timeout: float = 180) -> None:
             pass
         time.sleep(0.2)
     raise SystemExit(f"{url} not ready")
-
-
-def make_tenant(session: Session) -> Tenant:
-    """The demo tenant of the sandbox's portal."""
-    tenant = Tenant(
-        portal_id=1000,
-        name="Bench Co",
-        drive_folder_ids=["folder-case-studies", "folder-one-pagers"],
-        timezone="America/New_York",
-        sender_email="alex.morgan@sandbox.example.com",
-        default_owner_id="90000001",
-        throttle_window_seconds=0,
-    )
-    session.add(tenant)
-    session.flush()
-    return tenant
 
 
 def submit(session: Session, tenant: Tenant, n: int) -> str:
@@ -132,8 +117,8 @@ def main() -> None:
         wait_ok(f"{ui}/server_info")
         engine = make_engine(database)
         launcher = DagsterLauncher(ui)
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            tenant = make_tenant(session)
+        # `up` creates the demo tenant (the sandbox's portal) in sandbox mode.
+        tenant = ensure_demo_tenant(make_session_factory(engine))
 
         def status(workflow_id: str) -> str:
             with Session(engine) as session:

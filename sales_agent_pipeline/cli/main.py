@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ import httpx
 import psycopg
 import typer
 from pydantic import ValidationError
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.db import migrate
@@ -40,30 +42,27 @@ def _settings() -> Settings:
     return settings
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Migrate the app database up (starting the embedded server when DATABASE_URL is unset)."""
+def _migrate(step: Callable[[URL, str], None], revision: str) -> None:
     settings = _settings()
     databases = provision(settings, upgrade=False)
     try:
-        migrate.upgrade(databases.app, revision)
+        step(databases.app, revision)
         typer.echo(f"app database {databases.app.database} at {revision}")
     finally:
         if databases.embedded is not None and databases.embedded.started_here:
             databases.embedded.stop()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the app database up (starting the embedded server when DATABASE_URL is unset)."""
+    _migrate(migrate.upgrade, revision)
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g. base")) -> None:
     """Migrate the app database down to a revision."""
-    settings = _settings()
-    databases = provision(settings, upgrade=False)
-    try:
-        migrate.downgrade(databases.app, revision)
-        typer.echo(f"app database {databases.app.database} at {revision}")
-    finally:
-        if databases.embedded is not None and databases.embedded.started_here:
-            databases.embedded.stop()
+    _migrate(migrate.downgrade, revision)
 
 
 @app.command()

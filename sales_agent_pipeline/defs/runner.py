@@ -94,44 +94,57 @@ class StepRunner:
         self.run_id = context.run_id
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
 
+    def _event_in(
+        self, session: Session, state: LeadState, status: StepStatus, **values: Any
+    ) -> None:
+        audit.record_event(
+            session,
+            state.workflow_id,
+            event_type=f"step_{status.value}",
+            status=status,
+            step_number=self.number,
+            step_name=self.name,
+            run_id=self.run_id,
+            **values,
+        )
+
     def _event(self, state: LeadState, status: StepStatus, **values: Any) -> None:
         with self.sessions.begin() as session:
-            audit.record_event(
-                session,
-                state.workflow_id,
-                event_type=f"step_{status.value}",
-                status=status,
-                step_number=self.number,
-                step_name=self.name,
-                run_id=self.run_id,
-                **values,
-            )
+            self._event_in(session, state, status, **values)
+
+    def _error_in(
+        self,
+        session: Session,
+        state: LeadState,
+        error: BaseException,
+        error_class: ErrorClass,
+        http_status: int | None,
+        trace: str | None,
+    ) -> None:
+        audit.record_error(
+            session,
+            state.workflow_id,
+            error_class=error_class,
+            error=error,
+            step_number=self.number,
+            step_name=self.name,
+            traceback=trace,
+            http_status=http_status,
+            attempt=self.context.retry_number + 1,
+        )
 
     def _stop(
         self, state: LeadState, error: BaseException, outcome: WorkflowStatus, ms: int
     ) -> LeadState:
         error_class, http_status = _classify(error)
         reason = f"step {self.number} {self.name}: {error}"
+        trace = "".join(traceback.format_exception(error))
         with self.sessions.begin() as session:
-            audit.record_error(
+            self._error_in(session, state, error, error_class, http_status, trace)
+            self._event_in(
                 session,
-                state.workflow_id,
-                error_class=error_class,
-                error=error,
-                step_number=self.number,
-                step_name=self.name,
-                traceback="".join(traceback.format_exception(error)),
-                http_status=http_status,
-                attempt=self.context.retry_number + 1,
-            )
-            audit.record_event(
-                session,
-                state.workflow_id,
-                event_type="step_failed",
-                status=StepStatus.FAILED,
-                step_number=self.number,
-                step_name=self.name,
-                run_id=self.run_id,
+                state,
+                StepStatus.FAILED,
                 duration_ms=ms,
                 details={
                     "outcome": outcome.value,
@@ -148,14 +161,10 @@ class StepRunner:
     def skip(self, state: LeadState, reason: str) -> LeadState:
         """End a lead early without error (e.g. a throttled repeat submitter)."""
         with self.sessions.begin() as session:
-            audit.record_event(
+            self._event_in(
                 session,
-                state.workflow_id,
-                event_type="step_skipped",
-                status=StepStatus.SKIPPED,
-                step_number=self.number,
-                step_name=self.name,
-                run_id=self.run_id,
+                state,
+                StepStatus.SKIPPED,
                 details={"outcome": WorkflowStatus.SKIPPED.value, "reason": reason},
             )
             workflows.finish(session, state.workflow_id, WorkflowStatus.SKIPPED, reason=reason)
@@ -207,25 +216,11 @@ class StepRunner:
 
     def _retrying(self, state: LeadState, error: TransientError, ms: int) -> None:
         with self.sessions.begin() as session:
-            audit.record_error(
+            self._error_in(session, state, error, ErrorClass.TRANSIENT, error.http_status, None)
+            self._event_in(
                 session,
-                state.workflow_id,
-                error_class=ErrorClass.TRANSIENT,
-                error=error,
-                step_number=self.number,
-                step_name=self.name,
-                traceback=None,
-                http_status=error.http_status,
-                attempt=self.context.retry_number + 1,
-            )
-            audit.record_event(
-                session,
-                state.workflow_id,
-                event_type="step_retrying",
-                status=StepStatus.RETRYING,
-                step_number=self.number,
-                step_name=self.name,
-                run_id=self.run_id,
+                state,
+                StepStatus.RETRYING,
                 duration_ms=ms,
                 details={"error": str(error), "retry_after": error.retry_after_seconds},
             )

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from dagster import DagsterInstance, ExecuteInProcessResult
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_SENDER, ensure_demo_tenant
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.urls import libpq_dsn
@@ -22,9 +23,7 @@ from sales_agent_pipeline.defs import tags
 from sales_agent_pipeline.settings import get_settings
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 
-DEMO_OWNER = "alex.morgan@sandbox.example.com"
-DEMO_PORTAL = 1000
-FORM_ID = "form-demo-contact"
+FORM_ID = DEMO_FORM
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def pipeline_env(sandbox_url: str, database_url: URL) -> Iterator[None]:  # noqa
 def sandbox(admin_client: Admin, pipeline_env: None) -> Iterator[Admin]:  # noqa: F811
     """The sandbox with its demo data; the Gmail user is the demo owner Alex."""
     admin_client.reset(demo=True)
-    admin_client.config(default_google_user=DEMO_OWNER, rate_limit_max=190, search_per_second=4)
+    admin_client.config(default_google_user=DEMO_SENDER, rate_limit_max=190, search_per_second=4)
     yield admin_client
     # A test may change the environment (mode, kill switch): never let it leak.
     get_settings.cache_clear()
@@ -62,24 +61,8 @@ def sandbox(admin_client: Admin, pipeline_env: None) -> Iterator[Admin]:  # noqa
 
 @pytest.fixture(scope="module")
 def tenant(engine: Engine, pipeline_env: None) -> Tenant:
-    """The demo tenant: the sandbox's portal, its Drive folders, Alex as sender."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        existing = session.scalar(select(Tenant).where(Tenant.portal_id == DEMO_PORTAL))
-        if existing is not None:
-            return existing
-        tenant = Tenant(
-            portal_id=DEMO_PORTAL,
-            name="Demo Co",
-            allowed_form_ids=[FORM_ID],
-            drive_folder_ids=["folder-case-studies", "folder-one-pagers"],
-            timezone="America/New_York",
-            sender_email=DEMO_OWNER,
-            default_owner_id="90000001",
-            holiday_country="US",
-            voice_profile={"sender_name": "Alex Morgan", "company_name": "Demo Co"},
-        )
-        session.add(tenant)
-    return tenant
+    """The tenant `sales-agent up` creates for the demo: the sandbox's portal and folders."""
+    return ensure_demo_tenant(sessionmaker(engine))
 
 
 @dataclass

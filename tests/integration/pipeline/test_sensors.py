@@ -49,6 +49,13 @@ def test_the_sensor_launches_waiting_leads_once_and_batches_a_backlog(
     from sales_agent_pipeline.settings import get_settings
 
     get_settings.cache_clear()
+    # Earlier tests of this worker may have left received work behind: not this test's.
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.run_requested_at.is_(None))
+            .values(run_requested_at=Workflow.created_at)
+        )
     fresh = submit("fresh@acme-robotics.example")
     waiting = [submit(f"waiting{i}@acme-robotics.example") for i in range(4)]
     age(engine, *waiting)
