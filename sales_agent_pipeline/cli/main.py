@@ -89,19 +89,13 @@ def sandbox(
 
 
 def _run_demo(settings: Settings, databases: Databases, stack: Stack) -> None:
-    """Demo tenant, three signed leads through the webhook, and the first draft."""
-    from sales_agent_pipeline.cli.demo import (
-        demo_secret,
-        ensure_demo_tenant,
-        first_draft,
-        post_demo_leads,
-    )
+    """Three signed demo leads through the webhook, and the first one's draft."""
+    from sales_agent_pipeline.cli.demo import demo_secret, first_draft, post_demo_leads
     from sales_agent_pipeline.db.session import make_engine, make_session_factory
 
     engine = make_engine(databases.app, pool_size=1)
     try:
         sessions = make_session_factory(engine)
-        ensure_demo_tenant(sessions)
         secret = (
             settings.hubspot_client_secret.get_secret_value()
             if settings.hubspot_client_secret
@@ -138,6 +132,14 @@ def up() -> None:
     except (StackError, EmbeddedPostgresError, psycopg.OperationalError, OperationalError) as exc:
         typer.secho(f"cannot start: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
+    if settings.sandbox_mode:
+        # The demo tenant exists before the API answers its first delivery.
+        from sales_agent_pipeline.cli.demo import ensure_demo_tenant
+        from sales_agent_pipeline.db.session import make_engine, make_session_factory
+
+        engine = make_engine(databases.app, pool_size=1)
+        ensure_demo_tenant(make_session_factory(engine))
+        engine.dispose()
     stack = Stack(settings, databases)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
