@@ -114,18 +114,23 @@ def run(instance: DagsterInstance) -> Any:
 
     job = defs.resolve_job_def("process_formlead")
 
-    def execute(*leads: Lead, trigger: str = "webhook") -> ExecuteInProcessResult:
+    def execute(
+        *leads: Lead, trigger: str = "webhook", on: DagsterInstance | None = None
+    ) -> ExecuteInProcessResult:
+        target = on or instance
         keys = [str(lead.workflow_id) for lead in leads]
-        instance.add_dynamic_partitions("leads", keys)
+        missing = [key for key in keys if not target.has_dynamic_partition("leads", key)]
+        if missing:
+            target.add_dynamic_partitions("leads", missing)
         run_tags = {tags.TRIGGER: trigger}
         if len(keys) == 1:
             return job.execute_in_process(
-                instance=instance, partition_key=keys[0], tags=run_tags, raise_on_error=False
+                instance=target, partition_key=keys[0], tags=run_tags, raise_on_error=False
             )
         run_tags |= {
             "dagster/asset_partition_range_start": keys[0],
             "dagster/asset_partition_range_end": keys[-1],
         }
-        return job.execute_in_process(instance=instance, tags=run_tags, raise_on_error=False)
+        return job.execute_in_process(instance=target, tags=run_tags, raise_on_error=False)
 
     return execute

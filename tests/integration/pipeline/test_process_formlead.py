@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from dagster import DagsterInstance
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -149,12 +150,28 @@ def test_two_runs_of_one_workflow_at_once_do_the_work_once(
     email = "raced@acme-robotics.example"
     lead = submit(email)
     results: list[Any] = []
-    threads = [threading.Thread(target=lambda: results.append(run(lead))) for _ in range(2)]
+    barrier = threading.Barrier(2)
+
+    def race() -> None:
+        # Two run workers of their own (an in-memory instance is not for threads); they
+        # meet only in PostgreSQL, where the claim decides.
+        with DagsterInstance.ephemeral() as own:
+            barrier.wait()
+            try:
+                results.append(run(lead, on=own))
+            except Exception as exc:  # reported by the assertion below
+                results.append(exc)
+
+    threads = [threading.Thread(target=race) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(result.success for result in results)
+    assert len(results) == 2
+    failures = [r for r in results if isinstance(r, Exception) or not r.success]
+    assert failures == [], [
+        r if isinstance(r, Exception) else r.get_step_failure_events() for r in failures
+    ]
     assert len(drafts_to(sandbox, email)) == 1
     assert len(tasks_for(sandbox, lead)) == 1
     with Session(engine) as session:
