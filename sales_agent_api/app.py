@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_session_factory(engine)
         app.state.launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)
         yield
+        app.state.launcher.close()
         engine.dispose()
 
     app = FastAPI(

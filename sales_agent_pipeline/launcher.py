@@ -7,8 +7,9 @@ first, so the two small documents below go over httpx directly.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -44,10 +45,29 @@ class LaunchError(RuntimeError):
 
 @dataclass
 class DagsterLauncher:
-    """Launches lead runs on the Dagster webserver at `url` (e.g. http://127.0.0.1:3000)."""
+    """Launches lead runs on the Dagster webserver at `url` (e.g. http://127.0.0.1:3000).
+
+    One pooled HTTP client per launcher (thread-safe): building a client costs ~26 ms of CPU
+    (an SSL context), which capped one API worker at ~38 launches per second.
+    """
 
     url: str
     timeout_seconds: float = 10.0
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def _shared(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.timeout_seconds)
+            return self._client
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def _post(self, client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -76,36 +96,31 @@ class DagsterLauncher:
         """Add each lead's partition and launch one run over them; returns the run id."""
         if not workflow_ids:
             raise ValueError("no workflow to launch")
-        owned = client is None
-        http = client or httpx.Client()
-        try:
-            selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-            for key in workflow_ids:
-                added = self._post(
-                    http, _ADD_PARTITION, {"selector": selector, "name": PARTITIONS, "key": key}
-                )["addDynamicPartition"]
-                if added["__typename"] not in {
-                    "AddDynamicPartitionSuccess",
-                    "DuplicateDynamicPartitionError",
-                }:
-                    raise LaunchError(f"adding partition {key}: {added.get('message', added)}")
-            run_tags = {"sales_agent/trigger": trigger, **(tags or {})}
-            if len(workflow_ids) == 1:
-                run_tags["dagster/partition"] = workflow_ids[0]
-            else:
-                run_tags["dagster/asset_partition_range_start"] = workflow_ids[0]
-                run_tags["dagster/asset_partition_range_end"] = workflow_ids[-1]
-            params = {
-                "selector": {**selector, "jobName": JOB},
-                "executionMetadata": {
-                    "tags": [{"key": key, "value": value} for key, value in run_tags.items()]
-                },
-            }
-            launched = self._post(http, _LAUNCH, {"params": params})["launchRun"]
-            if launched["__typename"] != "LaunchRunSuccess":
-                raise LaunchError(f"launching {JOB}: {launched}")
-            run_id: str = launched["run"]["runId"]
-            return run_id
-        finally:
-            if owned:
-                http.close()
+        http = client or self._shared()
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+        for key in workflow_ids:
+            added = self._post(
+                http, _ADD_PARTITION, {"selector": selector, "name": PARTITIONS, "key": key}
+            )["addDynamicPartition"]
+            if added["__typename"] not in {
+                "AddDynamicPartitionSuccess",
+                "DuplicateDynamicPartitionError",
+            }:
+                raise LaunchError(f"adding partition {key}: {added.get('message', added)}")
+        run_tags = {"sales_agent/trigger": trigger, **(tags or {})}
+        if len(workflow_ids) == 1:
+            run_tags["dagster/partition"] = workflow_ids[0]
+        else:
+            run_tags["dagster/asset_partition_range_start"] = workflow_ids[0]
+            run_tags["dagster/asset_partition_range_end"] = workflow_ids[-1]
+        params = {
+            "selector": {**selector, "jobName": JOB},
+            "executionMetadata": {
+                "tags": [{"key": key, "value": value} for key, value in run_tags.items()]
+            },
+        }
+        launched = self._post(http, _LAUNCH, {"params": params})["launchRun"]
+        if launched["__typename"] != "LaunchRunSuccess":
+            raise LaunchError(f"launching {JOB}: {launched}")
+        run_id: str = launched["run"]["runId"]
+        return run_id

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     # The sensor takes over work the API did not launch after this long.
     sensor_grace_seconds: float = Field(default=3.0, ge=0)
     # Leads a sensor run carries when a backlog has built up.
-    sensor_batch_size: int = Field(default=50, ge=1, le=500)
+    sensor_batch_size: int = Field(default=100, ge=1, le=500)
     # A running workflow whose Dagster run ended without finishing it is re-queued this
     # many times, then failed with the reason.
     max_run_attempts: int = Field(default=3, ge=1)

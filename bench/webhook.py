@@ -1,0 +1,271 @@
+"""The webhook under load, through real processes: `sales-agent up` (embedded PostgreSQL, the
+sandbox, Dagster) and a second API process under uvicorn (one worker) on the stack's database.
+
+1. Ack latency with durable writes: open-loop constant rate (100, 300, 1000 req/s, 10 s each)
+   of signed deliveries to the second API for a bench tenant whose leads never run (the Dagster
+   daemon is suspended meanwhile, that API's launches go to a closed port, and its rows are
+   marked skipped before the daemon resumes). Latency counts from each request's due time.
+2. POST to succeeded workflow for single leads at low load, through the stack's own API.
+
+Run: .venv/bin/python bench/webhook.py [--seconds 10] [--rates 100,300,1000] [--single 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy import create_engine, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from sales_agent_api.signature import sign_v3
+from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
+from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.db.urls import app_url
+
+BENCH_PORTAL, BENCH_FORM, SECRET_REF = 2000, "bench-form", "BENCH_SECRET"
+TERMINAL = ("succeeded", "failed", "rejected", "skipped")
+BIN = Path(sys.executable).parent
+ACCEPTED: set[str] = set()  # submission ids answered 202 by the bench API
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ok(url: str, timeout: float = 180) -> None:
+    """Poll until the URL answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready")
+
+
+def pct(values: list[float], q: int) -> float:
+    """The q-th percentile (1-99), inclusive method."""
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def delivery(
+    secret: str, url: str, portal: int, form: str, email: str
+) -> tuple[bytes, dict[str, str]]:
+    """A v3-signed delivery in the seed's shape with a unique formSubmissionId."""
+    fields = {"email": email, "firstname": "Bench", "industry": "Robotics"}
+    content = json.dumps(
+        {
+            "portalId": portal,
+            "formId": form,
+            "formSubmissionId": str(uuid.uuid4()),
+            "fieldValues": [{"name": k, "value": v} for k, v in fields.items()],
+        }
+    ).encode()
+    headers = sign_v3(secret, "POST", url, content, int(time.time() * 1000))
+    return content, {**headers, "Content-Type": "application/json"}
+
+
+async def offered_load(url: str, secret: str, rate: int, seconds: float) -> str:
+    """Open loop at `rate` req/s over 64 connections; a line of figures. Request i is due at
+    start + i/rate, the next free connection sends it (not before), latency counts from the due
+    time. Our queue, not httpx's pool: thousands of requests waiting there stall the client."""
+    ready = [
+        delivery(secret, url, BENCH_PORTAL, BENCH_FORM, f"load{i}@acme-robotics.example")
+        for i in range(int(rate * seconds))
+    ]  # all signed before the clock starts
+    latencies: list[float] = []
+    counts = {"non2xx": 0, "errors": 0, "late": 0}
+    start = last = time.perf_counter() + 0.2
+    cutoff = start + seconds + 20  # requests still unsent then are counted as errors
+    pending = iter(enumerate(ready))
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
+        async def connection() -> None:
+            nonlocal last
+            for i, (content, headers) in pending:
+                due = start + i / rate
+                if time.perf_counter() > cutoff:
+                    counts["late"] += 1
+                    continue
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                try:
+                    response = await client.post(url, content=content, headers=headers)
+                except httpx.HTTPError:
+                    counts["errors"] += 1
+                    continue
+                last = max(last, time.perf_counter())
+                if response.status_code == 202:
+                    latencies.append((last - due) * 1000)
+                    ACCEPTED.add(response.json()["submission_id"])
+                else:
+                    counts["non2xx"] += 1
+
+        await asyncio.gather(*(connection() for _ in range(64)))
+    return (
+        f"  offered {rate:5d}/s: achieved {len(latencies) / (last - start):7.1f}/s, "
+        f"p50 {pct(latencies, 50):8.1f} ms, p99 {pct(latencies, 99):8.1f} ms, "
+        f"max {max(latencies, default=float('nan')):8.1f} ms, 202s {len(latencies)}, "
+        f"non-2xx {counts['non2xx']}, errors {counts['errors']}, unsent {counts['late']}"
+    )
+
+
+def wait_for_demo(api: str, secret_file: Path, timeout: float = 180) -> str:
+    """Poll the secret file, then a signed test POST until it answers 202; the secret."""
+    deadline, url = time.monotonic() + timeout, f"{api}/webhook/formlead"
+    while time.monotonic() < deadline:
+        if secret_file.exists() and (secret := secret_file.read_text().strip()):
+            content, headers = delivery(secret, url, DEMO_PORTAL, DEMO_FORM, "ready@acme.example")
+            try:
+                if httpx.post(url, content=content, headers=headers).status_code == 202:
+                    return secret
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.25)
+    raise SystemExit("the demo tenant is not ready")
+
+
+def status(engine: Engine, workflow_id: str) -> str:
+    """A workflow's status."""
+    with engine.connect() as conn:
+        query = select(Workflow.status).where(Workflow.id == uuid.UUID(workflow_id))
+        return str(conn.execute(query).scalar_one())
+
+
+def ack_latency(engine: Engine, database: str, demo_secret: str, args: argparse.Namespace) -> None:
+    """Step 2: the second API under open-loop load, with the Dagster daemon suspended."""
+    bench_secret, port = secrets.token_urlsafe(32), free_port()
+    with Session(engine) as session, session.begin():
+        tenant = Tenant(portal_id=BENCH_PORTAL, name="Bench", allowed_form_ids=[BENCH_FORM])
+        tenant.webhook_secret_ref = SECRET_REF
+        session.add(tenant)
+        session.flush()
+        tenant_id = tenant.id
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSPOT_")}
+    env.update(DATABASE_URL=database, HUBSPOT_CLIENT_SECRET=demo_secret)
+    env[SECRET_REF] = bench_secret
+    env["DAGSTER_WEBSERVER_URL"] = f"http://127.0.0.1:{free_port()}"  # launches fail fast
+    argv = [str(BIN / "uvicorn"), "sales_agent_api.app:create_app", "--factory", "--port"]
+    with (args.data_dir / "bench-api.log").open("wb") as out:
+        api = subprocess.Popen(
+            [*argv, str(port), "--log-level", "warning"], env=env, stdout=out, stderr=out
+        )
+    stack = psutil.Process(args.stack_pid).children(recursive=True)
+    daemon = next(p for p in stack if "dagster-daemon" in " ".join(p.cmdline()))
+    suspended = [daemon, *daemon.children(recursive=True)]
+    try:
+        wait_ok(f"http://127.0.0.1:{port}/healthz", timeout=60)
+        for proc in suspended:
+            proc.suspend()  # no sensor, no run queue: the bench tenant's rows stay put
+        url = f"http://127.0.0.1:{port}/webhook/formlead"
+        print(f"ack latency, open loop, {args.seconds:.0f} s per rate, pool 64, 1 worker:")
+        for rate in (int(r) for r in args.rates.split(",")):
+            print(asyncio.run(offered_load(url, bench_secret, rate, args.seconds)), flush=True)
+            time.sleep(3)  # let the API's background launches drain
+        api.terminate()
+        api.wait(30)
+        with Session(engine) as session:
+            query = select(FormSubmission.id).where(FormSubmission.tenant_id == tenant_id)
+            rows = {str(s) for s in session.scalars(query)}
+        print(
+            f"durable writes: {len(ACCEPTED)} answered 202, {len(rows)} submissions stored, "
+            f"{len(ACCEPTED - rows)} of the 202s missing, "
+            f"{len(rows - ACCEPTED)} stored without a 202 seen (client gave up)"
+        )
+        with Session(engine) as session, session.begin():
+            done = {"status": "skipped", "failure_reason": "bench"}
+            session.execute(update(Workflow).where(Workflow.tenant_id == tenant_id).values(done))
+    finally:
+        api.kill()
+        api.wait(10)
+        for proc in reversed(suspended):
+            proc.resume()
+
+
+def single_leads(engine: Engine, api: str, secret: str, count: int) -> None:
+    """Step 3: POST to succeeded workflow, one lead at a time, polling the DB every 20 ms."""
+    latencies: list[float] = []
+    url = f"{api}/webhook/formlead"
+    with httpx.Client(timeout=10) as client:
+        for n in range(count + 2):
+            email = f"single{n}@acme-robotics.example"
+            content, headers = delivery(secret, url, DEMO_PORTAL, DEMO_FORM, email)
+            started = time.monotonic()
+            answer = client.post(url, content=content, headers=headers)
+            if answer.status_code != 202:
+                raise SystemExit(f"the stack's API answered {answer.status_code}: {answer.text}")
+            workflow_id = answer.json()["workflow_id"]
+            while (state := status(engine, workflow_id)) not in TERMINAL:
+                if time.monotonic() > started + 120:
+                    raise SystemExit(f"lead {workflow_id} still {state} after 120 s")
+                time.sleep(0.02)
+            if state != "succeeded":
+                raise SystemExit(f"lead {workflow_id} ended {state}")
+            if n >= 2:  # the first two warm the run workers after the pause
+                latencies.append(time.monotonic() - started)
+    print(
+        f"POST to succeeded workflow, 1 at a time ({len(latencies)} leads): "
+        f"p50 {pct(latencies, 50):.2f} s, p95 {pct(latencies, 95):.2f} s, "
+        f"max {max(latencies):.2f} s"
+    )
+
+
+def main() -> None:
+    """Start the stack, measure, stop it."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rates", default="100,300,1000")
+    parser.add_argument("--single", type=int, default=10)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    names = ("API", "DAGSTER_UI", "DAGSTER_CODE_SERVER", "EMBEDDED_PG", "SANDBOX")
+    ports = {name: free_port() for name in names}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "GOOGLE_"))}
+    env.update({f"{name}_PORT": str(port) for name, port in ports.items()})
+    env.update(DATA_DIR=str(data_dir), SANDBOX_GOOGLE_USER="alex.morgan@sandbox.example.com")
+    pg = ports["EMBEDDED_PG"]
+    if env.get("DATABASE_URL"):  # an external server: a database of our own on it
+        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{pg}"
+    database = env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{pg}/sales_agent"
+    quiet = subprocess.DEVNULL
+    stack = subprocess.Popen([str(BIN / "sales-agent"), "up"], env=env, stdout=quiet, stderr=quiet)
+    try:
+        api = f"http://127.0.0.1:{ports['API']}"
+        wait_ok(f"{api}/healthz")
+        wait_ok(f"http://127.0.0.1:{ports['DAGSTER_UI']}/server_info")
+        demo_secret = wait_for_demo(api, data_dir / "demo-webhook-secret")
+        engine = create_engine(app_url(database))
+        args.data_dir, args.stack_pid = data_dir, stack.pid
+        ack_latency(engine, database, demo_secret, args)
+        single_leads(engine, api, demo_secret, args.single)
+        engine.dispose()
+    finally:
+        stack.terminate()
+        stack.wait(120)
+
+
+if __name__ == "__main__":
+    main()
