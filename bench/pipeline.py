@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from support import free_port, wait_ok
 
 from sales_agent_pipeline.cli.demo import ensure_demo_tenant
 from sales_agent_pipeline.db.models import Tenant, Workflow
@@ -33,26 +33,6 @@ from sales_agent_pipeline.launcher import DagsterLauncher
 
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
 DOMAINS = ("acme-robotics.example", "ledgerline.example", "carepoint-health.example")
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_ok(url: str, timeout: float = 180) -> None:
-    """Poll until the URL answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} not ready")
 
 
 def submit(session: Session, tenant: Tenant, n: int) -> str:

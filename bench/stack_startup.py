@@ -9,34 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import psutil
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_ok(url: str, deadline: float) -> None:
-    """Poll url until it answers 200."""
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} not ready")
+from support import free_port, wait_ok
 
 
 def tree_rss_mb(root: psutil.Process, data_dir: Path) -> tuple[float, int]:
@@ -68,8 +48,8 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, float]:
         stderr=subprocess.DEVNULL,
     )
     deadline = started + 180
-    wait_ok(f"http://127.0.0.1:{api}/healthz", deadline)
-    wait_ok(f"http://127.0.0.1:{ui}/server_info", deadline)
+    wait_ok(f"http://127.0.0.1:{api}/healthz", deadline - time.monotonic())
+    wait_ok(f"http://127.0.0.1:{ui}/server_info", deadline - time.monotonic())
     ready = time.monotonic() - started
     time.sleep(idle_seconds)
     rss, count = tree_rss_mb(psutil.Process(process.pid), data_dir)

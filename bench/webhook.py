@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import psutil
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from support import free_port, wait_ok
 
 from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
@@ -41,26 +41,6 @@ BENCH_PORTAL, BENCH_FORM, SECRET_REF = 2000, "bench-form", "BENCH_SECRET"
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
 BIN = Path(sys.executable).parent
 ACCEPTED: set[str] = set()  # submission ids answered 202 by the bench API
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_ok(url: str, timeout: float = 180) -> None:
-    """Poll until the URL answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} not ready")
 
 
 def pct(values: list[float], q: int) -> float:
