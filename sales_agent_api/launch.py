@@ -7,6 +7,7 @@ import uuid
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.repositories import outbox
 from sales_agent_pipeline.launcher import DagsterLauncher, LaunchError
 
@@ -27,7 +28,7 @@ def request_runs(
             run_id = launcher.launch(
                 [str(workflow_id)],
                 trigger="webhook",
-                tags={**tags, "sales_agent/workflow_id": str(workflow_id)},
+                tags={**tags, run_tags.WORKFLOW_ID: str(workflow_id)},
             )
         except LaunchError as exc:
             log.warning("webhook.launch_failed", workflow_id=str(workflow_id), error=str(exc))

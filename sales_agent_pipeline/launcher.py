@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from sales_agent_pipeline.run_tags import TRIGGER
+
 LOCATION = "sales_agent_pipeline"
 REPOSITORY = "__repository__"
 JOB = "process_formlead"
@@ -107,7 +109,7 @@ class DagsterLauncher:
                 "DuplicateDynamicPartitionError",
             }:
                 raise LaunchError(f"adding partition {key}: {added.get('message', added)}")
-        run_tags = {"sales_agent/trigger": trigger, **(tags or {})}
+        run_tags = {TRIGGER: trigger, **(tags or {})}
         if len(workflow_ids) == 1:
             run_tags["dagster/partition"] = workflow_ids[0]
         else:

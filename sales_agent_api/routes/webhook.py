@@ -19,6 +19,7 @@ from sales_agent_api.deliveries import Delivery, parse_delivery
 from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_api.launch import request_runs
 from sales_agent_api.tenant_secrets import webhook_secret
+from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.outbox import Accepted, accept_submission
 from sales_agent_pipeline.settings import Settings
@@ -184,7 +185,7 @@ async def receive_formlead(
             request.app.state.sessions,
             request.app.state.launcher,
             new,
-            {"sales_agent/tenant": str(tenant.portal_id)},
+            {run_tags.TENANT: str(tenant.portal_id)},
         )
     code = 202 if new else 200
     if len(receipts) == 1:

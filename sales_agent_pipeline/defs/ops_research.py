@@ -7,10 +7,10 @@ from typing import Any
 from dagster import OpExecutionContext, op
 from sqlalchemy import select, update
 
+from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.models import FormSubmission, Workflow
 from sales_agent_pipeline.db.repositories import audit, workflows
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
-from sales_agent_pipeline.defs import tags
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.defs.effects import PostgresEffects
 from sales_agent_pipeline.defs.resources import (

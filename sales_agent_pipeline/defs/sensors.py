@@ -12,8 +12,8 @@ from dagster import (
     sensor,
 )
 
+from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outbox, workflows
-from sales_agent_pipeline.defs import tags
 from sales_agent_pipeline.defs.assets import leads_partitions, process_formlead
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.domain.enums import WorkflowStatus

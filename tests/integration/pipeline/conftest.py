@@ -15,11 +15,11 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_SENDER, ensure_demo_tenant
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.urls import libpq_dsn
-from sales_agent_pipeline.defs import tags
 from sales_agent_pipeline.settings import get_settings
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 

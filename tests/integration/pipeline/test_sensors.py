@@ -10,6 +10,7 @@ from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
+from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.models import Workflow
 from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
@@ -65,7 +66,7 @@ def test_the_sensor_launches_waiting_leads_once_and_batches_a_backlog(
     requests: list[RunRequest] = list(result.run_requests or [])
     launched: list[str] = []
     for request in requests:
-        assert request.tags["sales_agent/trigger"] == "sensor"
+        assert request.tags[run_tags.TRIGGER] == "sensor"
         if request.partition_key:
             launched.append(request.partition_key)
         else:
