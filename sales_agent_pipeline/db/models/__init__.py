@@ -3,7 +3,10 @@
 from sales_agent_pipeline.db.base import Base
 from sales_agent_pipeline.db.models.audit import WorkflowError, WorkflowEvent
 from sales_agent_pipeline.db.models.idempotency import IdempotencyKey
+from sales_agent_pipeline.db.models.imports import LeadImport
 from sales_agent_pipeline.db.models.outputs import DraftEmail, HubspotTask
+from sales_agent_pipeline.db.models.reconciliation import FormCursor, ReconciliationReport
+from sales_agent_pipeline.db.models.settings_audit import SettingsChange
 from sales_agent_pipeline.db.models.tenants import ApiKey, Tenant
 from sales_agent_pipeline.db.models.workflows import FormSubmission, Workflow
 
@@ -11,9 +14,13 @@ __all__ = [
     "ApiKey",
     "Base",
     "DraftEmail",
+    "FormCursor",
     "FormSubmission",
     "HubspotTask",
     "IdempotencyKey",
+    "LeadImport",
+    "ReconciliationReport",
+    "SettingsChange",
     "Tenant",
     "Workflow",
     "WorkflowError",

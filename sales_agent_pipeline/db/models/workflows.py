@@ -35,6 +35,7 @@ class FormSubmission(UUIDPrimaryKey, Base):
         CheckConstraint(check_in("source", values(SubmissionSource)), name="source"),
         Index(None, "tenant_id", "received_at"),
         Index(None, "email"),
+        Index(None, "import_id", postgresql_where=text("import_id IS NOT NULL")),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
@@ -53,6 +54,10 @@ class FormSubmission(UUIDPrimaryKey, Base):
     raw_payload: Mapped[dict[str, Any]]
     submitted_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    # Set for rows of a bulk import (source "import").
+    import_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lead_imports.id", ondelete="RESTRICT")
+    )
 
 
 class Workflow(UUIDPrimaryKey, Timestamps, Base):
