@@ -21,6 +21,10 @@ TABLES = {
     "workflow_events",
     "workflow_errors",
     "idempotency_keys",
+    "settings_changes",
+    "form_cursors",
+    "reconciliation_reports",
+    "lead_imports",
 }
 
 # The seed's columns (roadmap 4.1), which outside tools and reports rely on.
