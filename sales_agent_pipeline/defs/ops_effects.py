@@ -5,6 +5,7 @@ from typing import Any
 
 from dagster import OpExecutionContext, Output, op
 
+from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outputs, workflows
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.defs.effects import PostgresEffects
@@ -108,7 +109,13 @@ def create_gmail_draft(
             outputs.record_mail(session, state.workflow_id, outcome)
         return {"mail": outcome}
 
-    return step_runner(context, database, settings, "create_gmail_draft").run(batch, work)
+    result = step_runner(context, database, settings, "create_gmail_draft").run(batch, work)
+    modes = {state.mail.mode.value for state in result.leads if state.mail is not None}
+    if modes:
+        # A batch whose leads went out in different modes is tagged "mixed".
+        mode = modes.pop() if len(modes) == 1 else "mixed"
+        context.instance.add_run_tags(context.run_id, {tags.MODE: mode})
+    return result
 
 
 @op

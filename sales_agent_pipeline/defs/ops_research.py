@@ -113,18 +113,24 @@ def validate_payload(
         return {"lead": lead, "skip_reason": outcome.skip_reason}
 
     result = step_runner(context, database, settings, "validate_payload").run(batch, work)
-    if len(result.leads) == 1 and result.leads[0].lead is not None:
-        state = result.leads[0]
-        assert state.lead is not None
-        context.instance.add_run_tags(
-            context.run_id,
-            {
-                tags.TENANT: str(state.item.tenant.portal_id),
-                tags.WORKFLOW_ID: str(state.workflow_id),
-                tags.EMAIL_DOMAIN: state.lead.email_domain,
-            },
-        )
+    run_tags = lead_tags(result)
+    if run_tags:
+        context.instance.add_run_tags(context.run_id, run_tags)
     return result
+
+
+def lead_tags(batch: LeadBatch) -> dict[str, str]:
+    """The tags operators filter runs by: a batch gets those all its leads share."""
+    run_tags: dict[str, str] = {}
+    tenants = {str(state.item.tenant.portal_id) for state in batch.leads}
+    if len(tenants) == 1:
+        run_tags[tags.TENANT] = tenants.pop()
+    if len(batch.leads) == 1:
+        state = batch.leads[0]
+        run_tags[tags.WORKFLOW_ID] = str(state.workflow_id)
+        if state.lead is not None:
+            run_tags[tags.EMAIL_DOMAIN] = state.lead.email_domain
+    return run_tags
 
 
 @op
