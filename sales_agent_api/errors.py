@@ -26,16 +26,24 @@ class ApiError(Exception):
     """An answer other than success, with its status and a safe message."""
 
     def __init__(
-        self, status: int, code: str, message: str, fields: list[str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.body = ErrorBody(code=code, message=message, fields=fields or [])
+        self.headers = headers
 
 
-def error_response(status: int, body: ErrorBody) -> JSONResponse:
+def error_response(
+    status: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The JSON answer for an error."""
-    return JSONResponse(ErrorResponse(error=body).model_dump(), status_code=status)
+    return JSONResponse(ErrorResponse(error=body).model_dump(), status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -43,7 +51,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.body)
+        return error_response(exc.status, exc.body, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

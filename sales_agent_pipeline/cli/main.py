@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
+from sales_agent_pipeline.cli.apikey import apikey_app
 from sales_agent_pipeline.db import migrate
 from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
 from sales_agent_pipeline.db.provision import Databases, provision
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Sales Agent Pipeline: HubSpot form leads to Gmail drafts and tasks.")
 db_app = typer.Typer(help="The app database: migrations.")
 app.add_typer(db_app, name="db")
+app.add_typer(apikey_app, name="apikey")
 
 
 def _settings() -> Settings:
