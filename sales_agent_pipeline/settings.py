@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     sensor_grace_seconds: float = Field(default=3.0, ge=0)
     # Leads a sensor run carries when a backlog has built up.
     sensor_batch_size: int = Field(default=100, ge=1, le=500)
+    # Bulk CSV imports: the file's bounds, the leads per run (HubSpot's batch calls take
+    # 100), import runs kept launched per tenant, and the share of the tenant's HubSpot and
+    # Gmail budget an import run may use (the rest stays for live leads' runs).
+    import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(default=20_000, ge=1)
+    import_batch_size: int = Field(default=100, ge=1, le=500)
+    import_runs_in_flight: int = Field(default=2, ge=1)
+    import_quota_share: float = Field(default=0.8, gt=0, le=1)
     # A running workflow whose Dagster run ended without finishing it is re-queued this
     # many times, then failed with the reason.
     max_run_attempts: int = Field(default=3, ge=1)

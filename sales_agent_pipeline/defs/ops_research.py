@@ -22,7 +22,7 @@ from sales_agent_pipeline.defs.resources import (
     SettingsResource,
 )
 from sales_agent_pipeline.defs.runner import StepRunner
-from sales_agent_pipeline.domain.enums import StepStatus
+from sales_agent_pipeline.domain.enums import StepStatus, SubmissionSource
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
 from sales_agent_pipeline.steps.find_similar_patterns import find_similar_patterns as similar
 from sales_agent_pipeline.steps.hunt_drive_assets import hunt_drive_assets as hunt
@@ -87,6 +87,8 @@ def validate_payload(
 
     def work(state: LeadState) -> dict[str, Any]:
         item = state.item
+        # An imported row comes from no form: the form allowlist does not apply to it.
+        imported = item.source is SubmissionSource.IMPORT
         outcome = validate(
             item.payload,
             allowed_form_ids=item.tenant.allowed_form_ids or global_forms,

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sales_agent_pipeline.domain.enums import WorkflowMode
+from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowMode
 from sales_agent_pipeline.domain.models import Company, Contact, DriveFile, Owner
 from sales_agent_pipeline.domain.schedule import MeetingSlot
 
@@ -169,6 +169,7 @@ class WorkItem(_Frozen):
     received_at: datetime
     mode_override: WorkflowMode | None = None
     previous_submission_at: datetime | None = None
+    source: SubmissionSource = SubmissionSource.WEBHOOK
 
 
 class MailOutcome(_Frozen):

@@ -32,6 +32,11 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.strip().lower())
 
 
+def canonical_field(name: str) -> str:
+    """Our name for a form field or CSV header ("E-mail", "First Name"...); else its own key."""
+    return _CANONICAL.get(_key(name), name.strip().lower())
+
+
 def _text(value: Any) -> str:
     # HubSpot sends multi-select values as "a;b"; imports and some variants send lists.
     if isinstance(value, list | tuple):

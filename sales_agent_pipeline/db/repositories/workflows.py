@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
-from sales_agent_pipeline.domain.enums import WorkflowMode, WorkflowStatus
+from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowMode, WorkflowStatus
 from sales_agent_pipeline.domain.workflow import TenantSettings, VoiceProfile, WorkItem
 
 CLAIMABLE = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
@@ -104,6 +104,7 @@ def load_work_items(session: Session, workflow_ids: Sequence[uuid.UUID]) -> list
                 if workflow.mode_override
                 else None,
                 previous_submission_at=previous_submission_at(session, workflow),
+                source=SubmissionSource(submission.source),
             )
         )
     return items

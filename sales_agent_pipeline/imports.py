@@ -1,0 +1,223 @@
+"""Bulk CSV imports of leads: read the file, judge every row, store the good ones at once.
+
+The API and the CLI both call `import_csv` inside a transaction they own: the accepted rows
+become form submissions (source `import`) with their workflows, and one `lead_imports` row
+keeps the counts and the rejections. Any failure rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.repositories import imports as repository
+from sales_agent_pipeline.domain.errors import LeadRejected
+from sales_agent_pipeline.steps.validate_payload import canonical_field, normalise_email
+
+IMPORT_FORM_ID = "import"
+RowStatus = Literal["accepted", "rejected"]
+# Fields stored in columns of this width.
+_BOUNDED = ("first_name", "last_name", "company")
+_MAX_TEXT = 255
+
+
+class ImportRefused(ValueError):
+    """The file as a whole cannot be imported (too big, not a CSV, no email column)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class RowReport:
+    """What happened to one data row (numbered from 1, the header not counted)."""
+
+    row: int
+    email: str
+    status: RowStatus
+    reason: str | None = None
+    workflow_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The stored import and its per-row report."""
+
+    import_id: uuid.UUID
+    rows: list[RowReport] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        """Rows stored as leads."""
+        return sum(1 for row in self.rows if row.status == "accepted")
+
+    @property
+    def rejected(self) -> int:
+        """Rows refused, each with its reason."""
+        return len(self.rows) - self.accepted
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    """One data row: its fields by canonical name (extra columns keep their own name)."""
+
+    row: int
+    fields: dict[str, str]
+
+
+def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> list[ParsedRow]:
+    """The CSV's rows; ImportRefused when the file as a whole is unusable."""
+    if not data.strip():
+        raise ImportRefused("empty_file", "the file is empty")
+    if len(data) > max_bytes:
+        raise ImportRefused(
+            "file_too_large", f"the file has {len(data)} bytes; the limit is {max_bytes}"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused("not_utf8", f"the file is not UTF-8 text: {exc}") from None
+    try:
+        # Everything as text: a leading zero or "NA" in a company name stays as written.
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=True,
+            nrows=max_rows + 1,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+        raise ImportRefused("not_csv", f"the file is not a readable CSV: {exc}") from None
+    if len(frame) > max_rows:
+        raise ImportRefused("too_many_rows", f"the file has more than {max_rows} rows")
+    names = [canonical_field(str(column)) for column in frame.columns]
+    if "email" not in names:
+        raise ImportRefused(
+            "no_email_column",
+            f"no email column among the headers {[str(c) for c in frame.columns]}",
+        )
+    rows: list[ParsedRow] = []
+    for index, values in enumerate(frame.itertuples(index=False, name=None), start=1):
+        fields: dict[str, str] = {}
+        for name, value in zip(names, values, strict=True):
+            text_value = str(value).strip()
+            if text_value:
+                fields.setdefault(name, text_value)
+        if fields:
+            rows.append(ParsedRow(index, fields))
+    return rows
+
+
+def judge_rows(
+    rows: list[ParsedRow], known: set[str]
+) -> tuple[list[tuple[ParsedRow, str]], list[RowReport]]:
+    """The rows to store (with their normalised email), and the rejections with reasons."""
+    accepted: list[tuple[ParsedRow, str]] = []
+    rejected: list[RowReport] = []
+    first_seen: dict[str, int] = {}
+    for parsed in rows:
+        raw = parsed.fields.get("email", "")
+        if not raw:
+            rejected.append(RowReport(parsed.row, raw, "rejected", "no email"))
+            continue
+        try:
+            email = normalise_email(raw)
+        except LeadRejected as exc:
+            rejected.append(RowReport(parsed.row, raw, "rejected", f"bad email: {exc}"))
+            continue
+        too_long = [name for name in _BOUNDED if len(parsed.fields.get(name, "")) > _MAX_TEXT]
+        if too_long:
+            reason = f"{too_long[0].replace('_', ' ')} longer than {_MAX_TEXT} characters"
+            rejected.append(RowReport(parsed.row, email, "rejected", reason))
+            continue
+        if email in first_seen:
+            reason = f"duplicate in file (same email as row {first_seen[email]})"
+            rejected.append(RowReport(parsed.row, email, "rejected", reason))
+            continue
+        first_seen[email] = parsed.row
+        if email in known:
+            rejected.append(RowReport(parsed.row, email, "rejected", "already known"))
+            continue
+        accepted.append((parsed, email))
+    return accepted, rejected
+
+
+def _payload(tenant: Tenant, submission_id: str, fields: dict[str, str]) -> dict[str, Any]:
+    # The form webhook's own shape, so step 1 reads an imported lead like any other.
+    return {
+        "portalId": tenant.portal_id,
+        "formId": IMPORT_FORM_ID,
+        "formSubmissionId": submission_id,
+        "fieldValues": [{"name": name, "value": value} for name, value in fields.items()],
+    }
+
+
+def import_csv(
+    session: Session,
+    tenant: Tenant,
+    data: bytes,
+    *,
+    filename: str,
+    created_by: str,
+    max_bytes: int,
+    max_rows: int,
+) -> ImportResult:
+    """Judge every row and store the accepted ones with one import row (caller commits)."""
+    rows = read_rows(data, max_bytes=max_bytes, max_rows=max_rows)
+    if not rows:
+        raise ImportRefused("no_rows", "the file has a header but no data rows")
+    candidates = {
+        email
+        for parsed in rows
+        if (email := _quiet_email(parsed.fields.get("email", ""))) is not None
+    }
+    known = repository.known_emails(session, tenant.id, candidates)
+    accepted, rejected = judge_rows(rows, known)
+    import_id = uuid.uuid4()
+    repository.create_import(
+        session,
+        import_id,
+        tenant,
+        filename=filename[:255] or "upload.csv",
+        created_by=created_by[:255],
+        rows_total=len(rows),
+        rejections=[
+            {"row": report.row, "email": report.email, "reason": report.reason}
+            for report in rejected
+        ],
+        rows_accepted=len(accepted),
+    )
+    leads = [
+        repository.NewLead(
+            row=parsed.row,
+            email=email,
+            hubspot_submission_id=f"import:{import_id}:{parsed.row}",
+            first_name=parsed.fields.get("first_name"),
+            last_name=parsed.fields.get("last_name"),
+            company=parsed.fields.get("company"),
+            payload=_payload(tenant, f"import:{import_id}:{parsed.row}", parsed.fields),
+        )
+        for parsed, email in accepted
+    ]
+    workflow_ids = repository.store_leads(session, import_id, tenant, IMPORT_FORM_ID, leads)
+    reports = rejected + [
+        RowReport(lead.row, lead.email, "accepted", None, workflow_ids[lead.row]) for lead in leads
+    ]
+    reports.sort(key=lambda report: report.row)
+    return ImportResult(import_id, reports)
+
+
+def _quiet_email(raw: str) -> str | None:
+    try:
+        return normalise_email(raw) if raw else None
+    except LeadRejected:
+        return None
