@@ -19,12 +19,30 @@ def hubspot_task_url(portal_id: int, task_id: str) -> str:
     return f"https://app.hubspot.com/tasks/{portal_id}/view/all/task/{task_id}"
 
 
+def markdown_lines(text: str) -> str:
+    """Plain text as Markdown that renders with the same line breaks."""
+    # A plain-text email read as Markdown loses its line breaks (the signature and the
+    # line after a list run together): keep each line with a hard break, and end a list
+    # with a blank line so the next line is not folded into its last item.
+    lines = text.splitlines()
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        follows_list = index > 0 and lines[index - 1].startswith("- ")
+        if line and follows_list and not line.startswith("- "):
+            out.append("")
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        breaks = line and following and not line.startswith("- ") and not following.startswith("- ")
+        out.append(f"{line}  " if breaks else line)
+    return "\n".join(out)
+
+
 def draft_markdown(state: LeadState) -> str:
     """The email as an operator reads it."""
     draft = state.draft
     if draft is None:
         return "_no draft_"
-    return f"**To:** {draft.to}  \n**Subject:** {draft.subject}\n\n---\n\n{draft.text_body}"
+    body = markdown_lines(draft.text_body)
+    return f"**To:** {draft.to}  \n**Subject:** {draft.subject}\n\n---\n\n{body}"
 
 
 def step_durations(sessions: sessionmaker[Session], state: LeadState) -> dict[str, int]:
