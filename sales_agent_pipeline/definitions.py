@@ -3,6 +3,7 @@
 from dagster import Definitions, EnvVar, mem_io_manager
 
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
+from sales_agent_pipeline.defs.imports import import_runs_sensor
 from sales_agent_pipeline.defs.resources import (
     CalendarResource,
     DatabaseResource,
@@ -18,7 +19,7 @@ _settings = SettingsResource()
 defs = Definitions(
     assets=[lead_followup],
     jobs=[process_formlead],
-    sensors=[received_leads_sensor, stuck_workflows_sensor],
+    sensors=[received_leads_sensor, stuck_workflows_sensor, import_runs_sensor],
     resources={
         "database": DatabaseResource(url=EnvVar("DATABASE_URL")),
         "settings": _settings,

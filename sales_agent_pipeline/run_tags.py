@@ -11,4 +11,12 @@ LEADS = "sales_agent/leads"
 # webhook or sensor: a first run of received work. Anything else (a UI materialisation,
 # a backfill, an API retry) is a re-run, which may take over finished workflows.
 TRIGGER = "sales_agent/trigger"
-LIVE_TRIGGERS = frozenset({"webhook", "sensor"})
+# An import's runs are first runs too.
+LIVE_TRIGGERS = frozenset({"webhook", "sensor", "import"})
+IMPORT_ID = "sales_agent/import_id"
+# Runs of one tenant's imports share this tag: dagster.yaml lets one of them run at a time,
+# so the process-wide HubSpot and Gmail limiters of that run see all the import's calls.
+IMPORT_TENANT = "sales_agent/import_tenant"
+# Dagster's queue launches higher priorities first (default 0): live leads go before imports.
+PRIORITY = "dagster/priority"
+IMPORT_PRIORITY = "-10"

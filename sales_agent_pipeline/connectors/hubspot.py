@@ -68,21 +68,58 @@ class HubSpotCRM:
 
     def upsert_contact(self, email: str, properties: Mapping[str, str | None]) -> Contact:
         """Create or update the contact with this email (one batch upsert call)."""
-        # Empty form fields must not wipe what the CRM already knows, so None is dropped.
-        props = {k: v for k, v in properties.items() if v is not None and k != "email"}
-        batch = BatchInputSimplePublicObjectBatchInputUpsert(
-            inputs=[
-                SimplePublicObjectBatchInputUpsert(
-                    id=email.strip().lower(), id_property="email", properties=props
+        return self.upsert_contacts([(email, properties)])[email.strip().lower()]
+
+    def upsert_contacts(
+        self, contacts: Sequence[tuple[str, Mapping[str, str | None]]]
+    ) -> dict[str, Contact]:
+        """Create or update contacts by email, 100 per call; keyed by lower-case email.
+
+        An email given twice is sent once (HubSpot refuses duplicate ids in one batch), with
+        the properties of both, the later winning.
+        """
+        merged: dict[str, dict[str, str]] = {}
+        for email, properties in contacts:
+            # Empty form fields must not wipe what the CRM already knows, so None is dropped.
+            props = {k: v for k, v in properties.items() if v is not None and k != "email"}
+            merged.setdefault(email.strip().lower(), {}).update(props)
+        found: dict[str, Contact] = {}
+        emails = list(merged)
+        for start in range(0, len(emails), _BATCH_LIMIT):
+            chunk = emails[start : start + _BATCH_LIMIT]
+            batch = BatchInputSimplePublicObjectBatchInputUpsert(
+                inputs=[
+                    SimplePublicObjectBatchInputUpsert(
+                        id=email, id_property="email", properties=merged[email]
+                    )
+                    for email in chunk
+                ]
+            )
+            answer = self._http.call(
+                "upsert contacts" if len(chunk) > 1 else "upsert contact",
+                self._http.contacts_batch.upsert,
+                batch,
+            )
+            errors = getattr(answer, "errors", None)
+            results = list(answer.results or [])
+            if errors or len(results) != len(chunk):
+                raise PermanentError(
+                    f"HubSpot upsert contacts: {len(results)} of {len(chunk)} done: {errors}",
+                    http_status=207,
                 )
+            contacts_out = [
+                mapping.to_contact(result, created=bool(getattr(result, "new", False)))
+                for result in results
             ]
-        )
-        answer = self._http.call("upsert contact", self._http.contacts_batch.upsert, batch)
-        errors = getattr(answer, "errors", None)
-        if errors or not answer.results:
-            raise PermanentError(f"HubSpot upsert contact failed: {errors}", http_status=207)
-        result = answer.results[0]
-        return mapping.to_contact(result, created=bool(getattr(result, "new", False)))
+            if all(contact.email for contact in contacts_out):
+                found.update({(c.email or "").lower(): c for c in contacts_out})
+            else:
+                # An answer without the email property: HubSpot answers in input order.
+                found.update(zip(chunk, contacts_out, strict=True))
+        missing = [email for email in emails if email not in found]
+        if missing:
+            raise PermanentError(f"HubSpot upsert contacts: no result for {missing[:3]}")
+        return found
 
     def get_contact(self, contact_id: str) -> Contact:
         """Read a contact by id."""

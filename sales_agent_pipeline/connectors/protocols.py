@@ -39,6 +39,12 @@ class CRM(Protocol):
         """Create or update the contact with this email (one batch upsert call)."""
         ...
 
+    def upsert_contacts(
+        self, contacts: Sequence[tuple[str, Mapping[str, str | None]]]
+    ) -> dict[str, Contact]:
+        """Create or update contacts by email, 100 per call; keyed by lower-case email."""
+        ...
+
     def get_contact(self, contact_id: str) -> Contact:
         """Read a contact by id."""
         ...

@@ -8,6 +8,7 @@ from dagster import OpExecutionContext, Output, op
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outputs, workflows
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
+from sales_agent_pipeline.defs.batched import create_tasks_once
 from sales_agent_pipeline.defs.effects import PostgresEffects
 from sales_agent_pipeline.defs.ops_research import business_calendar, owner_timezone, step_runner
 from sales_agent_pipeline.defs.resources import (
@@ -18,6 +19,7 @@ from sales_agent_pipeline.defs.resources import (
 )
 from sales_agent_pipeline.defs.views import batch_metadata
 from sales_agent_pipeline.domain.enums import WorkflowStatus
+from sales_agent_pipeline.domain.models import NewTask
 from sales_agent_pipeline.steps.create_gmail_draft import (
     ModePolicy,
     PreviousMail,
@@ -128,7 +130,7 @@ def create_hubspot_task(
 ) -> LeadBatch:
     """The owner's follow-up task, due in two business days, linked to contact and company."""
 
-    def work(state: LeadState) -> dict[str, Any]:
+    def planned(state: LeadState) -> tuple[NewTask, datetime]:
         assert state.contact is not None
         assert state.draft is not None
         assert state.plan is not None
@@ -148,6 +150,26 @@ def create_hubspot_task(
             company_id=company.id if company else None,
             sent=state.mail.sent,
         )
+        return new_task, due
+
+    # A batch of leads creates its tasks 100 per call first (HubSpot's batch create), each
+    # under its workflow's idempotency record; the per-lead path below then finds them done.
+    create_tasks_once(
+        database.sessions,
+        hubspot.crm,
+        {
+            state.workflow_id: planned(state)[0]
+            for state in batch.active
+            if state.contact and state.draft and state.plan and state.mail
+        },
+        context.log,
+    )
+
+    def work(state: LeadState) -> dict[str, Any]:
+        new_task, due = planned(state)
+        assert state.contact is not None
+        owner = state.contact.owner
+        company = state.company.company if state.company else None
         effects = PostgresEffects(database.sessions, state.workflow_id)
         task = make_task(hubspot.crm, effects, str(state.workflow_id), new_task)
         with database.session() as session:

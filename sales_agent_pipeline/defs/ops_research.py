@@ -12,6 +12,7 @@ from sales_agent_pipeline.db.models import FormSubmission, Workflow
 from sales_agent_pipeline.db.repositories import audit, workflows
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
+from sales_agent_pipeline.defs.batched import upsert_contacts
 from sales_agent_pipeline.defs.effects import PostgresEffects
 from sales_agent_pipeline.defs.resources import (
     CalendarResource,
@@ -91,7 +92,7 @@ def validate_payload(
         imported = item.source is SubmissionSource.IMPORT
         outcome = validate(
             item.payload,
-            allowed_form_ids=item.tenant.allowed_form_ids or global_forms,
+            allowed_form_ids=() if imported else item.tenant.allowed_form_ids or global_forms,
             form_id=item.form_id,
             portal_id=item.tenant.portal_id,
             submission_id=item.hubspot_submission_id,
@@ -144,10 +145,16 @@ def resolve_contact(
     settings: SettingsResource,
 ) -> LeadBatch:
     """Upsert the contact by email and find its owner (the tenant's default otherwise)."""
+    # A batch of leads upserts its contacts 100 per call first (HubSpot's batch upsert).
+    batched = upsert_contacts(
+        hubspot.crm,
+        {state.workflow_id: state.lead for state in batch.active if state.lead is not None},
+        context.log,
+    )
 
     def work(state: LeadState) -> dict[str, Any]:
         assert state.lead is not None
-        result = contact(hubspot.crm, state.lead)
+        result = batched.get(state.workflow_id) or contact(hubspot.crm, state.lead)
         default_owner = state.item.tenant.default_owner_id
         if result.owner is None and default_owner:
             result = result.model_copy(update={"owner": hubspot.crm.get_owner(default_owner)})

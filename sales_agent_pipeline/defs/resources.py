@@ -8,6 +8,7 @@ from pydantic import PrivateAttr
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.connectors.factory import (
     build_calendar,
     build_crm,
@@ -73,6 +74,26 @@ class SettingsResource(ConfigurableResource):
         return get_settings()
 
 
+def run_settings(settings: Settings, context: InitResourceContext) -> Settings:
+    """The settings a run's connectors use: an import run gets its share of the quotas.
+
+    The limiters are per process; one import run per tenant at a time (dagster.yaml) keeps
+    the import within its share, and live leads' runs keep the rest.
+    """
+    run = context.run
+    if run is None or run.tags.get(tags.TRIGGER) != "import":
+        return settings
+    share = settings.import_quota_share
+    return settings.model_copy(
+        update={
+            "hubspot_requests_per_10s": max(1, int(settings.hubspot_requests_per_10s * share)),
+            "gmail_quota_units_per_second": max(
+                1, int(settings.gmail_quota_units_per_second * share)
+            ),
+        }
+    )
+
+
 class HubSpotResource(ConfigurableResource):
     """The HubSpot CRM connector, one per run process (its rate limiter is process-wide)."""
 
@@ -82,7 +103,7 @@ class HubSpotResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Build the adapter from the settings."""
-        self._crm = build_crm(self.settings.get())
+        self._crm = build_crm(run_settings(self.settings.get(), context))
 
     @property
     def crm(self) -> CRM:
@@ -100,7 +121,7 @@ class GmailResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Build the adapter from the settings."""
-        self._mail = build_mail(self.settings.get())
+        self._mail = build_mail(run_settings(self.settings.get(), context))
 
     @property
     def mail(self) -> Mail:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sales_agent_pipeline.connectors.protocols import CRM
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.workflow import ContactResult
@@ -31,3 +33,14 @@ def resolve_contact(crm: CRM, lead: Lead) -> ContactResult:
     contact = crm.upsert_contact(lead.email, contact_properties(lead))
     owner = crm.get_owner(contact.owner_id) if contact.owner_id else None
     return ContactResult(contact=contact, owner=owner)
+
+
+def resolve_contacts(crm: CRM, leads: Sequence[Lead]) -> dict[str, ContactResult]:
+    """Several leads' contacts in batch upserts (100 a call), keyed by lower-case email."""
+    contacts = crm.upsert_contacts([(lead.email, contact_properties(lead)) for lead in leads])
+    return {
+        email: ContactResult(
+            contact=found, owner=crm.get_owner(found.owner_id) if found.owner_id else None
+        )
+        for email, found in contacts.items()
+    }

@@ -179,3 +179,6 @@ def requeue(session: Session, workflow: Workflow, reason: str) -> None:
     workflow.status = WorkflowStatus.QUEUED.value
     workflow.run_requested_at = None
     workflow.failure_reason = reason
+    # Imported leads are launched by their own sensor, in paced, low-priority runs.
+    imported = select(FormSubmission.id).where(FormSubmission.import_id.is_not(None))
+            Workflow.form_submission_id.not_in(imported),

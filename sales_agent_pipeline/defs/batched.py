@@ -1,0 +1,84 @@
+"""HubSpot's batch endpoints for runs of many leads, before the per-lead step work.
+
+A batched call is an optimisation only: whatever it did not settle (an error, a lead with
+a pending record from an earlier crash) is left to the per-lead path, which keeps the
+step's own error handling, retries and marker recovery.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from dagster import DagsterLogManager
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.connectors.protocols import CRM
+from sales_agent_pipeline.db.repositories import idempotency
+from sales_agent_pipeline.domain.enums import IdempotencyStatus
+from sales_agent_pipeline.domain.errors import PipelineError
+from sales_agent_pipeline.domain.lead import Lead
+from sales_agent_pipeline.domain.models import NewTask, Task
+from sales_agent_pipeline.domain.workflow import ContactResult
+from sales_agent_pipeline.steps.resolve_contact import resolve_contacts
+
+TASK_SCOPE = "hubspot.task.create"
+
+
+def upsert_contacts(
+    crm: CRM, leads: Mapping[uuid.UUID, Lead], log: DagsterLogManager
+) -> dict[uuid.UUID, ContactResult]:
+    """Each lead's contact from batch upserts (idempotent by email); {} when it failed."""
+    if len(leads) < 2:
+        return {}
+    try:
+        by_email = resolve_contacts(crm, list(leads.values()))
+    except PipelineError as exc:
+        log.warning(f"batch contact upsert failed, each lead goes on its own: {exc}")
+        return {}
+    return {
+        workflow_id: by_email[lead.email.lower()]
+        for workflow_id, lead in leads.items()
+        if lead.email.lower() in by_email
+    }
+
+
+def create_tasks_once(
+    sessions: sessionmaker[Session],
+    crm: CRM,
+    tasks: Mapping[uuid.UUID, NewTask],
+    log: DagsterLogManager,
+) -> dict[uuid.UUID, Task]:
+    """Create the tasks no earlier attempt made, in batch calls, once per workflow.
+
+    Each workflow's idempotency record is written (pending) before the call and completed
+    with its task after it, as the single-task path does. A record left pending by a crash
+    is not batched: the per-lead path first looks for that task by its marker.
+    """
+    if len(tasks) < 2:
+        return {}
+    done: dict[uuid.UUID, Task] = {}
+    fresh: list[tuple[uuid.UUID, int]] = []
+    with sessions.begin() as session:
+        for workflow_id in tasks:
+            record, created = idempotency.begin(session, TASK_SCOPE, str(workflow_id), workflow_id)
+            if record.status == IdempotencyStatus.COMPLETED.value and record.result is not None:
+                done[workflow_id] = Task.model_validate(record.result)
+            elif created or record.status == IdempotencyStatus.FAILED.value:
+                if not created:
+                    idempotency.reopen(session, record.id)
+                fresh.append((workflow_id, record.id))
+    if not fresh:
+        return done
+    try:
+        created_tasks = crm.create_tasks([tasks[workflow_id] for workflow_id, _ in fresh])
+    except PipelineError as exc:
+        # The records stay pending: some tasks may exist (a 207, a 500 after commit), so the
+        # per-lead path recovers by marker before it creates anything.
+        log.warning(f"batch task create failed, each lead goes on its own: {exc}")
+        return done
+    with sessions.begin() as session:
+        for (workflow_id, record_id), task in zip(fresh, created_tasks, strict=True):
+            idempotency.complete(session, record_id, task.model_dump(mode="json"))
+            done[workflow_id] = task
+    return done
