@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -112,11 +113,16 @@ def _run_demo(settings: Settings, databases: Databases, stack: Stack) -> None:
         typer.echo(
             f"\nPosted {len(ids)} demo leads through the webhook; waiting for the first draft..."
         )
+        posted = time.monotonic()
         draft = first_draft(sessions, ids[0], timeout=90)
+        ui = f"http://{settings.dagster_ui_host}:{settings.dagster_ui_port}"
         if draft is None or stack.stopping.is_set():
-            typer.echo("the first draft is not ready yet: see the Dagster UI")
+            typer.echo(f"the first draft is not ready yet: see {ui}/runs")
         else:
-            typer.echo("\n" + draft)
+            typer.echo(
+                f"\nFirst draft, {time.monotonic() - posted:.1f} s after posting:\n\n{draft}"
+            )
+            typer.echo(f"\nEvery lead's run: {ui}/runs  Ctrl-C stops everything.")
         sys.stdout.flush()
     finally:
         engine.dispose()
@@ -126,7 +132,9 @@ def _run_demo(settings: Settings, databases: Databases, stack: Stack) -> None:
 def up() -> None:
     """Start everything: PostgreSQL if embedded, migrations, Dagster UI and daemon, the API."""
     from sales_agent_pipeline.cli.stack import Stack, StackError, check_ports
+    from sales_agent_pipeline.cli.summary import StartTimes, up_summary
 
+    started = time.monotonic()
     settings = _settings()
     try:
         check_ports(settings)
@@ -134,14 +142,19 @@ def up() -> None:
     except (StackError, EmbeddedPostgresError, psycopg.OperationalError, OperationalError) as exc:
         typer.secho(f"cannot start: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
+    api_key: str | None = None
     if settings.sandbox_mode:
         # The demo tenant exists before the API answers its first delivery.
         from sales_agent_pipeline.cli.demo import ensure_demo_tenant
+        from sales_agent_pipeline.cli.demo_key import demo_api_key
         from sales_agent_pipeline.db.session import make_engine, make_session_factory
 
         engine = make_engine(databases.app, pool_size=1)
-        ensure_demo_tenant(make_session_factory(engine))
+        sessions = make_session_factory(engine)
+        tenant = ensure_demo_tenant(sessions)
+        api_key = demo_api_key(sessions, Path(settings.data_dir).resolve(), tenant.id)
         engine.dispose()
+    provisioned = time.monotonic()
     stack = Stack(settings, databases)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -154,20 +167,15 @@ def up() -> None:
         stack.start()
         if not stack.stopping.is_set():
             where = "embedded PostgreSQL" if databases.embedded else "DATABASE_URL"
-            apis = (
-                f"the sandbox at {settings.sandbox_url} (no credentials set)"
-                if settings.sandbox_mode
-                else "the real HubSpot and Google APIs"
+            times = StartTimes(provisioned - started, time.monotonic() - provisioned)
+            summary = up_summary(
+                settings,
+                database=f"{databases.app.database} on {where}",
+                log_dir=stack.log_dir,
+                times=times,
+                api_key=api_key,
             )
-            typer.echo(
-                "\nSales Agent Pipeline is up\n"
-                f"  Dagster UI  http://{settings.dagster_ui_host}:{settings.dagster_ui_port}\n"
-                f"  API         http://{settings.api_host}:{settings.api_port}/docs\n"
-                f"  database    {databases.app.database} on {where}\n"
-                f"  connectors  {apis}\n"
-                f"  logs        {stack.log_dir}\n"
-                "Ctrl-C stops everything.",
-            )
+            typer.echo(summary)
             sys.stdout.flush()
             if settings.sandbox_mode:
                 _run_demo(settings, databases, stack)
