@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sales_agent_api.errors import install_error_handlers
+from sales_agent_api.launch import LaunchQueue
 from sales_agent_api.routes import health, webhook
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.launcher import DagsterLauncher
@@ -31,7 +32,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
         app.state.launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)
+        app.state.launches = LaunchQueue(
+            app.state.sessions, app.state.launcher, batch_size=settings.sensor_batch_size
+        )
+        app.state.launches.start()
         yield
+        app.state.launches.stop()
         app.state.launcher.close()
         engine.dispose()
 

@@ -1,8 +1,26 @@
-"""After the 202: ask Dagster for runs, off the request path. Failure loses nothing."""
+"""After the 202: ask Dagster for runs, off the request path. Failure loses nothing.
+
+One `LaunchQueue` per API process: requests hand it the new workflow ids and return at once;
+one thread launches them. At low load every lead gets its own run within milliseconds; under
+a burst the ids that arrive while a launch is in flight go out together as one run over a
+range of partitions (at most `batch_size` leads), so 300 deliveries a second become a few
+runs a second instead of 300, and the request path does no launch work at all. When Dagster
+does not answer, the queue stops asking for `pause_seconds` and leaves the work, unclaimed,
+to the sensor (nothing is lost: the rows are committed before the 202).
+
+Hand-written rather than a task library: the queue lives inside the API process, holds no
+state that is not already in PostgreSQL, and a restart loses only launch requests that the
+sensor makes anyway.
+"""
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,22 +37,126 @@ def request_runs(
     launcher: DagsterLauncher,
     workflow_ids: list[uuid.UUID],
     tags: dict[str, str],
-) -> None:
-    """Claim each workflow's launch and launch it; what fails is left to the sensor."""
+    *,
+    trigger: str = "webhook",
+) -> bool:
+    """Claim the workflows' launch and launch them in one run; False if Dagster failed.
+
+    What another launcher claimed first is left alone; what fails is released for the sensor.
+    """
     with sessions.begin() as session:
         claimed = outbox.claim_launch(session, workflow_ids)
-    for workflow_id in claimed:
-        try:
-            run_id = launcher.launch(
-                [str(workflow_id)],
-                trigger="webhook",
-                tags={**tags, run_tags.WORKFLOW_ID: str(workflow_id)},
-            )
-        except LaunchError as exc:
-            log.warning("webhook.launch_failed", workflow_id=str(workflow_id), error=str(exc))
-            with sessions.begin() as session:
-                outbox.release_launch(session, workflow_id)
-            continue
+    if not claimed:
+        return True
+    keys = [str(workflow_id) for workflow_id in claimed]
+    run_tags_ = dict(tags)
+    if len(keys) == 1:
+        run_tags_[run_tags.WORKFLOW_ID] = keys[0]
+    else:
+        run_tags_[run_tags.LEADS] = str(len(keys))
+    try:
+        run_id = launcher.launch(keys, trigger=trigger, tags=run_tags_)
+    except LaunchError as exc:
+        log.warning("launch.failed", leads=len(keys), error=str(exc))
         with sessions.begin() as session:
-            outbox.record_run(session, workflow_id, run_id)
-        log.info("webhook.launched", workflow_id=str(workflow_id), run_id=run_id)
+            outbox.release_launch(session, claimed)
+        return False
+    with sessions.begin() as session:
+        outbox.record_run(session, claimed, run_id)
+    log.info("launch.launched", leads=len(keys), run_id=run_id, trigger=trigger)
+    return True
+
+
+@dataclass(frozen=True)
+class _Item:
+    workflow_id: uuid.UUID
+    tenant: str
+
+
+class LaunchQueue:
+    """Launches accepted workflows from one background thread, coalescing bursts."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        launcher: DagsterLauncher,
+        *,
+        batch_size: int = 100,
+        pause_seconds: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._launcher = launcher
+        self._batch_size = batch_size
+        self._pause_seconds = pause_seconds
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._paused_until = 0.0
+        self._pending = 0  # submitted, not yet launched or left to the sensor
+        self._done = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="launch-queue", daemon=True)
+
+    def start(self) -> None:
+        """Start the launching thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is queued (or leave it to the sensor if Dagster is paused), then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def submit(self, workflow_ids: list[uuid.UUID], tenant: int) -> None:
+        """Queue new workflows for launch; never blocks."""
+        with self._done:
+            self._pending += len(workflow_ids)
+        for workflow_id in workflow_ids:
+            self._queue.put(_Item(workflow_id, str(tenant)))
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until everything submitted so far was launched or left (tests, shutdown)."""
+        with self._done:
+            return self._done.wait_for(lambda: self._pending == 0, timeout)
+
+    def _take(self) -> tuple[list[_Item], bool]:
+        """The next burst: block for one item, then take what else is waiting."""
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        items, stop = [first], False
+        while len(items) < self._batch_size * 10:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                stop = True
+                break
+            items.append(item)
+        return items, stop
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            items, stop = self._take()
+            try:
+                self._launch(items)
+            except Exception:  # the thread must outlive any one failure; the sensor covers
+                log.exception("launch.queue_error", leads=len(items))
+            with self._done:
+                self._pending -= len(items)
+                self._done.notify_all()
+
+    def _launch(self, items: list[_Item]) -> None:
+        if not items:
+            return
+        if time.monotonic() < self._paused_until:
+            log.info("launch.left_to_sensor", leads=len(items))
+            return
+        by_tenant: dict[str, list[uuid.UUID]] = defaultdict(list)
+        for item in items:
+            by_tenant[item.tenant].append(item.workflow_id)
+        for tenant, workflow_ids in by_tenant.items():
+            for start in range(0, len(workflow_ids), self._batch_size):
+                chunk = workflow_ids[start : start + self._batch_size]
+                tags = {run_tags.TENANT: tenant}
+                if not request_runs(self._sessions, self._launcher, chunk, tags):
+                    self._paused_until = time.monotonic() + self._pause_seconds
+                    return

@@ -5,21 +5,20 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
 
 from sales_agent_api import signature
 from sales_agent_api.deliveries import Delivery, parse_delivery
 from sales_agent_api.errors import ApiError, ErrorResponse
-from sales_agent_api.launch import request_runs
 from sales_agent_api.tenant_secrets import webhook_secret
-from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.outbox import Accepted, accept_submission
 from sales_agent_pipeline.settings import Settings
@@ -111,14 +110,29 @@ def _verify(request: Request, body: bytes, secret: str | None, settings: Setting
         raise ApiError(401, "bad_signature", exc.reason) from None
 
 
-def _store(
-    request: Request, body: bytes, deliveries: list[Delivery]
-) -> tuple[Tenant, list[Accepted]]:
+@dataclass(frozen=True)
+class _Tenant:
+    """The columns of a tenant the webhook needs (one Core SELECT, no ORM identity map)."""
+
+    id: uuid.UUID
+    portal_id: int
+    webhook_secret_ref: str | None
+    allowed_form_ids: list[str]
+
+
+_TENANTS = Tenant.__table__
+_TENANT_COLUMNS = select(
+    _TENANTS.c.id, _TENANTS.c.portal_id, _TENANTS.c.webhook_secret_ref, _TENANTS.c.allowed_form_ids
+)
+
+
+def _store(request: Request, body: bytes, deliveries: list[Delivery]) -> list[Accepted]:
     settings: Settings = request.app.state.settings
-    sessions: sessionmaker[Session] = request.app.state.sessions
+    engine: Engine = request.app.state.engine
     portal_id = deliveries[0].portal_id
-    with sessions.begin() as session:
-        tenant = session.scalar(select(Tenant).where(Tenant.portal_id == portal_id))
+    with engine.begin() as connection:
+        row = connection.execute(_TENANT_COLUMNS.where(_TENANTS.c.portal_id == portal_id)).first()
+        tenant = _Tenant(*row) if row is not None else None
         _verify(
             request,
             body,
@@ -131,9 +145,9 @@ def _store(
         refused = [d.form_id for d in deliveries if allowed and d.form_id not in allowed]
         if refused:
             raise ApiError(403, "form_not_allowed", f"form {refused[0]} is not on the allowlist")
-        accepted = [
+        return [
             accept_submission(
-                session,
+                connection,
                 tenant,
                 form_id=d.form_id,
                 hubspot_submission_id=d.submission_id,
@@ -146,8 +160,6 @@ def _store(
             )
             for d in deliveries
         ]
-        session.expunge(tenant)
-    return tenant, accepted
 
 
 @router.post(
@@ -165,11 +177,11 @@ def _store(
     summary="Receive a HubSpot form submission",
 )
 async def receive_formlead(
-    request: Request, background: BackgroundTasks, body: Annotated[bytes, Depends(raw_body)]
+    request: Request, body: Annotated[bytes, Depends(raw_body)]
 ) -> JSONResponse:
     """Verify the signature, store the submission and its workflow, answer 202 (200 if seen)."""
     deliveries = _deliveries(_json(request, body))
-    tenant, accepted = await run_in_threadpool(_store, request, body, deliveries)
+    accepted = await run_in_threadpool(_store, request, body, deliveries)
     receipts = [
         Receipt(
             status="duplicate" if a.duplicate else "accepted",
@@ -180,13 +192,7 @@ async def receive_formlead(
     ]
     new = [a.workflow_id for a in accepted if not a.duplicate]
     if new:
-        background.add_task(
-            request_runs,
-            request.app.state.sessions,
-            request.app.state.launcher,
-            new,
-            {run_tags.TENANT: str(tenant.portal_id)},
-        )
+        request.app.state.launches.submit(new, deliveries[0].portal_id)
     code = 202 if new else 200
     if len(receipts) == 1:
         return JSONResponse(receipts[0].model_dump(mode="json"), status_code=code)

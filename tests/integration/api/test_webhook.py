@@ -39,7 +39,9 @@ def test_a_valid_delivery_is_accepted_and_stored_with_its_raw_payload(
     assert workflow.status == "received"
     assert workflow.email_domain == "acme-robotics.example"
     # Dagster is unreachable here: the launch is released for the sensor, nothing lost.
-    assert workflow.run_requested_at is None
+    assert client.app.state.launches.wait_idle()  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        assert session.get_one(Workflow, receipt["workflow_id"]).run_requested_at is None
 
 
 def test_a_repeated_delivery_is_a_200_duplicate_with_the_first_workflow(
