@@ -11,6 +11,7 @@ import csv
 import io
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -221,3 +222,64 @@ def _quiet_email(raw: str) -> str | None:
         return normalise_email(raw) if raw else None
     except LeadRejected:
         return None
+
+
+@dataclass(frozen=True)
+class ImportStatus:
+    """An import's counts and its leads' progress, with the rate so far and what is left."""
+
+    import_id: uuid.UUID
+    filename: str
+    status: str
+    created_at: datetime
+    completed_at: datetime | None
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    rejections: list[dict[str, Any]]
+    done: int
+    failed: int
+    remaining: int
+    running: int
+    leads_per_minute: float | None
+    estimated_seconds_remaining: float | None
+
+    @property
+    def finished(self) -> bool:
+        """True once no lead is waiting or running."""
+        return self.remaining == 0
+
+
+def import_status(
+    session: Session, tenant_id: uuid.UUID, import_id: uuid.UUID, now: datetime
+) -> ImportStatus | None:
+    """The tenant's import and its progress; None when the tenant has no such import."""
+    stored = repository.get_import(session, tenant_id, import_id)
+    if stored is None:
+        return None
+    progress = repository.progress(session, import_id)
+    finished = progress.done + progress.failed
+    rate: float | None = None
+    eta: float | None = None
+    if progress.started_at is not None and finished:
+        until = now if progress.remaining else (progress.last_completed_at or now)
+        minutes = max((until - progress.started_at).total_seconds() / 60, 1 / 60)
+        rate = finished / minutes
+        eta = progress.remaining / rate * 60
+    return ImportStatus(
+        import_id=stored.id,
+        filename=stored.filename,
+        status=stored.status,
+        created_at=stored.created_at,
+        completed_at=stored.completed_at,
+        rows_total=stored.rows_total,
+        rows_accepted=stored.rows_accepted,
+        rows_rejected=stored.rows_rejected,
+        rejections=list(stored.rejections),
+        done=progress.done,
+        failed=progress.failed,
+        remaining=progress.remaining,
+        running=progress.running,
+        leads_per_minute=round(rate, 1) if rate is not None else None,
+        estimated_seconds_remaining=round(eta, 1) if eta is not None else None,
+    )

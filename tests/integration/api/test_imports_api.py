@@ -1,0 +1,181 @@
+"""POST /api/imports and GET /api/imports/{id} through the real app and real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from sales_agent_pipeline.db.models import FormSubmission, LeadImport, Tenant, Workflow
+from sales_agent_pipeline.db.repositories.api_keys import issue_key
+from sales_agent_pipeline.db.repositories.outbox import accept_submission
+from tests.integration.api.conftest import FORM
+
+CSV = (
+    "Email Address,First Name,Last Name,Company,Industry\n"
+    "ana@acme-robotics.example,Ana,Lima,Acme Robotics,Robotics\n"
+    "bo@@broken,Bo,Berg,Nowhere,\n"
+    "ana@acme-robotics.example,Ana,Twice,Acme Robotics,\n"
+    "known@globex.example,Kim,Known,Globex,\n"
+    "lee@initech.example,Lee,Ng,Initech,Software\n"
+)
+
+
+def key_for(engine: Engine, tenant: Tenant, *, admin: bool) -> dict[str, str]:
+    with Session(engine) as session, session.begin():
+        issued = issue_key(session, tenant.id, name="ops", admin=admin)
+    return {"Authorization": f"Bearer {issued.key}"}
+
+
+@pytest.fixture
+def admin(engine: Engine, tenant: Tenant) -> dict[str, str]:
+    with Session(engine) as session, session.begin():
+        accept_submission(
+            session,
+            tenant,
+            form_id=FORM,
+            hubspot_submission_id=f"live-{uuid.uuid4()}",
+            payload={},
+            email="known@globex.example",
+        )
+    return key_for(engine, tenant, admin=True)
+
+
+def upload(
+    client: TestClient, headers: dict[str, str], data: bytes | str, name: str = "l.csv"
+) -> httpx.Response:
+    raw = data.encode() if isinstance(data, str) else data
+    return client.post("/api/imports", files={"file": (name, raw, "text/csv")}, headers=headers)
+
+
+def imports_of(engine: Engine, tenant: Tenant) -> int:
+    with Session(engine) as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(LeadImport)
+                .where(LeadImport.tenant_id == tenant.id)
+            )
+            or 0
+        )
+
+
+def test_upload_reports_every_row_and_progress_follows_the_workflows(
+    client: TestClient, engine: Engine, tenant: Tenant, admin: dict[str, str]
+) -> None:
+    answer = upload(client, admin, CSV, "march.csv")
+
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert (body["rows_total"], body["rows_accepted"], body["rows_rejected"]) == (5, 2, 3)
+    report = {row["row"]: row for row in body["rows"]}
+    assert report[1]["status"] == "accepted"
+    assert report[1]["workflow_id"] is not None
+    assert report[2]["reason"].startswith("bad email")
+    assert report[3]["reason"] == "duplicate in file (same email as row 1)"
+    assert report[4]["reason"] == "already known"
+    assert report[5]["status"] == "accepted"
+
+    import_id = body["import_id"]
+    progress = client.get(f"/api/imports/{import_id}", headers=admin).json()
+    assert progress["filename"] == "march.csv"
+    assert progress["status"] == "accepted"
+    assert [r["row"] for r in progress["rejections"]] == [2, 3, 4]
+    assert progress["progress"] == {
+        "done": 0,
+        "failed": 0,
+        "remaining": 2,
+        "running": 0,
+        "leads_per_minute": None,
+        "estimated_seconds_remaining": None,
+    }
+
+    # One lead finishes a minute after it started: the rate and the estimate follow.
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.id == uuid.UUID(report[1]["workflow_id"]))
+            .values(
+                status="succeeded",
+                started_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 1),
+                completed_at=func.now(),
+            )
+        )
+    later = client.get(f"/api/imports/{import_id}", headers=admin).json()["progress"]
+    assert (later["done"], later["remaining"]) == (1, 1)
+    assert later["leads_per_minute"] == pytest.approx(1.0, rel=0.1)
+    assert later["estimated_seconds_remaining"] == pytest.approx(60, rel=0.1)
+
+
+def test_imported_rows_are_import_submissions_with_their_fields(
+    client: TestClient, engine: Engine, tenant: Tenant, admin: dict[str, str]
+) -> None:
+    body = upload(client, admin, CSV).json()
+    with Session(engine) as session:
+        stored = session.scalars(
+            select(FormSubmission).where(FormSubmission.import_id == uuid.UUID(body["import_id"]))
+        ).all()
+    assert sorted((s.email, s.source) for s in stored) == [
+        ("ana@acme-robotics.example", "import"),
+        ("lee@initech.example", "import"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        ("name,company\nAna,Acme\n", 400, "no_email_column"),
+        ("", 400, "empty_file"),
+        ("email\n" + "a" * 6000 + "@x.example\n", 413, "file_too_large"),
+    ],
+)
+def test_unusable_files_get_a_clear_error_and_write_nothing(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin: dict[str, str],
+    data: str,
+    status: int,
+    code: str,
+) -> None:
+    client.app.state.settings.import_max_bytes = 4096  # type: ignore[attr-defined]
+    try:
+        answer = upload(client, admin, data)
+    finally:
+        client.app.state.settings.import_max_bytes = 5 * 1024 * 1024  # type: ignore[attr-defined]
+    assert answer.status_code == status
+    assert answer.json()["error"]["code"] == code
+    assert answer.json()["error"]["fields"] == ["file"]
+    assert imports_of(engine, tenant) == 0
+
+
+def test_a_request_without_a_file_is_a_400_naming_it(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    answer = client.post("/api/imports", data={"other": "x"}, headers=admin)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == ["file"]
+
+
+def test_keys_decide_who_may_import_and_who_sees_an_import(
+    client: TestClient, engine: Engine, tenant: Tenant, admin: dict[str, str]
+) -> None:
+    assert upload(client, {}, CSV).status_code == 401
+    assert upload(client, key_for(engine, tenant, admin=False), CSV).status_code == 403
+    assert imports_of(engine, tenant) == 0
+
+    import_id = upload(client, admin, CSV).json()["import_id"]
+    # Any key of the tenant may follow the import; another tenant's key finds nothing.
+    reader = key_for(engine, tenant, admin=False)
+    assert client.get(f"/api/imports/{import_id}", headers=reader).status_code == 200
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        other = Tenant(portal_id=random.randint(10**6, 10**9), name="Other")
+        session.add(other)
+    stranger = client.get(f"/api/imports/{import_id}", headers=key_for(engine, other, admin=True))
+    assert stranger.status_code == 404
+    assert stranger.json()["error"]["code"] == "import_not_found"
