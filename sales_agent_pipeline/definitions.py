@@ -4,6 +4,11 @@ from dagster import Definitions, EnvVar, mem_io_manager
 
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
 from sales_agent_pipeline.defs.imports import import_runs_sensor
+from sales_agent_pipeline.defs.reconciliation import (
+    reconcile_submissions,
+    reconciliation_schedule,
+    submission_coverage,
+)
 from sales_agent_pipeline.defs.resources import (
     CalendarResource,
     DatabaseResource,
@@ -17,9 +22,10 @@ from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workf
 _settings = SettingsResource()
 
 defs = Definitions(
-    assets=[lead_followup],
-    jobs=[process_formlead],
+    assets=[lead_followup, submission_coverage],
+    jobs=[process_formlead, reconcile_submissions],
     sensors=[received_leads_sensor, stuck_workflows_sensor, import_runs_sensor],
+    schedules=[reconciliation_schedule()],
     resources={
         "database": DatabaseResource(url=EnvVar("DATABASE_URL")),
         "settings": _settings,

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     step_retry_base_seconds: float = Field(default=1.0, ge=0)
     # Owners and company look-ups change rarely; cache them briefly per process.
     connector_cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    # Reconciliation: a schedule lists each allowlisted form's submissions back to the
+    # form's cursor minus an overlap (the first run: a lookback), recovers what no webhook
+    # brought, re-queues or fails work stuck past a threshold, and checks recent outputs.
+    reconciliation_cron: str = "0 * * * *"
+    reconciliation_overlap_minutes: float = Field(default=60.0, ge=0)
+    reconciliation_lookback_days: float = Field(default=7.0, gt=0)
+    reconciliation_stuck_minutes: float = Field(default=30.0, gt=0)
+    reconciliation_drift_days: float = Field(default=7.0, ge=0)
 
     @field_validator("allowed_form_ids", mode="before")
     @classmethod

@@ -65,28 +65,52 @@ def ensure_demo_tenant(sessions: sessionmaker[Session]) -> Tenant:
     return tenant
 
 
-def post_demo_leads(api_url: str, secret: str) -> list[str]:
-    """Post the demo leads to the webhook, signed; returns their workflow ids."""
+def _demo_fields(n: int) -> list[dict[str, str]]:
+    email, first, last, company, industry, message = DEMO_LEADS[n]
+    return [
+        {"name": "email", "value": email},
+        {"name": "firstname", "value": first},
+        {"name": "lastname", "value": last},
+        {"name": "company", "value": company},
+        {"name": "industry", "value": industry},
+        {"name": "message", "value": message},
+    ]
+
+
+def post_demo_leads(api_url: str, secret: str, sandbox_url: str | None = None) -> list[str]:
+    """Post the demo leads to the webhook, signed; returns their workflow ids.
+
+    With the sandbox's URL, each submission is first recorded in the sandbox's form
+    listing under the same id (HubSpot's conversionId is the webhook's formSubmissionId),
+    as HubSpot records a submission before its workflow posts it: reconciliation then
+    finds all three delivered by webhook.
+    """
     from sales_agent_api.signature import sign_v3
 
     url = f"{api_url}/webhook/formlead"
     ids: list[str] = []
     run = uuid.uuid4().hex[:8]
     with httpx.Client(timeout=10) as client:
-        for n, (email, first, last, company, industry, message) in enumerate(DEMO_LEADS):
+        if sandbox_url:
+            seed = {
+                "portalId": DEMO_PORTAL,
+                "formSubmissions": [
+                    {
+                        "formGuid": DEMO_FORM,
+                        "conversionId": f"demo-{run}-{n}",
+                        "values": _demo_fields(n),
+                    }
+                    for n in range(len(DEMO_LEADS))
+                ],
+            }
+            client.post(f"{sandbox_url}/_sandbox/seed", json=seed).raise_for_status()
+        for n in range(len(DEMO_LEADS)):
             body = json.dumps(
                 {
                     "portalId": DEMO_PORTAL,
                     "formId": DEMO_FORM,
                     "formSubmissionId": f"demo-{run}-{n}",
-                    "fieldValues": [
-                        {"name": "email", "value": email},
-                        {"name": "firstname", "value": first},
-                        {"name": "lastname", "value": last},
-                        {"name": "company", "value": company},
-                        {"name": "industry", "value": industry},
-                        {"name": "message", "value": message},
-                    ],
+                    "fieldValues": _demo_fields(n),
                 }
             ).encode()
             headers = sign_v3(secret, "POST", url, body, int(time.time() * 1000))

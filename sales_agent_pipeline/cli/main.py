@@ -106,7 +106,7 @@ def _run_demo(settings: Settings, databases: Databases, stack: Stack) -> None:
         )
         api = f"http://{settings.api_host}:{settings.api_port}"
         try:
-            ids = post_demo_leads(api, secret)
+            ids = post_demo_leads(api, secret, settings.sandbox_url)
         except httpx.HTTPError as exc:
             typer.secho(f"demo leads not posted: {exc}", fg="yellow", err=True)
             return

@@ -1,9 +1,8 @@
 """The safety net: work the API did not get launched, and runs that died mid-way."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from dagster import (
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -13,12 +12,10 @@ from dagster import (
 )
 
 from sales_agent_pipeline import run_tags as tags
-from sales_agent_pipeline.db.repositories import outbox, workflows
+from sales_agent_pipeline.db.repositories import outbox
 from sales_agent_pipeline.defs.assets import leads_partitions, process_formlead
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
-from sales_agent_pipeline.domain.enums import WorkflowStatus
-
-ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+from sales_agent_pipeline.defs.stuck import sweep_stuck
 
 
 @sensor(
@@ -96,36 +93,12 @@ def stuck_workflows_sensor(
 ) -> SkipReason:
     """Find requested or running workflows whose Dagster run is over."""
     config = settings.get()
-    requeued = failed = 0
-    # A run the sensor asked for carries no id of ours until it claims its workflow; a
-    # queue this long is not normal, so after it the launch is taken as lost.
-    lost_before = datetime.now(UTC) - timedelta(minutes=10)
     with database.session() as session:
-        for workflow in outbox.in_flight(session, older_than=timedelta(seconds=60)):
-            run = (
-                context.instance.get_run_by_id(workflow.dagster_run_id)
-                if workflow.dagster_run_id
-                else None
-            )
-            if run is not None and run.status not in ENDED:
-                continue  # still queued or running: leave it
-            if run is None and workflow.status != WorkflowStatus.RUNNING.value:
-                asked = workflow.run_requested_at
-                if workflow.dagster_run_id is None and asked is not None and asked < lost_before:
-                    # Asked for, never started (a lost launch): back to the sensor.
-                    outbox.requeue(session, workflow, "launch was lost; re-queued")
-                    requeued += 1
-                continue
-            where = f"run {workflow.dagster_run_id} ended ({run.status.value if run else 'gone'})"
-            if workflow.attempts >= config.max_run_attempts:
-                workflows.finish(
-                    session,
-                    workflow.id,
-                    WorkflowStatus.FAILED,
-                    reason=f"{where} without finishing after {workflow.attempts} attempt(s)",
-                )
-                failed += 1
-            else:
-                outbox.requeue(session, workflow, f"{where}; re-queued")
-                requeued += 1
-    return SkipReason(f"re-queued {requeued}, failed {failed}")
+        swept = sweep_stuck(
+            session,
+            context.instance,
+            older_than=timedelta(seconds=60),
+            lost_after=timedelta(minutes=10),
+            max_attempts=config.max_run_attempts,
+        )
+    return SkipReason(f"re-queued {swept.requeued}, failed {swept.failed}")

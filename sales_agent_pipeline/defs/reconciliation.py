@@ -1,0 +1,230 @@
+"""The reconciliation job: recover missed submissions, sweep stuck work, note drift, and
+materialise `submission_coverage` with two asset checks an operator sees fail in the UI."""
+
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetSelection,
+    Config,
+    DefaultScheduleStatus,
+    MaterializeResult,
+    MetadataValue,
+    ScheduleDefinition,
+    asset,
+    define_asset_job,
+    in_process_executor,
+)
+from pydantic import Field
+
+from sales_agent_pipeline.db.repositories import reconciliation as repo
+from sales_agent_pipeline.defs.resources import (
+    DatabaseResource,
+    GmailResource,
+    HubSpotResource,
+    SettingsResource,
+)
+from sales_agent_pipeline.defs.stuck import sweep_stuck
+from sales_agent_pipeline.reconciliation.drift import check_drift
+from sales_agent_pipeline.reconciliation.recover import (
+    FormCoverage,
+    Window,
+    forms_of,
+    reconcile_form,
+)
+from sales_agent_pipeline.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+NO_MISSING = "no_missing_submissions"
+BACKLOG_NOT_GROWING = "backlog_not_growing"
+
+
+class ReconcileConfig(Config):
+    """Which tenants a run covers; the schedule covers them all."""
+
+    portal_ids: list[int] = Field(
+        default_factory=list, description="HubSpot portal ids to reconcile; empty: every tenant."
+    )
+
+
+def _table(coverages: list[FormCoverage]) -> str:
+    lines = [
+        "| portal | form | upstream | via webhook | recovered | missing | backlog | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in coverages:
+        lines.append(
+            f"| {c.portal_id} | {c.form_id} | {c.upstream_seen} | {c.via_webhook} | "
+            f"{c.recovered} | {c.missing} | {c.backlog} | {c.error or ''} |"
+        )
+    return "\n".join(lines)
+
+
+@asset(
+    group_name="reconciliation",
+    description="Per tenant and form: submissions seen upstream in HubSpot's listing, how "
+    "many came by webhook, how many this run recovered, how many are still missing, and "
+    "the backlog of work waiting past the threshold.",
+    check_specs=[
+        AssetCheckSpec(
+            NO_MISSING,
+            asset="submission_coverage",
+            description="Every upstream submission has a workflow after the run (and every "
+            "form could be listed).",
+        ),
+        AssetCheckSpec(
+            BACKLOG_NOT_GROWING,
+            asset="submission_coverage",
+            description="No form's backlog grew since the previous run.",
+        ),
+    ],
+)
+def submission_coverage(
+    context: AssetExecutionContext,
+    config: ReconcileConfig,
+    database: DatabaseResource,
+    settings: SettingsResource,
+    hubspot: HubSpotResource,
+    gmail: GmailResource,
+) -> MaterializeResult:
+    """Reconcile every tenant's allowlisted forms, then stuck work and drift."""
+    cfg = settings.get()
+    now = datetime.now(UTC)
+    window = Window(
+        overlap=timedelta(minutes=cfg.reconciliation_overlap_minutes),
+        lookback=timedelta(days=cfg.reconciliation_lookback_days),
+        stuck_after=timedelta(minutes=cfg.reconciliation_stuck_minutes),
+    )
+    with database.session() as session:
+        tenants = repo.tenants(session, config.portal_ids)
+    scope = {tenant.id for tenant in tenants} if config.portal_ids else set()
+
+    # Stuck work first: what it re-queues counts in this run's backlog.
+    with database.session() as session:
+        swept = sweep_stuck(
+            session,
+            context.instance,
+            older_than=window.stuck_after,
+            lost_after=window.stuck_after,
+            max_attempts=cfg.max_run_attempts,
+            tenant_ids=scope,
+        )
+
+    coverages: list[FormCoverage] = []
+    for tenant in tenants:
+        forms = forms_of(tenant, cfg.allowed_form_ids)
+        if not forms:
+            context.log.warning(f"portal {tenant.portal_id} has no allowlisted form to list")
+        for form_id in forms:
+            coverages.append(
+                reconcile_form(
+                    database.sessions,
+                    hubspot.crm,
+                    tenant,
+                    form_id,
+                    window=window,
+                    now=now,
+                    run_id=context.run.run_id,
+                )
+            )
+
+    drift = check_drift(
+        database.sessions,
+        hubspot.crm,
+        gmail.mail,
+        since=now - timedelta(days=cfg.reconciliation_drift_days),
+        tenant_ids=scope,
+        run_id=context.run.run_id,
+    )
+
+    unproven = [c for c in coverages if c.missing or c.error]
+    grown: list[str] = []
+    with database.session() as session:
+        for c in coverages:
+            assert c.report_id is not None
+            before = repo.previous_report(session, c.tenant_id, c.form_id, c.report_id)
+            if before is not None and c.backlog > before.backlog:
+                grown.append(f"{c.portal_id}/{c.form_id}: {before.backlog} -> {c.backlog}")
+    for c in unproven:
+        log.error(
+            "reconciliation.alert",
+            portal_id=c.portal_id,
+            form_id=c.form_id,
+            missing=c.missing,
+            error=c.error,
+        )
+    if grown:
+        log.error("reconciliation.alert", backlog_grew=grown)
+
+    totals = {
+        "upstream_seen": sum(c.upstream_seen for c in coverages),
+        "via_webhook": sum(c.via_webhook for c in coverages),
+        "recovered": sum(c.recovered for c in coverages),
+        "missing": sum(c.missing for c in coverages),
+        "backlog": sum(c.backlog for c in coverages),
+    }
+    return MaterializeResult(
+        metadata={
+            **totals,
+            "forms": len(coverages),
+            "forms_not_listed": len([c for c in coverages if c.error]),
+            "stuck_requeued": swept.requeued,
+            "stuck_failed": swept.failed,
+            "drift_checked": drift.checked,
+            "drift_found": MetadataValue.json(drift.found),
+            "drift_check_errors": drift.errors,
+            "coverage": MetadataValue.md(_table(coverages)),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=NO_MISSING,
+                passed=not unproven,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={
+                    "missing": totals["missing"],
+                    "unproven_forms": MetadataValue.json(
+                        [
+                            {"portal": c.portal_id, "form": c.form_id, "error": c.error}
+                            for c in unproven
+                        ]
+                    ),
+                },
+            ),
+            AssetCheckResult(
+                check_name=BACKLOG_NOT_GROWING,
+                passed=not grown,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"backlog": totals["backlog"], "grown": MetadataValue.json(grown)},
+            ),
+        ],
+    )
+
+
+# in_process: one op, and a process per op would only add start-up time.
+reconcile_submissions = define_asset_job(
+    "reconcile_submissions",
+    selection=AssetSelection.assets(submission_coverage),
+    executor_def=in_process_executor,
+    description="Recover form submissions no webhook brought, re-queue or fail stuck work, "
+    "note tasks and drafts changed by hand, and report coverage.",
+)
+
+
+def reconciliation_schedule() -> ScheduleDefinition:
+    """The hourly (RECONCILIATION_CRON) schedule, running by default.
+
+    A cron has to be known when the code location loads, so this one setting is read then.
+    """
+    return ScheduleDefinition(
+        name="reconcile_submissions_schedule",
+        job=reconcile_submissions,
+        cron_schedule=get_settings().reconciliation_cron,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Reconciliation: no submission missed, no work stuck, drift noted.",
+    )

@@ -1,0 +1,128 @@
+"""Drift: a succeeded workflow's task or draft changed outside the product.
+
+Recorded once per kind as a workflow event; nothing is ever re-created.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.connectors.protocols import CRM, Mail
+from sales_agent_pipeline.db.repositories import audit
+from sales_agent_pipeline.db.repositories import reconciliation as repo
+from sales_agent_pipeline.db.repositories.reconciliation import Outputs
+from sales_agent_pipeline.domain.enums import StepStatus, TaskStatus
+from sales_agent_pipeline.domain.errors import PipelineError
+
+log = structlog.get_logger(__name__)
+
+TASK_COMPLETED = "drift.task_completed"
+TASK_DELETED = "drift.task_deleted"
+DRAFT_SENT = "drift.draft_sent"
+DRAFT_DELETED = "drift.draft_deleted"
+
+
+@dataclass
+class DriftSummary:
+    """What one pass checked and found."""
+
+    checked: int = 0
+    found: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+
+
+def _gone(exc: PipelineError) -> bool:
+    return exc.http_status == 404
+
+
+def _task_drift(crm: CRM, outputs: Outputs) -> tuple[str, dict[str, str]] | None:
+    task_id = outputs.hubspot_task_id
+    if task_id is None or {TASK_COMPLETED, TASK_DELETED} & outputs.noted:
+        return None
+    try:
+        task = crm.get_task(task_id)
+    except PipelineError as exc:
+        if _gone(exc):
+            return TASK_DELETED, {"hubspot_task_id": task_id}
+        raise
+    if task.status == TaskStatus.COMPLETED.value:
+        return TASK_COMPLETED, {"hubspot_task_id": task_id}
+    return None
+
+
+def _draft_drift(mail: Mail, outputs: Outputs) -> tuple[str, dict[str, str]] | None:
+    draft_id = outputs.gmail_draft_id
+    if draft_id is None or outputs.draft_sent or {DRAFT_SENT, DRAFT_DELETED} & outputs.noted:
+        return None
+    try:
+        mail.get_draft(draft_id)
+        return None
+    except PipelineError as exc:
+        if not _gone(exc):
+            raise
+    details = {"gmail_draft_id": draft_id}
+    # The draft's Message-ID carries the workflow id: a send by hand keeps it.
+    sent = (
+        mail.find_sent_by_marker(outputs.draft_to, str(outputs.workflow_id))
+        if outputs.draft_to
+        else None
+    )
+    if sent is not None:
+        return DRAFT_SENT, {**details, "gmail_message_id": sent.message_id}
+    return DRAFT_DELETED, details
+
+
+def check_drift(
+    sessions: sessionmaker[Session],
+    crm: CRM,
+    mail: Mail,
+    *,
+    since: datetime,
+    tenant_ids: Collection[uuid.UUID] = (),
+    run_id: str | None = None,
+) -> DriftSummary:
+    """Look at the task and draft of each workflow that succeeded since `since`."""
+    summary = DriftSummary()
+    with sessions() as session:
+        candidates = repo.recent_outputs(session, since, tenant_ids)
+    for outputs in candidates:
+        summary.checked += 1
+        found: list[tuple[str, dict[str, str]]] = []
+        try:
+            for probe in (_task_drift(crm, outputs), _draft_drift(mail, outputs)):
+                if probe is not None:
+                    found.append(probe)
+        except PipelineError as exc:
+            summary.errors += 1
+            log.warning(
+                "reconciliation.drift_check_failed",
+                workflow_id=str(outputs.workflow_id),
+                error=exc.message,
+            )
+            continue
+        if not found:
+            continue
+        with sessions.begin() as session:
+            for event_type, details in found:
+                audit.record_event(
+                    session,
+                    outputs.workflow_id,
+                    event_type=event_type,
+                    status=StepStatus.SUCCEEDED,
+                    step_name="reconcile_drift",
+                    details={**details, "note": "changed outside the product; not re-created"},
+                    run_id=run_id,
+                )
+                summary.found[event_type] = summary.found.get(event_type, 0) + 1
+        log.info(
+            "reconciliation.drift",
+            workflow_id=str(outputs.workflow_id),
+            kinds=[kind for kind, _ in found],
+        )
+    return summary

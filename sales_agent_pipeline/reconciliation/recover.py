@@ -1,0 +1,209 @@
+"""Page through a form's submissions listing and insert what we lack, through the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.connectors.protocols import CRM
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.repositories import reconciliation as repo
+from sales_agent_pipeline.db.repositories.outbox import accept_submission
+from sales_agent_pipeline.domain.enums import SubmissionSource
+from sales_agent_pipeline.domain.errors import LeadRejected, PipelineError
+from sales_agent_pipeline.domain.models import UpstreamSubmission
+from sales_agent_pipeline.steps.validate_payload import extract_fields, normalise_email
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    """How far back one run lists a form: its cursor minus the overlap, or the lookback."""
+
+    overlap: timedelta
+    lookback: timedelta
+    # Work waiting longer than this counts as backlog.
+    stuck_after: timedelta
+
+    def start(self, now: datetime, cursor: datetime | None) -> datetime:
+        """The oldest submission time this run looks at."""
+        return cursor - self.overlap if cursor is not None else now - self.lookback
+
+
+@dataclass
+class FormCoverage:
+    """One run's coverage of one tenant's form."""
+
+    tenant_id: uuid.UUID
+    portal_id: int
+    form_id: str
+    window_start: datetime
+    window_end: datetime
+    upstream_seen: int = 0
+    via_webhook: int = 0
+    recovered: int = 0
+    missing: int = 0
+    backlog: int = 0
+    report_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        """Why the form could not be listed, when it could not."""
+        value = self.details.get("error")
+        return str(value) if value else None
+
+
+def list_window(
+    crm: CRM, form_id: str, since: datetime
+) -> tuple[dict[str, UpstreamSubmission], int]:
+    """Submissions at or after `since` by conversion id, and the pages read.
+
+    The listing is newest first, so paging stops at the first page that reaches past
+    `since`. Offsets shift when a submission arrives mid-way: an entry may be seen twice
+    (kept once), never skipped.
+    """
+    seen: dict[str, UpstreamSubmission] = {}
+    after: str | None = None
+    pages = 0
+    while True:
+        page = crm.list_form_submissions(form_id, after)
+        pages += 1
+        for submission in page.submissions:
+            if submission.submitted_at >= since:
+                seen.setdefault(submission.conversion_id, submission)
+        reached = bool(page.submissions) and page.submissions[-1].submitted_at < since
+        if reached or not page.next_after or page.next_after == after:
+            return seen, pages
+        after = page.next_after
+
+
+def webhook_shaped(tenant: Tenant, submission: UpstreamSubmission) -> dict[str, Any]:
+    """The listing entry as the payload we store: the listing's own names, plus the portal
+    and form a webhook body carries, so step 1 reads both alike."""
+    return {
+        "portalId": tenant.portal_id,
+        "formId": submission.form_id,
+        "conversionId": submission.conversion_id,
+        "submittedAt": int(submission.submitted_at.timestamp() * 1000),
+        "pageUrl": submission.page_url,
+        "values": [{"name": name, "value": value} for name, value in submission.values.items()],
+    }
+
+
+def _insert_missing(
+    session: Session,
+    tenant: Tenant,
+    upstream: dict[str, UpstreamSubmission],
+    coverage: FormCoverage,
+) -> set[str]:
+    """Accept every listed submission we do not hold; returns the ids no lead can come of."""
+    held = repo.sources_of(session, tenant.portal_id, list(upstream))
+    unusable: dict[str, str] = {}
+    for conversion_id, submission in upstream.items():
+        if conversion_id in held:
+            continue
+        payload = webhook_shaped(tenant, submission)
+        fields = extract_fields(payload)
+        try:
+            email = normalise_email(fields.get("email", ""))
+        except LeadRejected as exc:
+            # The webhook answers such a delivery with a 400: nothing to process either way.
+            unusable[conversion_id] = str(exc)
+            continue
+        accepted = accept_submission(
+            session,
+            tenant,
+            form_id=submission.form_id,
+            hubspot_submission_id=conversion_id,
+            payload=payload,
+            email=email,
+            first_name=fields.get("first_name"),
+            last_name=fields.get("last_name"),
+            company=fields.get("company"),
+            submitted_at=submission.submitted_at,
+            source=SubmissionSource.RECONCILIATION,
+        )
+        # A webhook delivery may land between the SELECT and the insert: then it is its.
+        coverage.recovered += 0 if accepted.duplicate else 1
+    if unusable:
+        coverage.details["unusable"] = unusable
+    return set(unusable)
+
+
+def reconcile_form(
+    sessions: sessionmaker[Session],
+    crm: CRM,
+    tenant: Tenant,
+    form_id: str,
+    *,
+    window: Window,
+    now: datetime,
+    run_id: str | None,
+) -> FormCoverage:
+    """List one form back to its window, recover what is missing, advance its cursor, and
+    write the coverage report, all in one transaction after the listing."""
+    with sessions.begin() as session:
+        start = window.start(now, repo.cursor(session, tenant.id, form_id))
+    coverage = FormCoverage(tenant.id, tenant.portal_id, form_id, start, now)
+    upstream: dict[str, UpstreamSubmission] = {}
+    try:
+        upstream, pages = list_window(crm, form_id, start)
+        coverage.details["pages"] = pages
+    except PipelineError as exc:
+        # The cursor stays put, so the next run lists this window again.
+        coverage.details["error"] = f"{type(exc).__name__}: {exc.message}"
+    with sessions.begin() as session:
+        unusable: set[str] = set()
+        if coverage.error is None:
+            unusable = _insert_missing(session, tenant, upstream, coverage)
+            session.flush()
+            held = repo.sources_of(session, tenant.portal_id, list(upstream))
+            coverage.upstream_seen = len(upstream)
+            coverage.via_webhook = sum(
+                1 for source in held.values() if source == SubmissionSource.WEBHOOK.value
+            )
+            coverage.missing = sum(1 for cid in upstream if cid not in held and cid not in unusable)
+            newest = max((s.submitted_at for s in upstream.values()), default=None)
+            if coverage.missing == 0:
+                repo.advance_cursor(session, tenant.id, form_id, newest)
+        coverage.backlog = repo.backlog(session, tenant.id, form_id, window.stuck_after)
+        report = repo.add_report(
+            session,
+            tenant_id=tenant.id,
+            form_id=form_id,
+            dagster_run_id=run_id,
+            window_start=coverage.window_start,
+            window_end=coverage.window_end,
+            upstream_seen=coverage.upstream_seen,
+            via_webhook=coverage.via_webhook,
+            recovered=coverage.recovered,
+            missing=coverage.missing,
+            backlog=coverage.backlog,
+            details=coverage.details,
+        )
+        coverage.report_id = report.id
+    event = log.error if coverage.error or coverage.missing else log.info
+    event(
+        "reconciliation.form",
+        portal_id=tenant.portal_id,
+        form_id=form_id,
+        upstream_seen=coverage.upstream_seen,
+        via_webhook=coverage.via_webhook,
+        recovered=coverage.recovered,
+        missing=coverage.missing,
+        backlog=coverage.backlog,
+        error=coverage.error,
+    )
+    return coverage
+
+
+def forms_of(tenant: Tenant, default_forms: list[str]) -> list[str]:
+    """The forms reconciled for a tenant: its allowlist, else the global one."""
+    return list(tenant.allowed_form_ids or default_forms)
