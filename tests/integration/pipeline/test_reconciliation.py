@@ -381,3 +381,65 @@ def _task_workflow(engine: Engine, task_id: str) -> uuid.UUID:
         return session.scalars(
             select(HubspotTask.workflow_id).where(HubspotTask.hubspot_task_id == task_id)
         ).one()
+
+
+def test_an_unlisted_form_and_a_growing_backlog_fail_the_checks(
+    sandbox: Admin, portal: Portal, engine: Engine, instance: DagsterInstance
+) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Tenant)
+            .where(Tenant.id == portal.tenant.id)
+            .values(allowed_form_ids=[FORM, "form-hubspot-does-not-know"])
+        )
+    first = reconcile(instance, portal)
+    assert checks(first) == {"no_missing_submissions": False, "backlog_not_growing": True}
+    evaluation = next(
+        e for e in first.get_asset_check_evaluations() if e.check_name == "no_missing_submissions"
+    )
+    assert evaluation.severity.value == "ERROR"
+    with Session(engine) as session:
+        unknown = session.scalars(
+            select(ReconciliationReport).where(
+                ReconciliationReport.dagster_run_id == first.run_id,
+                ReconciliationReport.form_id == "form-hubspot-does-not-know",
+            )
+        ).one()
+        assert "404" in unknown.details["error"] or "not found" in unknown.details["error"]
+        # Not listed, so not proven: its cursor stays where it was (nowhere).
+        assert session.get(FormCursor, (portal.tenant.id, "form-hubspot-does-not-know")) is None
+
+    # A lead nobody launched for an hour: the backlog grows from 0 to 1.
+    lead = submit(engine, portal, "waiting.lead@acme-robotics.example")
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.id == lead.workflow_id)
+            .values(created_at=func.now() - timedelta(hours=1))
+        )
+    second = reconcile(instance, portal)
+    assert checks(second)["backlog_not_growing"] is False
+
+
+def test_a_launch_that_never_started_is_bounded(
+    sandbox: Admin, portal: Portal, engine: Engine, instance: DagsterInstance
+) -> None:
+    lead = submit(engine, portal, "lost.launch@acme-robotics.example")
+    # Asked for two hours ago, no run ever claimed it, on its last attempt.
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.id == lead.workflow_id)
+            .values(
+                run_requested_at=func.now() - timedelta(hours=2),
+                attempts=2,
+                updated_at=func.now() - timedelta(hours=2),
+            )
+        )
+    result = reconcile(instance, portal)
+    metadata = result.asset_materializations_for_node("submission_coverage")[0].metadata
+    assert metadata["stuck_failed"].value == 1
+    with Session(engine) as session:
+        workflow = session.get_one(Workflow, lead.workflow_id)
+    assert workflow.status == "failed"
+    assert workflow.failure_reason == "no run started after 3 launch(es)"
