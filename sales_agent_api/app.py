@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from sales_agent_api.errors import install_error_handlers
 from sales_agent_api.launch import LaunchQueue
-from sales_agent_api.routes import health, imports, webhook
+from sales_agent_api.routes import admin_settings, drafts, health, imports, webhook, workflows
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.launcher import DagsterLauncher
 from sales_agent_pipeline.observability import configure_logging
@@ -51,5 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(webhook.router)
+    app.include_router(workflows.router)
+    app.include_router(drafts.router)
+    app.include_router(admin_settings.router)
     app.include_router(imports.router)
     return app

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_api.deps import Responses
 from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.api_keys import authenticate
@@ -25,10 +26,10 @@ bearer = HTTPBearer(
 )
 
 # For routes' `responses=`: what the auth dependencies may answer.
-AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
+AUTH_RESPONSES: Responses = {
     401: {"model": ErrorResponse, "description": "Missing, wrong or revoked API key"},
 }
-ADMIN_RESPONSES: dict[int | str, dict[str, object]] = {
+ADMIN_RESPONSES: Responses = {
     **AUTH_RESPONSES,
     403: {"model": ErrorResponse, "description": "The key is not an admin key"},
 }

@@ -1,0 +1,138 @@
+"""GET /api/drafts, one draft in full; POST /api/drafts/{id}/approve sends it (admin)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from sales_agent_api.auth import ADMIN_RESPONSES, AUTH_RESPONSES, AdminKey, CurrentKey
+from sales_agent_api.deps import ReadSession, Responses
+from sales_agent_api.errors import ApiError, ErrorResponse
+from sales_agent_api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from sales_agent_api.schemas.workflows import Approval, Draft, DraftPage, DraftSummary
+from sales_agent_pipeline.approvals import ApprovalRefused, Refusal, approve_draft
+from sales_agent_pipeline.connectors.factory import build_mail
+from sales_agent_pipeline.connectors.protocols import Mail
+from sales_agent_pipeline.db.repositories import browse
+from sales_agent_pipeline.domain.errors import ConfigurationError
+from sales_agent_pipeline.settings import Settings
+
+router = APIRouter(prefix="/api/drafts", tags=["drafts"])
+
+NOT_FOUND: Responses = {
+    404: {"model": ErrorResponse, "description": "No such draft for this tenant"}
+}
+BAD_REQUEST: Responses = {400: {"model": ErrorResponse, "description": "Invalid parameter (named)"}}
+# Refusals the operator can act on are 409; Gmail's own trouble is a bad gateway.
+STATUS = {
+    Refusal.NOT_FOUND: 404,
+    Refusal.KILL_SWITCH: 409,
+    Refusal.DAILY_CAP: 409,
+    Refusal.IN_FLIGHT: 409,
+    Refusal.NO_GMAIL_DRAFT: 409,
+    Refusal.GMAIL_REFUSED: 502,
+    Refusal.GMAIL_UNAVAILABLE: 503,
+}
+_mail_lock = threading.Lock()
+
+
+@router.get(
+    "",
+    response_model=DraftPage,
+    responses={**AUTH_RESPONSES, **BAD_REQUEST},
+    summary="List drafts, newest first",
+)
+def list_drafts(
+    principal: CurrentKey,
+    session: ReadSession,
+    sent: Annotated[bool | None, Query(description="only sent (true) or unsent (false)")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> DraftPage:
+    """The tenant's follow-up emails, newest first, one page at a time."""
+    rows, more = browse.list_drafts(
+        session, principal.tenant_id, sent=sent, after=decode_cursor(cursor), limit=limit
+    )
+    last = rows[-1] if rows and more else None
+    return DraftPage(
+        items=[DraftSummary.model_validate(row) for row in rows],
+        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
+    )
+
+
+@router.get(
+    "/{draft_id}",
+    response_model=Draft,
+    responses={**AUTH_RESPONSES, **BAD_REQUEST, **NOT_FOUND},
+    summary="One draft in full",
+)
+def get_draft(draft_id: uuid.UUID, principal: CurrentKey, session: ReadSession) -> Draft:
+    """Content (text and HTML), assets, recipient, mode, sent or not, approved by and when."""
+    draft = browse.get_draft(session, principal.tenant_id, draft_id)
+    if draft is None:
+        raise ApiError(404, "not_found", f"no draft {draft_id}")
+    return Draft.model_validate(draft)
+
+
+def _mail(request: Request) -> Mail:
+    """The process's Gmail connector, built on first use (the API may serve without Gmail)."""
+    with _mail_lock:
+        mail: Mail | None = getattr(request.app.state, "mail", None)
+        if mail is None:
+            settings: Settings = request.app.state.settings
+            mail = build_mail(settings)
+            request.app.state.mail = mail
+        return mail
+
+
+def _approve(request: Request, principal: AdminKey, draft_id: uuid.UUID) -> Approval:
+    try:
+        result = approve_draft(
+            request.app.state.sessions,
+            _mail(request),
+            request.app.state.settings,
+            approved_by=principal.actor,
+            draft_id=draft_id,
+            tenant_id=principal.tenant_id,
+        )
+    except ConfigurationError as exc:
+        raise ApiError(503, "gmail_not_configured", str(exc)) from None
+    except ApprovalRefused as exc:
+        raise ApiError(STATUS[exc.reason], exc.reason.value, exc.message) from None
+    return Approval(
+        draft_id=result.draft_id,
+        workflow_id=result.workflow_id,
+        sent=result.sent,
+        sent_at=result.sent_at,
+        approved_by=result.approved_by,
+        approved_at=result.approved_at,
+        gmail_message_id=result.gmail_message_id,
+        already_sent=result.already_sent,
+    )
+
+
+@router.post(
+    "/{draft_id}/approve",
+    response_model=Approval,
+    responses={
+        **ADMIN_RESPONSES,
+        **BAD_REQUEST,
+        **NOT_FOUND,
+        409: {
+            "model": ErrorResponse,
+            "description": "Refused: kill switch on, daily cap reached, workflow still "
+            "running, or no Gmail draft",
+        },
+        502: {"model": ErrorResponse, "description": "Gmail refused the send"},
+        503: {"model": ErrorResponse, "description": "Gmail unavailable or not configured"},
+    },
+    summary="Approve a DRAFT_ONLY draft and send it (admin key)",
+)
+async def approve(draft_id: uuid.UUID, principal: AdminKey, request: Request) -> Approval:
+    """Send the Gmail draft once and record who approved it; a repeat answers the sent state."""
+    # The Gmail SDK blocks: the send runs in the threadpool.
+    return await run_in_threadpool(_approve, request, principal, draft_id)

@@ -1,0 +1,188 @@
+"""GET /api/workflows (filters, cursor pages), one workflow, its trail; POST .../retry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_api.auth import AUTH_RESPONSES, CurrentKey, Principal
+from sales_agent_api.deps import ReadSession, Responses
+from sales_agent_api.errors import ApiError, ErrorResponse
+from sales_agent_api.launch import request_runs
+from sales_agent_api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from sales_agent_api.schemas.workflows import (
+    Draft,
+    Event,
+    RetryReceipt,
+    StepError,
+    Submission,
+    Task,
+    Trail,
+    WorkflowDetail,
+    WorkflowPage,
+    WorkflowSummary,
+)
+from sales_agent_pipeline import run_tags
+from sales_agent_pipeline.db.base import utcnow
+from sales_agent_pipeline.db.repositories import browse
+from sales_agent_pipeline.db.repositories.retries import NotRetryable, requeue_for_retry
+from sales_agent_pipeline.domain.enums import WorkflowStatus
+
+router = APIRouter(prefix="/api/workflows", tags=["workflows"])
+
+# In-flight work this quiet is taken as stuck (the reconciliation's default threshold).
+STUCK_AFTER = timedelta(minutes=30)
+NOT_FOUND: Responses = {
+    404: {"model": ErrorResponse, "description": "No such workflow for this tenant"}
+}
+BAD_REQUEST: Responses = {400: {"model": ErrorResponse, "description": "Invalid parameter (named)"}}
+
+
+def _not_found(workflow_id: uuid.UUID) -> ApiError:
+    return ApiError(404, "not_found", f"no workflow {workflow_id}")
+
+
+@router.get(
+    "",
+    response_model=WorkflowPage,
+    responses={**AUTH_RESPONSES, **BAD_REQUEST},
+    summary="List workflows, newest first",
+)
+def list_workflows(
+    principal: CurrentKey,
+    session: ReadSession,
+    status: Annotated[WorkflowStatus | None, Query(description="only this status")] = None,
+    created_from: Annotated[
+        datetime | None, Query(description="created at or after (ISO 8601 with offset)")
+    ] = None,
+    created_to: Annotated[datetime | None, Query(description="created before")] = None,
+    email: Annotated[str | None, Query(max_length=320, description="prospect email")] = None,
+    domain: Annotated[str | None, Query(max_length=255, description="prospect domain")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> WorkflowPage:
+    """The tenant's workflows, newest first, one page at a time."""
+    for name, value in (("created_from", created_from), ("created_to", created_to)):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(
+                400, "invalid_request", f"{name}: give a time zone offset (e.g. Z)", [name]
+            )
+    rows, more = browse.list_workflows(
+        session,
+        principal.tenant_id,
+        browse.WorkflowFilter(
+            status=status.value if status else None,
+            created_from=created_from,
+            created_to=created_to,
+            email=email,
+            domain=domain,
+        ),
+        after=decode_cursor(cursor),
+        limit=limit,
+    )
+    last = rows[-1] if rows and more else None
+    return WorkflowPage(
+        items=[WorkflowSummary.model_validate(row) for row in rows],
+        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
+    )
+
+
+@router.get(
+    "/{workflow_id}",
+    response_model=WorkflowDetail,
+    responses={**AUTH_RESPONSES, **BAD_REQUEST, **NOT_FOUND},
+    summary="One workflow with its submission, draft and task",
+)
+def get_workflow(
+    workflow_id: uuid.UUID, principal: CurrentKey, session: ReadSession
+) -> WorkflowDetail:
+    """The workflow, its submission, its draft and its HubSpot task."""
+    found = browse.get_workflow(session, principal.tenant_id, workflow_id)
+    if found is None:
+        raise _not_found(workflow_id)
+    summary = WorkflowSummary.model_validate(found.workflow)
+    return WorkflowDetail(
+        **summary.model_dump(),
+        submission=Submission.model_validate(found.submission),
+        draft=Draft.model_validate(found.draft) if found.draft else None,
+        task=Task.model_validate(found.task) if found.task else None,
+    )
+
+
+@router.get(
+    "/{workflow_id}/events",
+    response_model=Trail,
+    responses={**AUTH_RESPONSES, **BAD_REQUEST, **NOT_FOUND},
+    summary="A workflow's audit trail and errors, in order",
+)
+def get_trail(workflow_id: uuid.UUID, principal: CurrentKey, session: ReadSession) -> Trail:
+    """Every event (step outcomes, retries, approvals) and every error, as written."""
+    if browse.get_workflow(session, principal.tenant_id, workflow_id) is None:
+        raise _not_found(workflow_id)
+    events, errors = browse.workflow_trail(session, workflow_id)
+    return Trail(
+        workflow_id=workflow_id,
+        events=[Event.model_validate(event) for event in events],
+        errors=[StepError.model_validate(error) for error in errors],
+    )
+
+
+def _requeue(
+    sessions: sessionmaker[Session], principal: Principal, workflow_id: uuid.UUID
+) -> WorkflowStatus:
+    with sessions.begin() as session:
+        try:
+            workflow = requeue_for_retry(
+                session,
+                principal.tenant_id,
+                workflow_id,
+                stuck_before=utcnow() - STUCK_AFTER,
+                actor=principal.actor,
+            )
+        except NotRetryable as exc:
+            raise ApiError(
+                409,
+                "not_retryable",
+                f"the workflow is {exc.status}: only failed workflows, or ones stuck for "
+                f"{int(STUCK_AFTER.total_seconds() // 60)} minutes, can be retried",
+            ) from None
+        if workflow is None:
+            raise _not_found(workflow_id)
+        return WorkflowStatus(workflow.status)
+
+
+@router.post(
+    "/{workflow_id}/retry",
+    status_code=202,
+    response_model=RetryReceipt,
+    responses={
+        **AUTH_RESPONSES,
+        **BAD_REQUEST,
+        **NOT_FOUND,
+        409: {"model": ErrorResponse, "description": "Not failed or stuck: not retryable"},
+    },
+    summary="Re-run a failed (or stuck) workflow",
+)
+async def retry_workflow(
+    workflow_id: uuid.UUID, principal: CurrentKey, request: Request, background: BackgroundTasks
+) -> RetryReceipt:
+    """Queue the workflow again and ask Dagster for a run (the sensor covers if it is down).
+
+    The new run claims the workflow; drafts, emails and tasks already written are found by
+    their idempotency records, so a retry never duplicates them.
+    """
+    status = await run_in_threadpool(_requeue, request.app.state.sessions, principal, workflow_id)
+    background.add_task(
+        request_runs,
+        request.app.state.sessions,
+        request.app.state.launcher,
+        [workflow_id],
+        {run_tags.TENANT: str(principal.portal_id)},
+        trigger="retry",
+    )
+    return RetryReceipt(workflow_id=workflow_id, status=status)

@@ -1,0 +1,113 @@
+"""A tenant's operator settings: what GET shows, what PUT accepts, and their audit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from sales_agent_pipeline.domain.enums import WorkflowMode
+from sales_agent_pipeline.domain.workflow import VoiceProfile
+
+FormId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+FolderId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+MAX_IDS = 500
+# A day of sends is bounded by Gmail's own per-user limit (2,000 for Workspace).
+MAX_DAILY_CAP = 2000
+MAX_THROTTLE_SECONDS = 90 * 86400
+
+
+class VoiceProfileInput(VoiceProfile):
+    """The voice profile as the API accepts it: the pipeline's model, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TenantSettingsView(BaseModel):
+    """The tenant's settings, and the global ones that bound them."""
+
+    portal_id: int
+    name: str
+    mode: WorkflowMode | None = Field(description="null: the global WORKFLOW_MODE applies")
+    kill_switch: bool
+    allowed_form_ids: list[str]
+    drive_folder_ids: list[str]
+    daily_send_cap: int
+    throttle_window_seconds: int
+    voice_profile: VoiceProfile
+    global_mode: WorkflowMode = Field(description="WORKFLOW_MODE (read-only here)")
+    global_kill_switch: bool = Field(description="SEND_KILL_SWITCH (read-only here)")
+
+
+class SettingsUpdate(BaseModel):
+    """A partial update: only the fields given change (`mode: null` means the global mode)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: WorkflowMode | None = None
+    kill_switch: bool | SkipJsonSchema[None] = None
+    allowed_form_ids: Annotated[list[FormId], Field(max_length=MAX_IDS)] | SkipJsonSchema[None] = (
+        None
+    )
+    drive_folder_ids: (
+        Annotated[list[FolderId], Field(max_length=MAX_IDS)] | SkipJsonSchema[None]
+    ) = None
+    daily_send_cap: Annotated[int, Field(ge=0, le=MAX_DAILY_CAP)] | SkipJsonSchema[None] = None
+    throttle_window_seconds: (
+        Annotated[int, Field(ge=0, le=MAX_THROTTLE_SECONDS)] | SkipJsonSchema[None]
+    ) = None
+    voice_profile: VoiceProfileInput | SkipJsonSchema[None] = None
+
+    @field_validator(
+        "kill_switch",
+        "allowed_form_ids",
+        "drive_folder_ids",
+        "daily_send_cap",
+        "throttle_window_seconds",
+        "voice_profile",
+        mode="before",
+    )
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only `mode` has a meaning for null; for the others it is a mistake, not "unchanged".
+        if value is None:
+            raise ValueError("may not be null (leave the field out to keep it)")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The given fields as stored values (JSON-ready), by their API names."""
+        given: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if name == "mode":
+                given[name] = value.value if value is not None else None
+            elif name == "voice_profile":
+                given[name] = value.model_dump(mode="json")
+            elif name in ("allowed_form_ids", "drive_folder_ids"):
+                # Order kept, repeats dropped: the stored list is what the webhook checks.
+                given[name] = list(dict.fromkeys(value))
+            else:
+                given[name] = value
+        return given
+
+
+class SettingsChangeView(BaseModel):
+    """One accepted change: who, when, and the old and new values of what changed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    changed_by: str
+    api_key_id: uuid.UUID | None
+    changed_at: datetime
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+
+class SettingsChangeList(BaseModel):
+    """The audit of settings changes, newest first."""
+
+    items: list[SettingsChangeView]

@@ -1,0 +1,168 @@
+"""Workflows, their audit trail, drafts and tasks as the operator API shows them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sales_agent_pipeline.domain.enums import WorkflowMode, WorkflowStatus
+
+
+class _FromRow(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class WorkflowSummary(_FromRow):
+    """One lead's workflow in a listing."""
+
+    id: uuid.UUID
+    status: WorkflowStatus
+    mode: WorkflowMode
+    prospect_email: str
+    prospect_company: str | None
+    email_domain: str
+    dagster_run_id: str | None
+    attempts: int
+    failure_reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: int | None
+
+
+class WorkflowPage(BaseModel):
+    """A page of workflows, newest first; pass `next_cursor` back for the next page."""
+
+    items: list[WorkflowSummary]
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class Submission(_FromRow):
+    """The form submission that started the workflow."""
+
+    id: uuid.UUID
+    form_id: str
+    hubspot_submission_id: str
+    source: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    submitted_at: datetime | None
+    received_at: datetime
+
+
+class DraftSummary(_FromRow):
+    """A follow-up email in a listing."""
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    to_email: str
+    subject: str
+    mode: WorkflowMode
+    sent: bool
+    sent_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Draft(DraftSummary):
+    """A follow-up email in full: content, linked assets and where it is in Gmail."""
+
+    body: str
+    body_html: str | None
+    assets_included: int
+    assets: list[dict[str, Any]]
+    gmail_draft_id: str | None
+    gmail_message_id: str | None
+    gmail_thread_id: str | None
+
+
+class DraftPage(BaseModel):
+    """A page of drafts, newest first; pass `next_cursor` back for the next page."""
+
+    items: list[DraftSummary]
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class Task(_FromRow):
+    """The owner's follow-up task in HubSpot."""
+
+    id: uuid.UUID
+    hubspot_task_id: str | None
+    contact_id: str
+    company_id: str | None
+    owner_id: str | None
+    subject: str | None
+    status: str
+    due_date: date
+
+
+class WorkflowDetail(WorkflowSummary):
+    """A workflow with its submission, draft and task."""
+
+    submission: Submission
+    draft: Draft | None
+    task: Task | None
+
+
+class Event(_FromRow):
+    """One audited moment: a step's outcome, a retry, an approval."""
+
+    id: int
+    event_type: str
+    step_number: int | None
+    step_name: str | None
+    status: str
+    duration_ms: int | None
+    details: dict[str, Any]
+    dagster_run_id: str | None
+    created_at: datetime
+
+
+class StepError(_FromRow):
+    """One classified failure, with the vendor's answer kept."""
+
+    id: int
+    step_number: int | None
+    step_name: str | None
+    error_class: str
+    error_type: str
+    error_message: str
+    http_status: int | None
+    attempt: int
+    created_at: datetime
+
+
+class Trail(BaseModel):
+    """A workflow's audit trail in the order it was written, and its errors."""
+
+    workflow_id: uuid.UUID
+    events: list[Event]
+    errors: list[StepError]
+
+
+class RetryReceipt(BaseModel):
+    """A retry was accepted: the workflow is queued; a run is asked for after the answer
+    (if Dagster does not take it, the sensor launches it within seconds)."""
+
+    workflow_id: uuid.UUID
+    status: WorkflowStatus
+
+
+class Approval(BaseModel):
+    """The approved draft's state after the call (the same on a repeated approve)."""
+
+    draft_id: uuid.UUID
+    workflow_id: uuid.UUID
+    sent: bool
+    sent_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+    gmail_message_id: str | None
+    already_sent: bool = Field(description="true when an earlier call (or run) sent it")
