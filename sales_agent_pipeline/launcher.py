@@ -20,6 +20,7 @@ LOCATION = "sales_agent_pipeline"
 REPOSITORY = "__repository__"
 JOB = "process_formlead"
 PARTITIONS = "leads"
+ASSET = "lead_followup"
 
 _ADD_PARTITION = """
 mutation Add($selector: RepositorySelector!, $name: String!, $key: String!) {
@@ -35,6 +36,18 @@ mutation Launch($params: ExecutionParams!) {
   launchRun(executionParams: $params) {
     __typename
     ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+_BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
     ... on Error { message }
   }
 }
@@ -100,15 +113,7 @@ class DagsterLauncher:
             raise ValueError("no workflow to launch")
         http = client or self._shared()
         selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-        for key in workflow_ids:
-            added = self._post(
-                http, _ADD_PARTITION, {"selector": selector, "name": PARTITIONS, "key": key}
-            )["addDynamicPartition"]
-            if added["__typename"] not in {
-                "AddDynamicPartitionSuccess",
-                "DuplicateDynamicPartitionError",
-            }:
-                raise LaunchError(f"adding partition {key}: {added.get('message', added)}")
+        self.add_partitions(workflow_ids, client=http)
         run_tags = {TRIGGER: trigger, **(tags or {})}
         if len(workflow_ids) == 1:
             run_tags["dagster/partition"] = workflow_ids[0]
@@ -126,3 +131,39 @@ class DagsterLauncher:
             raise LaunchError(f"launching {JOB}: {launched}")
         run_id: str = launched["run"]["runId"]
         return run_id
+
+    def add_partitions(self, keys: Sequence[str], *, client: httpx.Client | None = None) -> None:
+        """Add each lead's partition (an existing one is fine)."""
+        http = client or self._shared()
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+        for key in keys:
+            added = self._post(
+                http, _ADD_PARTITION, {"selector": selector, "name": PARTITIONS, "key": key}
+            )["addDynamicPartition"]
+            if added["__typename"] not in {
+                "AddDynamicPartitionSuccess",
+                "DuplicateDynamicPartitionError",
+            }:
+                raise LaunchError(f"adding partition {key}: {added.get('message', added)}")
+
+    def backfill(self, partition_keys: Sequence[str], *, title: str, tags: dict[str, str]) -> str:
+        """A partition backfill of the lead asset over these leads; returns the backfill id.
+
+        Dagster's backfill daemon runs it (single-run policy: a run per contiguous range),
+        exactly as a backfill launched from the UI.
+        """
+        if not partition_keys:
+            raise ValueError("no partition to backfill")
+        self.add_partitions(partition_keys)
+        params = {
+            "assetSelection": [{"path": [ASSET]}],
+            "partitionNames": list(partition_keys),
+            "title": title,
+            "tags": [{"key": key, "value": value} for key, value in tags.items()],
+        }
+        answer = self._post(self._shared(), _BACKFILL, {"params": params})
+        launched = answer["launchPartitionBackfill"]
+        if launched["__typename"] != "LaunchBackfillSuccess":
+            raise LaunchError(f"backfill refused: {launched.get('message', launched)}")
+        backfill_id: str = launched["backfillId"]
+        return backfill_id

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.cli.apikey import apikey_app
+from sales_agent_pipeline.cli.bulk import import_file, rerun
 from sales_agent_pipeline.db import migrate
 from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
 from sales_agent_pipeline.db.provision import Databases, provision
@@ -32,6 +33,8 @@ app = typer.Typer(help="Sales Agent Pipeline: HubSpot form leads to Gmail drafts
 db_app = typer.Typer(help="The app database: migrations.")
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
+app.command("import")(import_file)
+app.command("rerun")(rerun)
 
 
 def _settings() -> Settings:
