@@ -1,13 +1,15 @@
 """The webhook under load, through real processes: `sales-agent up` (embedded PostgreSQL, the
-sandbox, Dagster) and a second API process under uvicorn (one worker) on the stack's database.
+sandbox, Dagster) and a second API process under uvicorn (1, then 2 workers) on its database.
 
-1. Ack latency with durable writes: open-loop constant rate (100, 300, 1000 req/s, 10 s each)
-   of signed deliveries to the second API for a bench tenant whose leads never run (the Dagster
-   daemon is suspended meanwhile, that API's launches go to a closed port, and its rows are
-   marked skipped before the daemon resumes). Latency counts from each request's due time.
-2. POST to succeeded workflow for single leads at low load, through the stack's own API.
+1. POST to succeeded workflow for single leads at low load, through the stack's own API.
+2. Ack latency with durable writes: open-loop constant rate (100, 300, 1000 req/s, 10 s each)
+   of signed deliveries to the second API for a bench tenant whose leads never run: that API
+   launches them through Dagster's GraphQL as it would in production, but the Dagster daemon
+   is suspended meanwhile (the runs wait in its queue) and the rows are marked skipped before
+   it resumes, so the runs find nothing to claim. Latency counts from each request's due time.
 
-Run: .venv/bin/python bench/webhook.py [--seconds 10] [--rates 100,300,1000] [--single 10]
+Run: .venv/bin/python bench/webhook.py [--seconds 10] [--rates 100,300,1000] [--workers 1,2]
+     [--no-launch] [--single 10]
 """
 
 from __future__ import annotations
@@ -67,43 +69,81 @@ def delivery(
     return content, {**headers, "Content-Type": "application/json"}
 
 
+def raw_request(url: str, content: bytes, headers: dict[str, str]) -> bytes:
+    """The request as HTTP/1.1 bytes on a keep-alive connection."""
+    parts = httpx.URL(url)
+    lines = [
+        f"POST {parts.raw_path.decode()} HTTP/1.1",
+        f"Host: {parts.host}:{parts.port}",
+        f"Content-Length: {len(content)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + content
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Status and body of one response (uvicorn always sends Content-Length here)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
 async def offered_load(url: str, secret: str, rate: int, seconds: float) -> str:
-    """Open loop at `rate` req/s over 64 connections; a line of figures. Request i is due at
-    start + i/rate, the next free connection sends it (not before), latency counts from the due
-    time. Our queue, not httpx's pool: thousands of requests waiting there stall the client."""
+    """Open loop at `rate` req/s over 64 keep-alive connections; a line of figures.
+
+    Request i is due at start + i/rate; the next free connection sends it (not before), and
+    latency counts from the due time, so a slow server cannot hide its queue. The client writes
+    pre-signed request bytes on asyncio streams instead of using httpx: httpx cost ~2 ms of CPU
+    per request, as much as the server under test, on the same two cores.
+    """
     ready = [
-        delivery(secret, url, BENCH_PORTAL, BENCH_FORM, f"load{i}@acme-robotics.example")
+        raw_request(
+            url, *delivery(secret, url, BENCH_PORTAL, BENCH_FORM, f"load{i}@acme-robotics.example")
+        )
         for i in range(int(rate * seconds))
     ]  # all signed before the clock starts
+    target = httpx.URL(url)
     latencies: list[float] = []
     counts = {"non2xx": 0, "errors": 0, "late": 0}
     start = last = time.perf_counter() + 0.2
     cutoff = start + seconds + 20  # requests still unsent then are counted as errors
     pending = iter(enumerate(ready))
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
 
-        async def connection() -> None:
-            nonlocal last
-            for i, (content, headers) in pending:
-                due = start + i / rate
-                if time.perf_counter() > cutoff:
-                    counts["late"] += 1
-                    continue
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                try:
-                    response = await client.post(url, content=content, headers=headers)
-                except httpx.HTTPError:
-                    counts["errors"] += 1
-                    continue
-                last = max(last, time.perf_counter())
-                if response.status_code == 202:
-                    latencies.append((last - due) * 1000)
-                    ACCEPTED.add(response.json()["submission_id"])
-                else:
-                    counts["non2xx"] += 1
+    async def connection() -> None:
+        nonlocal last
+        streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        for i, request in pending:
+            due = start + i / rate
+            if time.perf_counter() > cutoff:
+                counts["late"] += 1
+                continue
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            try:
+                if streams is None:
+                    streams = await asyncio.open_connection(target.host, target.port)
+                streams[1].write(request)
+                status, body = await asyncio.wait_for(read_response(streams[0]), 10)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError):
+                counts["errors"] += 1
+                if streams is not None:
+                    streams[1].close()
+                streams = None
+                continue
+            last = max(last, time.perf_counter())
+            if status == 202:
+                latencies.append((last - due) * 1000)
+                ACCEPTED.add(json.loads(body)["submission_id"])
+            else:
+                counts["non2xx"] += 1
+        if streams is not None:
+            streams[1].close()
 
-        await asyncio.gather(*(connection() for _ in range(64)))
+    await asyncio.gather(*(connection() for _ in range(64)))
     return (
         f"  offered {rate:5d}/s: achieved {len(latencies) / (last - start):7.1f}/s, "
         f"p50 {pct(latencies, 50):8.1f} ms, p99 {pct(latencies, 99):8.1f} ms, "
@@ -134,9 +174,15 @@ def status(engine: Engine, workflow_id: str) -> str:
         return str(conn.execute(query).scalar_one())
 
 
+def api_cpu_seconds(api: subprocess.Popen[bytes]) -> float:
+    """CPU time of the API process and its workers so far."""
+    procs = [psutil.Process(api.pid), *psutil.Process(api.pid).children(recursive=True)]
+    return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+
 def ack_latency(engine: Engine, database: str, demo_secret: str, args: argparse.Namespace) -> None:
-    """Step 2: the second API under open-loop load, with the Dagster daemon suspended."""
-    bench_secret, port = secrets.token_urlsafe(32), free_port()
+    """Step 2: a second API under open-loop load, with the Dagster daemon suspended."""
+    bench_secret = secrets.token_urlsafe(32)
     with Session(engine) as session, session.begin():
         tenant = Tenant(portal_id=BENCH_PORTAL, name="Bench", allowed_form_ids=[BENCH_FORM])
         tenant.webhook_secret_ref = SECRET_REF
@@ -146,26 +192,40 @@ def ack_latency(engine: Engine, database: str, demo_secret: str, args: argparse.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSPOT_")}
     env.update(DATABASE_URL=database, HUBSPOT_CLIENT_SECRET=demo_secret)
     env[SECRET_REF] = bench_secret
-    env["DAGSTER_WEBSERVER_URL"] = f"http://127.0.0.1:{free_port()}"  # launches fail fast
-    argv = [str(BIN / "uvicorn"), "sales_agent_api.app:create_app", "--factory", "--port"]
-    with (args.data_dir / "bench-api.log").open("wb") as out:
-        api = subprocess.Popen(
-            [*argv, str(port), "--log-level", "warning"], env=env, stdout=out, stderr=out
-        )
+    # The API launches for real (runs wait in Dagster's queue while the daemon is
+    # suspended), unless --no-launch points it at a closed port.
+    env["DAGSTER_WEBSERVER_URL"] = (
+        f"http://127.0.0.1:{free_port()}" if args.no_launch else args.dagster_ui
+    )
     stack = psutil.Process(args.stack_pid).children(recursive=True)
     daemon = next(p for p in stack if "dagster-daemon" in " ".join(p.cmdline()))
     suspended = [daemon, *daemon.children(recursive=True)]
+    for proc in suspended:
+        proc.suspend()  # no sensor, no run queue: the bench tenant's rows stay put
     try:
-        wait_ok(f"http://127.0.0.1:{port}/healthz", timeout=60)
-        for proc in suspended:
-            proc.suspend()  # no sensor, no run queue: the bench tenant's rows stay put
-        url = f"http://127.0.0.1:{port}/webhook/formlead"
-        print(f"ack latency, open loop, {args.seconds:.0f} s per rate, pool 64, 1 worker:")
-        for rate in (int(r) for r in args.rates.split(",")):
-            print(asyncio.run(offered_load(url, bench_secret, rate, args.seconds)), flush=True)
-            time.sleep(3)  # let the API's background launches drain
-        api.terminate()
-        api.wait(30)
+        for workers in (int(w) for w in args.workers.split(",")):
+            port = free_port()
+            argv = [str(BIN / "uvicorn"), "sales_agent_api.app:create_app", "--factory"]
+            argv += ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+            with (args.data_dir / f"bench-api-{workers}.log").open("wb") as out:
+                api = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
+            try:
+                wait_ok(f"http://127.0.0.1:{port}/healthz", timeout=60)
+                url = f"http://127.0.0.1:{port}/webhook/formlead"
+                launches = "closed port" if args.no_launch else "Dagster"
+                print(
+                    f"ack latency, open loop, {args.seconds:.0f} s per rate, 64 connections, "
+                    f"{workers} uvicorn worker(s), launches to {launches}:"
+                )
+                for rate in (int(r) for r in args.rates.split(",")):
+                    cpu, before = api_cpu_seconds(api), len(ACCEPTED)
+                    line = asyncio.run(offered_load(url, bench_secret, rate, args.seconds))
+                    time.sleep(3)  # let the API's launches drain
+                    used = (api_cpu_seconds(api) - cpu) * 1000 / max(1, len(ACCEPTED) - before)
+                    print(f"{line}, API CPU {used:.2f} ms/request", flush=True)
+            finally:
+                api.terminate()
+                api.wait(30)
         with Session(engine) as session:
             query = select(FormSubmission.id).where(FormSubmission.tenant_id == tenant_id)
             rows = {str(s) for s in session.scalars(query)}
@@ -178,14 +238,12 @@ def ack_latency(engine: Engine, database: str, demo_secret: str, args: argparse.
             done = {"status": "skipped", "failure_reason": "bench"}
             session.execute(update(Workflow).where(Workflow.tenant_id == tenant_id).values(done))
     finally:
-        api.kill()
-        api.wait(10)
         for proc in reversed(suspended):
             proc.resume()
 
 
 def single_leads(engine: Engine, api: str, secret: str, count: int) -> None:
-    """Step 3: POST to succeeded workflow, one lead at a time, polling the DB every 20 ms."""
+    """Step 1: POST to succeeded workflow, one lead at a time, polling the DB every 20 ms."""
     latencies: list[float] = []
     url = f"{api}/webhook/formlead"
     with httpx.Client(timeout=10) as client:
@@ -218,6 +276,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rates", default="100,300,1000")
     parser.add_argument("--single", type=int, default=10)
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
+    parser.add_argument("--no-launch", action="store_true", help="launches to a closed port")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
@@ -239,8 +299,10 @@ def main() -> None:
         demo_secret = wait_for_demo(api, data_dir / "demo-webhook-secret")
         engine = create_engine(app_url(database))
         args.data_dir, args.stack_pid = data_dir, stack.pid
-        ack_latency(engine, database, demo_secret, args)
+        args.dagster_ui = f"http://127.0.0.1:{ports['DAGSTER_UI']}"
+        # Single leads first: the load's runs wait in Dagster's queue until the daemon resumes.
         single_leads(engine, api, demo_secret, args.single)
+        ack_latency(engine, database, demo_secret, args)
         engine.dispose()
     finally:
         stack.terminate()

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     dagster_code_server_port: int = Field(default=4266, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8765, ge=1, le=65535)
+    # uvicorn worker processes of the API (each ~110 MB). One worker acknowledges ~300
+    # webhooks/s on a 2-core machine; two keep the p99 low while Dagster runs alongside.
+    api_workers: int = Field(default=2, ge=1, le=64)
 
     # Behaviour. DRAFT_ONLY unless someone says otherwise; the kill switch wins over SEND.
     workflow_mode: WorkflowMode = WorkflowMode.DRAFT_ONLY

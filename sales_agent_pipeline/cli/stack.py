@@ -147,6 +147,8 @@ def services(settings: Settings) -> list[list[Service]]:
             settings.api_host,
             "--port",
             str(settings.api_port),
+            "--workers",
+            str(settings.api_workers),
         ],
         ready_url=f"http://{settings.api_host}:{settings.api_port}/healthz",
     )
