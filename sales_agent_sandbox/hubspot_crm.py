@@ -1,4 +1,5 @@
-"""HubSpot CRM v3/v4 endpoints: records, batch upsert and create, search, associations, owners."""
+"""HubSpot CRM v3/v4 endpoints: records, batch upsert, create and read, search, associations,
+owners."""
 
 from __future__ import annotations
 
@@ -102,6 +103,45 @@ def batch_create(
     return _batch_envelope(created, started)
 
 
+@router.post("/crm/v3/objects/{object_type}/batch/read")
+def batch_read(
+    object_type: str, body: JsonBody, store: StoreDep, portal: PortalDep
+) -> JSONResponse:
+    """Read several live records by id; ids HubSpot does not have (or archived) come back
+    as a 207's errors (`?archived=true`, reading archived records, is not emulated)."""
+    otype = objs.object_type(object_type)
+    started = iso(utcnow())
+    inputs = _inputs(body)
+    id_property = body.get("idProperty")
+    wanted = _csv(body.get("properties")) or None
+    found: list[dict[str, Any]] = []
+    missing: list[str] = []
+    with store.locked():
+        for item in inputs:
+            record_id = str(item.get("id", ""))
+            try:
+                obj = objs.lookup(portal, otype, record_id, id_property)
+            except HubSpotError:
+                missing.append(record_id)
+                continue
+            found.append(objs.object_json(portal, obj, wanted))
+    envelope = _batch_envelope(found, started)
+    if not missing:
+        return JSONResponse(envelope)
+    label = otype.rstrip("s").upper()
+    envelope["numErrors"] = 1
+    envelope["errors"] = [
+        {
+            "status": "error",
+            "category": "OBJECT_NOT_FOUND",
+            "message": f"Could not get some {label} objects, they may be deleted or not "
+            "exist. Check that ids are valid.",
+            "context": {"ids": missing},
+        }
+    ]
+    return JSONResponse(envelope, status_code=207)
+
+
 @router.post("/crm/v3/objects/{object_type}/search")
 def search(object_type: str, body: JsonBody, store: StoreDep, portal: PortalDep) -> dict[str, Any]:
     """Search records with filterGroups, sorts, query and paging."""
@@ -164,6 +204,16 @@ def update(
         )
         objs.update_object(portal, obj, props)
         return objs.object_json(portal, obj, ["*"])
+
+
+@router.delete("/crm/v3/objects/{object_type}/{object_id}", status_code=204)
+def archive(object_type: str, object_id: str, store: StoreDep, portal: PortalDep) -> None:
+    """Archive (HubSpot's delete) one record; it no longer reads or searches."""
+    otype = objs.object_type(object_type)
+    with store.locked():
+        obj = objs.lookup(portal, otype, object_id, None)
+        obj.archived = True
+        obj.updated_at = utcnow()
 
 
 @router.put("/crm/v4/objects/{from_type}/{from_id}/associations/default/{to_type}/{to_id}")

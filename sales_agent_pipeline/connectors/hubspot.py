@@ -308,6 +308,32 @@ class HubSpotCRM:
         )
         return mapping.to_task(obj)
 
+    def get_tasks(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        """Tasks by id, in batch reads of 100 (no associations); a task HubSpot no longer
+        has (deleted) is absent from the answer."""
+        found: dict[str, Task] = {}
+        unique = list(dict.fromkeys(task_ids))
+        for start in range(0, len(unique), _BATCH_LIMIT):
+            chunk = unique[start : start + _BATCH_LIMIT]
+            request = tasks_sdk.BatchReadInputSimplePublicObjectId(
+                inputs=[tasks_sdk.SimplePublicObjectId(id=task_id) for task_id in chunk],
+                properties=mapping.TASK_PROPERTIES,
+                properties_with_history=[],
+            )
+            answer = self._http.call(
+                "read tasks", self._http.tasks_batch.read, request, archived=False
+            )
+            # A 207 lists the ids it could not find; any other error is not an absence.
+            for error in getattr(answer, "errors", None) or []:
+                if getattr(error, "category", None) != "OBJECT_NOT_FOUND":
+                    raise PermanentError(
+                        f"HubSpot read tasks: {error.category}: {error.message}",
+                        http_status=207,
+                    )
+            for obj in answer.results or []:
+                found[str(obj.id)] = mapping.to_task(obj)
+        return found
+
     def find_task_by_marker(self, marker: str) -> Task | None:
         """The oldest task whose body contains `marker` (recovery after a lost answer).
 

@@ -91,6 +91,10 @@ class CRM(Protocol):
         """Read a task with its associations."""
         ...
 
+    def get_tasks(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        """Tasks by id in batch reads; a deleted task is absent from the answer."""
+        ...
+
     def find_task_by_marker(self, marker: str) -> Task | None:
         """The oldest task whose body contains `marker` (recovery after a lost answer)."""
         ...

@@ -6,7 +6,7 @@ Recorded once per kind as a workflow event; nothing is ever re-created.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from sales_agent_pipeline.db.repositories import reconciliation as repo
 from sales_agent_pipeline.db.repositories.reconciliation import Outputs
 from sales_agent_pipeline.domain.enums import StepStatus, TaskStatus
 from sales_agent_pipeline.domain.errors import PipelineError
+from sales_agent_pipeline.domain.models import Task
 
 log = structlog.get_logger(__name__)
 
@@ -41,19 +42,20 @@ def _gone(exc: PipelineError) -> bool:
     return exc.http_status == 404
 
 
-def _task_drift(crm: CRM, outputs: Outputs) -> tuple[str, dict[str, str]] | None:
+def _task_drift(tasks: Mapping[str, Task], outputs: Outputs) -> tuple[str, dict[str, str]] | None:
     task_id = outputs.hubspot_task_id
-    if task_id is None or {TASK_COMPLETED, TASK_DELETED} & outputs.noted:
+    if task_id is None or _noted_task(outputs):
         return None
-    try:
-        task = crm.get_task(task_id)
-    except PipelineError as exc:
-        if _gone(exc):
-            return TASK_DELETED, {"hubspot_task_id": task_id}
-        raise
+    task = tasks.get(task_id)
+    if task is None:
+        return TASK_DELETED, {"hubspot_task_id": task_id}
     if task.status == TaskStatus.COMPLETED.value:
         return TASK_COMPLETED, {"hubspot_task_id": task_id}
     return None
+
+
+def _noted_task(outputs: Outputs) -> bool:
+    return bool({TASK_COMPLETED, TASK_DELETED} & outputs.noted)
 
 
 def _draft_drift(mail: Mail, outputs: Outputs) -> tuple[str, dict[str, str]] | None:
@@ -91,13 +93,23 @@ def check_drift(
     summary = DriftSummary()
     with sessions() as session:
         candidates = repo.recent_outputs(session, since, tenant_ids)
+    wanted = [o.hubspot_task_id for o in candidates if o.hubspot_task_id and not _noted_task(o)]
+    tasks: Mapping[str, Task] | None = None
+    try:
+        # One batch read per 100 tasks, not a call per task: the HubSpot budget is shared
+        # with live leads.
+        tasks = crm.get_tasks(wanted)
+    except PipelineError as exc:
+        summary.errors += 1
+        log.warning("reconciliation.drift_tasks_unread", error=exc.message)
     for outputs in candidates:
         summary.checked += 1
         found: list[tuple[str, dict[str, str]]] = []
+        probe = _task_drift(tasks, outputs) if tasks is not None else None
+        if probe is not None:
+            found.append(probe)
         try:
-            for probe in (_task_drift(crm, outputs), _draft_drift(mail, outputs)):
-                if probe is not None:
-                    found.append(probe)
+            probe = _draft_drift(mail, outputs)
         except PipelineError as exc:
             summary.errors += 1
             log.warning(
@@ -105,7 +117,9 @@ def check_drift(
                 workflow_id=str(outputs.workflow_id),
                 error=exc.message,
             )
-            continue
+            probe = None
+        if probe is not None:
+            found.append(probe)
         if not found:
             continue
         with sessions.begin() as session:

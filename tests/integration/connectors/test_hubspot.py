@@ -171,6 +171,27 @@ def test_batch_task_create_keeps_input_order(crm: HubSpotCRM, admin):
     assert _calls(admin, "POST /crm/v3/objects/{object_type}/batch/create") == 1
 
 
+def test_batch_task_read_leaves_out_deleted_tasks(crm: HubSpotCRM, admin, sandbox_url):
+    import httpx
+
+    owner = _owner(admin)
+    contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
+    made = crm.create_tasks([_new_task(owner, contact.id, None, n) for n in range(3)])
+    # The owner deletes one task in HubSpot.
+    httpx.delete(
+        f"{sandbox_url}/crm/v3/objects/tasks/{made[1].id}",
+        headers={"Authorization": "Bearer sandbox-token"},
+    ).raise_for_status()
+
+    read = crm.get_tasks([t.id for t in made] + [made[0].id])
+
+    assert set(read) == {made[0].id, made[2].id}
+    assert read[made[2].id].subject == "Follow up 2"
+    assert read[made[0].id].status == TaskStatus.NOT_STARTED
+    assert _calls(admin, "POST /crm/v3/objects/{object_type}/batch/read") == 1
+    assert crm.get_tasks([]) == {}
+
+
 def test_find_task_by_marker(crm: HubSpotCRM, admin):
     owner = _owner(admin)
     contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})

@@ -330,14 +330,15 @@ def test_drift_is_recorded_once_and_nothing_is_recreated(
         if lead.email in d["to"]
     }
     assert (len(tasks), len(drafts)) == (2, 2)
-    # Outside the product: the owner completes a task and deletes a draft; another
-    # draft is sent by hand from Gmail.
+    # Outside the product: the owner completes one task and deletes the other, deletes a
+    # draft, and sends the other draft by hand from Gmail.
     with portal.outside() as owner:
         task_id = tasks[0]
         owner.patch(
             f"/crm/v3/objects/tasks/{task_id}",
             json={"properties": {"hs_task_status": "COMPLETED"}},
         ).raise_for_status()
+        owner.delete(f"/crm/v3/objects/tasks/{tasks[1]}").raise_for_status()
         owner.delete(f"/gmail/v1/users/me/drafts/{drafts[done.email]}").raise_for_status()
         owner.post(
             "/gmail/v1/users/me/drafts/send", json={"id": drafts[sent_by_hand.email]}
@@ -356,10 +357,10 @@ def test_drift_is_recorded_once_and_nothing_is_recreated(
             .order_by(WorkflowEvent.id)
         ).all()
     kinds = sorted((workflow_id, kind) for workflow_id, kind, _ in events)
-    completed_owner = _task_workflow(engine, task_id)
     assert kinds == sorted(
         [
-            (completed_owner, "drift.task_completed"),
+            (_task_workflow(engine, tasks[0]), "drift.task_completed"),
+            (_task_workflow(engine, tasks[1]), "drift.task_deleted"),
             (done.workflow_id, "drift.draft_deleted"),
             (sent_by_hand.workflow_id, "drift.draft_sent"),
         ]
@@ -369,7 +370,8 @@ def test_drift_is_recorded_once_and_nothing_is_recreated(
     metadata = result.asset_materializations_for_node("submission_coverage")[0].metadata
     assert metadata["drift_found"].value == {}
     assert metadata["drift_checked"].value == 2
-    assert len([t for t in sandbox.tasks() if t["portalId"] == portal.portal_id]) == 2
+    live = [t for t in sandbox.tasks() if t["portalId"] == portal.portal_id and not t["archived"]]
+    assert [t["id"] for t in live] == [tasks[0]]
     assert [d for d in sandbox.drafts() if d["draftId"] in drafts.values()] == []
     assert len([m for m in sandbox.sent() if sent_by_hand.email in m["to"]]) == 1
 
