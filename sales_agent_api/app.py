@@ -5,8 +5,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from sales_agent_api import metrics
 from sales_agent_api.errors import install_error_handlers
 from sales_agent_api.launch import LaunchQueue
+from sales_agent_api.metrics import MetricsMiddleware
 from sales_agent_api.routes import admin_settings, drafts, health, imports, webhook, workflows
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.launcher import DagsterLauncher
@@ -49,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(webhook.router)
     app.include_router(workflows.router)
     app.include_router(drafts.router)

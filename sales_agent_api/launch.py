@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_api import metrics
 from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.repositories import outbox
 from sales_agent_pipeline.launcher import DagsterLauncher, LaunchError
@@ -57,12 +58,15 @@ def request_runs(
     try:
         run_id = launcher.launch(keys, trigger=trigger, tags=run_tags_)
     except LaunchError as exc:
+        metrics.LAUNCHES.labels("failed").inc()
         log.warning("launch.failed", leads=len(keys), error=str(exc))
         with sessions.begin() as session:
             outbox.release_launch(session, claimed)
         return False
     with sessions.begin() as session:
         outbox.record_run(session, claimed, run_id)
+    metrics.LAUNCHES.labels("launched").inc()
+    metrics.LAUNCHED_LEADS.inc(len(keys))
     log.info("launch.launched", leads=len(keys), run_id=run_id, trigger=trigger)
     return True
 
@@ -107,6 +111,7 @@ class LaunchQueue:
         """Queue new workflows for launch; never blocks."""
         with self._done:
             self._pending += len(workflow_ids)
+        metrics.QUEUED.inc(len(workflow_ids))
         for workflow_id in workflow_ids:
             self._queue.put(_Item(workflow_id, str(tenant)))
 
@@ -140,6 +145,7 @@ class LaunchQueue:
                 self._launch(items)
             except Exception:  # the thread must outlive any one failure; the sensor covers
                 log.exception("launch.queue_error", leads=len(items))
+            metrics.QUEUED.dec(len(items))
             with self._done:
                 self._pending -= len(items)
                 self._done.notify_all()
@@ -148,6 +154,7 @@ class LaunchQueue:
         if not items:
             return
         if time.monotonic() < self._paused_until:
+            metrics.LAUNCHES.labels("left_to_sensor").inc()
             log.info("launch.left_to_sensor", leads=len(items))
             return
         by_tenant: dict[str, list[uuid.UUID]] = defaultdict(list)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from sales_agent_api import signature
+from sales_agent_api import metrics, signature
 from sales_agent_api.deliveries import Delivery, parse_delivery
 from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_api.tenant_secrets import webhook_secret
@@ -191,6 +191,8 @@ async def receive_formlead(
         for a in accepted
     ]
     new = [a.workflow_id for a in accepted if not a.duplicate]
+    metrics.DELIVERIES.labels("accepted").inc(len(new))
+    metrics.DELIVERIES.labels("duplicate").inc(len(accepted) - len(new))
     if new:
         request.app.state.launches.submit(new, deliveries[0].portal_id)
     code = 202 if new else 200

@@ -41,6 +41,8 @@ class Service:
     argv: list[str]
     ready_url: str | None = None
     ready_port: tuple[str, int] | None = None
+    # Variables of this service only, on top of the stack's environment.
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     logfile: IO[bytes] | None = field(default=None, repr=False)
 
@@ -54,6 +56,13 @@ class Service:
             except httpx.HTTPError:
                 return False
         return True
+
+
+def fresh_dir(path: Path) -> Path:
+    """An empty folder at `path` (what was there is removed)."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path.resolve()
 
 
 def _bin(name: str) -> str:
@@ -151,6 +160,9 @@ def services(settings: Settings) -> list[list[Service]]:
             str(settings.api_workers),
         ],
         ready_url=f"http://{settings.api_host}:{settings.api_port}/healthz",
+        # The workers' metrics, summed by /metrics; emptied at each start (prometheus-client's
+        # multiprocess mode keeps one file per worker process).
+        env={"PROMETHEUS_MULTIPROC_DIR": str(fresh_dir(Path(settings.data_dir) / "metrics"))},
     )
     first: list[Service] = [code_server]
     if settings.sandbox_mode:
@@ -207,7 +219,7 @@ class Stack:
         # A session of its own: Ctrl-C reaches only us, and we stop each group in order.
         service.process = subprocess.Popen(
             service.argv,
-            env=env,
+            env={**env, **service.env},
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=service.logfile,
