@@ -160,7 +160,11 @@ def approve_draft(
         except (TransientError, ConfigurationError) as exc:
             raise ApprovalRefused(Refusal.GMAIL_UNAVAILABLE, f"Gmail: {exc}") from exc
         except PermanentError as exc:
-            if exc.http_status == 404:
+            # Gmail answers 400 "Invalid draft" for a draft id it no longer has.
+            gone = exc.http_status == 404 or (
+                exc.http_status == 400 and "invalid draft" in str(exc).lower()
+            )
+            if gone:
                 raise ApprovalRefused(
                     Refusal.NO_GMAIL_DRAFT,
                     "the Gmail draft is gone (deleted or sent from Gmail): retry the workflow",

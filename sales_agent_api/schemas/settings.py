@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.workflow import VoiceProfile
@@ -42,24 +41,30 @@ class TenantSettingsView(BaseModel):
     global_kill_switch: bool = Field(description="SEND_KILL_SWITCH (read-only here)")
 
 
+def _only_mode_is_nullable(schema: dict[str, Any]) -> None:
+    """The documented schema: null is accepted for `mode` only (the validator enforces it)."""
+    for name, field in schema.get("properties", {}).items():
+        if name == "mode" or "anyOf" not in field:
+            continue
+        (kept,) = [branch for branch in field.pop("anyOf") if branch.get("type") != "null"]
+        field.update(kept)
+        field.pop("default", None)
+
+
 class SettingsUpdate(BaseModel):
     """A partial update: only the fields given change (`mode: null` means the global mode)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_mode_is_nullable)
 
-    mode: WorkflowMode | None = None
-    kill_switch: bool | SkipJsonSchema[None] = None
-    allowed_form_ids: Annotated[list[FormId], Field(max_length=MAX_IDS)] | SkipJsonSchema[None] = (
-        None
-    )
-    drive_folder_ids: (
-        Annotated[list[FolderId], Field(max_length=MAX_IDS)] | SkipJsonSchema[None]
-    ) = None
-    daily_send_cap: Annotated[int, Field(ge=0, le=MAX_DAILY_CAP)] | SkipJsonSchema[None] = None
-    throttle_window_seconds: (
-        Annotated[int, Field(ge=0, le=MAX_THROTTLE_SECONDS)] | SkipJsonSchema[None]
-    ) = None
-    voice_profile: VoiceProfileInput | SkipJsonSchema[None] = None
+    mode: WorkflowMode | None = Field(default=None, description="null: the global mode")
+    # None here means "not given": a field left out keeps its value, an explicit null is
+    # refused by the validator below.
+    kill_switch: bool | None = None
+    allowed_form_ids: Annotated[list[FormId], Field(max_length=MAX_IDS)] | None = None
+    drive_folder_ids: Annotated[list[FolderId], Field(max_length=MAX_IDS)] | None = None
+    daily_send_cap: Annotated[int, Field(ge=0, le=MAX_DAILY_CAP)] | None = None
+    throttle_window_seconds: Annotated[int, Field(ge=0, le=MAX_THROTTLE_SECONDS)] | None = None
+    voice_profile: VoiceProfileInput | None = None
 
     @field_validator(
         "kill_switch",
@@ -68,13 +73,12 @@ class SettingsUpdate(BaseModel):
         "daily_send_cap",
         "throttle_window_seconds",
         "voice_profile",
-        mode="before",
     )
     @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Only `mode` has a meaning for null; for the others it is a mistake, not "unchanged".
+    def _not_null(cls, value: object) -> object:
+        # Runs only for given values (defaults are not validated): null is a mistake here.
         if value is None:
-            raise ValueError("may not be null (leave the field out to keep it)")
+            raise ValueError("may not be null (leave the field out to keep its value)")
         return value
 
     def changes(self) -> dict[str, Any]:

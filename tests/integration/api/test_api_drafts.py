@@ -1,0 +1,249 @@
+"""GET /api/drafts and POST /api/drafts/{id}/approve: drafts written to the sandbox's Gmail
+through our connector, sent through it, counted on the sandbox's own sent list."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from sales_agent_pipeline.cli.demo import DEMO_SENDER
+from sales_agent_pipeline.connectors.factory import build_mail
+from sales_agent_pipeline.connectors.gmail import GmailMail
+from sales_agent_pipeline.db.base import utcnow
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.domain.models import OutgoingMail
+from sales_agent_pipeline.settings import Settings
+from tests.conftest import free_port
+from tests.integration.api.conftest import SECRET
+from tests.integration.api.operator_support import add_draft, add_workflow, bearer, key_for
+from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def settings(database_url: URL, sandbox_url: str) -> Settings:  # noqa: F811
+    """The app's settings with Gmail (and HubSpot) pointed at this module's sandbox."""
+    return Settings(
+        _env_file=None,
+        database_url=libpq_dsn(database_url),
+        hubspot_client_secret=SECRET,
+        dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
+        hubspot_api_base_url=sandbox_url,
+        google_api_base_url=sandbox_url,
+        gmail_quota_units_per_second=10_000,
+    )
+
+
+@pytest.fixture
+def sandbox(admin_client: Admin) -> Admin:  # noqa: F811
+    admin_client.reset(demo=True)
+    admin_client.config(default_google_user=DEMO_SENDER)
+    return admin_client
+
+
+@pytest.fixture
+def mail(settings: Settings, sandbox: Admin) -> GmailMail:
+    return build_mail(settings)
+
+
+@pytest.fixture
+def admin_key(engine: Engine, tenant: Tenant) -> str:
+    return key_for(engine, tenant, admin=True, name="alice")
+
+
+def gmail_draft(engine: Engine, tenant: Tenant, mail: GmailMail, email: str) -> uuid.UUID:
+    """A finished DRAFT_ONLY workflow whose draft is in the sandbox's Gmail."""
+    workflow_id = add_workflow(engine, tenant, email)
+    ref = mail.create_draft(
+        OutgoingMail(
+            to=(email,), subject="Next step", text_body="Hi,\n\nTuesday?", marker=str(workflow_id)
+        )
+    )
+    return add_draft(
+        engine,
+        workflow_id,
+        email,
+        gmail_draft_id=ref.draft_id,
+        gmail_message_id=ref.message_id,
+        gmail_thread_id=ref.thread_id,
+    )
+
+
+def sent_to(sandbox: Admin, email: str) -> int:
+    return sum(1 for message in sandbox.sent() if email in (message["to"] or ""))
+
+
+def test_list_filter_and_read_drafts(
+    client: TestClient, engine: Engine, tenant: Tenant, admin_key: str
+) -> None:
+    first = add_draft(engine, add_workflow(engine, tenant, "a@acme.example"), "a@acme.example")
+    second = add_draft(
+        engine,
+        add_workflow(engine, tenant, "b@acme.example"),
+        "b@acme.example",
+        sent=True,
+        sent_at=utcnow(),
+        mode="SEND",
+    )
+    headers = bearer(admin_key)
+    page = client.get("/api/drafts", headers=headers).json()
+    assert [item["id"] for item in page["items"]] == [str(second), str(first)]
+    assert page["next_cursor"] is None
+    one = client.get("/api/drafts", params={"limit": 1}, headers=headers).json()
+    rest = client.get(
+        "/api/drafts", params={"limit": 1, "cursor": one["next_cursor"]}, headers=headers
+    ).json()
+    assert [one["items"][0]["id"], rest["items"][0]["id"]] == [str(second), str(first)]
+    unsent = client.get("/api/drafts", params={"sent": "false"}, headers=headers).json()
+    assert [item["id"] for item in unsent["items"]] == [str(first)]
+
+    full = client.get(f"/api/drafts/{first}", headers=headers).json()
+    assert full["to_email"] == "a@acme.example"
+    assert full["body"].startswith("Hi there")
+    assert full["body_html"] == "<p>Hi there,</p>"
+    assert full["assets"][0]["name"] == "Case study.pdf"
+    assert (full["mode"], full["sent"], full["approved_by"]) == ("DRAFT_ONLY", False, None)
+    assert client.get(f"/api/drafts/{uuid.uuid4()}", headers=headers).status_code == 404
+
+
+def test_approve_sends_once_and_records_who(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    draft_id = gmail_draft(engine, tenant, mail, "once@acme.example")
+    first = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["sent"] is True
+    assert body["already_sent"] is False
+    assert body["approved_by"] == f"alice ({admin_key[:12]})"
+    assert body["gmail_message_id"]
+    assert sent_to(sandbox, "once@acme.example") == 1
+
+    second = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
+    assert second.status_code == 200
+    assert second.json()["already_sent"] is True
+    assert second.json()["sent_at"] == body["sent_at"]
+    assert sent_to(sandbox, "once@acme.example") == 1
+
+    stored = client.get(f"/api/drafts/{draft_id}", headers=bearer(admin_key)).json()
+    assert (stored["sent"], stored["mode"], stored["approved_by"]) == (
+        True,
+        "SEND",
+        body["approved_by"],
+    )
+    assert datetime.fromisoformat(stored["approved_at"]) == datetime.fromisoformat(
+        body["approved_at"]
+    )
+    trail = client.get(
+        f"/api/workflows/{stored['workflow_id']}/events", headers=bearer(admin_key)
+    ).json()
+    approved = [e for e in trail["events"] if e["event_type"] == "draft_approved"]
+    assert len(approved) == 1
+    assert approved[0]["details"]["approved_by"] == body["approved_by"]
+
+
+def test_concurrent_approvals_send_once(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    draft_id = gmail_draft(engine, tenant, mail, "race@acme.example")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key)),
+                range(4),
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 4
+    assert sorted(a.json()["already_sent"] for a in answers) == [False, True, True, True]
+    assert sent_to(sandbox, "race@acme.example") == 1
+
+
+def test_approve_is_refused_under_the_kill_switch(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    draft_id = gmail_draft(engine, tenant, mail, "kill@acme.example")
+    switched = client.put(
+        "/api/admin/settings", json={"kill_switch": True}, headers=bearer(admin_key)
+    )
+    assert switched.status_code == 200
+    refused = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "send_kill_switch_on"
+    assert sent_to(sandbox, "kill@acme.example") == 0
+    stored = client.get(f"/api/drafts/{draft_id}", headers=bearer(admin_key)).json()
+    assert (stored["sent"], stored["approved_by"]) == (False, None)
+
+    client.put("/api/admin/settings", json={"kill_switch": False}, headers=bearer(admin_key))
+    allowed = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
+    assert allowed.status_code == 200
+    assert sent_to(sandbox, "kill@acme.example") == 1
+
+
+def test_approve_is_refused_past_the_daily_cap(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(update(Tenant).where(Tenant.id == tenant.id).values(daily_send_cap=1))
+    earlier = add_workflow(engine, tenant, "earlier@acme.example")
+    add_draft(engine, earlier, "earlier@acme.example", sent=True, sent_at=utcnow(), mode="SEND")
+    draft_id = gmail_draft(engine, tenant, mail, "capped@acme.example")
+    refused = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "daily_send_cap_reached"
+    assert "daily send cap of 1 reached" in refused.json()["error"]["message"]
+    assert sent_to(sandbox, "capped@acme.example") == 0
+
+
+def test_approve_waits_for_a_running_workflow_and_needs_a_gmail_draft(
+    client: TestClient, engine: Engine, tenant: Tenant, admin_key: str, sandbox: Admin
+) -> None:
+    running = add_workflow(engine, tenant, "run@acme.example", status="running")
+    in_flight = add_draft(engine, running, "run@acme.example", gmail_draft_id="r-x")
+    answer = client.post(f"/api/drafts/{in_flight}/approve", headers=bearer(admin_key))
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "workflow_in_flight"
+
+    never = add_draft(engine, add_workflow(engine, tenant, "n@acme.example"), "n@acme.example")
+    answer = client.post(f"/api/drafts/{never}/approve", headers=bearer(admin_key))
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "draft_not_in_gmail"
+
+    # Deleted in Gmail by its owner: the send is refused, nothing is recorded as sent.
+    gone = add_draft(
+        engine, add_workflow(engine, tenant, "g@acme.example"), "g@acme.example",
+        gmail_draft_id="r-does-not-exist",
+    )  # fmt: skip
+    answer = client.post(f"/api/drafts/{gone}/approve", headers=bearer(admin_key))
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "draft_not_in_gmail"
+    assert client.get(f"/api/drafts/{gone}", headers=bearer(admin_key)).json()["sent"] is False
+
+    missing = client.post(f"/api/drafts/{uuid.uuid4()}/approve", headers=bearer(admin_key))
+    assert missing.status_code == 404
