@@ -2,6 +2,7 @@
 
 from dagster import Definitions, EnvVar, mem_io_manager
 
+from sales_agent_pipeline.defs.approve import approve_and_send_draft
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
 from sales_agent_pipeline.defs.imports import import_runs_sensor
 from sales_agent_pipeline.defs.reconciliation import (
@@ -23,7 +24,7 @@ _settings = SettingsResource()
 
 defs = Definitions(
     assets=[lead_followup, submission_coverage],
-    jobs=[process_formlead, reconcile_submissions],
+    jobs=[process_formlead, reconcile_submissions, approve_and_send_draft],
     sensors=[received_leads_sensor, stuck_workflows_sensor, import_runs_sensor],
     schedules=[reconciliation_schedule()],
     resources={

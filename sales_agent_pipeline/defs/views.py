@@ -53,6 +53,8 @@ def step_durations(sessions: sessionmaker[Session], state: LeadState) -> dict[st
             .where(
                 WorkflowEvent.workflow_id == state.workflow_id,
                 WorkflowEvent.status == StepStatus.SUCCEEDED.value,
+                # Events outside the 13 steps (an approval, a retry) have no step number.
+                WorkflowEvent.step_number.is_not(None),
             )
             .order_by(WorkflowEvent.id)
         ).all()
