@@ -59,7 +59,12 @@ def step_runner(
 
 def _claim(context: OpExecutionContext, database: DatabaseResource) -> LeadBatch:
     ids = [uuid.UUID(key) for key in context.partition_keys]
-    rerun = context.run.tags.get(tags.TRIGGER) not in tags.LIVE_TRIGGERS
+    # A re-execution from the UI copies its parent's tags, the live trigger included, but
+    # it is an operator's re-run: it must take over the failed (or finished) workflow.
+    rerun = (
+        context.run.tags.get(tags.TRIGGER) not in tags.LIVE_TRIGGERS
+        or context.run.parent_run_id is not None
+    )
     with database.session() as session:
         claimed = set(workflows.claim(session, ids, context.run_id, rerun=rerun))
         for workflow_id in ids:

@@ -86,12 +86,18 @@ def workflow_of(engine: Engine, email: str) -> Workflow:
     return Workflow(**row._mapping)
 
 
-def finished(engine: Engine, email: str, timeout: float = 90) -> Workflow:
+def finished(
+    engine: Engine, email: str, *, after: str | None = None, timeout: float = 90
+) -> Workflow:
+    """The lead's workflow once a run (other than the run `after`) has finished it."""
     deadline = time.monotonic() + timeout
-    while (workflow := workflow_of(engine, email)).status in ("received", "queued", "running"):
+    while True:
+        workflow = workflow_of(engine, email)
+        done = workflow.status not in ("received", "queued", "running")
+        if done and (after is None or workflow.dagster_run_id != after):
+            return workflow
         assert time.monotonic() < deadline, f"{email} still {workflow.status}"
         time.sleep(0.5)
-    return workflow
 
 
 def shoot(page: Page, name: str) -> None:
@@ -186,6 +192,18 @@ def test_a_failed_run_shows_the_step_and_the_vendors_answer(
     page.get_by_text(message).first.scroll_into_view_if_needed()
     shoot(page, "run-failure")
 
+    # The operator's retry from the UI: the re-execution takes the failed workflow over,
+    # and the draft made before the failure is updated, not made again.
+    page.get_by_role("button", name="Re-execute all (*)").click()
+    page.wait_for_url(lambda url: str(workflow.dagster_run_id) not in url)
+    retried = finished(engine, email, after=workflow.dagster_run_id)
+    assert (retried.status, retried.attempts) == ("succeeded", 2)
+    marker = f"[sales-agent workflow {workflow.id}]"
+    assert len([t for t in sandbox_list(stack, "tasks") if marker in str(t)]) == 1
+    assert len([d for d in sandbox_list(stack, "drafts") if email in str(d)]) == 1
+    page.get_by_text("RUN_SUCCESS").first.wait_for()
+    shoot(page, "run-reexecuted")
+
 
 def test_the_api_docs_page_serves_the_openapi_document(stack: RunningStack, page: Page) -> None:
     page.goto(f"{stack.api}/docs")
@@ -198,6 +216,14 @@ def test_the_api_docs_page_serves_the_openapi_document(stack: RunningStack, page
     if page.evaluate("typeof SwaggerUIBundle") != "undefined":
         page.get_by_text("/webhook/formlead").first.wait_for()
     shoot(page, "api-docs")
+
+
+def sandbox_list(stack: RunningStack, what: str) -> list[dict[str, Any]]:
+    """What the sandbox holds (its inspection endpoint, not a vendor call)."""
+    answer = httpx.get(f"{stack.sandbox}/_sandbox/{what}", timeout=10)
+    answer.raise_for_status()
+    found: list[dict[str, Any]] = answer.json()
+    return found
 
 
 def deliver(stack: RunningStack, email: str) -> httpx.Response:
