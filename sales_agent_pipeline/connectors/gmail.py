@@ -106,6 +106,20 @@ class GmailMail:
         )
         return Draft(draft_id=str(answer["id"]), message=parse_message(answer["message"]))
 
+    def list_draft_ids(self) -> set[str]:
+        """The ids of every draft in the mailbox, 500 a page."""
+        ids: set[str] = set()
+        token: str | None = None
+        while True:
+            page = self._run(
+                "drafts.list",
+                lambda s, p=token: s.users().drafts().list(userId=_ME, maxResults=500, pageToken=p),
+            )
+            ids.update(str(draft["id"]) for draft in page.get("drafts") or [])
+            token = page.get("nextPageToken")
+            if not token:
+                return ids
+
     def send_draft(self, draft_id: str) -> SentRef:
         """Send an existing draft."""
         answer = self._run(

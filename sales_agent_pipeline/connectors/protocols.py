@@ -53,6 +53,10 @@ class CRM(Protocol):
         """Read a contact by email, or None."""
         ...
 
+    def find_companies(self, prop: str, values: Sequence[str]) -> dict[str, Company]:
+        """The oldest company per value of `prop` (domain or name), keyed by lower-case value."""
+        ...
+
     def find_company_by_domain(self, domain: str) -> Company | None:
         """The oldest company with this domain, or None."""
         ...
@@ -135,6 +139,10 @@ class Mail(Protocol):
 
     def get_draft(self, draft_id: str) -> Draft:
         """Read a draft and its message."""
+        ...
+
+    def list_draft_ids(self) -> set[str]:
+        """The ids of every draft in the mailbox."""
         ...
 
     def send_draft(self, draft_id: str) -> SentRef:

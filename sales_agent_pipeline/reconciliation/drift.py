@@ -38,10 +38,6 @@ class DriftSummary:
     errors: int = 0
 
 
-def _gone(exc: PipelineError) -> bool:
-    return exc.http_status == 404
-
-
 def _task_drift(tasks: Mapping[str, Task], outputs: Outputs) -> tuple[str, dict[str, str]] | None:
     task_id = outputs.hubspot_task_id
     if task_id is None or _noted_task(outputs):
@@ -58,16 +54,14 @@ def _noted_task(outputs: Outputs) -> bool:
     return bool({TASK_COMPLETED, TASK_DELETED} & outputs.noted)
 
 
-def _draft_drift(mail: Mail, outputs: Outputs) -> tuple[str, dict[str, str]] | None:
+def _draft_drift(
+    mail: Mail, drafts: set[str], outputs: Outputs
+) -> tuple[str, dict[str, str]] | None:
     draft_id = outputs.gmail_draft_id
     if draft_id is None or outputs.draft_sent or {DRAFT_SENT, DRAFT_DELETED} & outputs.noted:
         return None
-    try:
-        mail.get_draft(draft_id)
+    if draft_id in drafts:
         return None
-    except PipelineError as exc:
-        if not _gone(exc):
-            raise
     details = {"gmail_draft_id": draft_id}
     # The draft's Message-ID carries the workflow id: a send by hand keeps it.
     sent = (
@@ -102,6 +96,13 @@ def check_drift(
     except PipelineError as exc:
         summary.errors += 1
         log.warning("reconciliation.drift_tasks_unread", error=exc.message)
+    drafts: set[str] | None = None
+    try:
+        # The mailbox's draft ids, 500 a page, rather than a drafts.get per workflow.
+        drafts = mail.list_draft_ids() if candidates else set()
+    except PipelineError as exc:
+        summary.errors += 1
+        log.warning("reconciliation.drift_drafts_unlisted", error=exc.message)
     for outputs in candidates:
         summary.checked += 1
         found: list[tuple[str, dict[str, str]]] = []
@@ -109,7 +110,7 @@ def check_drift(
         if probe is not None:
             found.append(probe)
         try:
-            probe = _draft_drift(mail, outputs)
+            probe = _draft_drift(mail, drafts, outputs) if drafts is not None else None
         except PipelineError as exc:
             summary.errors += 1
             log.warning(

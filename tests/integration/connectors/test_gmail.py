@@ -202,3 +202,15 @@ def test_marked_draft_and_send_are_found_again(mail: GmailMail, admin):
         OutgoingMail(to=(PAT,), subject="Hi", text_body="Hello", marker="wf-direct")
     )
     assert mail.find_sent_by_marker(PAT, "wf-direct") == direct
+
+
+def test_list_draft_ids_leaves_out_sent_and_deleted_drafts(mail: GmailMail, admin):
+    made = [
+        mail.create_draft(OutgoingMail(to=(PAT,), subject=f"Hello {n}", text_body="Hi"))
+        for n in range(3)
+    ]
+    mail.send_draft(made[0].draft_id)
+    mail._api.execute(
+        "drafts.delete", lambda s: s.users().drafts().delete(userId="me", id=made[1].draft_id)
+    )
+    assert mail.list_draft_ids() == {made[2].draft_id}
