@@ -20,3 +20,6 @@ IMPORT_TENANT = "sales_agent/import_tenant"
 # Dagster's queue launches higher priorities first (default 0): live leads go before imports.
 PRIORITY = "dagster/priority"
 IMPORT_PRIORITY = "-10"
+# Every reconciliation run carries it: dagster.yaml runs one at a time (two at once could
+# record the same drift twice).
+RECONCILIATION = "sales_agent/reconciliation"

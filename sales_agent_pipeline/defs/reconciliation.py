@@ -21,6 +21,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.repositories import reconciliation as repo
 from sales_agent_pipeline.defs.resources import (
     DatabaseResource,
@@ -210,6 +211,7 @@ reconcile_submissions = define_asset_job(
     "reconcile_submissions",
     selection=AssetSelection.assets(submission_coverage),
     executor_def=in_process_executor,
+    tags={run_tags.RECONCILIATION: "1"},
     description="Recover form submissions no webhook brought, re-queue or fail stuck work, "
     "note tasks and drafts changed by hand, and report coverage.",
 )
