@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -22,7 +20,7 @@ ADMIN_ROUTES = [
     ("GET", "/api/admin/settings", None),
     ("PUT", "/api/admin/settings", {"kill_switch": True}),
     ("GET", "/api/admin/settings/changes", None),
-    ("POST", f"/api/drafts/{uuid.uuid4()}/approve", None),
+    ("POST", "/api/drafts/00000000-0000-4000-8000-000000000000/approve", None),
 ]
 
 
