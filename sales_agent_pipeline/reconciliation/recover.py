@@ -156,9 +156,11 @@ def reconcile_form(
     try:
         upstream, pages = list_window(crm, form_id, start)
         coverage.details["pages"] = pages
-    except PipelineError as exc:
-        # The cursor stays put, so the next run lists this window again.
-        coverage.details["error"] = f"{type(exc).__name__}: {exc.message}"
+    except (PipelineError, ValueError) as exc:
+        # HubSpot refused, or answered an entry we cannot read (ValueError): the cursor
+        # stays put, so the next run lists this window again, and the check fails.
+        message = exc.message if isinstance(exc, PipelineError) else str(exc)
+        coverage.details["error"] = f"{type(exc).__name__}: {message}"
     with sessions.begin() as session:
         unusable: set[str] = set()
         if coverage.error is None:

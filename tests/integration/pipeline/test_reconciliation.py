@@ -394,6 +394,10 @@ def test_an_unlisted_form_and_a_growing_backlog_fail_the_checks(
             .where(Tenant.id == portal.tenant.id)
             .values(allowed_form_ids=[FORM, "form-hubspot-does-not-know"])
         )
+    # A submission without an email (the webhook answers it 400): nothing to process.
+    [no_email] = upstream(1, newest=datetime.now(UTC), step=timedelta(0), prefix="none")
+    no_email["values"] = [{"name": "firstname", "value": "Anon"}]
+    seed(sandbox, portal, [no_email])
     first = reconcile(instance, portal)
     assert checks(first) == {"no_missing_submissions": False, "backlog_not_growing": True}
     evaluation = next(
@@ -408,6 +412,14 @@ def test_an_unlisted_form_and_a_growing_backlog_fail_the_checks(
             )
         ).one()
         assert "404" in unknown.details["error"] or "not found" in unknown.details["error"]
+        listed = session.scalars(
+            select(ReconciliationReport).where(
+                ReconciliationReport.dagster_run_id == first.run_id,
+                ReconciliationReport.form_id == FORM,
+            )
+        ).one()
+        assert (listed.upstream_seen, listed.recovered, listed.missing) == (1, 0, 0)
+        assert list(listed.details["unusable"]) == [no_email["conversionId"]]
         # Not listed, so not proven: its cursor stays where it was (nowhere).
         assert session.get(FormCursor, (portal.tenant.id, "form-hubspot-does-not-know")) is None
 
