@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster import OpExecutionContext, Output, op
+from dagster import AssetExecutionContext, OpExecutionContext, Output, op
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outputs, workflows
@@ -17,7 +17,7 @@ from sales_agent_pipeline.defs.resources import (
     HubSpotResource,
     SettingsResource,
 )
-from sales_agent_pipeline.defs.views import batch_metadata
+from sales_agent_pipeline.defs.views import batch_metadata, lead_metadata
 from sales_agent_pipeline.domain.enums import WorkflowStatus
 from sales_agent_pipeline.domain.models import NewTask
 from sales_agent_pipeline.steps.create_gmail_draft import (
@@ -189,7 +189,7 @@ def create_hubspot_task(
 
 @op
 def record_audit(
-    context: OpExecutionContext,
+    context: AssetExecutionContext,
     batch: LeadBatch,
     database: DatabaseResource,
     gmail: GmailResource,
@@ -208,7 +208,8 @@ def record_audit(
             )
         return {}
 
-    result = step_runner(context, database, settings, "record_audit").run(batch, work)
+    runner = step_runner(context.op_execution_context, database, settings, "record_audit")
+    result = runner.run(batch, work)
     final = LeadBatch(
         leads=tuple(
             state.model_copy(update={"outcome": WorkflowStatus.SUCCEEDED})
@@ -217,4 +218,11 @@ def record_audit(
             for state in result.leads
         )
     )
+    if len(final.leads) > 1:
+        # A batch run's output metadata has only counts; each lead's partition also gets
+        # its own draft, links and step durations, as a single-lead run shows them.
+        for state in final.leads:
+            context.add_asset_metadata(
+                lead_metadata(state, database.sessions), partition_key=str(state.workflow_id)
+            )
     return Output(final, metadata=batch_metadata(final, database.sessions))

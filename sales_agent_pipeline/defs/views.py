@@ -70,9 +70,15 @@ def batch_metadata(batch: LeadBatch, sessions: sessionmaker[Session]) -> dict[st
     }
     if len(batch.leads) != 1:
         return metadata
-    state = batch.leads[0]
-    metadata["workflow_id"] = MetadataValue.text(str(state.workflow_id))
-    metadata["outcome"] = MetadataValue.text(state.outcome.value if state.outcome else "active")
+    return {**metadata, **lead_metadata(batch.leads[0], sessions)}
+
+
+def lead_metadata(state: LeadState, sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """What one lead's partition shows: its draft, links, mode and step durations."""
+    metadata: dict[str, Any] = {
+        "workflow_id": MetadataValue.text(str(state.workflow_id)),
+        "outcome": MetadataValue.text(state.outcome.value if state.outcome else "active"),
+    }
     if state.reason:
         metadata["reason"] = MetadataValue.text(state.reason)
     if state.draft is not None:

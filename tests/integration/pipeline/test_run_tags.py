@@ -40,7 +40,7 @@ def test_a_lead_run_is_tagged_with_tenant_workflow_domain_and_mode(
     assert result.run_id in {record.dagster_run.run_id for record in filtered}
 
 
-def test_a_batch_run_carries_only_the_tags_its_leads_share(
+def test_a_batch_run_has_the_shared_tags_and_each_lead_its_own_draft(
     sandbox: Admin, submit: Any, run: Any, instance: DagsterInstance
 ) -> None:
     first = submit("one@northwind.example")
@@ -53,6 +53,19 @@ def test_a_batch_run_carries_only_the_tags_its_leads_share(
     assert found[tags.MODE] == "DRAFT_ONLY"
     assert tags.WORKFLOW_ID not in found
     assert tags.EMAIL_DOMAIN not in found
+
+    # Each lead's partition shows its own draft, as after a run of its own.
+    shown = {
+        m.partition: m.metadata for m in result.asset_materializations_for_node("lead_followup")
+    }
+    assert set(shown) == {str(first.workflow_id), str(second.workflow_id)}
+    for lead in (first, second):
+        metadata = shown[str(lead.workflow_id)]
+        assert metadata["recipient"].value == lead.email
+        assert f"**To:** {lead.email}" in str(metadata["draft"].value)
+        assert metadata["workflow_id"].value == str(lead.workflow_id)
+        assert len(metadata["step_durations_ms"].value) == 13
+        assert metadata["leads"].value == 2
 
 
 def test_a_failed_run_names_the_step_and_the_vendors_answer(
