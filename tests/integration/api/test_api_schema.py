@@ -18,6 +18,7 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err, Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -78,7 +79,10 @@ def test_generated_requests_get_documented_answers_and_no_5xx(
     served: str, admin_headers: dict[str, str], mode: GenerationMode
 ) -> None:
     api = schemathesis.openapi.from_url(f"{served}/openapi.json")
-    operations = [result.ok() for result in api.get_all_operations()]
+    results = list(api.get_all_operations())
+    broken = [result.err() for result in results if isinstance(result, Err)]
+    assert broken == [], "the document has invalid operations"
+    operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) >= 12
 
     for operation in operations:
