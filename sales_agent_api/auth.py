@@ -9,12 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api.deps import Responses
 from sales_agent_api.errors import ApiError, ErrorResponse
-from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.api_keys import authenticate
 
 # auto_error=False: FastAPI's own 403 would bypass our error shape; we answer 401 ourselves.
@@ -61,12 +59,9 @@ def _lookup(sessions: sessionmaker[Session], presented: str) -> Principal | None
         key = authenticate(session, presented)
         if key is None:
             return None
-        portal_id = session.scalar(select(Tenant.portal_id).where(Tenant.id == key.tenant_id))
-        if portal_id is None:
-            return None
         return Principal(
             tenant_id=key.tenant_id,
-            portal_id=portal_id,
+            portal_id=key.tenant.portal_id,
             key_id=key.id,
             key_name=key.name,
             key_prefix=key.key_prefix,
