@@ -13,7 +13,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import DraftEmail, IdempotencyKey, Tenant, Workflow
+from sales_agent_pipeline.db.models import (
+    DraftEmail,
+    FormSubmission,
+    IdempotencyKey,
+    Tenant,
+    Workflow,
+)
 from sales_agent_pipeline.domain.enums import IdempotencyStatus
 
 TASK_SCOPE = "hubspot.task.create"
@@ -33,10 +39,18 @@ class RerunPlan:
 
 
 def workflows_in_window(
-    session: Session, since: datetime, until: datetime, portal_id: int | None = None
+    session: Session,
+    since: datetime,
+    until: datetime,
+    portal_id: int | None = None,
+    import_id: uuid.UUID | None = None,
 ) -> list[Workflow]:
-    """Workflows created in [since, until), oldest first; one tenant's when a portal is given."""
+    """Workflows created in [since, until), oldest first; one tenant's or one import's."""
     query = select(Workflow).where(Workflow.created_at >= since, Workflow.created_at < until)
+    if import_id is not None:
+        query = query.join(FormSubmission, FormSubmission.id == Workflow.form_submission_id).where(
+            FormSubmission.import_id == import_id
+        )
     if portal_id is not None:
         query = query.join(Tenant, Tenant.id == Workflow.tenant_id).where(
             Tenant.portal_id == portal_id

@@ -1,6 +1,6 @@
 """The Dagster entry point: one Definitions for the code location `sales_agent_pipeline`."""
 
-from dagster import Definitions, EnvVar, mem_io_manager
+from dagster import Definitions, EnvVar, in_process_executor, mem_io_manager
 
 from sales_agent_pipeline.defs.approve import approve_and_send_draft
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
@@ -27,6 +27,9 @@ defs = Definitions(
     jobs=[process_formlead, reconcile_submissions, approve_and_send_draft],
     sensors=[received_leads_sensor, stuck_workflows_sensor, import_runs_sensor],
     schedules=[reconciliation_schedule()],
+    # Backfills and the UI's "Materialize" run the implicit asset job: in process too, like
+    # process_formlead (the mem IO manager cannot hand batches across processes).
+    executor=in_process_executor,
     resources={
         "database": DatabaseResource(url=EnvVar("DATABASE_URL")),
         "settings": _settings,

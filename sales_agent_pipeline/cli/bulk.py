@@ -30,11 +30,18 @@ from sales_agent_pipeline.launcher import DagsterLauncher, LaunchError
 from sales_agent_pipeline.settings import Settings
 
 console = Console(stderr=True)
-DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+DATETIME_FORMATS = [
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+]
 SHOWN_REJECTIONS = 50
 CSV_FILE = typer.Argument(..., exists=True, dir_okay=False, readable=True)
 SINCE = typer.Option(..., formats=DATETIME_FORMATS, help="from (UTC unless given)")
 UNTIL = typer.Option(None, formats=DATETIME_FORMATS, help="up to, excluded (default: now)")
+IMPORT_ID = typer.Option(None, "--import", help="only this import's leads")
 
 
 def _settings() -> Settings:
@@ -172,6 +179,7 @@ def rerun(
     since: datetime = SINCE,
     until: datetime | None = UNTIL,
     tenant: int | None = typer.Option(None, "--tenant", help="only this portal's leads"),
+    import_id: uuid.UUID | None = IMPORT_ID,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="list what each lead would create, update or leave alone"
     ),
@@ -183,10 +191,11 @@ def rerun(
     with _sessions(settings) as sessions, sessions() as session:
         # Read-only: a dry run must write nothing, and this one cannot.
         session.execute(text("SET TRANSACTION READ ONLY"))
-        chosen = workflows_in_window(session, start, end, tenant)
+        chosen = workflows_in_window(session, start, end, tenant, import_id)
         plans = plan_reruns(session, chosen) if dry_run else []
+        keys = [str(workflow.id) for workflow in chosen]
         session.rollback()
-    if not chosen:
+    if not keys:
         console.print("no workflow was created in that window")
         return
     if dry_run:
@@ -211,7 +220,7 @@ def rerun(
     launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)
     try:
         backfill_id = launcher.backfill(
-            [str(workflow.id) for workflow in chosen],
+            keys,
             title=f"rerun {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC",
             tags={tags.TRIGGER: "rerun"},
         )
@@ -221,5 +230,5 @@ def rerun(
     finally:
         launcher.close()
     ui = settings.resolved_dagster_webserver_url.rstrip("/")
-    console.print(f"backfill {backfill_id}: {len(chosen)} lead(s), see {ui}/runs/b/{backfill_id}")
+    console.print(f"backfill {backfill_id}: {len(keys)} lead(s), see {ui}/runs/b/{backfill_id}")
     typer.echo(backfill_id)

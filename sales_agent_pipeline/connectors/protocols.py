@@ -53,6 +53,10 @@ class CRM(Protocol):
         """Read a contact by email, or None."""
         ...
 
+    def find_companies(self, prop: str, values: Sequence[str]) -> dict[str, Company]:
+        """The oldest company per value of `prop` (domain or name), keyed by lower-case value."""
+        ...
+
     def find_company_by_domain(self, domain: str) -> Company | None:
         """The oldest company with this domain, or None."""
         ...

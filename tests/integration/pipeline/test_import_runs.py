@@ -72,6 +72,10 @@ def test_an_import_batch_uses_batch_calls_and_creates_one_task_each(
     assert _count(calls, "batch/upsert") == 1
     assert _count(calls, "batch/create") == 1
     assert _count(calls, "POST /crm/v3/objects/tasks") == _count(calls, "batch/create")
+    # Three new companies: one search by domain and one by name for the batch, not 24.
+    assert _count(calls, "companies/search") == 2
+    exact = {e["endpoint"]: e["count"] for e in calls["endpoints"]}
+    assert exact["POST /crm/v3/objects/companies"] == 3
     mine = [t for t in sandbox.tasks() if tag in t["properties"].get("hs_task_body", "")]
     assert len(mine) == 12
     contacts = {c["properties"]["email"] for c in sandbox.contacts()}
