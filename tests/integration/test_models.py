@@ -103,15 +103,24 @@ def test_every_table_round_trips(db_session: Session) -> None:
     ).one()
     assert draft.assets[0]["name"] == "deck.pdf"
     assert draft.sent is False
-    task = db_session.scalars(select(HubspotTask)).one()
+    task = db_session.scalars(
+        select(HubspotTask).where(HubspotTask.workflow_id == workflow.id)
+    ).one()
     assert (task.status, task.due_date) == ("NOT_STARTED", date(2026, 11, 26))
-    event = db_session.scalars(select(WorkflowEvent)).one()
+    event = db_session.scalars(
+        select(WorkflowEvent).where(WorkflowEvent.workflow_id == workflow.id)
+    ).one()
     assert event.details == {"fields": 4}
-    error = db_session.scalars(select(WorkflowError)).one()
+    error = db_session.scalars(
+        select(WorkflowError).where(WorkflowError.workflow_id == workflow.id)
+    ).one()
     assert (error.error_class, error.http_status, error.attempt) == ("transient", 503, 1)
-    key = db_session.scalars(select(IdempotencyKey)).one()
+    key = db_session.scalars(
+        select(IdempotencyKey).where(IdempotencyKey.workflow_id == workflow.id)
+    ).one()
     assert key.status == "pending"
-    assert db_session.scalars(select(ApiKey)).one().is_admin is False
+    api_key = db_session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant.id)).one()
+    assert api_key.is_admin is False
 
 
 def test_a_repeated_submission_id_in_one_portal_is_refused(db_session: Session) -> None:
