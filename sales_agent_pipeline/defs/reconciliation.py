@@ -151,6 +151,7 @@ def submission_coverage(
             before = repo.previous_report(session, c.tenant_id, c.form_id, c.report_id)
             if before is not None and c.backlog > before.backlog:
                 grown.append(f"{c.portal_id}/{c.form_id}: {before.backlog} -> {c.backlog}")
+    # The alerts: an error in the process log (structlog) and in the run's event log.
     for c in unproven:
         log.error(
             "reconciliation.alert",
@@ -159,8 +160,13 @@ def submission_coverage(
             missing=c.missing,
             error=c.error,
         )
+        context.log.error(
+            f"portal {c.portal_id} form {c.form_id}: {c.missing} missing"
+            + (f", not listed: {c.error}" if c.error else "")
+        )
     if grown:
         log.error("reconciliation.alert", backlog_grew=grown)
+        context.log.error(f"backlog grew: {'; '.join(grown)}")
 
     totals = {
         "upstream_seen": sum(c.upstream_seen for c in coverages),
