@@ -27,7 +27,7 @@ from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_LEADS, DEMO_PORTAL
 from sales_agent_pipeline.db.models import Workflow
 from sales_agent_pipeline.db.urls import app_url
-from tests.e2e.conftest import RunningStack, wait_for
+from tests.e2e.conftest import READY_TIMEOUT, RunningStack, wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -70,12 +70,14 @@ def page(stack: RunningStack) -> Iterator[Page]:
         browser.close()
 
 
-def printed(stack: RunningStack, text: str, timeout: float = 150) -> str:
-    """`sales-agent up`'s output once it contains `text`."""
+def printed(stack: RunningStack, text: str, timeout: float = READY_TIMEOUT + 90) -> str:
+    """`sales-agent up`'s output once it contains `text` (by default: time for the stack to
+    get ready, then for `up`'s own 90 s wait for the first draft)."""
     deadline = time.monotonic() + timeout
     while text not in (output := stack.output.read_text()):
         assert time.monotonic() < deadline, output
         assert stack.process.poll() is None, output
+        assert "the first draft is not ready yet" not in output, output
         time.sleep(0.5)
     return output
 
@@ -139,7 +141,8 @@ def test_the_demo_lead_run_shows_success_and_its_draft(
     assert workflow.dagster_run_id is not None
     run_id, key = workflow.dagster_run_id, str(workflow.id)
 
-    page.goto(runs_tagged(stack.ui, run_tags.EMAIL_DOMAIN, email.split("@")[1]))
+    # The tenant tag is on every lead run, batched or not (a burst may share a run).
+    page.goto(runs_tagged(stack.ui, run_tags.TENANT, str(DEMO_PORTAL)))
     run_link = page.locator(f'a[href="/runs/{run_id}"]').first
     run_link.wait_for()
     page.get_by_text("process_formlead").first.wait_for()
