@@ -29,7 +29,6 @@ NOT_FOUND: Responses = {
 BAD_REQUEST: Responses = {400: {"model": ErrorResponse, "description": "Invalid parameter (named)"}}
 # Refusals the operator can act on are 409; Gmail's own trouble is a bad gateway.
 STATUS = {
-    Refusal.NOT_FOUND: 404,
     Refusal.KILL_SWITCH: 409,
     Refusal.DAILY_CAP: 409,
     Refusal.IN_FLIGHT: 409,
@@ -102,6 +101,8 @@ def _approve(request: Request, principal: AdminKey, draft_id: uuid.UUID) -> Appr
     except ConfigurationError as exc:
         raise ApiError(503, "gmail_not_configured", str(exc)) from None
     except ApprovalRefused as exc:
+        if exc.reason is Refusal.NOT_FOUND:
+            raise ApiError(404, "not_found", f"no draft {draft_id}") from None
         raise ApiError(STATUS[exc.reason], exc.reason.value, exc.message) from None
     return Approval(
         draft_id=result.draft_id,

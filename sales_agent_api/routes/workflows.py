@@ -32,11 +32,10 @@ from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.repositories import browse
 from sales_agent_pipeline.db.repositories.retries import NotRetryable, requeue_for_retry
 from sales_agent_pipeline.domain.enums import WorkflowStatus
+from sales_agent_pipeline.settings import Settings
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
-# In-flight work this quiet is taken as stuck (the reconciliation's default threshold).
-STUCK_AFTER = timedelta(minutes=30)
 NOT_FOUND: Responses = {
     404: {"model": ErrorResponse, "description": "No such workflow for this tenant"}
 }
@@ -132,16 +131,18 @@ def get_trail(workflow_id: uuid.UUID, principal: CurrentKey, session: ReadSessio
     )
 
 
-def _requeue(
-    sessions: sessionmaker[Session], principal: Principal, workflow_id: uuid.UUID
-) -> WorkflowStatus:
+def _requeue(request: Request, principal: Principal, workflow_id: uuid.UUID) -> WorkflowStatus:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    settings: Settings = request.app.state.settings
+    # In-flight work untouched this long is stuck: the same threshold reconciliation uses.
+    stuck_minutes = settings.reconciliation_stuck_minutes
     with sessions.begin() as session:
         try:
             workflow = requeue_for_retry(
                 session,
                 principal.tenant_id,
                 workflow_id,
-                stuck_before=utcnow() - STUCK_AFTER,
+                stuck_before=utcnow() - timedelta(minutes=stuck_minutes),
                 actor=principal.actor,
             )
         except NotRetryable as exc:
@@ -149,7 +150,7 @@ def _requeue(
                 409,
                 "not_retryable",
                 f"the workflow is {exc.status}: only failed workflows, or ones stuck for "
-                f"{int(STUCK_AFTER.total_seconds() // 60)} minutes, can be retried",
+                f"{stuck_minutes:g} minutes (RECONCILIATION_STUCK_MINUTES), can be retried",
             ) from None
         if workflow is None:
             raise _not_found(workflow_id)
@@ -176,7 +177,7 @@ async def retry_workflow(
     The new run claims the workflow; drafts, emails and tasks already written are found by
     their idempotency records, so a retry never duplicates them.
     """
-    status = await run_in_threadpool(_requeue, request.app.state.sessions, principal, workflow_id)
+    status = await run_in_threadpool(_requeue, request, principal, workflow_id)
     background.add_task(
         request_runs,
         request.app.state.sessions,

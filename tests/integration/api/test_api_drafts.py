@@ -247,3 +247,4 @@ def test_approve_waits_for_a_running_workflow_and_needs_a_gmail_draft(
 
     missing = client.post(f"/api/drafts/{uuid.uuid4()}/approve", headers=bearer(admin_key))
     assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
