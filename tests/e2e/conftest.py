@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -95,5 +96,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         yield running
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait(30)
+            # SIGTERM: `up` stops every child and PostgreSQL. A SIGKILL would leave the
+            # whole stack running (its children have sessions of their own) and every
+            # later test module would share the machine with it.
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(30)
