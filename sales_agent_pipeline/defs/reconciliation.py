@@ -103,7 +103,8 @@ def submission_coverage(
     )
     with database.session() as session:
         tenants = repo.tenants(session, config.portal_ids)
-    scope = {tenant.id for tenant in tenants} if config.portal_ids else set()
+    # A run for some portals sweeps and checks only their tenants (None: every tenant).
+    scope = {tenant.id for tenant in tenants} if config.portal_ids else None
 
     # Stuck work first: what it re-queues counts in this run's backlog.
     with database.session() as session:

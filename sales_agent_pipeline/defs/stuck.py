@@ -33,15 +33,18 @@ def sweep_stuck(
     older_than: timedelta,
     lost_after: timedelta,
     max_attempts: int,
-    tenant_ids: Collection[uuid.UUID] = (),
+    tenant_ids: Collection[uuid.UUID] | None = None,
 ) -> Swept:
-    """Re-queue each stuck workflow, or fail it once it used its attempts."""
+    """Re-queue each stuck workflow, or fail it once it used its attempts.
+
+    `tenant_ids` limits the sweep to those tenants; None sweeps every tenant.
+    """
     requeued = failed = 0
     # A run the sensor asked for carries no id of ours until it claims its workflow; a
     # queue this long is not normal, so after it the launch is taken as lost.
     lost_before = datetime.now(UTC) - lost_after
     for workflow in outbox.in_flight(session, older_than=older_than):
-        if tenant_ids and workflow.tenant_id not in tenant_ids:
+        if tenant_ids is not None and workflow.tenant_id not in tenant_ids:
             continue
         run = instance.get_run_by_id(workflow.dagster_run_id) if workflow.dagster_run_id else None
         if run is not None and run.status not in ENDED:

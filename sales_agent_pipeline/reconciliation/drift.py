@@ -80,7 +80,7 @@ def check_drift(
     mail: Mail,
     *,
     since: datetime,
-    tenant_ids: Collection[uuid.UUID] = (),
+    tenant_ids: Collection[uuid.UUID] | None = None,
     run_id: str | None = None,
 ) -> DriftSummary:
     """Look at the task and draft of each workflow that succeeded since `since`."""

@@ -146,9 +146,10 @@ class Outputs:
 
 
 def recent_outputs(
-    session: Session, since: datetime, tenant_ids: Collection[uuid.UUID] = ()
+    session: Session, since: datetime, tenant_ids: Collection[uuid.UUID] | None = None
 ) -> list[Outputs]:
-    """Succeeded workflows completed since `since`, with their task, draft and drift events."""
+    """Succeeded workflows completed since `since` (of these tenants; None: all), with their
+    task, draft and drift events."""
     query = (
         select(
             Workflow.id,
@@ -165,7 +166,7 @@ def recent_outputs(
         )
         .order_by(Workflow.completed_at)
     )
-    if tenant_ids:
+    if tenant_ids is not None:
         query = query.where(Workflow.tenant_id.in_(list(tenant_ids)))
     rows = session.execute(query).all()
     noted: dict[uuid.UUID, set[str]] = {}

@@ -130,11 +130,13 @@ def deliver(engine: Engine, portal: Portal, item: dict[str, Any]) -> uuid.UUID:
     return accepted.workflow_id
 
 
-def reconcile(instance: DagsterInstance, portal: Portal) -> ExecuteInProcessResult:
+def reconcile(
+    instance: DagsterInstance, portal: Portal, portal_id: int | None = None
+) -> ExecuteInProcessResult:
     from sales_agent_pipeline.definitions import defs
 
     job = defs.resolve_job_def("reconcile_submissions")
-    config = {"portal_ids": [portal.portal_id]}
+    config = {"portal_ids": [portal_id or portal.portal_id]}
     result = job.execute_in_process(
         instance=instance, run_config={"ops": {"submission_coverage": {"config": config}}}
     )
@@ -450,6 +452,13 @@ def test_a_launch_that_never_started_is_bounded(
                 updated_at=func.now() - timedelta(hours=2),
             )
         )
+    # A run for a portal no tenant has sweeps nothing (not every tenant).
+    elsewhere = reconcile(instance, portal, portal_id=1)
+    metadata = elsewhere.asset_materializations_for_node("submission_coverage")[0].metadata
+    assert (metadata["forms"].value, metadata["stuck_failed"].value) == (0, 0)
+    with Session(engine) as session:
+        assert session.get_one(Workflow, lead.workflow_id).status == "received"
+
     result = reconcile(instance, portal)
     metadata = result.asset_materializations_for_node("submission_coverage")[0].metadata
     assert metadata["stuck_failed"].value == 1
