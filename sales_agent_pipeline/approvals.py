@@ -147,6 +147,9 @@ def approve_draft(
             )
         if draft.gmail_draft_id is None:
             raise ApprovalRefused(Refusal.NO_GMAIL_DRAFT, "the draft was never written to Gmail")
+        # Approvals of one tenant take turns from here to the record, so two approvals of
+        # different drafts cannot both pass a cap with one send left.
+        session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
         _check_policy(session, tenant, settings)
         gmail_draft_id, to, key = draft.gmail_draft_id, draft.to_email, str(workflow.id)
         try:

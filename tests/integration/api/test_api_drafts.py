@@ -221,6 +221,28 @@ def test_approve_is_refused_past_the_daily_cap(
     assert sent_to(sandbox, "capped@acme.example") == 0
 
 
+def test_concurrent_approvals_of_different_drafts_stop_at_the_cap(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(update(Tenant).where(Tenant.id == tenant.id).values(daily_send_cap=2))
+    drafts = [gmail_draft(engine, tenant, mail, f"cap{i}@acme.example") for i in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(
+            pool.map(
+                lambda d: client.post(f"/api/drafts/{d}/approve", headers=bearer(admin_key)),
+                drafts,
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [200, 200, 409, 409]
+    assert sum(sent_to(sandbox, f"cap{i}@acme.example") for i in range(4)) == 2
+
+
 def test_approve_waits_for_a_running_workflow_and_needs_a_gmail_draft(
     client: TestClient, engine: Engine, tenant: Tenant, admin_key: str, sandbox: Admin
 ) -> None:
