@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,21 @@ def test_with_the_api_killed_right_after_its_202_the_lead_is_processed(
     workflow = finished(engine, response.json()["workflow_id"], timeout=120)
     assert workflow.status == "succeeded"
     assert sandbox_count(stack, "drafts", email) == 1
+
+
+def test_a_burst_of_deliveries_is_launched_in_few_runs_and_each_lead_succeeds_once(
+    stack: RunningStack, engine: Engine
+) -> None:
+    emails = [f"e2e.burst{n}@acme-robotics.example" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        responses = list(pool.map(lambda email: deliver(stack, stack.api, email), emails))
+    assert [r.status_code for r in responses] == [202] * len(emails)
+    workflows = [finished(engine, r.json()["workflow_id"], timeout=180) for r in responses]
+    assert {w.status for w in workflows} == {"succeeded"}
+    # The API's launch queue gathered the burst: fewer runs than leads, none lost.
+    runs = {w.dagster_run_id for w in workflows}
+    assert None not in runs
+    assert len(runs) < len(emails)
+    for email in emails:
+        assert sandbox_count(stack, "drafts", email) == 1
+        assert sandbox_count(stack, "tasks", email) == 1
