@@ -1,0 +1,232 @@
+"""A bulk CSV import through the real stack, against the sandbox's HubSpot limit (190 requests
+per 10 s per portal) with Gmail's quota (15,000 units per minute per user) on the client.
+
+Uploads N leads to POST /api/imports, waits until the import is completed, and prints the
+leads per minute next to the bound the two quotas allow for the call mix the run actually
+made (HubSpot requests per lead and Gmail units per lead, counted by the sandbox).
+
+Run: .venv/bin/python bench/import.py [--leads 10000] [--per-company 25] [--share 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from support import free_port, wait_ok
+
+from sales_agent_pipeline.cli.demo import DEMO_PORTAL, ensure_demo_tenant
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.repositories.api_keys import issue_key
+from sales_agent_pipeline.db.session import make_engine, make_session_factory
+
+HUBSPOT_PER_10S = 190
+GMAIL_UNITS_PER_MINUTE = 15_000
+SEARCHES_PER_SECOND = 4
+# Gmail's quota units per method (developers.google.com/gmail/api/reference/quota), by the
+# sandbox's "METHOD path" keys.
+GMAIL_METHODS: list[tuple[str, str, int]] = [
+    ("GET", r"/gmail/v1/users/[^/]+/labels$", 1),
+    ("POST", r"/gmail/v1/users/[^/]+/labels$", 5),
+    ("GET", r"/gmail/v1/users/[^/]+/threads$", 10),
+    ("GET", r"/gmail/v1/users/[^/]+/threads/[^/]+$", 10),
+    ("POST", r"/gmail/v1/users/[^/]+/threads/[^/]+/modify$", 10),
+    ("POST", r"/gmail/v1/users/[^/]+/drafts$", 10),
+    ("GET", r"/gmail/v1/users/[^/]+/drafts(/[^/]+)?$", 5),
+    ("PUT", r"/gmail/v1/users/[^/]+/drafts/[^/]+$", 15),
+    ("POST", r"/gmail/v1/users/[^/]+/drafts/send$", 100),
+    ("POST", r"/gmail/v1/users/[^/]+/messages/send$", 100),
+    ("GET", r"/gmail/v1/users/[^/]+/messages(/[^/]+)?$", 5),
+]
+
+
+def csv_of(leads: int, per_company: int) -> bytes:
+    """N leads, `per_company` of them at each company (an exhibitor list, a webinar's)."""
+    run = uuid.uuid4().hex[:6]
+    lines = ["email,first name,last name,company,job title,industry"]
+    for n in range(leads):
+        company = n // per_company
+        lines.append(
+            f"lead{n}.{run}@company{company}-{run}.example,Sam{n},Lee,Company {company} {run},"
+            "Head of Operations,Robotics"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def call_counts(sandbox: str) -> Counter[str]:
+    body = httpx.get(f"{sandbox}/_sandbox/calls", timeout=30).json()
+    return Counter({e["endpoint"]: e["count"] for e in body["endpoints"]})
+
+
+def mix(calls: Counter[str]) -> tuple[int, int, int, Counter[str]]:
+    """HubSpot requests, HubSpot searches, Gmail units, and the calls by kind."""
+    hubspot = searches = units = 0
+    kinds: Counter[str] = Counter()
+    for key, count in calls.items():
+        method, path = key.split(" ", 1)
+        if path.startswith(("/crm/", "/form-integrations/", "/marketing/")):
+            hubspot += count
+            searches += count if path.endswith("/search") else 0
+            kind = re.sub(r"/\d+", "/{id}", path)
+            kinds[f"HubSpot {method} {kind}"] += count
+        for verb, pattern, cost in GMAIL_METHODS:
+            if method == verb and re.search(pattern, path):
+                units += cost * count
+                kinds[f"Gmail {method} {re.sub(r'/[0-9a-f]{10,}', '/{id}', path)}"] += count
+                break
+    return hubspot, searches, units, kinds
+
+
+def main() -> None:
+    """Start the stack, import, measure, stop it."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--per-company", type=int, default=25)
+    parser.add_argument(
+        "--share",
+        type=float,
+        default=1.0,
+        help="IMPORT_QUOTA_SHARE: no live leads compete here, so the import may use it all",
+    )
+    parser.add_argument("--batch", type=int, default=100, help="IMPORT_BATCH_SIZE")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    ports = {k: free_port() for k in ("API", "UI", "CODE", "PG", "SANDBOX")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "GOOGLE_"))}
+    env.update(
+        DATA_DIR=str(data_dir),
+        API_PORT=str(ports["API"]),
+        DAGSTER_UI_PORT=str(ports["UI"]),
+        DAGSTER_CODE_SERVER_PORT=str(ports["CODE"]),
+        EMBEDDED_PG_PORT=str(ports["PG"]),
+        SANDBOX_PORT=str(ports["SANDBOX"]),
+        SANDBOX_GOOGLE_USER="alex.morgan@sandbox.example.com",
+        HUBSPOT_REQUESTS_PER_10S=str(HUBSPOT_PER_10S),
+        GMAIL_QUOTA_UNITS_PER_SECOND=str(GMAIL_UNITS_PER_MINUTE // 60),
+        IMPORT_QUOTA_SHARE=str(args.share),
+        IMPORT_BATCH_SIZE=str(args.batch),
+        IMPORT_MAX_ROWS=str(max(args.leads, 20_000)),
+        IMPORT_MAX_BYTES=str(64 * 1024 * 1024),
+    )
+    if env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{ports['PG']}"
+    database = (
+        env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{ports['PG']}/sales_agent"
+    )
+    stack = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sales-agent"), "up"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        api, sandbox = f"http://127.0.0.1:{ports['API']}", f"http://127.0.0.1:{ports['SANDBOX']}"
+        wait_ok(f"{api}/healthz")
+        wait_ok(f"http://127.0.0.1:{ports['UI']}/server_info")
+        engine = make_engine(database)
+        ensure_demo_tenant(make_session_factory(engine))
+        with Session(engine) as session, session.begin():
+            tenant = session.scalars(select(Tenant).where(Tenant.portal_id == DEMO_PORTAL)).one()
+            key = issue_key(session, tenant.id, name="bench", admin=True).key
+        httpx.patch(
+            f"{sandbox}/_sandbox/config",
+            json={"rate_limit_max": HUBSPOT_PER_10S, "search_per_second": SEARCHES_PER_SECOND},
+            timeout=10,
+        ).raise_for_status()
+        headers = {"Authorization": f"Bearer {key}"}
+        time.sleep(15)  # let the three demo leads `up` posts finish before counting calls
+        before = call_counts(sandbox)
+        data = csv_of(args.leads, args.per_company)
+
+        posted = time.monotonic()
+        answer = httpx.post(
+            f"{api}/api/imports",
+            files={"file": ("bench.csv", data, "text/csv")},
+            headers=headers,
+            timeout=300,
+        )
+        answer.raise_for_status()
+        accepted_in = time.monotonic() - posted
+        report = answer.json()
+        import_id = report["import_id"]
+        print(
+            f"{len(data) / 1e6:.1f} MB CSV, {report['rows_accepted']} rows accepted "
+            f"({report['rows_rejected']} rejected) in {accepted_in:.1f}s"
+        )
+        body: dict[str, Any] = {}
+        last = 0.0
+        while True:
+            body = httpx.get(f"{api}/api/imports/{import_id}", headers=headers, timeout=30).json()
+            if body["status"] == "completed":
+                break
+            if time.monotonic() - last > 60:
+                last = time.monotonic()
+                p = body["progress"]
+                print(
+                    f"  {time.monotonic() - posted:6.0f}s: done {p['done']}, failed "
+                    f"{p['failed']}, remaining {p['remaining']}, {p['leads_per_minute']}/min, "
+                    f"eta {p['estimated_seconds_remaining']}s",
+                    flush=True,
+                )
+            time.sleep(2)
+        elapsed = time.monotonic() - posted
+        calls = call_counts(sandbox) - before
+        limits = httpx.get(f"{sandbox}/_sandbox/calls", timeout=30).json()
+        engine.dispose()
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        stack.wait(120)
+
+    leads = report["rows_accepted"]
+    progress = body["progress"]
+    hubspot, searches, units, kinds = mix(calls)
+    per_lead = {"hubspot": hubspot / leads, "search": searches / leads, "gmail": units / leads}
+    bounds = {
+        "HubSpot 190/10s": HUBSPOT_PER_10S * 6 / per_lead["hubspot"],
+        "HubSpot search 4/s": SEARCHES_PER_SECOND * 60 / per_lead["search"]
+        if per_lead["search"]
+        else float("inf"),
+        "Gmail 15,000 units/min": GMAIL_UNITS_PER_MINUTE / per_lead["gmail"],
+    }
+    bound_name, bound = min(bounds.items(), key=lambda item: item[1])
+    rate = leads / elapsed * 60
+    print("\ncalls during the import (from the sandbox):")
+    for kind, count in kinds.most_common():
+        print(f"  {count:7d}  {kind}")
+    print(
+        f"\ncall mix per lead: {per_lead['hubspot']:.3f} HubSpot requests "
+        f"({per_lead['search']:.4f} searches), {per_lead['gmail']:.1f} Gmail units"
+    )
+    for name, value in bounds.items():
+        print(f"  bound from {name}: {value:,.0f} leads/min")
+    print(
+        f"\n{leads} leads in {elapsed:.0f}s: {rate:.0f} leads/min = {rate / bound:.0%} of the "
+        f"{bound:,.0f} leads/min the quotas allow ({bound_name} binds); "
+        f"done {progress['done']}, failed {progress['failed']}"
+    )
+    portal: dict[str, Any] = next(
+        (p for p in limits["portals"] if p["portalId"] == DEMO_PORTAL), {}
+    )
+    print(
+        f"HubSpot: busiest {portal.get('windowMs', 10000) / 1000:.0f}s window "
+        f"{portal.get('maxCallsInWindow')} calls (limit {portal.get('limit')}); "
+        f"429s: {limits['rejected'] or 'none'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
