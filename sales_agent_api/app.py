@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from sales_agent_api import metrics
 from sales_agent_api.errors import install_error_handlers
@@ -43,7 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.launcher.close()
         engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc from assets in the wheel, not a CDN: operators run this where the
+    # browser may not reach the internet.
+    app = FastAPIOffline(
         title="Sales Agent Pipeline",
         version="0.1.0",
         summary="HubSpot form leads to personalised Gmail drafts and HubSpot tasks.",
