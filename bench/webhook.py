@@ -244,8 +244,8 @@ def ack_latency(engine: Engine, database: str, demo_secret: str, args: argparse.
         )
         with Session(engine) as session, session.begin():
             set_aside = {"status": "skipped", "failure_reason": "bench"}
-            query = update(Workflow).where(Workflow.tenant_id == tenant_id).values(set_aside)
-            session.execute(query)
+            mine = update(Workflow).where(Workflow.tenant_id == tenant_id)
+            session.execute(mine.values(set_aside))
     finally:
         for proc in reversed(suspended):
             proc.resume()
