@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
 
+from sales_agent_api.signature import sign_v3
+from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
+from sales_agent_pipeline.db.models import Workflow
+from sales_agent_pipeline.db.urls import app_url
 from tests.conftest import free_port
 
 READY_TIMEOUT = 150.0
@@ -105,3 +113,54 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def engine(stack: RunningStack) -> Iterator[Engine]:
+    """An engine on the stack's app database, once the API and the Dagster UI answer."""
+    wait_for(f"{stack.api}/healthz", stack.process)
+    wait_for(f"{stack.ui}/server_info", stack.process)
+    engine = create_engine(app_url(stack.database))
+    yield engine
+    engine.dispose()
+
+
+def demo_secret(stack: RunningStack) -> str:
+    """The demo tenant's webhook secret that `up` wrote to the data dir."""
+    return (stack.data_dir / "demo-webhook-secret").read_text().strip()
+
+
+def deliver(
+    stack: RunningStack, email: str, *, api: str | None = None, **fields: str
+) -> httpx.Response:
+    """One form submission for the demo tenant, signed (v3) as HubSpot posts it."""
+    values = {"email": email, "firstname": "Robin", **fields}
+    body = json.dumps(
+        {
+            "portalId": DEMO_PORTAL,
+            "formId": DEMO_FORM,
+            "formSubmissionId": str(uuid.uuid4()),
+            "fieldValues": [{"name": name, "value": value} for name, value in values.items()],
+        }
+    ).encode()
+    url = f"{api or stack.api}/webhook/formlead"
+    headers = sign_v3(demo_secret(stack), "POST", url, body, int(time.time() * 1000))
+    return httpx.post(
+        url, content=body, headers={**headers, "Content-Type": "application/json"}, timeout=10
+    )
+
+
+def finished(engine: Engine, workflow_id: str, timeout: float = 90) -> Workflow:
+    """The workflow once it left received/queued/running (or as it is at the timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            status = conn.execute(
+                select(Workflow.status).where(Workflow.id == uuid.UUID(workflow_id))
+            ).scalar_one()
+        if status not in ("received", "queued", "running"):
+            break
+        time.sleep(0.5)
+    with engine.connect() as conn:
+        row = conn.execute(select(Workflow).where(Workflow.id == uuid.UUID(workflow_id))).one()
+    return Workflow(**row._mapping)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -22,10 +22,8 @@ from sales_agent_pipeline.cli.demo import DEMO_PORTAL
 from sales_agent_pipeline.cli.main import app as cli
 from sales_agent_pipeline.db.models import IdempotencyKey, LeadImport, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.api_keys import issue_key
-from sales_agent_pipeline.db.urls import app_url
 from sales_agent_pipeline.settings import get_settings
-from tests.e2e.conftest import RunningStack, wait_for
-from tests.e2e.test_webhook_flow import deliver, finished
+from tests.e2e.conftest import RunningStack, deliver, finished
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +37,6 @@ def small_import_runs() -> Iterator[None]:
     os.environ["IMPORT_BATCH_SIZE"] = "5"
     yield
     os.environ.pop("IMPORT_BATCH_SIZE", None)
-
-
-@pytest.fixture(scope="module")
-def engine(stack: RunningStack) -> Iterator[Engine]:
-    wait_for(f"{stack.api}/healthz", stack.process)
-    wait_for(f"{stack.ui}/server_info", stack.process)
-    engine = create_engine(app_url(stack.database))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +79,7 @@ def test_import_runs_every_good_row_within_hubspots_limit_behind_live_leads(
     stack: RunningStack, engine: Engine, admin_key: dict[str, str]
 ) -> None:
     known = f"known.{TAG}@globex-{TAG}.example"
-    assert deliver(stack, stack.api, known).status_code == 202
+    assert deliver(stack, known, industry="Robotics").status_code == 202
     rows = [f"{email(n)},Sam{n},Lee,Company {n % 4}" for n in range(GOOD)]
     rows[3:3] = [f"not-an-email-{TAG},Bad,Row,X", f"{email(0).upper()},Dup,Row,X", f"{known},K,N,G"]
     csv = "email,first name,last name,company\n" + "\n".join(rows) + "\n"
@@ -110,7 +99,7 @@ def test_import_runs_every_good_row_within_hubspots_limit_behind_live_leads(
 
     # A live lead posted while the import runs goes ahead of the import's queued runs.
     time.sleep(3)
-    live = deliver(stack, stack.api, f"live.{TAG}@initech-{TAG}.example")
+    live = deliver(stack, f"live.{TAG}@initech-{TAG}.example", industry="Robotics")
     assert live.status_code == 202
     live_done = finished(engine, live.json()["workflow_id"], timeout=120)
     assert live_done.status == "succeeded"

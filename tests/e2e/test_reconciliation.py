@@ -10,14 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
 from sales_agent_pipeline.db.models import FormSubmission, ReconciliationReport, Workflow
-from sales_agent_pipeline.db.urls import app_url
 from sales_agent_pipeline.launcher import LOCATION, REPOSITORY
-from tests.e2e.conftest import RunningStack, wait_for
+from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
@@ -38,15 +37,6 @@ mutation Launch($params: ExecutionParams!) {
   }
 }
 """
-
-
-@pytest.fixture(scope="module")
-def engine(stack: RunningStack) -> Any:
-    wait_for(f"{stack.api}/healthz", stack.process)
-    wait_for(f"{stack.ui}/server_info", stack.process)
-    engine = create_engine(app_url(stack.database))
-    yield engine
-    engine.dispose()
 
 
 def graphql(stack: RunningStack, query: str, **variables: Any) -> dict[str, Any]:

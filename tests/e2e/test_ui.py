@@ -19,15 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline import run_tags
-from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_LEADS, DEMO_PORTAL
+from sales_agent_pipeline.cli.demo import DEMO_LEADS, DEMO_PORTAL
 from sales_agent_pipeline.db.models import Workflow
-from sales_agent_pipeline.db.urls import app_url
-from tests.e2e.conftest import READY_TIMEOUT, RunningStack, wait_for
+from tests.e2e.conftest import READY_TIMEOUT, RunningStack, deliver, wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -39,15 +37,6 @@ INSTALL = "apt-get install -y chromium chromium-driver"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("UI_SCREENSHOTS_DIR", PROJECT_ROOT / "test-artifacts" / "ui"))
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def engine(stack: RunningStack) -> Iterator[Engine]:
-    wait_for(f"{stack.api}/healthz", stack.process)
-    wait_for(f"{stack.ui}/server_info", stack.process)
-    engine = create_engine(app_url(stack.database))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +172,7 @@ def test_a_failed_run_shows_the_step_and_the_vendors_answer(
         "message": "Property values were not valid: hs_timestamp",
     }
     httpx.post(f"{stack.sandbox}/_sandbox/faults", json=rule, timeout=10).raise_for_status()
-    assert deliver(stack, email).status_code == 202
+    assert deliver(stack, email, company="Northwind Clinics").status_code == 202
     workflow = finished(engine, email)
     assert workflow.status == "failed"
 
@@ -226,25 +215,3 @@ def sandbox_list(stack: RunningStack, what: str) -> list[dict[str, Any]]:
     answer.raise_for_status()
     found: list[dict[str, Any]] = answer.json()
     return found
-
-
-def deliver(stack: RunningStack, email: str) -> httpx.Response:
-    """One signed form submission, as HubSpot posts it."""
-    body = json.dumps(
-        {
-            "portalId": DEMO_PORTAL,
-            "formId": DEMO_FORM,
-            "formSubmissionId": str(uuid.uuid4()),
-            "fieldValues": [
-                {"name": "email", "value": email},
-                {"name": "firstname", "value": "Robin"},
-                {"name": "company", "value": "Northwind Clinics"},
-            ],
-        }
-    ).encode()
-    url = f"{stack.api}/webhook/formlead"
-    secret = (stack.data_dir / "demo-webhook-secret").read_text().strip()
-    headers: dict[str, Any] = sign_v3(secret, "POST", url, body, int(time.time() * 1000))
-    return httpx.post(
-        url, content=body, headers={**headers, "Content-Type": "application/json"}, timeout=10
-    )

@@ -3,79 +3,25 @@ daemon, the sandbox. Nothing accepted is lost, whichever process is down."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from sales_agent_api.signature import sign_v3
-from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
-from sales_agent_pipeline.db.models import Workflow, WorkflowEvent
-from sales_agent_pipeline.db.urls import app_url
+from sales_agent_pipeline.db.models import WorkflowEvent
 from tests.conftest import free_port
-from tests.e2e.conftest import RunningStack, wait_for
+from tests.e2e.conftest import RunningStack, deliver, demo_secret, finished, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def engine(stack: RunningStack) -> Any:
-    wait_for(f"{stack.api}/healthz", stack.process)
-    wait_for(f"{stack.ui}/server_info", stack.process)
-    engine = create_engine(app_url(stack.database))
-    yield engine
-    engine.dispose()
-
-
-def secret(stack: RunningStack) -> str:
-    return (stack.data_dir / "demo-webhook-secret").read_text().strip()
-
-
-def deliver(stack: RunningStack, api: str, email: str) -> httpx.Response:
-    body = json.dumps(
-        {
-            "portalId": DEMO_PORTAL,
-            "formId": DEMO_FORM,
-            "formSubmissionId": str(uuid.uuid4()),
-            "fieldValues": [
-                {"name": "email", "value": email},
-                {"name": "firstname", "value": "Robin"},
-                {"name": "industry", "value": "Robotics"},
-            ],
-        }
-    ).encode()
-    url = f"{api}/webhook/formlead"
-    headers = sign_v3(secret(stack), "POST", url, body, int(time.time() * 1000))
-    return httpx.post(
-        url, content=body, headers={**headers, "Content-Type": "application/json"}, timeout=10
-    )
-
-
-def finished(engine: Engine, workflow_id: str, timeout: float = 90) -> Workflow:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            status = conn.execute(
-                select(Workflow.status).where(Workflow.id == uuid.UUID(workflow_id))
-            ).scalar_one()
-        if status not in ("received", "queued", "running"):
-            break
-        time.sleep(0.5)
-    with engine.connect() as conn:
-        row = conn.execute(select(Workflow).where(Workflow.id == uuid.UUID(workflow_id))).one()
-    return Workflow(**row._mapping)
 
 
 def step_events(engine: Engine, workflow_id: str) -> int:
@@ -103,7 +49,7 @@ def test_a_signed_post_ends_in_a_succeeded_workflow_with_one_draft_and_task(
     stack: RunningStack, engine: Engine
 ) -> None:
     email = "e2e.one@acme-robotics.example"
-    response = deliver(stack, stack.api, email)
+    response = deliver(stack, email, industry="Robotics")
     assert response.status_code == 202
     workflow_id = response.json()["workflow_id"]
     workflow = finished(engine, workflow_id)
@@ -126,7 +72,7 @@ def test_with_the_dagster_webserver_stopped_the_sensor_processes_the_lead(
     webserver.suspend()  # GraphQL does not answer: the API's launch times out
     try:
         email = "e2e.webserver.down@acme-robotics.example"
-        response = deliver(stack, stack.api, email)
+        response = deliver(stack, email, industry="Robotics")
         assert response.status_code == 202
         workflow = finished(engine, response.json()["workflow_id"], timeout=120)
     finally:
@@ -142,7 +88,7 @@ def test_with_the_api_killed_right_after_its_202_the_lead_is_processed(
     env = {
         **os.environ,
         "DATABASE_URL": stack.database,
-        "HUBSPOT_CLIENT_SECRET": secret(stack),
+        "HUBSPOT_CLIENT_SECRET": demo_secret(stack),
         "DAGSTER_WEBSERVER_URL": stack.ui,
     }
     env.pop("HUBSPOT_ACCESS_TOKEN", None)
@@ -161,7 +107,7 @@ def test_with_the_api_killed_right_after_its_202_the_lead_is_processed(
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", api, timeout=60)
         email = "e2e.api.killed@acme-robotics.example"
-        response = deliver(stack, f"http://127.0.0.1:{port}", email)
+        response = deliver(stack, email, api=f"http://127.0.0.1:{port}", industry="Robotics")
         api.send_signal(signal.SIGKILL)
         assert response.status_code == 202
     finally:
@@ -177,7 +123,7 @@ def test_a_burst_of_deliveries_is_launched_in_few_runs_and_each_lead_succeeds_on
 ) -> None:
     emails = [f"e2e.burst{n}@acme-robotics.example" for n in range(12)]
     with ThreadPoolExecutor(max_workers=12) as pool:
-        responses = list(pool.map(lambda email: deliver(stack, stack.api, email), emails))
+        responses = list(pool.map(lambda email: deliver(stack, email, industry="Robotics"), emails))
     assert [r.status_code for r in responses] == [202] * len(emails)
     workflows = [finished(engine, r.json()["workflow_id"], timeout=180) for r in responses]
     assert {w.status for w in workflows} == {"succeeded"}
