@@ -54,9 +54,10 @@ class Settings(BaseSettings):
     dagster_code_server_port: int = Field(default=4266, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8765, ge=1, le=65535)
-    # uvicorn worker processes of the API (each ~110 MB). One worker acknowledges ~300
-    # webhooks/s on a 2-core machine; two keep the p99 low while Dagster runs alongside.
-    api_workers: int = Field(default=2, ge=1, le=64)
+    # uvicorn worker processes of the API (each ~110 MB). On 2 cores one worker acks 300
+    # webhooks/s at p99 ~15 ms beside Dagster; a second competes for the same cores (p99 ~70
+    # ms there) and pays off only with more cores. docs/benchmarks.md has the figures.
+    api_workers: int = Field(default=1, ge=1, le=64)
 
     # Behaviour. DRAFT_ONLY unless someone says otherwise; the kill switch wins over SEND.
     workflow_mode: WorkflowMode = WorkflowMode.DRAFT_ONLY
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
     webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
     # Behind a proxy: rebuild the signed URL from X-Forwarded-Proto/Host.
     webhook_trust_forwarded_headers: bool = False
+    # Threads per API worker that store deliveries (each holds a pooled connection).
+    webhook_store_threads: int = Field(default=4, ge=1, le=64)
     # Where the API asks Dagster for runs (GraphQL); default: the local Dagster UI.
     dagster_webserver_url: str | None = None
     # The sensor takes over work the API did not launch after this long.

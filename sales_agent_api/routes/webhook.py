@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -181,7 +181,9 @@ async def receive_formlead(
 ) -> JSONResponse:
     """Verify the signature, store the submission and its workflow, answer 202 (200 if seen)."""
     deliveries = _deliveries(_json(request, body))
-    accepted = await run_in_threadpool(_store, request, body, deliveries)
+    accepted = await anyio.to_thread.run_sync(
+        _store, request, body, deliveries, limiter=request.app.state.store_limiter
+    )
     receipts = [
         Receipt(
             status="duplicate" if a.duplicate else "accepted",
