@@ -8,48 +8,23 @@ Run: .venv/bin/python bench/connectors.py [--calls 300] [--threads 8]
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import uvicorn
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from support import serve_in_thread
 
 from sales_agent_pipeline.connectors.factory import build_crm, build_mail
 from sales_agent_pipeline.domain.models import NewTask, OutgoingMail
 from sales_agent_pipeline.settings import Settings
 from sales_agent_sandbox.app import create_app
 from sales_agent_sandbox.state import SandboxConfig
-
-
-@contextmanager
-def sandbox() -> Iterator[str]:
-    """The sandbox on a free port in a thread, rate limits off; yields its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(SandboxConfig(rate_limits_enabled=False), demo=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise SystemExit("sandbox did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def measure(call: Callable[[int], object], calls: int, threads: int) -> tuple[float, list[float]]:
@@ -87,7 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
 
-    with sandbox() as url:
+    with serve_in_thread(create_app(SandboxConfig(rate_limits_enabled=False), demo=False)) as url:
         # Client-side limits out of the way too: this measures the connectors themselves.
         settings = Settings(
             _env_file=None,

@@ -11,12 +11,10 @@ Run: .venv/bin/python bench/import.py [--leads 10000] [--per-company 25] [--shar
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -26,7 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from support import free_port, wait_ok
+from support import stack_plan, wait_ok
 
 from sales_agent_pipeline.cli.demo import DEMO_PORTAL, ensure_demo_tenant
 from sales_agent_pipeline.db.models import Tenant
@@ -104,17 +102,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="IMPORT_BATCH_SIZE")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-import-"))
-    ports = {k: free_port() for k in ("API", "UI", "CODE", "PG", "SANDBOX")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "GOOGLE_"))}
-    env.update(
-        DATA_DIR=str(data_dir),
-        API_PORT=str(ports["API"]),
-        DAGSTER_UI_PORT=str(ports["UI"]),
-        DAGSTER_CODE_SERVER_PORT=str(ports["CODE"]),
-        EMBEDDED_PG_PORT=str(ports["PG"]),
-        SANDBOX_PORT=str(ports["SANDBOX"]),
-        SANDBOX_GOOGLE_USER="alex.morgan@sandbox.example.com",
+    plan = stack_plan(
+        "bench-import-",
         HUBSPOT_REQUESTS_PER_10S=str(HUBSPOT_PER_10S),
         GMAIL_QUOTA_UNITS_PER_SECOND=str(GMAIL_UNITS_PER_MINUTE // 60),
         IMPORT_QUOTA_SHARE=str(args.share),
@@ -122,11 +111,7 @@ def main() -> None:
         IMPORT_MAX_ROWS=str(max(args.leads, 20_000)),
         IMPORT_MAX_BYTES=str(64 * 1024 * 1024),
     )
-    if env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{ports['PG']}"
-    database = (
-        env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{ports['PG']}/sales_agent"
-    )
+    env, database = plan.env, plan.database
     stack = subprocess.Popen(
         [str(Path(sys.executable).parent / "sales-agent"), "up"],
         env=env,
@@ -134,9 +119,9 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        api, sandbox = f"http://127.0.0.1:{ports['API']}", f"http://127.0.0.1:{ports['SANDBOX']}"
+        api, sandbox = plan.api, plan.sandbox
         wait_ok(f"{api}/healthz")
-        wait_ok(f"http://127.0.0.1:{ports['UI']}/server_info")
+        wait_ok(f"{plan.ui}/server_info")
         engine = make_engine(database)
         ensure_demo_tenant(make_session_factory(engine))
         with Session(engine) as session, session.begin():

@@ -10,12 +10,10 @@ Run: .venv/bin/python bench/pipeline.py [--single 20] [--backlog 500] [--batch 5
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,9 +21,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from support import free_port, wait_ok
+from support import stack_plan, wait_ok
 
-from sales_agent_pipeline.cli.demo import ensure_demo_tenant
+from sales_agent_pipeline.cli.demo import DEMO_FORM, ensure_demo_tenant
 from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
@@ -40,7 +38,7 @@ def submit(session: Session, tenant: Tenant, n: int) -> str:
     email = f"lead{n}-{uuid.uuid4().hex[:6]}@{DOMAINS[n % len(DOMAINS)]}"
     sid = str(uuid.uuid4())
     payload = {
-        "formId": "bench",
+        "formId": DEMO_FORM,
         "formSubmissionId": sid,
         "fieldValues": [
             {"name": "email", "value": email},
@@ -50,7 +48,7 @@ def submit(session: Session, tenant: Tenant, n: int) -> str:
         ],
     }
     accepted = accept_submission(
-        session, tenant, form_id="bench", hubspot_submission_id=sid, payload=payload, email=email
+        session, tenant, form_id=DEMO_FORM, hubspot_submission_id=sid, payload=payload, email=email
     )
     return str(accepted.workflow_id)
 
@@ -68,23 +66,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    ports = {k: free_port() for k in ("API", "UI", "CODE", "PG", "SANDBOX")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "GOOGLE_"))}
-    env.update(
-        DATA_DIR=str(data_dir),
-        API_PORT=str(ports["API"]),
-        DAGSTER_UI_PORT=str(ports["UI"]),
-        DAGSTER_CODE_SERVER_PORT=str(ports["CODE"]),
-        EMBEDDED_PG_PORT=str(ports["PG"]),
-        SANDBOX_PORT=str(ports["SANDBOX"]),
-        SANDBOX_GOOGLE_USER="alex.morgan@sandbox.example.com",
-    )
-    if env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{ports['PG']}"
-    database = (
-        env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{ports['PG']}/sales_agent"
-    )
+    plan = stack_plan("bench-pipeline-")
+    env, database = plan.env, plan.database
     stack = subprocess.Popen(
         [str(Path(sys.executable).parent / "sales-agent"), "up"],
         env=env,
@@ -92,8 +75,8 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        ui = f"http://127.0.0.1:{ports['UI']}"
-        wait_ok(f"http://127.0.0.1:{ports['API']}/healthz")
+        ui = plan.ui
+        wait_ok(f"{plan.api}/healthz")
         wait_ok(f"{ui}/server_info")
         engine = make_engine(database)
         launcher = DagsterLauncher(ui)

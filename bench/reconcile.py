@@ -12,18 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dagster import DagsterInstance, Definitions
+from support import serve_in_thread
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_SENDER, ensure_demo_tenant
 from sales_agent_pipeline.connectors.factory import build_crm, build_mail
@@ -49,30 +45,6 @@ from sales_agent_pipeline.defs.resources import (
 from sales_agent_pipeline.domain.models import NewTask, OutgoingMail
 from sales_agent_pipeline.settings import get_settings
 from sales_agent_sandbox.app import create_app
-
-
-@contextmanager
-def sandbox() -> Iterator[str]:
-    """The sandbox on a free port in a thread, HubSpot's rate limit on; yields its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(demo=True), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise SystemExit("sandbox did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def calls(base: str) -> dict[str, int]:
@@ -105,7 +77,7 @@ def main() -> None:
     engine = make_engine(url, pool_size=2)
     sessions = make_session_factory(engine)
     try:
-        with sandbox() as base:
+        with serve_in_thread(create_app(demo=True)) as base:
             os.environ.update(
                 DATABASE_URL=libpq_dsn(url),
                 HUBSPOT_API_BASE_URL=base,

@@ -1,9 +1,21 @@
-"""What every bench script needs: free ports and waiting for a service to answer."""
+"""What every bench script needs: free ports, waiting for a service, the sandbox in a thread,
+and the environment of a `sales-agent up` on ports and a database of its own."""
 
+from __future__ import annotations
+
+import os
 import socket
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 
 def free_port() -> int:
@@ -24,3 +36,60 @@ def wait_ok(url: str, timeout: float = 180) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit(f"{url} not ready")
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """The app (the sandbox) under uvicorn on a free port in a thread; yields its URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise SystemExit("sandbox did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """Where a bench's `sales-agent up` listens and keeps its data."""
+
+    data_dir: Path
+    env: dict[str, str]
+    database: str
+    api: str
+    ui: str
+    sandbox: str
+
+
+def stack_plan(prefix: str, **extra_env: str) -> StackPlan:
+    """A stack in sandbox mode on free ports, under a fresh data dir; with DATABASE_URL set,
+    on a database of its own on that server, else on the embedded PostgreSQL."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    names = ("API", "DAGSTER_UI", "DAGSTER_CODE_SERVER", "EMBEDDED_PG", "SANDBOX")
+    ports = {name: free_port() for name in names}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "GOOGLE_"))}
+    env.update({f"{name}_PORT": str(port) for name, port in ports.items()})
+    env.update(DATA_DIR=str(data_dir), SANDBOX_GOOGLE_USER="alex.morgan@sandbox.example.com")
+    env.update(extra_env)
+    pg = ports["EMBEDDED_PG"]
+    if env.get("DATABASE_URL"):  # an external server: a database of our own on it
+        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{pg}"
+    return StackPlan(
+        data_dir=data_dir,
+        env=env,
+        database=env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{pg}/sales_agent",
+        api=f"http://127.0.0.1:{ports['API']}",
+        ui=f"http://127.0.0.1:{ports['DAGSTER_UI']}",
+        sandbox=f"http://127.0.0.1:{ports['SANDBOX']}",
+    )

@@ -22,7 +22,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,7 +31,7 @@ import psutil
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from support import free_port, wait_ok
+from support import free_port, stack_plan, wait_ok
 
 from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
@@ -289,26 +288,18 @@ def main() -> None:
     parser.add_argument("--no-launch", action="store_true", help="launches to a closed port")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
-    names = ("API", "DAGSTER_UI", "DAGSTER_CODE_SERVER", "EMBEDDED_PG", "SANDBOX")
-    ports = {name: free_port() for name in names}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "GOOGLE_"))}
-    env.update({f"{name}_PORT": str(port) for name, port in ports.items()})
-    env.update(DATA_DIR=str(data_dir), SANDBOX_GOOGLE_USER="alex.morgan@sandbox.example.com")
-    pg = ports["EMBEDDED_PG"]
-    if env.get("DATABASE_URL"):  # an external server: a database of our own on it
-        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/bench_{pg}"
-    database = env.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{pg}/sales_agent"
+    plan = stack_plan("bench-webhook-")
+    env, database, data_dir = plan.env, plan.database, plan.data_dir
     quiet = subprocess.DEVNULL
     stack = subprocess.Popen([str(BIN / "sales-agent"), "up"], env=env, stdout=quiet, stderr=quiet)
     try:
-        api = f"http://127.0.0.1:{ports['API']}"
+        api = plan.api
         wait_ok(f"{api}/healthz")
-        wait_ok(f"http://127.0.0.1:{ports['DAGSTER_UI']}/server_info")
+        wait_ok(f"{plan.ui}/server_info")
         demo_secret = wait_for_demo(api, data_dir / "demo-webhook-secret")
         engine = create_engine(app_url(database))
         args.data_dir, args.stack_pid = data_dir, stack.pid
-        args.dagster_ui = f"http://127.0.0.1:{ports['DAGSTER_UI']}"
+        args.dagster_ui = plan.ui
         # Single leads first: the load's runs wait in Dagster's queue until the daemon resumes.
         single_leads(engine, api, demo_secret, args.single)
         ack_latency(engine, database, demo_secret, args)
