@@ -293,3 +293,18 @@ def create_label(user_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any
         )
         box.labels[label.id] = label
         return _label_json(label)
+
+
+@router.delete(f"{API}/labels/{{label_id}}", status_code=204)
+def delete_label(user_id: str, label_id: str, store: StoreDep) -> None:
+    """Delete a user label and take it off every message (system labels are Gmail's 400)."""
+    with store.locked():
+        box = store.mailbox(user_id)
+        label = box.labels.get(label_id)
+        if label is None:
+            raise GoogleError(404, "Not Found", "notFound")
+        if not label_id.startswith("Label_"):
+            raise GoogleError(400, "Invalid delete request", "invalidArgument")
+        del box.labels[label_id]
+        for message in box.messages.values():
+            message.label_ids = [x for x in message.label_ids if x != label_id]

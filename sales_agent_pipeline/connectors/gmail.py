@@ -52,6 +52,9 @@ class GmailMail:
 
     def __init__(self, api: GoogleApi) -> None:
         self._api = api
+        # Label ids by lower-case name: every lead's step 13 labels its thread, and a
+        # labels.list per lead was a round trip and a quota unit each (1,000s in an import).
+        self._labels: dict[str, Label] = {}
 
     def _run(self, method: str, make: Any) -> Any:
         return self._api.execute(method, make, GMAIL_UNITS.get(method, 5))
@@ -214,20 +217,28 @@ class GmailMail:
         wanted = name.strip().lower()
         return next((lb for lb in self.list_labels() if lb.name.lower() == wanted), None)
 
-    def ensure_label(self, name: str) -> Label:
-        """The label with this name, created when missing (safe under races)."""
-        found = self._find_label(name)
-        if found is not None:
-            return found
-        try:
-            return self.create_label(name)
-        except PermanentError as exc:
-            # Another worker created it between our list and our create.
-            if exc.http_status != 409:
-                raise
+    def ensure_label(self, name: str, *, cached: bool = True) -> Label:
+        """The label with this name, created when missing (safe under races).
+
+        Known labels are remembered; `cached=False` asks Gmail again (after the owner
+        deleted the label, say).
+        """
+        wanted = name.strip().lower()
+        known = self._labels.get(wanted) if cached else None
+        if known is not None:
+            return known
         found = self._find_label(name)
         if found is None:
+            try:
+                found = self.create_label(name)
+            except PermanentError as exc:
+                # Another worker created it between our list and our create.
+                if exc.http_status != 409:
+                    raise
+                found = self._find_label(name)
+        if found is None:
             raise PermanentError(f"Gmail label {name!r} conflicts but cannot be found")
+        self._labels[wanted] = found
         return found
 
     def add_thread_label(self, thread_id: str, label_id: str) -> None:

@@ -169,8 +169,9 @@ class Mail(Protocol):
         """Create a user label."""
         ...
 
-    def ensure_label(self, name: str) -> Label:
-        """The label with this name, created when missing (safe under races)."""
+    def ensure_label(self, name: str, *, cached: bool = True) -> Label:
+        """The label with this name, created when missing (safe under races); a known
+        label is remembered unless `cached` is False."""
         ...
 
     def add_thread_label(self, thread_id: str, label_id: str) -> None:

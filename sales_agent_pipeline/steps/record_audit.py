@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sales_agent_pipeline.connectors.protocols import Mail
+from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.workflow import MailOutcome
 
 LABEL = "Sales Agent"
@@ -12,6 +13,12 @@ def label_thread(mail: Mail, outcome: MailOutcome | None, label: str = LABEL) ->
     """Add the agent's label to the draft's or sent message's thread; returns the thread id."""
     if outcome is None or outcome.thread_id is None:
         return None
-    label_id = mail.ensure_label(label).id
-    mail.add_thread_label(outcome.thread_id, label_id)
+    try:
+        mail.add_thread_label(outcome.thread_id, mail.ensure_label(label).id)
+    except PermanentError as exc:
+        # Gmail refuses a label id it no longer has (400): the remembered label was deleted
+        # by the owner since. Find or create it again, once.
+        if exc.http_status not in (400, 404):
+            raise
+        mail.add_thread_label(outcome.thread_id, mail.ensure_label(label, cached=False).id)
     return outcome.thread_id

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 from email import message_from_bytes, policy
 
+import httpx
 import pytest
 
 from sales_agent_pipeline.connectors.gmail import GmailMail
+from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.models import OutgoingMail
+from sales_agent_pipeline.domain.workflow import MailOutcome
+from sales_agent_pipeline.steps.record_audit import LABEL, label_thread
 
 from .conftest import USER
 
@@ -168,6 +172,36 @@ def test_labels_ensure_is_idempotent_and_threads_modify(mail: GmailMail, admin):
     with pytest.raises(PermanentError) as caught:
         mail.create_label("SALES AGENT")
     assert caught.value.http_status == 409
+
+
+def _label_lists(admin) -> int:
+    return sum(
+        e["count"]
+        for e in admin.calls()["endpoints"]
+        if e["endpoint"] == "GET /gmail/v1/users/me/labels"
+    )
+
+
+def test_step_13_lists_labels_once_and_recovers_a_deleted_label(
+    mail: GmailMail, admin, sandbox_url: str
+):
+    thread_id = _seed_thread(admin)
+    outcome = MailOutcome(mode=WorkflowMode.DRAFT_ONLY, draft_id="d", thread_id=thread_id)
+    before = _label_lists(admin)
+    for _ in range(3):
+        assert label_thread(mail, outcome) == thread_id
+    # One labels.list (and one create) for three leads: the label is remembered.
+    assert _label_lists(admin) - before == 1
+    label = mail.ensure_label(LABEL)
+
+    # The owner deletes the label in Gmail: the next lead finds the remembered id refused
+    # and creates the label again, once, instead of failing.
+    httpx.delete(f"{sandbox_url}/gmail/v1/users/me/labels/{label.id}").raise_for_status()
+    assert label_thread(mail, outcome) == thread_id
+    again = mail.ensure_label(LABEL)
+    assert again.id != label.id
+    assert all(again.id in m.label_ids for m in mail.get_thread(thread_id).messages)
+    assert [lb.name for lb in mail.list_labels()].count(LABEL) == 1
 
 
 def test_ensure_label_survives_a_racing_create(mail: GmailMail, admin):
