@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # this base (with jitter, never sooner than the server's Retry-After).
     step_max_retries: int = Field(default=4, ge=0, le=10)
     step_retry_base_seconds: float = Field(default=1.0, ge=0)
+    # Leads of a batch that go through a step at once (the steps whose leads are
+    # independent); their calls wait on the network, so threads overlap them.
+    step_concurrency: int = Field(default=8, ge=1, le=32)
     # Owners and company look-ups change rarely; cache them briefly per process.
     connector_cache_ttl_seconds: float = Field(default=300.0, ge=0)
     # Reconciliation: a schedule lists each allowlisted form's submissions back to the

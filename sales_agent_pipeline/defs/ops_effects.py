@@ -17,8 +17,13 @@ from sales_agent_pipeline.defs.resources import (
     HubSpotResource,
     SettingsResource,
 )
-from sales_agent_pipeline.defs.views import batch_metadata, lead_metadata
-from sales_agent_pipeline.domain.enums import WorkflowStatus
+from sales_agent_pipeline.defs.views import (
+    add_partition_metadata,
+    batch_metadata,
+    lead_metadata,
+    step_durations,
+)
+from sales_agent_pipeline.domain.enums import WorkflowMode, WorkflowStatus
 from sales_agent_pipeline.domain.models import NewTask
 from sales_agent_pipeline.steps.create_gmail_draft import (
     ModePolicy,
@@ -58,7 +63,7 @@ def write_draft(
             outputs.save_draft_content(session, state.workflow_id, content, assets)
         return {"draft": content}
 
-    return step_runner(context, database, settings, "write_draft").run(batch, work)
+    return step_runner(context, database, settings, "write_draft", concurrent=True).run(batch, work)
 
 
 @op
@@ -111,7 +116,14 @@ def create_gmail_draft(
             outputs.record_mail(session, state.workflow_id, outcome)
         return {"mail": outcome}
 
-    result = step_runner(context, database, settings, "create_gmail_draft").run(batch, work)
+    # Sends take turns: each checks the tenant's daily cap against what was sent before it.
+    sending = any(
+        (state.item.mode_override or state.item.tenant.mode or config.workflow_mode)
+        is WorkflowMode.SEND
+        for state in batch.active
+    )
+    runner = step_runner(context, database, settings, "create_gmail_draft", concurrent=not sending)
+    result = runner.run(batch, work)
     modes = {state.mail.mode.value for state in result.leads if state.mail is not None}
     if modes:
         # A batch whose leads went out in different modes is tagged "mixed".
@@ -184,7 +196,9 @@ def create_hubspot_task(
             )
         return {"task": task}
 
-    return step_runner(context, database, settings, "create_hubspot_task").run(batch, work)
+    return step_runner(context, database, settings, "create_hubspot_task", concurrent=True).run(
+        batch, work
+    )
 
 
 @op
@@ -208,7 +222,9 @@ def record_audit(
             )
         return {}
 
-    runner = step_runner(context.op_execution_context, database, settings, "record_audit")
+    runner = step_runner(
+        context.op_execution_context, database, settings, "record_audit", concurrent=True
+    )
     result = runner.run(batch, work)
     final = LeadBatch(
         leads=tuple(
@@ -221,8 +237,12 @@ def record_audit(
     if len(final.leads) > 1:
         # A batch run's output metadata has only counts; each lead's partition also gets
         # its own draft, links and step durations, as a single-lead run shows them.
-        for state in final.leads:
-            context.add_asset_metadata(
-                lead_metadata(state, database.sessions), partition_key=str(state.workflow_id)
-            )
+        durations = step_durations(database.sessions, [s.workflow_id for s in final.leads])
+        add_partition_metadata(
+            context,
+            {
+                str(state.workflow_id): lead_metadata(state, durations[state.workflow_id])
+                for state in final.leads
+            },
+        )
     return Output(final, metadata=batch_metadata(final, database.sessions))

@@ -45,8 +45,14 @@ def step_runner(
     database: DatabaseResource,
     settings: SettingsResource,
     name: str,
+    *,
+    concurrent: bool = False,
 ) -> StepRunner:
-    """The audit and retry wrapper of one step, with the configured retry policy."""
+    """The audit and retry wrapper of one step, with the configured retry policy.
+
+    `concurrent` steps take STEP_CONCURRENCY leads at once: only steps whose leads share
+    nothing they could race for (not company creation, keyed by domain across leads).
+    """
     config = settings.get()
     return StepRunner(
         context,
@@ -54,6 +60,7 @@ def step_runner(
         name,
         max_retries=config.step_max_retries,
         retry_base_seconds=config.step_retry_base_seconds,
+        concurrency=config.step_concurrency if concurrent else 1,
     )
 
 
@@ -120,7 +127,9 @@ def validate_payload(
             )
         return {"lead": lead, "skip_reason": outcome.skip_reason}
 
-    result = step_runner(context, database, settings, "validate_payload").run(batch, work)
+    result = step_runner(context, database, settings, "validate_payload", concurrent=True).run(
+        batch, work
+    )
     run_tags = lead_tags(result)
     if run_tags:
         context.instance.add_run_tags(context.run_id, run_tags)
@@ -165,7 +174,9 @@ def resolve_contact(
             result = result.model_copy(update={"owner": hubspot.crm.get_owner(default_owner)})
         return {"contact": result}
 
-    return step_runner(context, database, settings, "resolve_contact").run(batch, work)
+    return step_runner(context, database, settings, "resolve_contact", concurrent=True).run(
+        batch, work
+    )
 
 
 @op
@@ -206,7 +217,9 @@ def search_gmail_threads(
         assert state.lead is not None
         return {"threads": tuple(search(gmail.mail, state.lead))}
 
-    return step_runner(context, database, settings, "search_gmail_threads").run(batch, work)
+    return step_runner(context, database, settings, "search_gmail_threads", concurrent=True).run(
+        batch, work
+    )
 
 
 @op
@@ -223,7 +236,9 @@ def read_thread_context(
         assert state.lead is not None
         return {"context": read_thread(gmail.mail, state.threads, state.lead)}
 
-    return step_runner(context, database, settings, "read_thread_context").run(batch, work)
+    return step_runner(context, database, settings, "read_thread_context", concurrent=True).run(
+        batch, work
+    )
 
 
 @op
@@ -242,7 +257,9 @@ def find_similar_patterns(
         )
         return {"patterns": similar(history, state.lead)}
 
-    return step_runner(context, database, settings, "find_similar_patterns").run(batch, work)
+    return step_runner(context, database, settings, "find_similar_patterns", concurrent=True).run(
+        batch, work
+    )
 
 
 @op
@@ -259,7 +276,9 @@ def hunt_drive_assets(
         assert state.lead is not None
         return {"assets": hunt(drive.drive, state.lead, state.item.tenant.drive_folder_ids)}
 
-    return step_runner(context, database, settings, "hunt_drive_assets").run(batch, work)
+    return step_runner(context, database, settings, "hunt_drive_assets", concurrent=True).run(
+        batch, work
+    )
 
 
 def owner_timezone(state: LeadState) -> str:
@@ -301,7 +320,9 @@ def propose_meeting_slots(
         )
         return {"slots": tuple(found)}
 
-    return step_runner(context, database, settings, "propose_meeting_slots").run(batch, work)
+    return step_runner(context, database, settings, "propose_meeting_slots", concurrent=True).run(
+        batch, work
+    )
 
 
 @op

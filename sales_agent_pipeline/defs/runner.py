@@ -7,10 +7,12 @@ RetryRequested), and the leads the op already finished are taken from their even
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dagster import Failure, MetadataValue, OpExecutionContext, RetryRequested
@@ -41,6 +43,16 @@ STEPS: tuple[str, ...] = (
 
 # A step returns the LeadState fields it fills in.
 StepWork = Callable[[LeadState], dict[str, Any]]
+
+
+@functools.cache
+def _lead_pool(workers: int) -> ThreadPoolExecutor:
+    """The run process's threads for concurrent steps, shared by every op of the run.
+
+    One pool for the process rather than one per op: the Google clients keep a service per
+    thread (httplib2 is not thread-safe), and building one costs more than a call.
+    """
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lead")
 
 
 def backoff_seconds(
@@ -83,9 +95,11 @@ class StepRunner:
         *,
         max_retries: int = 4,
         retry_base_seconds: float = 1.0,
+        concurrency: int = 1,
         rng: random.Random | None = None,
     ) -> None:
         self.context = context
+        self.concurrency = concurrency
         self.max_retries = max_retries
         self.retry_base_seconds = retry_base_seconds
         self.sessions = sessions
@@ -171,48 +185,65 @@ class StepRunner:
         return state.model_copy(update={"outcome": WorkflowStatus.SKIPPED, "reason": reason})
 
     def run(self, batch: LeadBatch, work: StepWork) -> LeadBatch:
-        """Apply `work` to every active lead; returns the batch with this step's outputs."""
+        """Apply `work` to every active lead; returns the batch with this step's outputs.
+
+        With `concurrency` above 1 the leads' work overlaps on that many threads (their
+        vendor calls and commits wait on the network, not the CPU); each lead keeps its own
+        events, outcome and place in the batch.
+        """
         ids = [state.workflow_id for state in batch.active]
         with self.sessions() as session:
             done = audit.step_outcomes(session, self.run_id, self.name, ids)
-        results: list[LeadState] = []
-        transient: list[tuple[int, LeadState, TransientError]] = []
-        for state in batch.leads:
+        results = list(batch.leads)
+        todo: list[int] = []
+        for index, state in enumerate(batch.leads):
             if not state.active:
-                results.append(state)
                 continue
             if state.workflow_id in done:
-                results.append(_restore(state, done[state.workflow_id]))
-                continue
-            self._event(state, StepStatus.STARTED)
-            started = time.perf_counter()
-            try:
-                update = work(state)
-            except TransientError as error:
-                ms = int((time.perf_counter() - started) * 1000)
-                transient.append((len(results), state, error))
-                results.append(state)
-                self._retrying(state, error, ms)
-                continue
-            except LeadRejected as error:
-                ms = int((time.perf_counter() - started) * 1000)
-                results.append(self._stop(state, error, WorkflowStatus.REJECTED, ms))
-                continue
-            except Exception as error:
-                ms = int((time.perf_counter() - started) * 1000)
-                results.append(self._stop(state, error, WorkflowStatus.FAILED, ms))
-                continue
-            ms = int((time.perf_counter() - started) * 1000)
-            skip = update.pop("skip_reason", None)
-            new_state = state.model_copy(update=update)
-            output = new_state.model_dump(mode="json", include=set(update))
-            self._event(new_state, StepStatus.SUCCEEDED, duration_ms=ms, details={"output": output})
-            results.append(self.skip(new_state, skip) if skip else new_state)
+                results[index] = _restore(state, done[state.workflow_id])
+            else:
+                todo.append(index)
+
+        def one(index: int) -> tuple[int, LeadState, TransientError | None]:
+            state, error = self._lead(batch.leads[index], work)
+            return index, state, error
+
+        if self.concurrency > 1 and len(todo) > 1:
+            outcomes = list(_lead_pool(self.concurrency).map(one, todo))
+        else:
+            outcomes = [one(index) for index in todo]
+        transient: list[tuple[int, LeadState, TransientError]] = []
+        for index, state, error in outcomes:
+            results[index] = state
+            if error is not None:
+                transient.append((index, state, error))
         if transient:
             self._handle_transient(transient, results)
         outcome = LeadBatch(leads=tuple(results))
         self._fail_if_nothing_left(batch, outcome)
         return outcome
+
+    def _lead(self, state: LeadState, work: StepWork) -> tuple[LeadState, TransientError | None]:
+        """One lead through the step: its events, and its new state or why it stopped."""
+        self._event(state, StepStatus.STARTED)
+        started = time.perf_counter()
+        try:
+            update = work(state)
+        except TransientError as error:
+            self._retrying(state, error, int((time.perf_counter() - started) * 1000))
+            return state, error
+        except LeadRejected as error:
+            ms = int((time.perf_counter() - started) * 1000)
+            return self._stop(state, error, WorkflowStatus.REJECTED, ms), None
+        except Exception as error:
+            ms = int((time.perf_counter() - started) * 1000)
+            return self._stop(state, error, WorkflowStatus.FAILED, ms), None
+        ms = int((time.perf_counter() - started) * 1000)
+        skip = update.pop("skip_reason", None)
+        new_state = state.model_copy(update=update)
+        output = new_state.model_dump(mode="json", include=set(update))
+        self._event(new_state, StepStatus.SUCCEEDED, duration_ms=ms, details={"output": output})
+        return (self.skip(new_state, skip) if skip else new_state), None
 
     def _retrying(self, state: LeadState, error: TransientError, ms: int) -> None:
         with self.sessions.begin() as session:
