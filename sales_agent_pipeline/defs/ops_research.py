@@ -30,6 +30,7 @@ from sales_agent_pipeline.steps.hunt_drive_assets import hunt_drive_assets as hu
 from sales_agent_pipeline.steps.plan_next_step import plan_next_step as plan
 from sales_agent_pipeline.steps.propose_meeting_slots import propose_meeting_slots as slots
 from sales_agent_pipeline.steps.read_thread_context import read_thread_context as read_thread
+from sales_agent_pipeline.steps.resolve_company import company_keys
 from sales_agent_pipeline.steps.resolve_company import resolve_company as company
 from sales_agent_pipeline.steps.resolve_contact import resolve_contact as contact
 from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads as search
@@ -50,8 +51,8 @@ def step_runner(
 ) -> StepRunner:
     """The audit and retry wrapper of one step, with the configured retry policy.
 
-    `concurrent` steps take STEP_CONCURRENCY leads at once: only steps whose leads share
-    nothing they could race for (not company creation, keyed by domain across leads).
+    `concurrent` steps take STEP_CONCURRENCY leads at once: steps whose leads share nothing
+    they could race for, or that group those that do.
     """
     config = settings.get()
     return StepRunner(
@@ -200,7 +201,18 @@ def resolve_company(
         found = company(hubspot.crm, effects, state.lead, state.contact.contact.id, known)
         return {"company": found}
 
-    return step_runner(context, database, settings, "resolve_company").run(batch, work)
+    # Leads of one company take turns (the first may create it; the others then find the
+    # creation's idempotency record); different companies go at once.
+    runner = step_runner(context, database, settings, "resolve_company", concurrent=True)
+    return runner.run(batch, work, group=company_group)
+
+
+def company_group(state: LeadState) -> object:
+    """What a lead's company is found or created by: its domain, else its name."""
+    if state.lead is None:
+        return state.workflow_id
+    domain, name = company_keys(state.lead)
+    return (domain or name or str(state.workflow_id)).strip().lower()
 
 
 @op
