@@ -36,6 +36,9 @@ from sales_agent_pipeline.steps.resolve_contact import resolve_contact as contac
 from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads as search
 from sales_agent_pipeline.steps.validate_payload import validate_payload as validate
 
+# The run's lead threads log through Dagster too: room for each beside the main thread.
+DAGSTER_POOL_OVERFLOW = 8
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -62,6 +65,19 @@ def step_runner(
         max_retries=config.step_max_retries,
         retry_base_seconds=config.step_retry_base_seconds,
         concurrency=config.step_concurrency if concurrent else 1,
+    )
+
+
+def pool_dagster_connections(context: OpExecutionContext) -> None:
+    """Let this run's Dagster storage keep its PostgreSQL connections open.
+
+    In a run worker dagster-postgres opens a new connection (a new server process) for
+    every event it stores or reads: a batch run stores hundreds (each op's events, each
+    lead's materialisation), and they cost more than the leads' own work. The webserver's
+    pooled set-up (public on the instance) keeps a few open; no statement timeout.
+    """
+    context.instance.optimize_for_webserver(
+        statement_timeout=0, pool_recycle=3600, max_overflow=DAGSTER_POOL_OVERFLOW
     )
 
 
@@ -96,6 +112,7 @@ def validate_payload(
     context: OpExecutionContext, database: DatabaseResource, settings: SettingsResource
 ) -> LeadBatch:
     """Claim the run's workflows, then normalise each submission into a lead."""
+    pool_dagster_connections(context)
     batch = _claim(context, database)
     global_forms = settings.get().allowed_form_ids
 
