@@ -94,14 +94,15 @@ def run(base: str, sessions: sessionmaker[Session], args: argparse.Namespace) ->
     """Seed upstream, deliveries and outputs; run the job twice."""
     # The job with the resources the code location gives it (and nothing else it holds).
     config = SettingsResource()
+    database = DatabaseResource.configure_at_launch(url=os.environ["DATABASE_URL"])
     defs = Definitions(
         assets=[submission_coverage],
         jobs=[reconcile_submissions],
         resources={
-            "database": DatabaseResource(url=os.environ["DATABASE_URL"]),
+            "database": database,
             "settings": config,
             "hubspot": HubSpotResource(settings=config),
-            "gmail": GmailResource(settings=config),
+            "gmail": GmailResource(settings=config, database=database),
         },
     )
     admin = httpx.Client(base_url=f"{base}/_sandbox", timeout=60)

@@ -21,6 +21,11 @@ from sales_agent_pipeline.defs.resources import (
 from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
 
 _settings = SettingsResource()
+# The Gmail resource keeps its quota in the database through the run's own engine. Passed
+# "at launch" (every field still set here), Dagster resolves GmailResource.database to this
+# top-level resource and sets it up once; a fully configured nested resource would get a
+# copy of its own, with a second engine and pool in every run process.
+_database = DatabaseResource.configure_at_launch(url=EnvVar("DATABASE_URL"))
 
 defs = Definitions(
     assets=[lead_followup, submission_coverage],
@@ -31,10 +36,10 @@ defs = Definitions(
     # process_formlead (the mem IO manager cannot hand batches across processes).
     executor=in_process_executor,
     resources={
-        "database": DatabaseResource(url=EnvVar("DATABASE_URL")),
+        "database": _database,
         "settings": _settings,
         "hubspot": HubSpotResource(settings=_settings),
-        "gmail": GmailResource(settings=_settings),
+        "gmail": GmailResource(settings=_settings, database=_database),
         "calendar": CalendarResource(settings=_settings),
         "drive": DriveResource(settings=_settings),
         # The ops hand pydantic batches to each other inside one process: nothing to persist.

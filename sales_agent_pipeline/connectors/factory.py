@@ -18,7 +18,7 @@ from sales_agent_pipeline.connectors.google_auth import (
 from sales_agent_pipeline.connectors.hubspot import HubSpotCRM
 from sales_agent_pipeline.connectors.hubspot_client import HubSpotTransport
 from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
-from sales_agent_pipeline.connectors.ratelimit import gmail_quota, hubspot_limits
+from sales_agent_pipeline.connectors.ratelimit import UnitQuota, gmail_quota, hubspot_limits
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
 
@@ -72,8 +72,20 @@ def build_crm(settings: Settings, *, throttle_attempts: int = 3) -> HubSpotCRM:
     return HubSpotCRM(transport, cache_ttl_seconds=settings.connector_cache_ttl_seconds)
 
 
+def gmail_quota_key(settings: Settings) -> str:
+    """The name of the Gmail user's quota, the same for every process that sends as them."""
+    base = google_base_url(settings)
+    user = settings.google_delegated_user or "me"
+    return f"gmail:{base or 'google'}:{user.lower()}"
+
+
 def _google_api(
-    settings: Settings, name: str, version: str, scopes: Sequence[str], throttle_attempts: int
+    settings: Settings,
+    name: str,
+    version: str,
+    scopes: Sequence[str],
+    throttle_attempts: int,
+    quota: UnitQuota | None = None,
 ) -> GoogleApi:
     base = google_base_url(settings)
     credentials = load_credentials(
@@ -83,8 +95,7 @@ def _google_api(
         oauth_token_file=settings.google_oauth_token_file,
         base_url=base,
     )
-    quota = None
-    if name == "gmail":
+    if name == "gmail" and quota is None:
         user = settings.google_delegated_user or "me"
         quota = gmail_quota(base or "google", user, settings.gmail_quota_units_per_second)
     return GoogleApi(
@@ -98,9 +109,12 @@ def _google_api(
     )
 
 
-def build_mail(settings: Settings, *, throttle_attempts: int = 3) -> GmailMail:
-    """The Gmail adapter."""
-    return GmailMail(_google_api(settings, "gmail", "v1", GMAIL_SCOPES, throttle_attempts))
+def build_mail(
+    settings: Settings, *, throttle_attempts: int = 3, quota: UnitQuota | None = None
+) -> GmailMail:
+    """The Gmail adapter; without `quota`, the process-wide in-memory quota of its user."""
+    api = _google_api(settings, "gmail", "v1", GMAIL_SCOPES, throttle_attempts, quota)
+    return GmailMail(api)
 
 
 def build_calendar(settings: Settings, *, throttle_attempts: int = 3) -> GoogleCalendar:

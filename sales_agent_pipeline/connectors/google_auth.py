@@ -16,7 +16,7 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 
 from sales_agent_pipeline.connectors.errors import vendor_call
-from sales_agent_pipeline.connectors.ratelimit import QuotaUnits, retry_throttled
+from sales_agent_pipeline.connectors.ratelimit import UnitQuota, retry_throttled
 from sales_agent_pipeline.domain.errors import ConfigurationError
 
 GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
@@ -86,7 +86,7 @@ class GoogleApi:
         *,
         base_url: str | None,
         timeout_seconds: float,
-        quota: QuotaUnits | None = None,
+        quota: UnitQuota | None = None,
         throttle_attempts: int = 3,
     ) -> None:
         self.name = name

@@ -14,8 +14,10 @@ from sales_agent_pipeline.connectors.factory import (
     build_crm,
     build_drive,
     build_mail,
+    gmail_quota_key,
 )
 from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
+from sales_agent_pipeline.db.quota import PostgresQuota
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.settings import Settings, get_settings
 
@@ -47,6 +49,12 @@ class DatabaseResource(ConfigurableResource):
             yield session
 
     @property
+    def engine(self) -> Engine:
+        """The engine, for code that manages its own connections (the shared quotas)."""
+        assert self._engine is not None, "DatabaseResource used outside a run"
+        return self._engine
+
+    @property
     def sessions(self) -> sessionmaker[Session]:
         """The session factory, for code that runs several short transactions."""
         assert self._sessions is not None, "DatabaseResource used outside a run"
@@ -74,23 +82,24 @@ class SettingsResource(ConfigurableResource):
         return get_settings()
 
 
-def run_settings(settings: Settings, context: InitResourceContext) -> Settings:
-    """The settings a run's connectors use: an import run gets its share of the quotas.
-
-    The limiters are per process; one import run per tenant at a time (dagster.yaml) keeps
-    the import within its share, and live leads' runs keep the rest.
-    """
+def is_import_run(context: InitResourceContext) -> bool:
+    """True when the run carries a bulk import's leads."""
     run = context.run
-    if run is None or run.tags.get(tags.TRIGGER) != "import":
+    return run is not None and run.tags.get(tags.TRIGGER) == "import"
+
+
+def run_settings(settings: Settings, context: InitResourceContext) -> Settings:
+    """The settings a run's HubSpot connector uses: an import run gets its share of the limit.
+
+    HubSpot's limiter is per process; one import run per tenant at a time (dagster.yaml)
+    keeps the import within its share, and live leads' runs keep the rest. Gmail's quota
+    is shared through the database instead, with the share as the import lane's bound.
+    """
+    if not is_import_run(context):
         return settings
     share = settings.import_quota_share
     return settings.model_copy(
-        update={
-            "hubspot_requests_per_10s": max(1, int(settings.hubspot_requests_per_10s * share)),
-            "gmail_quota_units_per_second": max(
-                1, int(settings.gmail_quota_units_per_second * share)
-            ),
-        }
+        update={"hubspot_requests_per_10s": max(1, int(settings.hubspot_requests_per_10s * share))}
     )
 
 
@@ -113,15 +122,24 @@ class HubSpotResource(ConfigurableResource):
 
 
 class GmailResource(ConfigurableResource):
-    """The Gmail connector of the sending user."""
+    """The Gmail connector of the sending user, its quota shared by every run's process."""
 
     settings: SettingsResource
+    database: DatabaseResource
 
     _mail: Mail | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Build the adapter from the settings."""
-        self._mail = build_mail(run_settings(self.settings.get(), context))
+        """Build the adapter from the settings, on the quota kept in the database."""
+        settings = run_settings(self.settings.get(), context)
+        quota = PostgresQuota(
+            self.database.engine,
+            key=gmail_quota_key(settings),
+            units_per_minute=settings.gmail_quota_units_per_second * 60,
+            lane="import" if is_import_run(context) else "live",
+            share=settings.import_quota_share,
+        )
+        self._mail = build_mail(settings, quota=quota)
 
     @property
     def mail(self) -> Mail:

@@ -25,6 +25,8 @@ TABLES = {
     "form_cursors",
     "reconciliation_reports",
     "lead_imports",
+    "quota_buckets",
+    "quota_usage",
 }
 
 # The seed's columns (roadmap 4.1), which outside tools and reports rely on.

@@ -5,6 +5,7 @@ from sales_agent_pipeline.db.models.audit import WorkflowError, WorkflowEvent
 from sales_agent_pipeline.db.models.idempotency import IdempotencyKey
 from sales_agent_pipeline.db.models.imports import LeadImport
 from sales_agent_pipeline.db.models.outputs import DraftEmail, HubspotTask
+from sales_agent_pipeline.db.models.quota import QuotaBucket, QuotaUsage
 from sales_agent_pipeline.db.models.reconciliation import FormCursor, ReconciliationReport
 from sales_agent_pipeline.db.models.settings_audit import SettingsChange
 from sales_agent_pipeline.db.models.tenants import ApiKey, Tenant
@@ -19,6 +20,8 @@ __all__ = [
     "HubspotTask",
     "IdempotencyKey",
     "LeadImport",
+    "QuotaBucket",
+    "QuotaUsage",
     "ReconciliationReport",
     "SettingsChange",
     "Tenant",
