@@ -101,7 +101,7 @@ def run(base: str, sessions: sessionmaker[Session], args: argparse.Namespace) ->
         resources={
             "database": database,
             "settings": config,
-            "hubspot": HubSpotResource(settings=config),
+            "hubspot": HubSpotResource(settings=config, database=database),
             "gmail": GmailResource(settings=config, database=database),
         },
     )

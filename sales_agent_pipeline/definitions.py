@@ -21,10 +21,10 @@ from sales_agent_pipeline.defs.resources import (
 from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
 
 _settings = SettingsResource()
-# The Gmail resource keeps its quota in the database through the run's own engine. Passed
-# "at launch" (every field still set here), Dagster resolves GmailResource.database to this
-# top-level resource and sets it up once; a fully configured nested resource would get a
-# copy of its own, with a second engine and pool in every run process.
+# The HubSpot and Gmail resources keep their quotas in the database through the run's own
+# engine. Passed "at launch" (every field still set here), Dagster resolves their `database`
+# to this top-level resource and sets it up once; a fully configured nested resource would
+# get a copy of its own, with a second engine and pool in every run process.
 _database = DatabaseResource.configure_at_launch(url=EnvVar("DATABASE_URL"))
 
 defs = Definitions(
@@ -38,7 +38,7 @@ defs = Definitions(
     resources={
         "database": _database,
         "settings": _settings,
-        "hubspot": HubSpotResource(settings=_settings),
+        "hubspot": HubSpotResource(settings=_settings, database=_database),
         "gmail": GmailResource(settings=_settings, database=_database),
         "calendar": CalendarResource(settings=_settings),
         "drive": DriveResource(settings=_settings),

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=20_000, ge=1)
     import_batch_size: int = Field(default=100, ge=1, le=500)
-    import_runs_in_flight: int = Field(default=2, ge=1)
+    import_runs_in_flight: int = Field(default=3, ge=1)
     import_quota_share: float = Field(default=0.8, gt=0, le=1)
     # A running workflow whose Dagster run ended without finishing it is re-queued this
     # many times, then failed with the reason.

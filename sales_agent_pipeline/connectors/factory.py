@@ -18,7 +18,13 @@ from sales_agent_pipeline.connectors.google_auth import (
 from sales_agent_pipeline.connectors.hubspot import HubSpotCRM
 from sales_agent_pipeline.connectors.hubspot_client import HubSpotTransport
 from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
-from sales_agent_pipeline.connectors.ratelimit import UnitQuota, gmail_quota, hubspot_limits
+from sales_agent_pipeline.connectors.ratelimit import (
+    HubSpotLimits,
+    UnitQuota,
+    fingerprint,
+    gmail_quota,
+    hubspot_limits,
+)
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
 
@@ -50,18 +56,36 @@ def google_base_url(settings: Settings) -> str | None:
     return settings.sandbox_url if settings.sandbox_mode else None
 
 
-def build_crm(settings: Settings, *, throttle_attempts: int = 3) -> HubSpotCRM:
-    """The HubSpot adapter."""
-    base = hubspot_base_url(settings)
+def _hubspot_token(settings: Settings, base: str) -> str:
     secret = settings.hubspot_access_token
     token = secret.get_secret_value() if secret is not None else ""
     if not token:
         if base.rstrip("/") == HUBSPOT_API_BASE_URL:
             raise ConfigurationError("HUBSPOT_ACCESS_TOKEN is not set")
         token = SANDBOX_HUBSPOT_TOKEN
-    limits = hubspot_limits(
-        base, token, settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second
-    )
+    return token
+
+
+def hubspot_quota_key(settings: Settings) -> str:
+    """The name of the portal's request quota, the same for every process using its token."""
+    base = hubspot_base_url(settings)
+    return f"hubspot:{base}:{fingerprint(_hubspot_token(settings, base))}"
+
+
+def build_crm(
+    settings: Settings, *, throttle_attempts: int = 3, quota: UnitQuota | None = None
+) -> HubSpotCRM:
+    """The HubSpot adapter; without `quota`, the process-wide 10-s window of its portal."""
+    base = hubspot_base_url(settings)
+    token = _hubspot_token(settings, base)
+    if quota is None:
+        limits = hubspot_limits(
+            base, token, settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second
+        )
+    else:
+        limits = HubSpotLimits(
+            settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second, quota
+        )
     transport = HubSpotTransport(
         access_token=token,
         base_url=base,

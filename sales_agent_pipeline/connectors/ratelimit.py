@@ -27,6 +27,8 @@ MAX_429_WAIT_SECONDS = 15.0
 # Gmail's quota is a per-minute budget: the window holds units_per_second * 60 units.
 # (The window's length can be shortened for tests; the budget stays the same.)
 QUOTA_WINDOW_SECONDS = 60 + WINDOW_MARGIN_SECONDS
+# HubSpot's burst limit is a rolling 10-s window per portal.
+HUBSPOT_WINDOW_SECONDS = 10 + WINDOW_MARGIN_SECONDS
 
 # Gmail's per-method quota units (developers.google.com/gmail/api/reference/quota).
 GMAIL_UNITS = {
@@ -88,9 +90,8 @@ class SlidingWindows:
 
 
 class UnitQuota(Protocol):
-    """A blocking quota of weighted units (Gmail's per-user quota)."""
-
-    units_per_second: int
+    """A blocking quota of weighted units over a sliding window (Gmail's per-user units,
+    HubSpot's requests per 10 s), in one process or shared by many."""
 
     def acquire(self, units: int, max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS) -> None:
         """Block until `units` fit in the window, then take them."""
@@ -125,27 +126,38 @@ class QuotaUnits:
 
 
 class HubSpotLimits:
-    """HubSpot's per-portal limits: a rolling 10-s window and the search rate."""
+    """HubSpot's per-portal limits: a rolling 10-s window and the search rate.
 
-    def __init__(self, requests_per_10s: int, searches_per_second: int) -> None:
-        self._windows = SlidingWindows(
-            {
-                "ten_secondly": (requests_per_10s, 10 + WINDOW_MARGIN_SECONDS),
-                "search": (searches_per_second, 1 + WINDOW_MARGIN_SECONDS),
-            }
-        )
+    With `shared`, the 10-s window is that quota (one for every process calling the
+    portal, kept in the database) and only the rare searches' window stays in process.
+    """
+
+    def __init__(
+        self, requests_per_10s: int, searches_per_second: int, shared: UnitQuota | None = None
+    ) -> None:
+        self._shared = shared
+        windows = {"search": (searches_per_second, 1 + WINDOW_MARGIN_SECONDS)}
+        if shared is None:
+            windows["ten_secondly"] = (requests_per_10s, HUBSPOT_WINDOW_SECONDS)
+        self._windows = SlidingWindows(windows)
 
     def acquire(self, *, search: bool = False) -> None:
         """Take a slot for one call (a search also takes a search slot)."""
-        self._windows.acquire(("ten_secondly", "search") if search else ("ten_secondly",))
+        names = ("search",) if search else ()
+        if self._shared is None:
+            names = ("ten_secondly", *names)
+        if names:
+            self._windows.acquire(names)
+        if self._shared is not None:
+            self._shared.acquire(1)
 
 
 _registry: dict[tuple[object, ...], object] = {}
 _registry_lock = threading.Lock()
 
 
-def _fingerprint(secret: str) -> str:
-    # Keys name the portal's token without keeping the token itself around.
+def fingerprint(secret: str) -> str:
+    """A short, stable name for a secret (a portal's token) that does not reveal it."""
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
@@ -153,7 +165,7 @@ def hubspot_limits(
     base_url: str, token: str, requests_per_10s: int, searches_per_second: int
 ) -> HubSpotLimits:
     """The process-wide limits for one HubSpot token (one portal)."""
-    key = ("hubspot", base_url, _fingerprint(token), requests_per_10s, searches_per_second)
+    key = ("hubspot", base_url, fingerprint(token), requests_per_10s, searches_per_second)
     with _registry_lock:
         found = _registry.get(key)
         if not isinstance(found, HubSpotLimits):

@@ -1,4 +1,6 @@
-"""Gmail's per-user quota shared by every process through PostgreSQL: a sliding-window log.
+"""Vendor quotas shared by every process through PostgreSQL: a sliding-window log.
+
+Gmail's per-user units per minute and HubSpot's per-portal requests per 10 s.
 
 Each Dagster run is its own process, so an in-process limiter cannot see the units other
 runs (and the run before it) took. Here every admitted call is a `quota_usage` row stamped
@@ -108,7 +110,7 @@ class PostgresQuota:
         engine: Engine,
         *,
         key: str,
-        units_per_minute: int,
+        limit: int,
         lane: Lane = "live",
         share: float = 1.0,
         window_seconds: float = QUOTA_WINDOW_SECONDS,
@@ -120,9 +122,8 @@ class PostgresQuota:
         self._engine = engine
         self.key = key
         self.lane: Lane = lane
-        # units_per_minute is what one window holds (a test may shorten the window).
-        self.limit = max(1, units_per_minute)
-        self.units_per_second = max(1, self.limit // 60)
+        # What one window holds: Gmail's units per minute, HubSpot's requests per 10 s.
+        self.limit = max(1, limit)
         self.lane_limit = self.limit if lane == "live" else max(1, int(self.limit * share))
         self.window_seconds = window_seconds
         with engine.begin() as conn:

@@ -15,8 +15,10 @@ from sales_agent_pipeline.connectors.factory import (
     build_drive,
     build_mail,
     gmail_quota_key,
+    hubspot_quota_key,
 )
 from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
+from sales_agent_pipeline.connectors.ratelimit import HUBSPOT_WINDOW_SECONDS, QUOTA_WINDOW_SECONDS
 from sales_agent_pipeline.db.quota import PostgresQuota
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.settings import Settings, get_settings
@@ -88,31 +90,47 @@ def is_import_run(context: InitResourceContext) -> bool:
     return run is not None and run.tags.get(tags.TRIGGER) == "import"
 
 
-def run_settings(settings: Settings, context: InitResourceContext) -> Settings:
-    """The settings a run's HubSpot connector uses: an import run gets its share of the limit.
-
-    HubSpot's limiter is per process; one import run per tenant at a time (dagster.yaml)
-    keeps the import within its share, and live leads' runs keep the rest. Gmail's quota
-    is shared through the database instead, with the share as the import lane's bound.
-    """
-    if not is_import_run(context):
-        return settings
-    share = settings.import_quota_share
-    return settings.model_copy(
-        update={"hubspot_requests_per_10s": max(1, int(settings.hubspot_requests_per_10s * share))}
+def shared_quota(
+    context: InitResourceContext,
+    database: DatabaseResource,
+    settings: Settings,
+    *,
+    key: str,
+    limit: int,
+    window_seconds: float,
+) -> PostgresQuota:
+    """A vendor quota every run process shares through the database; an import run takes
+    the import lane, which never holds more than IMPORT_QUOTA_SHARE of the window."""
+    return PostgresQuota(
+        database.engine,
+        key=key,
+        limit=limit,
+        lane="import" if is_import_run(context) else "live",
+        share=settings.import_quota_share,
+        window_seconds=window_seconds,
     )
 
 
 class HubSpotResource(ConfigurableResource):
-    """The HubSpot CRM connector, one per run process (its rate limiter is process-wide)."""
+    """The HubSpot CRM connector; its portal's 10-s window is shared by every run process."""
 
     settings: SettingsResource
+    database: DatabaseResource
 
     _crm: CRM | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Build the adapter from the settings."""
-        self._crm = build_crm(run_settings(self.settings.get(), context))
+        """Build the adapter from the settings, on the quota kept in the database."""
+        settings = self.settings.get()
+        quota = shared_quota(
+            context,
+            self.database,
+            settings,
+            key=hubspot_quota_key(settings),
+            limit=settings.hubspot_requests_per_10s,
+            window_seconds=HUBSPOT_WINDOW_SECONDS,
+        )
+        self._crm = build_crm(settings, quota=quota)
 
     @property
     def crm(self) -> CRM:
@@ -122,7 +140,7 @@ class HubSpotResource(ConfigurableResource):
 
 
 class GmailResource(ConfigurableResource):
-    """The Gmail connector of the sending user, its quota shared by every run's process."""
+    """The Gmail connector of the sending user, its quota shared by every run process."""
 
     settings: SettingsResource
     database: DatabaseResource
@@ -131,13 +149,14 @@ class GmailResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Build the adapter from the settings, on the quota kept in the database."""
-        settings = run_settings(self.settings.get(), context)
-        quota = PostgresQuota(
-            self.database.engine,
+        settings = self.settings.get()
+        quota = shared_quota(
+            context,
+            self.database,
+            settings,
             key=gmail_quota_key(settings),
-            units_per_minute=settings.gmail_quota_units_per_second * 60,
-            lane="import" if is_import_run(context) else "live",
-            share=settings.import_quota_share,
+            limit=settings.gmail_quota_units_per_second * 60,
+            window_seconds=QUOTA_WINDOW_SECONDS,
         )
         self._mail = build_mail(settings, quota=quota)
 

@@ -61,8 +61,7 @@ def test_two_processes_never_admit_more_than_the_limit_in_a_window(
 ) -> None:
     window, limit = 2.0, 100
     quotas = [
-        PostgresQuota(e, key=key, units_per_minute=limit, window_seconds=window)
-        for e in process_engines
+        PostgresQuota(e, key=key, limit=limit, window_seconds=window) for e in process_engines
     ]
     # The quota drops rows once they leave the window, so keep every row seen meanwhile.
     seen: dict[int, tuple[datetime, int]] = {}
@@ -106,10 +105,8 @@ def test_two_processes_never_admit_more_than_the_limit_in_a_window(
 
 def test_an_import_stops_at_its_share_and_live_leads_get_the_rest(engine: Engine, key: str) -> None:
     limit = 100
-    bulk = PostgresQuota(
-        engine, key=key, units_per_minute=limit, lane="import", share=0.5, window_seconds=30
-    )
-    live = PostgresQuota(engine, key=key, units_per_minute=limit, window_seconds=30)
+    bulk = PostgresQuota(engine, key=key, limit=limit, lane="import", share=0.5, window_seconds=30)
+    live = PostgresQuota(engine, key=key, limit=limit, window_seconds=30)
 
     for _ in range(5):
         bulk.acquire(10, max_wait_seconds=0)
@@ -128,9 +125,9 @@ def test_an_import_waits_for_its_own_rows_even_when_live_ones_are_older(
     engine: Engine, key: str
 ) -> None:
     limit, window = 100, 3.0
-    live = PostgresQuota(engine, key=key, units_per_minute=limit, window_seconds=window)
+    live = PostgresQuota(engine, key=key, limit=limit, window_seconds=window)
     bulk = PostgresQuota(
-        engine, key=key, units_per_minute=limit, lane="import", share=0.5, window_seconds=window
+        engine, key=key, limit=limit, lane="import", share=0.5, window_seconds=window
     )
     live.acquire(30)
     time.sleep(1.0)
@@ -145,7 +142,7 @@ def test_an_import_waits_for_its_own_rows_even_when_live_ones_are_older(
 
 
 def test_a_wait_past_the_deadline_raises_with_the_time_to_retry(engine: Engine, key: str) -> None:
-    quota = PostgresQuota(engine, key=key, units_per_minute=100, window_seconds=30)
+    quota = PostgresQuota(engine, key=key, limit=100, window_seconds=30)
     quota.acquire(250)  # clamped to the whole window
     started = time.monotonic()
     with pytest.raises(TransientError) as raised:
@@ -158,7 +155,7 @@ def test_a_wait_past_the_deadline_raises_with_the_time_to_retry(engine: Engine, 
 
 
 def test_rows_that_left_the_window_are_deleted(engine: Engine, key: str) -> None:
-    quota = PostgresQuota(engine, key=key, units_per_minute=100, window_seconds=0.5)
+    quota = PostgresQuota(engine, key=key, limit=100, window_seconds=0.5)
     quota.acquire(10)
     quota.acquire(10)
     time.sleep(0.6)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from sales_agent_pipeline.connectors.factory import build_crm, build_mail
-from sales_agent_pipeline.connectors.ratelimit import QuotaUnits
+from sqlalchemy import delete
+
+from sales_agent_pipeline.connectors.factory import build_crm, build_mail, hubspot_quota_key
+from sales_agent_pipeline.connectors.ratelimit import HUBSPOT_WINDOW_SECONDS, QuotaUnits
+from sales_agent_pipeline.db.models import QuotaBucket
+from sales_agent_pipeline.db.quota import PostgresQuota
+from sales_agent_pipeline.db.session import make_engine
 from sales_agent_pipeline.domain.models import OutgoingMail
 
 
@@ -72,3 +78,44 @@ def test_gmail_quota_units_are_shared_by_threads(make_settings, admin):
     # the window, however the threads were scheduled.
     assert finished[2] < 1.5
     assert finished[3] >= 2.0
+
+
+def test_two_processes_share_the_portals_10s_window_through_the_database(
+    make_settings, admin, database_url
+):
+    ours = 20
+    # The server allows a little more than we do: any overrun would show as a 429.
+    admin.config(rate_limit_max=ours + 5, search_per_second=100)
+    settings = make_settings(hubspot_requests_per_10s=ours)
+    key = f"test:{hubspot_quota_key(settings)}:{uuid.uuid4().hex[:8]}"
+    # Two engines with pools of their own and two CRMs: two run processes of one portal.
+    engines = [make_engine(database_url, pool_size=4) for _ in range(2)]
+    try:
+        crms = [
+            build_crm(
+                settings,
+                throttle_attempts=1,
+                quota=PostgresQuota(
+                    engine, key=key, limit=ours, window_seconds=HUBSPOT_WINDOW_SECONDS
+                ),
+            )
+            for engine in engines
+        ]
+        contact = crms[0].upsert_contact("jane@acme.example", {"firstname": "Jane"})
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            found = list(pool.map(lambda i: crms[i % 2].get_contact(contact.id), range(29)))
+        elapsed = time.monotonic() - started
+    finally:
+        with engines[0].begin() as conn:
+            conn.execute(delete(QuotaBucket).where(QuotaBucket.key == key))
+        for engine in engines:
+            engine.dispose()
+
+    assert [c.id for c in found] == [contact.id] * 29
+    calls = _calls(admin)
+    assert calls["rejected"] == {}
+    assert _peak(calls) <= ours
+    # 30 calls at 20 per window: the last ten waited for the first ones to leave it, though
+    # each process alone made only 15.
+    assert elapsed >= 9.5
