@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.routing import Match
 
 from .errors import GoogleError, HubSpotError, is_google_path
+from .gmail_quota import GmailQuota, gmail_cost
 from .state import Store
 
 _UNCHECKED_PREFIXES = ("/_sandbox", "/docs", "/openapi.json", "/redoc")
@@ -118,6 +119,8 @@ class Faults:
             # Every HubSpot call, admitted or not: what a client-side limiter let through.
             self._attempts: dict[int, deque[float]] = {}
             self.peak_attempts: dict[int, int] = {}
+            # Gmail's units per user (and its per-minute budget, when one is configured).
+            self.gmail = GmailQuota()
             # Held (timeout) requests end early when this changes: reset frees them.
             self.generation = getattr(self, "generation", 0) + 1
 
@@ -325,6 +328,19 @@ def install(app: FastAPI, store: Store, faults: Faults) -> None:
                 if error is not None:
                     faults.count(key)
                     return error.response()
+        else:
+            cost = gmail_cost(request.method, path)
+            config = store.config
+            if cost is not None:
+                user, units = cost
+                if user == "me":
+                    user = config.default_google_user
+                budget = config.gmail_units_per_minute if config.rate_limits_enabled else None
+                if not faults.gmail.admit(user.lower(), units, budget):
+                    faults.count(key)
+                    return GoogleError(
+                        429, "Rate Limit Exceeded", "rateLimitExceeded", domain="usageLimits"
+                    ).response()
         faults.count(key)
         rule = faults.take(request.method, path)
         if rule is not None and rule.delay_ms:

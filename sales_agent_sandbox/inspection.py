@@ -96,7 +96,7 @@ def contacts(store: StoreDep) -> list[dict[str, Any]]:
 
 
 @router.get("/calls")
-def calls(store: StoreDep, faults: FaultsDep) -> dict[str, list[dict[str, Any]]]:
+def calls(store: StoreDep, faults: FaultsDep) -> dict[str, Any]:
     """Return call counts per endpoint and, per portal, the busiest rolling window seen."""
     snapshot = faults.snapshot()
     portals = sorted(set(snapshot["peakAttemptsInWindow"]) | set(snapshot["peakInWindow"]), key=int)
@@ -126,4 +126,6 @@ def calls(store: StoreDep, faults: FaultsDep) -> dict[str, list[dict[str, Any]]]
             {"policyName": name, "count": count}
             for name, count in sorted(snapshot["rejected"].items())
         ],
+        # Gmail's quota units per user and the busiest rolling minute of each.
+        "gmail": faults.gmail.snapshot(),
     }

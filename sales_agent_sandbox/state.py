@@ -41,6 +41,8 @@ class SandboxConfig:
     rate_limit_interval_ms: int = 10_000
     search_per_second: int = 4
     rate_limits_enabled: bool = True
+    # Gmail's per-user budget (Google's is 15,000 units a minute); None counts units only.
+    gmail_units_per_minute: int | None = None
     # HubSpot's search index trails writes by a few seconds; 0 makes it immediate.
     search_lag_seconds: float = 0.0
     default_portal_id: int = DEFAULT_PORTAL_ID

@@ -15,8 +15,9 @@ from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from sales_agent_api.schemas.workflows import Approval, Draft, DraftPage, DraftSummary
 from sales_agent_pipeline.approvals import ApprovalRefused, Refusal, approve_draft
-from sales_agent_pipeline.connectors.factory import build_mail
+from sales_agent_pipeline.connectors.factory import build_mail, gmail_quota_key
 from sales_agent_pipeline.connectors.protocols import Mail
+from sales_agent_pipeline.db.quota import PostgresQuota
 from sales_agent_pipeline.db.repositories import browse
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.settings import Settings
@@ -78,12 +79,19 @@ def get_draft(draft_id: uuid.UUID, principal: CurrentKey, session: ReadSession) 
 
 
 def _mail(request: Request) -> Mail:
-    """The process's Gmail connector, built on first use (the API may serve without Gmail)."""
+    """The process's Gmail connector, built on first use (the API may serve without Gmail).
+
+    Its sends count in the sender's quota shared with the pipeline's runs (live lane)."""
     with _mail_lock:
         mail: Mail | None = getattr(request.app.state, "mail", None)
         if mail is None:
             settings: Settings = request.app.state.settings
-            mail = build_mail(settings)
+            quota = PostgresQuota(
+                request.app.state.engine,
+                key=gmail_quota_key(settings),
+                limit=settings.gmail_quota_units_per_second * 60,
+            )
+            mail = build_mail(settings, quota=quota)
             request.app.state.mail = mail
         return mail
 

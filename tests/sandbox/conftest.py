@@ -104,5 +104,7 @@ def admin_client(sandbox_url: str) -> Iterator[Admin]:
 @pytest.fixture
 def admin(admin_client: Admin) -> Admin:
     admin_client.reset()
-    admin_client.config(rate_limit_max=190, search_per_second=4, search_lag_seconds=0.0)
+    admin_client.config(
+        rate_limit_max=190, search_per_second=4, search_lag_seconds=0.0, gmail_units_per_minute=None
+    )
     return admin_client

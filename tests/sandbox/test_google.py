@@ -221,6 +221,22 @@ def test_injected_503_and_429_reach_google_sdk(gmail, admin):
     assert gmail.users().labels().list(userId="me").execute()["labels"]
 
 
+def test_gmail_counts_quota_units_per_user_and_refuses_past_the_minutes_budget(gmail, admin):
+    admin.config(gmail_units_per_minute=25)
+    gmail.users().labels().list(userId="me").execute()  # 1 unit
+    gmail.users().threads().list(userId="me").execute()  # 10
+    gmail.users().threads().list(userId="me").execute()  # 10: 21 of 25 in this minute
+    with pytest.raises(HttpError) as caught:
+        gmail.users().threads().list(userId="me").execute()
+    assert caught.value.status_code == 429
+    assert caught.value.error_details[0]["reason"] == "rateLimitExceeded"
+    # A cheaper call still fits; what was refused was not counted.
+    gmail.users().labels().list(userId="me").execute()
+    quota = admin.calls()["gmail"]
+    [mine] = quota["users"]
+    assert (mine["units"], mine["maxUnitsInWindow"], quota["rejected"]) == (22, 22, 1)
+
+
 def test_freebusy_returns_seeded_blocks(calendar, admin):
     admin.seed(
         calendars=[

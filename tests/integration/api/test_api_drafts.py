@@ -9,15 +9,15 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.cli.demo import DEMO_SENDER
-from sales_agent_pipeline.connectors.factory import build_mail
+from sales_agent_pipeline.connectors.factory import build_mail, gmail_quota_key
 from sales_agent_pipeline.connectors.gmail import GmailMail
 from sales_agent_pipeline.db.base import utcnow
-from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.models import QuotaUsage, Tenant
 from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.domain.models import OutgoingMail
 from sales_agent_pipeline.settings import Settings
@@ -113,7 +113,21 @@ def test_list_filter_and_read_drafts(
     assert client.get(f"/api/drafts/{uuid.uuid4()}", headers=headers).status_code == 404
 
 
+def gmail_units(engine: Engine, settings: Settings) -> int:
+    """Units in the shared Gmail quota's window for this module's sender."""
+    with Session(engine) as session:
+        return int(
+            session.scalar(
+                select(func.coalesce(func.sum(QuotaUsage.units), 0)).where(
+                    QuotaUsage.key == gmail_quota_key(settings)
+                )
+            )
+            or 0
+        )
+
+
 def test_approve_sends_once_and_records_who(
+    settings: Settings,
     client: TestClient,
     engine: Engine,
     tenant: Tenant,
@@ -122,8 +136,11 @@ def test_approve_sends_once_and_records_who(
     sandbox: Admin,
 ) -> None:
     draft_id = gmail_draft(engine, tenant, mail, "once@acme.example")
+    units_before = gmail_units(engine, settings)
     first = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
     assert first.status_code == 200, first.text
+    # The send (100 units) counts in the sender's quota that the pipeline's runs share.
+    assert gmail_units(engine, settings) - units_before >= 100
     body = first.json()
     assert body["sent"] is True
     assert body["already_sent"] is False
