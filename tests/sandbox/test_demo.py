@@ -107,7 +107,12 @@ def test_plain_reset_gives_an_empty_sandbox(admin: Any):
     assert state["calendar"] == {}
     assert state["drive"] == {"drives": [], "files": []}
     assert admin.contacts() == admin.tasks() == admin.drafts() == admin.sent() == []
-    assert admin.calls() == {"endpoints": [], "portals": [], "rejected": []}
+    assert admin.calls() == {
+        "endpoints": [],
+        "portals": [],
+        "rejected": [],
+        "gmail": {"windowSeconds": 60.0, "users": [], "rejected": 0},
+    }
 
 
 def _free_port() -> int:
