@@ -82,7 +82,7 @@ def mix(calls: Counter[str]) -> tuple[int, int, Counter[str]]:
             kind = re.sub(r"/\d+", "/{id}", path)
             kinds[f"HubSpot {method} {kind}"] += count
         elif path.startswith("/gmail/"):
-            kinds[f"Gmail {method} {path}"] += count
+            kinds[f"Gmail {method} {re.sub(r'/[0-9a-f]{10,}', '/{id}', path)}"] += count
     return hubspot, searches, kinds
 
 
