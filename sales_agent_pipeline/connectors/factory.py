@@ -73,18 +73,22 @@ def hubspot_quota_key(settings: Settings) -> str:
 
 
 def build_crm(
-    settings: Settings, *, throttle_attempts: int = 3, quota: UnitQuota | None = None
+    settings: Settings,
+    *,
+    throttle_attempts: int = 3,
+    quotas: tuple[UnitQuota, UnitQuota] | None = None,
 ) -> HubSpotCRM:
-    """The HubSpot adapter; without `quota`, the process-wide 10-s window of its portal."""
+    """The HubSpot adapter; `quotas` (requests per 10 s, searches per second) shared with
+    other processes, else the process-wide windows of its portal."""
     base = hubspot_base_url(settings)
     token = _hubspot_token(settings, base)
-    if quota is None:
+    if quotas is None:
         limits = hubspot_limits(
             base, token, settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second
         )
     else:
         limits = HubSpotLimits(
-            settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second, quota
+            settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second, quotas
         )
     transport = HubSpotTransport(
         access_token=token,

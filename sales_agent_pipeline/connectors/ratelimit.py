@@ -27,8 +27,9 @@ MAX_429_WAIT_SECONDS = 15.0
 # Gmail's quota is a per-minute budget: the window holds units_per_second * 60 units.
 # (The window's length can be shortened for tests; the budget stays the same.)
 QUOTA_WINDOW_SECONDS = 60 + WINDOW_MARGIN_SECONDS
-# HubSpot's burst limit is a rolling 10-s window per portal.
+# HubSpot's burst limit is a rolling 10-s window per portal; searches have their own second.
 HUBSPOT_WINDOW_SECONDS = 10 + WINDOW_MARGIN_SECONDS
+HUBSPOT_SEARCH_WINDOW_SECONDS = 1 + WINDOW_MARGIN_SECONDS
 
 # Gmail's per-method quota units (developers.google.com/gmail/api/reference/quota).
 GMAIL_UNITS = {
@@ -128,28 +129,42 @@ class QuotaUnits:
 class HubSpotLimits:
     """HubSpot's per-portal limits: a rolling 10-s window and the search rate.
 
-    With `shared`, the 10-s window is that quota (one for every process calling the
-    portal, kept in the database) and only the rare searches' window stays in process.
+    With `shared` quotas (kept in the database, one for every process calling the portal)
+    both windows are those; without, they live in this process.
     """
 
     def __init__(
-        self, requests_per_10s: int, searches_per_second: int, shared: UnitQuota | None = None
+        self,
+        requests_per_10s: int,
+        searches_per_second: int,
+        shared: tuple[UnitQuota, UnitQuota] | None = None,
     ) -> None:
         self._shared = shared
-        windows = {"search": (searches_per_second, 1 + WINDOW_MARGIN_SECONDS)}
-        if shared is None:
-            windows["ten_secondly"] = (requests_per_10s, HUBSPOT_WINDOW_SECONDS)
-        self._windows = SlidingWindows(windows)
+        self._windows = SlidingWindows(
+            {
+                "ten_secondly": (requests_per_10s, HUBSPOT_WINDOW_SECONDS),
+                "search": (searches_per_second, HUBSPOT_SEARCH_WINDOW_SECONDS),
+            }
+        )
 
     def acquire(self, *, search: bool = False) -> None:
         """Take a slot for one call (a search also takes a search slot)."""
-        names = ("search",) if search else ()
         if self._shared is None:
-            names = ("ten_secondly", *names)
-        if names:
-            self._windows.acquire(names)
-        if self._shared is not None:
-            self._shared.acquire(1)
+            self._windows.acquire(("ten_secondly", "search") if search else ("ten_secondly",))
+            return
+        requests, searches = self._shared
+        if not search:
+            requests.acquire(1)
+            return
+        # Two quotas cannot be taken at once: a slot is stamped when taken, so one taken
+        # before a long wait on the other would let the server see a burst. Take the search
+        # slot, then the request slot; when that waited, take a fresh search slot (the
+        # first one only over-counts).
+        searches.acquire(1)
+        asked = time.monotonic()
+        requests.acquire(1)
+        if time.monotonic() - asked > WINDOW_MARGIN_SECONDS / 2:
+            searches.acquire(1)
 
 
 _registry: dict[tuple[object, ...], object] = {}

@@ -18,7 +18,11 @@ from sales_agent_pipeline.connectors.factory import (
     hubspot_quota_key,
 )
 from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
-from sales_agent_pipeline.connectors.ratelimit import HUBSPOT_WINDOW_SECONDS, QUOTA_WINDOW_SECONDS
+from sales_agent_pipeline.connectors.ratelimit import (
+    HUBSPOT_SEARCH_WINDOW_SECONDS,
+    HUBSPOT_WINDOW_SECONDS,
+    QUOTA_WINDOW_SECONDS,
+)
 from sales_agent_pipeline.db.quota import PostgresQuota
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.settings import Settings, get_settings
@@ -112,7 +116,7 @@ def shared_quota(
 
 
 class HubSpotResource(ConfigurableResource):
-    """The HubSpot CRM connector; its portal's 10-s window is shared by every run process."""
+    """The HubSpot CRM connector; its portal's windows are shared by every run process."""
 
     settings: SettingsResource
     database: DatabaseResource
@@ -122,15 +126,24 @@ class HubSpotResource(ConfigurableResource):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Build the adapter from the settings, on the quota kept in the database."""
         settings = self.settings.get()
-        quota = shared_quota(
+        key = hubspot_quota_key(settings)
+        requests = shared_quota(
             context,
             self.database,
             settings,
-            key=hubspot_quota_key(settings),
+            key=key,
             limit=settings.hubspot_requests_per_10s,
             window_seconds=HUBSPOT_WINDOW_SECONDS,
         )
-        self._crm = build_crm(settings, quota=quota)
+        searches = shared_quota(
+            context,
+            self.database,
+            settings,
+            key=f"{key}:search",
+            limit=settings.hubspot_searches_per_second,
+            window_seconds=HUBSPOT_SEARCH_WINDOW_SECONDS,
+        )
+        self._crm = build_crm(settings, quotas=(requests, searches))
 
     @property
     def crm(self) -> CRM:

@@ -9,7 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import delete
 
 from sales_agent_pipeline.connectors.factory import build_crm, build_mail, hubspot_quota_key
-from sales_agent_pipeline.connectors.ratelimit import HUBSPOT_WINDOW_SECONDS, QuotaUnits
+from sales_agent_pipeline.connectors.ratelimit import (
+    HUBSPOT_SEARCH_WINDOW_SECONDS,
+    HUBSPOT_WINDOW_SECONDS,
+    QuotaUnits,
+)
 from sales_agent_pipeline.db.models import QuotaBucket
 from sales_agent_pipeline.db.quota import PostgresQuota
 from sales_agent_pipeline.db.session import make_engine
@@ -85,8 +89,8 @@ def test_two_processes_share_the_portals_10s_window_through_the_database(
 ):
     ours = 20
     # The server allows a little more than we do: any overrun would show as a 429.
-    admin.config(rate_limit_max=ours + 5, search_per_second=100)
-    settings = make_settings(hubspot_requests_per_10s=ours)
+    admin.config(rate_limit_max=ours + 5, search_per_second=2)
+    settings = make_settings(hubspot_requests_per_10s=ours, hubspot_searches_per_second=2)
     key = f"test:{hubspot_quota_key(settings)}:{uuid.uuid4().hex[:8]}"
     # Two engines with pools of their own and two CRMs: two run processes of one portal.
     engines = [make_engine(database_url, pool_size=4) for _ in range(2)]
@@ -95,8 +99,16 @@ def test_two_processes_share_the_portals_10s_window_through_the_database(
             build_crm(
                 settings,
                 throttle_attempts=1,
-                quota=PostgresQuota(
-                    engine, key=key, limit=ours, window_seconds=HUBSPOT_WINDOW_SECONDS
+                quotas=(
+                    PostgresQuota(
+                        engine, key=key, limit=ours, window_seconds=HUBSPOT_WINDOW_SECONDS
+                    ),
+                    PostgresQuota(
+                        engine,
+                        key=f"{key}:search",
+                        limit=2,
+                        window_seconds=HUBSPOT_SEARCH_WINDOW_SECONDS,
+                    ),
                 ),
             )
             for engine in engines
@@ -104,16 +116,28 @@ def test_two_processes_share_the_portals_10s_window_through_the_database(
         contact = crms[0].upsert_contact("jane@acme.example", {"firstname": "Jane"})
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=6) as pool:
-            found = list(pool.map(lambda i: crms[i % 2].get_contact(contact.id), range(29)))
+            # Six searches (two a second between both processes) among 29 reads.
+            found = list(
+                pool.map(
+                    lambda i: (
+                        crms[i % 2].find_company_by_name(f"Nobody {i}")
+                        if i % 5 == 0
+                        else crms[i % 2].get_contact(contact.id)
+                    ),
+                    range(29),
+                )
+            )
         elapsed = time.monotonic() - started
     finally:
         with engines[0].begin() as conn:
-            conn.execute(delete(QuotaBucket).where(QuotaBucket.key == key))
+            conn.execute(delete(QuotaBucket).where(QuotaBucket.key.in_([key, f"{key}:search"])))
         for engine in engines:
             engine.dispose()
 
-    assert [c.id for c in found] == [contact.id] * 29
+    assert [c.id for i, c in enumerate(found) if i % 5] == [contact.id] * 23
+    assert [c for i, c in enumerate(found) if i % 5 == 0] == [None] * 6
     calls = _calls(admin)
+    # Neither the 10-s window nor the searches' second was overrun.
     assert calls["rejected"] == {}
     assert _peak(calls) <= ours
     # 30 calls at 20 per window: the last ten waited for the first ones to leave it, though
