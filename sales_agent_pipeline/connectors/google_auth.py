@@ -128,7 +128,18 @@ class GoogleApi:
             if self._quota is not None and units:
                 self._quota.acquire(units)
             with vendor_call(f"Google {self.name} {operation}"):
-                # num_retries=0: the SDK's own retry ignores Retry-After; ours honours it.
-                return make(self.service()).execute(num_retries=0)
+                return self._send(make)
 
         return retry_throttled(attempt, self._attempts)
+
+    def _send(self, make: Callable[[Any], Any]) -> Any:
+        try:
+            # num_retries=0: the SDK's own retry ignores Retry-After; ours honours it.
+            return make(self.service()).execute(num_retries=0)
+        except BrokenPipeError:
+            # The server closed this thread's idle keep-alive connection (a run's quiet
+            # spell between its Gmail steps outlasts a server's idle timeout) and the write
+            # failed: the request never reached it. httplib2 retries that only for reads,
+            # so once more here, on a new connection.
+            self._local.service = None
+            return make(self.service()).execute(num_retries=0)

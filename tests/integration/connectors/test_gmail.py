@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from email import message_from_bytes, policy
 
 import httpx
@@ -202,6 +203,20 @@ def test_step_13_lists_labels_once_and_recovers_a_deleted_label(
     assert again.id != label.id
     assert all(again.id in m.label_ids for m in mail.get_thread(thread_id).messages)
     assert [lb.name for lb in mail.list_labels()].count(LABEL) == 1
+
+
+def test_a_write_after_the_server_closed_the_idle_connection_goes_through(
+    mail: GmailMail, admin
+):
+    thread_id = _seed_thread(admin)
+    label = mail.ensure_label(LABEL)
+    mail.add_thread_label(thread_id, label.id)
+    # Longer than the server keeps an idle keep-alive connection open (uvicorn: 5 s), as
+    # between a run's Gmail steps: the next POST writes into a connection the server closed.
+    time.sleep(6)
+    mail.add_thread_label(thread_id, label.id)
+    draft = mail.create_draft(OutgoingMail(to=(PAT,), subject="After a pause", text_body="Hi"))
+    assert draft.draft_id
 
 
 def test_ensure_label_survives_a_racing_create(mail: GmailMail, admin):
