@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -11,7 +12,13 @@ from fastapi import APIRouter, Body, Query
 from . import gmail_mime as mime
 from .deps import StoreDep
 from .errors import GoogleError
-from .gmail_query import Searchable, compile_query, label_key, mentions_spam_or_trash
+from .gmail_query import (
+    Searchable,
+    address_terms,
+    compile_query,
+    label_key,
+    mentions_spam_or_trash,
+)
 from .state import GmailLabel, GmailMessage, Mailbox, Store
 
 router = APIRouter(tags=["gmail"])
@@ -77,6 +84,14 @@ def _searchable(box: Mailbox, message: GmailMessage) -> Searchable:
         date_ms=message.internal_date,
         message_id=message_id,
         has_attachment=attached,
+    )
+
+
+def _names(message: GmailMessage, terms: list[tuple[str, str]]) -> bool:
+    sender, to, cc, bcc = _parsed(message.raw)[:4]
+    return any(
+        value in sender if key == "from" else value in to or value in cc or value in bcc
+        for key, value in terms
     )
 
 
@@ -172,12 +187,21 @@ def list_threads(
 ) -> dict[str, Any]:
     """List threads with a message matching `q` and `labelIds`, most recent first."""
     predicate = compile_query(q)
+    terms = address_terms(q)
     hide = not (include_spam_trash or mentions_spam_or_trash(q))
     wanted = set(label_ids or [])
     with store.locked():
         box = store.mailbox(user_id)
         found: list[tuple[int, str, GmailMessage]] = []
-        for thread_id in box.threads:
+        threads: Iterable[str] = box.threads
+        if terms is not None:
+            # Only threads with a message naming one of the addresses can match: a cheap
+            # look at the headers first, the whole predicate on those threads only (under
+            # the store's lock, a full scan per search slowed every request of a bulk
+            # import as its drafts piled up: ~100 ms a search at 8,000).
+            named = {m.thread_id for m in box.messages.values() if _names(m, terms)}
+            threads = [thread_id for thread_id in box.threads if thread_id in named]
+        for thread_id in threads:
             messages = _thread_messages(box, thread_id)
             hits = [
                 m

@@ -196,6 +196,25 @@ def compile_query(query: str | None) -> Predicate:
     return predicate
 
 
+def address_terms(query: str | None) -> list[tuple[str, str]] | None:
+    """The (from|to, value) terms of a query made only of them and OR; None for any other.
+
+    Such a query (the connector's `from:x OR to:x`) can only match a message whose headers
+    contain one of the values: threads.list checks those first instead of every predicate.
+    """
+    if not query or not query.strip():
+        return None
+    terms: list[tuple[str, str]] = []
+    for term in _tokens(query):
+        if term == "OR":
+            continue
+        key, sep, value = term.partition(":")
+        if not sep or key.lower() not in ("from", "to") or not value.strip('"'):
+            return None
+        terms.append((key.lower(), value.strip('"').lower()))
+    return terms or None
+
+
 def mentions_spam_or_trash(query: str | None) -> bool:
     """Tell whether a query asks for trash or spam, which threads.list otherwise hides."""
     return bool(query and re.search(r"\bin:(trash|spam|anywhere)\b", query, re.IGNORECASE))

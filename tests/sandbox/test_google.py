@@ -10,6 +10,8 @@ from google.auth.credentials import AnonymousCredentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from sales_agent_sandbox.gmail_query import address_terms
+
 USER = "owner@sandbox.example.com"
 
 
@@ -362,3 +364,14 @@ def test_calendar_endpoint_without_service_path_is_a_clear_404(sandbox_url, admi
         misrouted.freebusy().query(body={}).execute()
     assert caught.value.status_code == 404
     assert "/calendar/v3/" in caught.value.reason
+
+
+def test_only_pure_address_queries_take_the_header_shortcut():
+    assert address_terms("from:Pat@Prospect.example OR to:pat@prospect.example") == [
+        ("from", "pat@prospect.example"),
+        ("to", "pat@prospect.example"),
+    ]
+    # Anything else may match a message that names neither address: the full scan.
+    for query in ("-from:pat@x.example", "from:pat@x.example subject:hi", "in:drafts to:a@b"):
+        assert address_terms(query) is None
+    assert address_terms("") is None
