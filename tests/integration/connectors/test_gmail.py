@@ -205,9 +205,7 @@ def test_step_13_lists_labels_once_and_recovers_a_deleted_label(
     assert [lb.name for lb in mail.list_labels()].count(LABEL) == 1
 
 
-def test_a_write_after_the_server_closed_the_idle_connection_goes_through(
-    mail: GmailMail, admin
-):
+def test_a_write_after_the_server_closed_the_idle_connection_goes_through(mail: GmailMail, admin):
     thread_id = _seed_thread(admin)
     label = mail.ensure_label(LABEL)
     mail.add_thread_label(thread_id, label.id)
