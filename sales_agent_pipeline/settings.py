@@ -16,6 +16,7 @@ from sales_agent_pipeline.domain.enums import WorkflowMode
 _PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "secret", "xxx", "todo", "placeholder"}
 
 HUBSPOT_API_BASE_URL = "https://api.hubapi.com"
+HUBSPOT_AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
 
 
 def _is_placeholder(value: SecretStr | None) -> bool:
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     dagster_code_server_port: int = Field(default=4266, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8765, ge=1, le=65535)
+    # Run against the built-in sandbox (true) or the real APIs (false); unset: the sandbox
+    # when no HubSpot or Google credentials are configured.
+    sandbox: bool | None = None
     # uvicorn worker processes of the API (each ~110 MB). On 2 cores one worker acks 300
     # webhooks/s at p99 ~15 ms beside Dagster; a second competes for the same cores (p99 ~70
     # ms there) and pays off only with more cores. docs/benchmarks.md has the figures.
@@ -64,12 +68,39 @@ class Settings(BaseSettings):
     send_kill_switch: bool = False
     allowed_form_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Secrets kept in the database (tenants' tokens, webhook secrets, Google keys) are
+    # encrypted with these Fernet keys: the first encrypts, every one decrypts (rotation).
+    # Unset in development: a key generated once under the data dir.
+    secrets_encryption_keys: SecretStr | None = None
+    secrets_encryption_key_file: Path | None = None
+
+    # The single-portal path: with HUBSPOT_PORTAL_ID set, the tenant of that portal is created
+    # or updated from this environment when the stack (or the API) starts.
+    hubspot_portal_id: int | None = Field(default=None, ge=1)
+    tenant_name: str | None = None
+    tenant_timezone: str = "UTC"
+    # The mailbox drafts are written in (and sent from); default: GOOGLE_DELEGATED_USER.
+    sender_email: str | None = None
+
     # HubSpot.
     hubspot_access_token: SecretStr | None = None
     hubspot_client_secret: SecretStr | None = None
     hubspot_api_base_url: str = HUBSPOT_API_BASE_URL
-    # HubSpot's limits for a private app: 190 calls per rolling 10 s per portal, 4 searches/s.
+    # A public (OAuth) app, for operators serving many portals: its client id (the client
+    # secret is HUBSPOT_CLIENT_SECRET, which also signs its webhooks), the scopes it asks
+    # for, and where HubSpot sends the user back (this API's public URL + the callback).
+    hubspot_client_id: str | None = None
+    hubspot_oauth_scopes: str = (
+        "crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read "
+        "crm.objects.companies.write crm.objects.owners.read forms oauth"
+    )
+    hubspot_authorize_url: str = HUBSPOT_AUTHORIZE_URL
+    api_public_url: str | None = None
+    # HubSpot's documented burst limits per portal: a private app 190 calls per rolling 10 s
+    # (Professional and Enterprise), a public OAuth app 110 per 10 s per installing portal;
+    # CRM searches a few per second per portal.
     hubspot_requests_per_10s: int = Field(default=190, ge=1)
+    hubspot_oauth_requests_per_10s: int = Field(default=110, ge=1)
     hubspot_searches_per_second: int = Field(default=4, ge=1)
     hubspot_timeout_seconds: float = Field(default=15.0, gt=0)
 
@@ -139,21 +170,37 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WEBHOOK_VERIFY_SIGNATURES=false is allowed only with ENVIRONMENT=development"
             )
-        missing = [
-            name
-            for name, value in (
-                ("DATABASE_URL", self.database_url),
+        required: list[tuple[str, SecretStr | None]] = [("DATABASE_URL", self.database_url)]
+        if self.secrets_encryption_key_file is None:
+            # Tenants' secrets are stored encrypted: production never invents its own key.
+            required.append(
+                (
+                    "SECRETS_ENCRYPTION_KEYS or SECRETS_ENCRYPTION_KEY_FILE",
+                    self.secrets_encryption_keys,
+                )
+            )
+        if self.hubspot_portal_id is not None:
+            # The single-portal tenant is made from these.
+            required += [
                 ("HUBSPOT_ACCESS_TOKEN", self.hubspot_access_token),
                 ("HUBSPOT_CLIENT_SECRET", self.hubspot_client_secret),
-            )
-            if _is_placeholder(value)
-        ]
-        if self.google_service_account_file is None and self.google_oauth_token_file is None:
+            ]
+        if self.hubspot_client_id:
+            required.append(("HUBSPOT_CLIENT_SECRET", self.hubspot_client_secret))
+        missing = [name for name, value in required if _is_placeholder(value)]
+        if (
+            self.hubspot_portal_id is not None
+            and self.google_service_account_file is None
+            and self.google_oauth_token_file is None
+        ):
             missing.append("GOOGLE_SERVICE_ACCOUNT_FILE or GOOGLE_OAUTH_TOKEN_FILE")
+        if self.hubspot_client_id and not self.api_public_url:
+            missing.append("API_PUBLIC_URL (where HubSpot sends an OAuth install back)")
         if missing:
             raise ValueError(
-                f"ENVIRONMENT={self.environment} needs these secrets set (in the environment, "
-                f".env or the secrets dir), not missing or placeholders: {', '.join(missing)}"
+                f"ENVIRONMENT={self.environment} needs these set (in the environment, "
+                f".env or the secrets dir), not missing or placeholders: "
+                f"{', '.join(dict.fromkeys(missing))}"
             )
         return self
 
@@ -169,10 +216,22 @@ class Settings(BaseSettings):
 
     @property
     def sandbox_mode(self) -> bool:
-        """True when no real HubSpot or Google credentials are configured."""
-        return self.hubspot_access_token is None and (
-            self.google_service_account_file is None and self.google_oauth_token_file is None
+        """SANDBOX when set; else true when nothing points at a real HubSpot or Google
+        (no token, no Google credentials, no portal, no OAuth app)."""
+        if self.sandbox is not None:
+            return self.sandbox
+        return (
+            self.hubspot_access_token is None
+            and self.hubspot_portal_id is None
+            and not self.hubspot_client_id
+            and self.google_service_account_file is None
+            and self.google_oauth_token_file is None
         )
+
+    @property
+    def resolved_sender_email(self) -> str | None:
+        """The single-portal tenant's mailbox: SENDER_EMAIL, else GOOGLE_DELEGATED_USER."""
+        return self.sender_email or self.google_delegated_user
 
     @property
     def sandbox_url(self) -> str:

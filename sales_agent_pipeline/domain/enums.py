@@ -69,3 +69,20 @@ class TaskStatus(StrEnum):
 def values(enum: type[StrEnum]) -> list[str]:
     """The string values of an enum, in declaration order."""
     return [member.value for member in enum]
+
+
+class SecretKind(StrEnum):
+    """The secrets a tenant's row may hold, each encrypted at rest."""
+
+    HUBSPOT_TOKEN = "hubspot_token"  # noqa: S105 (a name, not a secret)
+    HUBSPOT_REFRESH_TOKEN = "hubspot_refresh_token"  # noqa: S105
+    HUBSPOT_ACCESS_TOKEN = "hubspot_access_token"  # noqa: S105 (OAuth's, refreshed)
+    WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
+    GOOGLE_CREDENTIALS = "google_credentials"
+
+
+class HubSpotAuth(StrEnum):
+    """How a tenant reaches HubSpot: a private app's static token or a public app's OAuth."""
+
+    PRIVATE_APP = "private_app"
+    OAUTH = "oauth"

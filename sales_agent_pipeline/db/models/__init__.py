@@ -8,7 +8,7 @@ from sales_agent_pipeline.db.models.outputs import DraftEmail, HubspotTask
 from sales_agent_pipeline.db.models.quota import QuotaBucket, QuotaUsage
 from sales_agent_pipeline.db.models.reconciliation import FormCursor, ReconciliationReport
 from sales_agent_pipeline.db.models.settings_audit import SettingsChange
-from sales_agent_pipeline.db.models.tenants import ApiKey, Tenant
+from sales_agent_pipeline.db.models.tenants import ApiKey, Tenant, TenantSecret, TenantUsage
 from sales_agent_pipeline.db.models.workflows import FormSubmission, Workflow
 
 __all__ = [
@@ -25,6 +25,8 @@ __all__ = [
     "ReconciliationReport",
     "SettingsChange",
     "Tenant",
+    "TenantSecret",
+    "TenantUsage",
     "Workflow",
     "WorkflowError",
     "WorkflowEvent",

@@ -4,12 +4,22 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sales_agent_pipeline.db.base import Base, Timestamps, UUIDPrimaryKey, check_in
-from sales_agent_pipeline.domain.enums import WorkflowMode, values
+from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind, WorkflowMode, values
 
 
 class Tenant(UUIDPrimaryKey, Timestamps, Base):
@@ -20,6 +30,10 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(f"mode IS NULL OR {check_in('mode', values(WorkflowMode))}", name="mode"),
         CheckConstraint("daily_send_cap >= 0", name="daily_send_cap_non_negative"),
         CheckConstraint("throttle_window_seconds >= 0", name="throttle_window_non_negative"),
+        CheckConstraint(
+            f"hubspot_auth IS NULL OR {check_in('hubspot_auth', values(HubSpotAuth))}",
+            name="hubspot_auth",
+        ),
     )
 
     portal_id: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -33,8 +47,13 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     drive_folder_ids: Mapped[list[str]] = mapped_column(
         ARRAY(String(128)), server_default=text("'{}'")
     )
-    # The name of the secret (an environment variable or secrets-dir file), never the secret.
-    webhook_secret_ref: Mapped[str | None] = mapped_column(String(255))
+    # Disabled: deliveries get 403 and schedules skip it; nothing is deleted.
+    disabled_at: Mapped[datetime | None]
+    # How its HubSpot calls authenticate (None: nothing configured yet).
+    hubspot_auth: Mapped[str | None] = mapped_column(String(20))
+    # Set when HubSpot refused the OAuth grant (revoked): leads wait for a re-authorisation.
+    auth_error: Mapped[str | None] = mapped_column(Text)
+    auth_error_at: Mapped[datetime | None]
     daily_send_cap: Mapped[int] = mapped_column(server_default=text("50"))
     throttle_window_seconds: Mapped[int] = mapped_column(server_default=text("86400"))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
@@ -48,6 +67,42 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     extra_holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default=text("'{}'"))
 
     api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="tenant", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"Tenant(portal_id={self.portal_id!r}, name={self.name!r})"
+
+
+class TenantSecret(Base):
+    """One encrypted secret of a tenant (Fernet ciphertext; the plaintext is never stored)."""
+
+    __tablename__ = "tenant_secrets"
+    __table_args__ = (CheckConstraint(check_in("kind", values(SecretKind)), name="kind"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # An OAuth access token's expiry; None for secrets that do not expire.
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+    def __repr__(self) -> str:
+        return f"TenantSecret(kind={self.kind!r}, <ciphertext hidden>)"
+
+
+class TenantUsage(Base):
+    """A tenant's counter for one day (vendor calls, quota units), added to as work runs."""
+
+    __tablename__ = "tenant_usage"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class ApiKey(UUIDPrimaryKey, Base):
