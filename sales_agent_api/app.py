@@ -12,9 +12,11 @@ from sales_agent_api.errors import install_error_handlers
 from sales_agent_api.launch import LaunchQueue
 from sales_agent_api.metrics import MetricsMiddleware
 from sales_agent_api.routes import admin_settings, drafts, health, imports, webhook, workflows
+from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.launcher import DagsterLauncher
 from sales_agent_pipeline.observability import configure_logging
+from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings, get_settings
 
 
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings.log_level, settings.log_format)
         engine = make_engine(database_url)
         app.state.settings = settings
+        # Built at start-up: a production process without an encryption key stops here.
+        app.state.secrets = PlaintextCache(secret_box(settings))
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
         app.state.launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)

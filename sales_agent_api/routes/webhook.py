@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -12,18 +13,21 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Engine
 
 from sales_agent_api import metrics, signature
 from sales_agent_api.deliveries import Delivery, parse_delivery
 from sales_agent_api.errors import ApiError, ErrorResponse
-from sales_agent_api.tenant_secrets import webhook_secret
-from sales_agent_pipeline.db.models import Tenant
+from sales_agent_api.secret_cache import PlaintextCache
+from sales_agent_pipeline.db.models import Tenant, TenantSecret
 from sales_agent_pipeline.db.repositories.outbox import Accepted, accept_submission
+from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.secretbox import SecretDecryptError
 from sales_agent_pipeline.settings import Settings
 
 router = APIRouter(tags=["webhook"])
+logger = logging.getLogger(__name__)
 
 
 class Receipt(BaseModel):
@@ -84,6 +88,7 @@ def _verify(request: Request, body: bytes, secret: str | None, settings: Setting
     if not settings.webhook_verify_signatures:
         return
     if secret is None:
+        # Fail closed: never the app's HUBSPOT_CLIENT_SECRET or another tenant's secret.
         raise ApiError(401, "no_secret", "no webhook secret is configured for this portal")
     url = signature.public_url(
         request.url.scheme,
@@ -112,18 +117,50 @@ def _verify(request: Request, body: bytes, secret: str | None, settings: Setting
 
 @dataclass(frozen=True)
 class _Tenant:
-    """The columns of a tenant the webhook needs (one Core SELECT, no ORM identity map)."""
+    """The columns of a tenant the outbox needs."""
 
     id: uuid.UUID
     portal_id: int
-    webhook_secret_ref: str | None
-    allowed_form_ids: list[str]
 
 
 _TENANTS = Tenant.__table__
-_TENANT_COLUMNS = select(
-    _TENANTS.c.id, _TENANTS.c.portal_id, _TENANTS.c.webhook_secret_ref, _TENANTS.c.allowed_form_ids
+_SECRETS = TenantSecret.__table__
+# One Core SELECT (no ORM identity map) for the tenant and its webhook secret's ciphertext:
+# the secret's row is the tenant's own, found by its id and kind, never by a name.
+_TENANT_LOOKUP = (
+    select(
+        _TENANTS.c.id,
+        _TENANTS.c.portal_id,
+        _TENANTS.c.allowed_form_ids,
+        _TENANTS.c.disabled_at,
+        _SECRETS.c.ciphertext,
+    )
+    .select_from(
+        _TENANTS.outerjoin(
+            _SECRETS,
+            and_(
+                _SECRETS.c.tenant_id == _TENANTS.c.id,
+                _SECRETS.c.kind == SecretKind.WEBHOOK_SECRET.value,
+            ),
+        )
+    )
+    .where(_TENANTS.c.portal_id == bindparam("portal_id"))
 )
+
+
+def _secret(request: Request, ciphertext: bytes | None) -> str | None:
+    if ciphertext is None:
+        return None
+    cache: PlaintextCache = request.app.state.secrets
+    try:
+        return cache.plaintext(ciphertext)
+    except SecretDecryptError:
+        # Our configuration, not the sender's fault: a 503 makes HubSpot retry once the
+        # key is back, and the message names no secret.
+        logger.error("a tenant's webhook secret cannot be decrypted with the configured keys")
+        raise ApiError(
+            503, "secret_unreadable", "the portal's webhook secret cannot be read"
+        ) from None
 
 
 def _store(request: Request, body: bytes, deliveries: list[Delivery]) -> list[Accepted]:
@@ -131,20 +168,19 @@ def _store(request: Request, body: bytes, deliveries: list[Delivery]) -> list[Ac
     engine: Engine = request.app.state.engine
     portal_id = deliveries[0].portal_id
     with engine.begin() as connection:
-        row = connection.execute(_TENANT_COLUMNS.where(_TENANTS.c.portal_id == portal_id)).first()
-        tenant = _Tenant(*row) if row is not None else None
-        _verify(
-            request,
-            body,
-            webhook_secret(tenant.webhook_secret_ref if tenant else None, settings),
-            settings,
-        )
-        if tenant is None:
+        row = connection.execute(_TENANT_LOOKUP, {"portal_id": portal_id}).first()
+        if row is None:
             raise ApiError(403, "unknown_portal", f"portal {portal_id} is not a tenant here")
-        allowed = tenant.allowed_form_ids or settings.allowed_form_ids
+        tenant_id, _, allowed, disabled_at, ciphertext = row
+        _verify(request, body, _secret(request, ciphertext), settings)
+        if disabled_at is not None:
+            raise ApiError(403, "tenant_disabled", f"portal {portal_id} is disabled here")
+        # The tenant's own allowlist only: a form belongs to one portal (empty: any of its
+        # forms, the signature already proves the portal).
         refused = [d.form_id for d in deliveries if allowed and d.form_id not in allowed]
         if refused:
             raise ApiError(403, "form_not_allowed", f"form {refused[0]} is not on the allowlist")
+        tenant = _Tenant(tenant_id, portal_id)
         return [
             accept_submission(
                 connection,
@@ -169,10 +205,11 @@ def _store(request: Request, body: bytes, deliveries: list[Delivery]) -> list[Ac
     responses={
         200: {"model": Receipt, "description": "Duplicate: this submission was received before"},
         400: {"model": ErrorResponse},
-        401: {"model": ErrorResponse},
-        403: {"model": ErrorResponse},
+        401: {"model": ErrorResponse, "description": "Bad signature, or no secret for the portal"},
+        403: {"model": ErrorResponse, "description": "Unknown portal, disabled tenant, form"},
         413: {"model": ErrorResponse},
         415: {"model": ErrorResponse},
+        503: {"model": ErrorResponse, "description": "The portal's secret cannot be read"},
     },
     summary="Receive a HubSpot form submission",
 )

@@ -17,7 +17,10 @@ from sqlalchemy.orm import Session
 from sales_agent_api.app import create_app
 from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
 from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.secretbox import SecretBox, generate_key, secret_box
 from sales_agent_pipeline.settings import Settings
 from tests.conftest import free_port
 
@@ -28,14 +31,25 @@ URL_PATH = "/webhook/formlead"
 
 @pytest.fixture(scope="module")
 def settings(database_url: URL) -> Settings:
-    """The app's settings: this worker's database, a client secret, Dagster unreachable."""
+    """The app's settings: this worker's database, an encryption key, Dagster unreachable.
+
+    HUBSPOT_CLIENT_SECRET is set to the tenants' secret on purpose: a tenant without a
+    secret of its own must still be refused, never verified with the app's.
+    """
     return Settings(
         _env_file=None,
         database_url=libpq_dsn(database_url),
+        secrets_encryption_keys=generate_key(),
         hubspot_client_secret=SECRET,
         dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
         webhook_max_body_bytes=4096,
     )
+
+
+@pytest.fixture(scope="module")
+def box(settings: Settings) -> SecretBox:
+    """The app's SecretBox (the same keys), to store tenants' secrets as the CLI does."""
+    return secret_box(settings)
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +59,26 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture
-def tenant(engine: Engine) -> Tenant:
-    """A tenant of its own per test (rows are committed by the app)."""
+def make_tenant(
+    engine: Engine, box: SecretBox, *, webhook_secret: str | None = SECRET, **values: Any
+) -> Tenant:
+    """A committed tenant on a random portal with its own webhook secret (None: none)."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         tenant = Tenant(
             portal_id=random.randint(10**6, 10**9),
-            name="Acme",
-            allowed_form_ids=[FORM],
+            **{"name": "Acme", "allowed_form_ids": [FORM], **values},
         )
         session.add(tenant)
+        session.flush()
+        if webhook_secret is not None:
+            put_secret(session, box, tenant.id, SecretKind.WEBHOOK_SECRET, webhook_secret)
     return tenant
+
+
+@pytest.fixture
+def tenant(engine: Engine, box: SecretBox) -> Tenant:
+    """A tenant of its own per test, with its webhook secret stored encrypted."""
+    return make_tenant(engine, box)
 
 
 def body_for(portal_id: int, submission: str = "sub-1", **overrides: Any) -> dict[str, Any]:

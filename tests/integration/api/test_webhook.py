@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 
 import httpx
 import uvicorn
@@ -14,9 +15,21 @@ from sqlalchemy.orm import Session
 
 from sales_agent_api.app import create_app
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
+from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.secretbox import SecretBox
 from sales_agent_pipeline.settings import Settings
 from tests.conftest import free_port
-from tests.integration.api.conftest import FORM, URL_PATH, body_for, post, rows, signed
+from tests.integration.api.conftest import (
+    FORM,
+    SECRET,
+    URL_PATH,
+    body_for,
+    make_tenant,
+    post,
+    rows,
+    signed,
+)
 
 
 def test_a_valid_delivery_is_accepted_and_stored_with_its_raw_payload(
@@ -67,6 +80,71 @@ def test_an_unknown_portal_is_403(client: TestClient) -> None:
     response = post(client, body_for(424242))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "unknown_portal"
+
+
+def test_a_tenant_without_a_secret_of_its_own_is_401_even_with_the_apps_secret_set(
+    client: TestClient, settings: Settings, engine: Engine, box: SecretBox
+) -> None:
+    # The app's HUBSPOT_CLIENT_SECRET equals what the delivery is signed with: fail closed.
+    assert settings.hubspot_client_secret is not None
+    assert settings.hubspot_client_secret.get_secret_value() == SECRET
+    bare = make_tenant(engine, box, webhook_secret=None)
+    response = post(client, body_for(bare.portal_id))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "no_secret"
+    assert rows(engine, bare) == (0, 0)
+
+
+def test_one_tenants_secret_does_not_verify_another_tenants_deliveries(
+    client: TestClient, engine: Engine, box: SecretBox
+) -> None:
+    alpha = make_tenant(engine, box, webhook_secret="alpha-secret")
+    beta = make_tenant(engine, box, webhook_secret="beta-secret")
+    crossed = post(client, body_for(beta.portal_id, "sub-x"), secret="alpha-secret")
+    assert (crossed.status_code, crossed.json()["error"]["code"]) == (401, "bad_signature")
+    assert (
+        post(client, body_for(alpha.portal_id, "sub-a"), secret="alpha-secret").status_code == 202
+    )
+    assert post(client, body_for(beta.portal_id, "sub-b"), secret="beta-secret").status_code == 202
+    assert (rows(engine, alpha), rows(engine, beta)) == ((1, 1), (1, 1))
+
+
+def test_a_replaced_secret_takes_effect_at_once(
+    client: TestClient, engine: Engine, box: SecretBox, tenant: Tenant
+) -> None:
+    assert post(client, body_for(tenant.portal_id, "sub-old")).status_code == 202
+    with Session(engine) as session, session.begin():
+        put_secret(session, box, tenant.id, SecretKind.WEBHOOK_SECRET, "rotated-secret")
+    stale = post(client, body_for(tenant.portal_id, "sub-stale"))
+    assert (stale.status_code, stale.json()["error"]["code"]) == (401, "bad_signature")
+    fresh = post(client, body_for(tenant.portal_id, "sub-new"), secret="rotated-secret")
+    assert fresh.status_code == 202
+    assert rows(engine, tenant) == (2, 2)
+
+
+def test_a_disabled_tenant_is_403_and_writes_nothing(
+    client: TestClient, engine: Engine, box: SecretBox
+) -> None:
+    disabled = make_tenant(engine, box, disabled_at=datetime.now(UTC))
+    response = post(client, body_for(disabled.portal_id))
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "tenant_disabled")
+    # Its deliveries are still authenticated first: a forged one learns nothing more.
+    forged = post(client, body_for(disabled.portal_id), secret="guess")
+    assert forged.status_code == 401
+    assert rows(engine, disabled) == (0, 0)
+
+
+def test_the_global_allowlist_does_not_widen_a_tenants_own(
+    engine: Engine, box: SecretBox, settings: Settings
+) -> None:
+    # ALLOWED_FORM_IDS seeds only the single-portal tenant; here it names another form.
+    wider = settings.model_copy(update={"allowed_form_ids": ["form-of-another-portal"]})
+    tenant = make_tenant(engine, box)
+    with TestClient(create_app(wider), base_url="http://testserver") as other_client:
+        refused = post(other_client, body_for(tenant.portal_id, formId="form-of-another-portal"))
+        accepted = post(other_client, body_for(tenant.portal_id))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "form_not_allowed")
+    assert accepted.status_code == 202
 
 
 def test_bad_signatures_and_timestamps_are_401_and_write_nothing(
