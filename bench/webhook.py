@@ -36,9 +36,13 @@ from support import free_port, stack_plan, wait_ok
 from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
 from sales_agent_pipeline.db.urls import app_url
+from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.secretbox import DEV_KEY_FILE, secret_box
+from sales_agent_pipeline.settings import Settings
 
-BENCH_PORTAL, BENCH_FORM, SECRET_REF = 2000, "bench-form", "BENCH_SECRET"
+BENCH_PORTAL, BENCH_FORM = 2000, "bench-form"
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
 BIN = Path(sys.executable).parent
 ACCEPTED: set[str] = set()  # submission ids answered 202 by the bench API
@@ -179,18 +183,22 @@ def api_cpu_seconds(api: subprocess.Popen[bytes]) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in procs)
 
 
-def ack_latency(engine: Engine, database: str, demo_secret: str, args: argparse.Namespace) -> None:
+def ack_latency(engine: Engine, database: str, args: argparse.Namespace) -> None:
     """Step 2: a second API under open-loop load, with the Dagster daemon suspended."""
     bench_secret = secrets.token_urlsafe(32)
+    # The bench tenant's secret is stored as the CLI stores one: encrypted, in its own row,
+    # with the stack's keys (SECRETS_ENCRYPTION_KEYS when set, else its development key).
+    box = secret_box(Settings(_env_file=None, data_dir=args.data_dir))
     with Session(engine) as session, session.begin():
         tenant = Tenant(portal_id=BENCH_PORTAL, name="Bench", allowed_form_ids=[BENCH_FORM])
-        tenant.webhook_secret_ref = SECRET_REF
         session.add(tenant)
         session.flush()
         tenant_id = tenant.id
+        put_secret(session, box, tenant_id, SecretKind.WEBHOOK_SECRET, bench_secret)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSPOT_")}
-    env.update(DATABASE_URL=database, HUBSPOT_CLIENT_SECRET=demo_secret)
-    env[SECRET_REF] = bench_secret
+    env.update(DATABASE_URL=database)
+    if not env.get("SECRETS_ENCRYPTION_KEYS"):
+        env["SECRETS_ENCRYPTION_KEY_FILE"] = str(args.data_dir / DEV_KEY_FILE)
     # The API launches for real (runs wait in Dagster's queue while the daemon is
     # suspended), unless --no-launch points it at a closed port.
     env["DAGSTER_WEBSERVER_URL"] = (
@@ -302,7 +310,7 @@ def main() -> None:
         args.dagster_ui = plan.ui
         # Single leads first: the load's runs wait in Dagster's queue until the daemon resumes.
         single_leads(engine, api, demo_secret, args.single)
-        ack_latency(engine, database, demo_secret, args)
+        ack_latency(engine, database, args)
         engine.dispose()
     finally:
         stack.terminate()
