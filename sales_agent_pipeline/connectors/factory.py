@@ -1,9 +1,19 @@
-"""Build the four connectors from Settings, the same way for Dagster, the API and the bench."""
+"""Build the four connectors, the same way for Dagster, the API and the bench.
+
+Without credentials a connector uses the environment's (HUBSPOT_ACCESS_TOKEN, the Google
+files) or the sandbox, as a single-tenant process always did. With a tenant's
+TenantCredentials every call carries that tenant's HubSpot token and Google identity, and
+nothing falls back to another tenant's or the environment's: what is missing fails closed
+with a ConfigurationError naming the portal (the sandbox's token stands in only in sandbox
+mode, and anonymous Google calls only against an emulator).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from google.auth.credentials import AnonymousCredentials, Credentials
 
 from sales_agent_pipeline.connectors.calendar import GoogleCalendar
 from sales_agent_pipeline.connectors.drive import GoogleDrive
@@ -13,10 +23,12 @@ from sales_agent_pipeline.connectors.google_auth import (
     DRIVE_SCOPES,
     GMAIL_SCOPES,
     GoogleApi,
+    credentials_from_info,
     load_credentials,
 )
 from sales_agent_pipeline.connectors.hubspot import HubSpotCRM
-from sales_agent_pipeline.connectors.hubspot_client import HubSpotTransport
+from sales_agent_pipeline.connectors.hubspot_client import HubSpotTransport, TokenSource
+from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.connectors.ratelimit import (
     HubSpotLimits,
@@ -25,16 +37,18 @@ from sales_agent_pipeline.connectors.ratelimit import (
     gmail_quota,
     hubspot_limits,
 )
+from sales_agent_pipeline.domain.credentials import TenantCredentials
+from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
 
-# The sandbox accepts any bearer token; this one maps to its default portal.
+# The sandbox accepts this token for its default portal.
 SANDBOX_HUBSPOT_TOKEN = "sandbox-token"  # noqa: S105 (not a secret)
 
 
 @dataclass(frozen=True)
 class Connectors:
-    """The four connectors one process uses."""
+    """The four connectors of one tenant (or of a single-tenant process)."""
 
     crm: CRM
     mail: Mail
@@ -56,112 +70,222 @@ def google_base_url(settings: Settings) -> str | None:
     return settings.sandbox_url if settings.sandbox_mode else None
 
 
-def _hubspot_token(settings: Settings, base: str) -> str:
+def _portal(credentials: TenantCredentials) -> str:
+    return f"portal {credentials.portal_id}"
+
+
+def hubspot_token(settings: Settings, credentials: TenantCredentials | None = None) -> str:
+    """The bearer token of the HubSpot calls (a private app's, or OAuth's current one)."""
+    if credentials is not None:
+        if credentials.hubspot_token is not None and credentials.hubspot_token.get_secret_value():
+            return credentials.hubspot_token.get_secret_value()
+        if settings.sandbox_mode:
+            return SANDBOX_HUBSPOT_TOKEN
+        portal = credentials.portal_id
+        raise ConfigurationError(
+            f"{_portal(credentials)} has no HubSpot token stored: set one with "
+            f"`sales-agent tenant update {portal} --hubspot-token-file FILE`, or install "
+            "the OAuth app for this portal"
+        )
     secret = settings.hubspot_access_token
     token = secret.get_secret_value() if secret is not None else ""
     if not token:
-        if base.rstrip("/") == HUBSPOT_API_BASE_URL:
+        if hubspot_base_url(settings).rstrip("/") == HUBSPOT_API_BASE_URL:
             raise ConfigurationError("HUBSPOT_ACCESS_TOKEN is not set")
         token = SANDBOX_HUBSPOT_TOKEN
     return token
 
 
-def hubspot_quota_key(settings: Settings) -> str:
-    """The name of the portal's request quota, the same for every process using its token."""
+def hubspot_requests_per_10s(
+    settings: Settings, credentials: TenantCredentials | None = None
+) -> int:
+    """HubSpot's per-portal burst budget for the app kind: a public (OAuth) app's 110, a
+    private app's 190 (developers.hubspot.com/docs/guides/apps/api-usage/usage-details)."""
+    if credentials is not None and credentials.hubspot_auth is HubSpotAuth.OAUTH:
+        return settings.hubspot_oauth_requests_per_10s
+    return settings.hubspot_requests_per_10s
+
+
+def hubspot_quota_key(settings: Settings, credentials: TenantCredentials | None = None) -> str:
+    """The name of a portal's request window, the same in every process calling it.
+
+    Keyed by portal, never by a token: a token refresh or two tenants' shared sandbox token
+    must not split (or merge) portals' windows. Without a portal (a single-tenant process on
+    the environment's token) the token's fingerprint stands for its portal.
+    """
     base = hubspot_base_url(settings)
-    return f"hubspot:{base}:{fingerprint(_hubspot_token(settings, base))}"
+    portal = credentials.portal_id if credentials is not None else settings.hubspot_portal_id
+    if portal is not None:
+        return f"hubspot:{base}:portal:{portal}"
+    return f"hubspot:{base}:{fingerprint(hubspot_token(settings))}"
 
 
 def build_crm(
     settings: Settings,
+    credentials: TenantCredentials | None = None,
     *,
     throttle_attempts: int = 3,
     quotas: tuple[UnitQuota, UnitQuota] | None = None,
+    token_source: TokenSource | None = None,
+    meter: UsageMeter | None = None,
 ) -> HubSpotCRM:
-    """The HubSpot adapter; `quotas` (requests per 10 s, searches per second) shared with
-    other processes, else the process-wide windows of its portal."""
+    """The HubSpot adapter of one tenant (or of the environment's token).
+
+    `quotas` (requests per 10 s, searches per second) are shared with other processes, else
+    the process-wide windows of the portal. `token_source` hands out an OAuth grant's
+    current access token (refreshed before expiry and after a 401); without it the stored
+    token is used as it is.
+    """
     base = hubspot_base_url(settings)
-    token = _hubspot_token(settings, base)
+    budget = hubspot_requests_per_10s(settings, credentials)
+    searches = settings.hubspot_searches_per_second
+    tokens: str | TokenSource = token_source or hubspot_token(settings, credentials)
     if quotas is None:
-        limits = hubspot_limits(
-            base, token, settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second
-        )
+        limits = hubspot_limits(hubspot_quota_key(settings, credentials), budget, searches)
     else:
-        limits = HubSpotLimits(
-            settings.hubspot_requests_per_10s, settings.hubspot_searches_per_second, quotas
-        )
+        limits = HubSpotLimits(budget, searches, quotas)
     transport = HubSpotTransport(
-        access_token=token,
+        access_token=tokens,
         base_url=base,
         limits=limits,
         timeout_seconds=settings.hubspot_timeout_seconds,
         throttle_attempts=throttle_attempts,
+        meter=meter,
     )
     return HubSpotCRM(transport, cache_ttl_seconds=settings.connector_cache_ttl_seconds)
 
 
-def gmail_quota_key(settings: Settings) -> str:
-    """The name of the Gmail user's quota, the same for every process that sends as them."""
+def gmail_user(settings: Settings, credentials: TenantCredentials | None = None) -> str:
+    """The mailbox the Gmail calls act for (its quota's owner)."""
+    if credentials is not None:
+        return (credentials.google_subject or f"portal-{credentials.portal_id}").lower()
+    return (settings.google_delegated_user or "me").lower()
+
+
+def gmail_quota_key(settings: Settings, credentials: TenantCredentials | None = None) -> str:
+    """The name of a mailbox's Gmail quota, the same in every process acting for it."""
     base = google_base_url(settings)
-    user = settings.google_delegated_user or "me"
-    return f"gmail:{base or 'google'}:{user.lower()}"
+    return f"gmail:{base or 'google'}:{gmail_user(settings, credentials)}"
+
+
+def google_credentials(
+    settings: Settings, credentials: TenantCredentials | None, scopes: Sequence[str]
+) -> Credentials:
+    """The Google identity of the calls: the tenant's stored key or token acting for its
+    mailbox, else (no tenant) the environment's files; anonymous only for an emulator."""
+    base = google_base_url(settings)
+    if credentials is None:
+        return load_credentials(
+            scopes,
+            service_account_file=settings.google_service_account_file,
+            delegated_user=settings.google_delegated_user,
+            oauth_token_file=settings.google_oauth_token_file,
+            base_url=base,
+        )
+    stored = credentials.google_credentials
+    if stored is not None and stored.get_secret_value():
+        return credentials_from_info(
+            stored.get_secret_value(),
+            scopes,
+            subject=credentials.google_subject,
+            owner=_portal(credentials),
+        )
+    if base:
+        # Only an emulator (the sandbox) takes requests without credentials.
+        return AnonymousCredentials()
+    portal = credentials.portal_id
+    raise ConfigurationError(
+        f"{_portal(credentials)} has no Google credentials stored: set them with "
+        f"`sales-agent tenant update {portal} --google-credentials-file FILE`"
+    )
 
 
 def _google_api(
     settings: Settings,
+    credentials: TenantCredentials | None,
     name: str,
     version: str,
     scopes: Sequence[str],
     throttle_attempts: int,
     quota: UnitQuota | None = None,
+    meter: UsageMeter | None = None,
 ) -> GoogleApi:
     base = google_base_url(settings)
-    credentials = load_credentials(
-        scopes,
-        service_account_file=settings.google_service_account_file,
-        delegated_user=settings.google_delegated_user,
-        oauth_token_file=settings.google_oauth_token_file,
-        base_url=base,
-    )
+    identity = google_credentials(settings, credentials, scopes)
     if name == "gmail" and quota is None:
-        user = settings.google_delegated_user or "me"
-        quota = gmail_quota(base or "google", user, settings.gmail_quota_units_per_second)
+        quota = gmail_quota(
+            base or "google",
+            gmail_user(settings, credentials),
+            settings.gmail_quota_units_per_second,
+        )
     return GoogleApi(
         name,
         version,
-        credentials,
+        identity,
         base_url=base,
         timeout_seconds=settings.google_timeout_seconds,
         quota=quota,
         throttle_attempts=throttle_attempts,
+        meter=meter,
     )
 
 
 def build_mail(
-    settings: Settings, *, throttle_attempts: int = 3, quota: UnitQuota | None = None
+    settings: Settings,
+    credentials: TenantCredentials | None = None,
+    *,
+    throttle_attempts: int = 3,
+    quota: UnitQuota | None = None,
+    meter: UsageMeter | None = None,
 ) -> GmailMail:
-    """The Gmail adapter; without `quota`, the process-wide in-memory quota of its user."""
-    api = _google_api(settings, "gmail", "v1", GMAIL_SCOPES, throttle_attempts, quota)
+    """The Gmail adapter; without `quota`, the process-wide in-memory quota of its mailbox."""
+    api = _google_api(
+        settings, credentials, "gmail", "v1", GMAIL_SCOPES, throttle_attempts, quota, meter
+    )
     return GmailMail(api)
 
 
-def build_calendar(settings: Settings, *, throttle_attempts: int = 3) -> GoogleCalendar:
+def build_calendar(
+    settings: Settings,
+    credentials: TenantCredentials | None = None,
+    *,
+    throttle_attempts: int = 3,
+    meter: UsageMeter | None = None,
+) -> GoogleCalendar:
     """The Calendar adapter."""
-    api = _google_api(settings, "calendar", "v3", CALENDAR_SCOPES, throttle_attempts)
+    api = _google_api(
+        settings, credentials, "calendar", "v3", CALENDAR_SCOPES, throttle_attempts, meter=meter
+    )
     return GoogleCalendar(api)
 
 
-def build_drive(settings: Settings, *, throttle_attempts: int = 3) -> GoogleDrive:
+def build_drive(
+    settings: Settings,
+    credentials: TenantCredentials | None = None,
+    *,
+    throttle_attempts: int = 3,
+    meter: UsageMeter | None = None,
+) -> GoogleDrive:
     """The Drive adapter."""
-    api = _google_api(settings, "drive", "v3", DRIVE_SCOPES, throttle_attempts)
+    api = _google_api(
+        settings, credentials, "drive", "v3", DRIVE_SCOPES, throttle_attempts, meter=meter
+    )
     return GoogleDrive(api, cache_ttl_seconds=settings.connector_cache_ttl_seconds)
 
 
-def build_connectors(settings: Settings, *, throttle_attempts: int = 3) -> Connectors:
-    """All four connectors, against the real services or the sandbox."""
+def build_connectors(
+    settings: Settings,
+    credentials: TenantCredentials | None = None,
+    *,
+    throttle_attempts: int = 3,
+    meter: UsageMeter | None = None,
+) -> Connectors:
+    """All four connectors of a tenant (or of the environment), real or the sandbox."""
     return Connectors(
-        crm=build_crm(settings, throttle_attempts=throttle_attempts),
-        mail=build_mail(settings, throttle_attempts=throttle_attempts),
-        calendar=build_calendar(settings, throttle_attempts=throttle_attempts),
-        drive=build_drive(settings, throttle_attempts=throttle_attempts),
+        crm=build_crm(settings, credentials, throttle_attempts=throttle_attempts, meter=meter),
+        mail=build_mail(settings, credentials, throttle_attempts=throttle_attempts, meter=meter),
+        calendar=build_calendar(
+            settings, credentials, throttle_attempts=throttle_attempts, meter=meter
+        ),
+        drive=build_drive(settings, credentials, throttle_attempts=throttle_attempts, meter=meter),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 
 from sales_agent_pipeline.connectors.errors import vendor_call
+from sales_agent_pipeline.connectors.metering import GMAIL_QUOTA_UNITS, GOOGLE_CALLS, UsageMeter
 from sales_agent_pipeline.connectors.ratelimit import UnitQuota, retry_throttled
 from sales_agent_pipeline.domain.errors import ConfigurationError
 
@@ -71,6 +73,44 @@ def load_credentials(
     )
 
 
+def credentials_from_info(
+    text: str, scopes: Sequence[str], *, subject: str | None, owner: str
+) -> Credentials:
+    """A tenant's stored Google credentials (the JSON of a service-account key, acting for
+    `subject` by domain-wide delegation, or of an authorized-user token).
+
+    `owner` names whose credentials they are in errors (the portal); the JSON itself, a
+    private key, never appears in one.
+    """
+    try:
+        info = json.loads(text)
+    except ValueError:
+        raise ConfigurationError(f"{owner}: the stored Google credentials are not JSON") from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    try:
+        if kind == "service_account":
+            if not subject:
+                raise ConfigurationError(
+                    f"{owner}: a Google service account needs the mailbox it acts for "
+                    "(the tenant's sender email)"
+                )
+            account = service_account.Credentials.from_service_account_info(
+                info, scopes=list(scopes)
+            )
+            return account.with_subject(subject)
+        if kind == "authorized_user":
+            return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(scopes))
+    except (ValueError, KeyError, google.auth.exceptions.GoogleAuthError) as exc:
+        raise ConfigurationError(
+            f"{owner}: the stored Google credentials are not a usable {kind} file: "
+            f"{type(exc).__name__}"
+        ) from None
+    raise ConfigurationError(
+        f"{owner}: the stored Google credentials are neither a service-account key nor an "
+        f"authorized-user token (type {kind!r})"
+    )
+
+
 class GoogleApi:
     """One Google API (gmail, calendar or drive) for one user.
 
@@ -88,6 +128,7 @@ class GoogleApi:
         timeout_seconds: float,
         quota: UnitQuota | None = None,
         throttle_attempts: int = 3,
+        meter: UsageMeter | None = None,
     ) -> None:
         self.name = name
         self._version = version
@@ -98,7 +139,11 @@ class GoogleApi:
         self._timeout = timeout_seconds
         self._quota = quota
         self._attempts = throttle_attempts
+        self._meter = meter
         self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"GoogleApi({self.name!r}, <credentials hidden>)"
 
     def service(self) -> Any:
         """This thread's service object."""
@@ -127,6 +172,10 @@ class GoogleApi:
         def attempt() -> Any:
             if self._quota is not None and units:
                 self._quota.acquire(units)
+            if self._meter is not None:
+                self._meter.add(GOOGLE_CALLS)
+                if self.name == "gmail":
+                    self._meter.add(GMAIL_QUOTA_UNITS, units)
             with vendor_call(f"Google {self.name} {operation}"):
                 return self._send(make)
 

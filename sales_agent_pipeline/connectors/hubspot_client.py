@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import hubspot
 from urllib3.util.retry import Retry
 
 from sales_agent_pipeline.connectors.errors import vendor_call
+from sales_agent_pipeline.connectors.metering import HUBSPOT_CALLS, UsageMeter
 from sales_agent_pipeline.connectors.ratelimit import HubSpotLimits, retry_throttled
 from sales_agent_pipeline.domain.errors import ConfigurationError
 
@@ -19,21 +20,66 @@ T = TypeVar("T")
 _POOL_SIZE = 16
 
 
+class TokenSource(Protocol):
+    """Where a transport gets the bearer token of each call: a private app's static token,
+    or an OAuth grant's access token, refreshed as it nears expiry."""
+
+    def token(self) -> str:
+        """The token to send now (cheap: no I/O unless it is about to expire)."""
+        ...
+
+    def refresh(self, stale: str) -> str | None:
+        """A token to try instead of `stale`, which HubSpot refused with a 401; None when
+        there is none (a static token), and the 401 stands."""
+        ...
+
+
+class StaticToken:
+    """A private app's token: the same for every call, nothing to refresh."""
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ConfigurationError("HUBSPOT_ACCESS_TOKEN is not set")
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "StaticToken(<hidden>)"
+
+    def token(self) -> str:
+        """The token."""
+        return self._token
+
+    def refresh(self, stale: str) -> str | None:
+        """Nothing to refresh: the 401 stands."""
+        return None
+
+
+def _bearer(token: str) -> dict[str, str]:
+    # The generated clients' per-request auth override: the token of this call, whatever
+    # the shared Configuration holds (another thread may be using an older one).
+    return {"type": "oauth2", "in": "header", "key": "Authorization", "value": f"Bearer {token}"}
+
+
+def _unauthorised(exc: ConfigurationError) -> bool:
+    return exc.http_status == 401
+
+
 class HubSpotTransport:
     """Holds the generated API clients (one connection pool each) and runs every call
-    through the rate limiter, the 429 retry and the error classification."""
+    through the rate limiter, the 429 retry, the token refresh and the error
+    classification."""
 
     def __init__(
         self,
         *,
-        access_token: str,
+        access_token: str | TokenSource,
         base_url: str,
         limits: HubSpotLimits,
         timeout_seconds: float,
         throttle_attempts: int = 3,
+        meter: UsageMeter | None = None,
     ) -> None:
-        if not access_token:
-            raise ConfigurationError("HUBSPOT_ACCESS_TOKEN is not set")
+        self._tokens = StaticToken(access_token) if isinstance(access_token, str) else access_token
         base = base_url.rstrip("/")
         # urllib3 may retry a connection that never opened (the request was not sent);
         # everything else (reads, statuses) is ours to decide, so those retries are off.
@@ -47,9 +93,9 @@ class HubSpotTransport:
             respect_retry_after_header=False,
         )
         # `host` points every generated API client at `base`; `base_url` is for
-        # api_request(), which we do not use (see list_form_page).
+        # api_request(), which we do not use (see list_form_page). The token of each call
+        # goes with the call (_request_auth), so a refreshed one needs no new client.
         client = hubspot.Client.create(
-            access_token=access_token,
             host=base,
             base_url=base,
             retry=retry,
@@ -69,16 +115,49 @@ class HubSpotTransport:
         self._limits = limits
         self._timeout = timeout_seconds
         self._attempts = throttle_attempts
+        self._meter = meter
+
+    def __repr__(self) -> str:
+        return "HubSpotTransport(<token hidden>)"
+
+    def _authorised(
+        self, operation: str, send: Callable[[dict[str, str]], T], *, search: bool = False
+    ) -> T:
+        """One call with the current token; after a 401, once more with a refreshed one
+        (at most one refresh per call: a second 401 stands)."""
+        token = self._tokens.token()
+        try:
+            return self._send(operation, send, token, search)
+        except ConfigurationError as exc:
+            if not _unauthorised(exc):
+                raise
+            fresh = self._tokens.refresh(token)
+            if fresh is None or fresh == token:
+                raise
+        return self._send(operation, send, fresh, search)
+
+    def _send(
+        self, operation: str, send: Callable[[dict[str, str]], T], token: str, search: bool
+    ) -> T:
+        self._limits.acquire(search=search)
+        if self._meter is not None:
+            self._meter.add(HUBSPOT_CALLS)
+        with vendor_call(f"HubSpot {operation}"):
+            return send(_bearer(token))
 
     def call(
         self, operation: str, method: Callable[..., T], *args: Any, search: bool = False, **kw: Any
     ) -> T:
-        """Call one SDK method: wait for a slot, classify errors, honour 429s."""
+        """Call one SDK method: wait for a slot, classify errors, honour 429s and 401s."""
 
         def attempt() -> T:
-            self._limits.acquire(search=search)
-            with vendor_call(f"HubSpot {operation}"):
-                return method(*args, _request_timeout=self._timeout, **kw)
+            return self._authorised(
+                operation,
+                lambda auth: method(
+                    *args, _request_timeout=self._timeout, _request_auth=auth, **kw
+                ),
+                search=search,
+            )
 
         return retry_throttled(attempt, self._attempts)
 
@@ -94,20 +173,22 @@ class HubSpotTransport:
             query.append(("after", after))
         api_client = self.owners.api_client
 
+        def send(auth: dict[str, str]) -> Any:
+            return api_client.call_api(
+                "/form-integrations/v1/submissions/forms/{formGuid}",
+                "GET",
+                path_params={"formGuid": form_id},
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                response_types_map={200: "object"},
+                auth_settings=["oauth2"],
+                _return_http_data_only=True,
+                _request_timeout=self._timeout,
+                _request_auth=auth,
+            )
+
         def attempt() -> dict[str, Any]:
-            self._limits.acquire()
-            with vendor_call("HubSpot list form submissions"):
-                body = api_client.call_api(
-                    "/form-integrations/v1/submissions/forms/{formGuid}",
-                    "GET",
-                    path_params={"formGuid": form_id},
-                    query_params=query,
-                    header_params={"Accept": "application/json"},
-                    response_types_map={200: "object"},
-                    auth_settings=["oauth2"],
-                    _return_http_data_only=True,
-                    _request_timeout=self._timeout,
-                )
+            body = self._authorised("list form submissions", send)
             return body if isinstance(body, dict) else {}
 
         return retry_throttled(attempt, self._attempts)

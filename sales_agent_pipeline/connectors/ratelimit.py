@@ -176,16 +176,14 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
-def hubspot_limits(
-    base_url: str, token: str, requests_per_10s: int, searches_per_second: int
-) -> HubSpotLimits:
-    """The process-wide limits for one HubSpot token (one portal)."""
-    key = ("hubspot", base_url, fingerprint(token), requests_per_10s, searches_per_second)
+def hubspot_limits(key: str, requests_per_10s: int, searches_per_second: int) -> HubSpotLimits:
+    """The process-wide limits of one portal, named by its quota key."""
+    registry_key = ("hubspot", key, requests_per_10s, searches_per_second)
     with _registry_lock:
-        found = _registry.get(key)
+        found = _registry.get(registry_key)
         if not isinstance(found, HubSpotLimits):
             found = HubSpotLimits(requests_per_10s, searches_per_second)
-            _registry[key] = found
+            _registry[registry_key] = found
         return found
 
 
