@@ -4,6 +4,7 @@ three leads posted through the real webhook with valid v3 signatures, the first 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 import uuid
@@ -14,6 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
+from sales_agent_pipeline.db.repositories.tenant_secrets import get_secret, put_secret
+from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.secretbox import SecretDecryptError, secret_box
+from sales_agent_pipeline.settings import Settings, get_settings
 
 DEMO_PORTAL = 1000  # the sandbox's default portal
 DEMO_FORM = "demo-contact-form"
@@ -33,13 +38,32 @@ def demo_secret(data_dir: Path) -> str:
     path = data_dir / "demo-webhook-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        try:
+            # 0600 from the start, and O_EXCL: two starts at once never write two secrets.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as sink:
+                sink.write(secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
-def ensure_demo_tenant(sessions: sessionmaker[Session]) -> Tenant:
-    """The demo tenant, created on first run."""
+def _store_demo_secret(session: Session, settings: Settings, tenant: Tenant) -> None:
+    """The tenant's webhook secret is the data dir's demo secret (encrypted like any other)."""
+    box = secret_box(settings)
+    wanted = demo_secret(Path(settings.data_dir).resolve())
+    try:
+        stored = get_secret(session, box, tenant.id, SecretKind.WEBHOOK_SECRET)
+    except SecretDecryptError:
+        # Encrypted under a development key since deleted: the demo's own secret replaces it.
+        stored = None
+    if stored is None or stored.get_secret_value() != wanted:
+        put_secret(session, box, tenant.id, SecretKind.WEBHOOK_SECRET, wanted)
+
+
+def ensure_demo_tenant(sessions: sessionmaker[Session], settings: Settings | None = None) -> Tenant:
+    """The demo tenant, created on first run, its webhook secret the data dir's demo secret."""
     with sessions.begin() as session:
         tenant = session.scalar(select(Tenant).where(Tenant.portal_id == DEMO_PORTAL))
         if tenant is None:
@@ -61,6 +85,7 @@ def ensure_demo_tenant(sessions: sessionmaker[Session]) -> Tenant:
             )
             session.add(tenant)
             session.flush()
+        _store_demo_secret(session, settings or get_settings(), tenant)
         session.expunge(tenant)
     return tenant
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import httpx
 import psutil
 import psycopg
+import structlog
 import typer
 from pydantic import ValidationError
 from sqlalchemy.engine import URL
@@ -21,21 +22,30 @@ from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.cli.apikey import apikey_app
 from sales_agent_pipeline.cli.bulk import import_file, rerun
+from sales_agent_pipeline.cli.secrets import secrets_app
+from sales_agent_pipeline.cli.tenant import tenant_app
+from sales_agent_pipeline.cli.usage import usage
 from sales_agent_pipeline.db import migrate
 from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
 from sales_agent_pipeline.db.provision import Databases, provision
+from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.observability import configure_logging
 from sales_agent_pipeline.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from sales_agent_pipeline.cli.stack import Stack
 
+log = structlog.get_logger(__name__)
+
 app = typer.Typer(help="Sales Agent Pipeline: HubSpot form leads to Gmail drafts and tasks.")
 db_app = typer.Typer(help="The app database: migrations.")
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(secrets_app, name="secrets")
 app.command("import")(import_file)
 app.command("rerun")(rerun)
+app.command("usage")(usage)
 
 
 def _settings() -> Settings:
@@ -103,11 +113,8 @@ def _run_demo(settings: Settings, databases: Databases, stack: Stack) -> None:
     engine = make_engine(databases.app, pool_size=1)
     try:
         sessions = make_session_factory(engine)
-        secret = (
-            settings.hubspot_client_secret.get_secret_value()
-            if settings.hubspot_client_secret
-            else demo_secret(Path(settings.data_dir).resolve())
-        )
+        # The demo tenant's webhook secret (ensure_demo_tenant stored this one).
+        secret = demo_secret(Path(settings.data_dir).resolve())
         api = f"http://{settings.api_host}:{settings.api_port}"
         try:
             ids = post_demo_leads(api, secret, settings.sandbox_url)
@@ -132,6 +139,29 @@ def _run_demo(settings: Settings, databases: Databases, stack: Stack) -> None:
         engine.dispose()
 
 
+def _prepare_tenants(settings: Settings, databases: Databases) -> str | None:
+    """Before the API answers: the environment's tenant (HUBSPOT_PORTAL_ID), else in sandbox
+    mode the demo tenant; returns the demo's admin key."""
+    from sales_agent_pipeline.cli.demo import ensure_demo_tenant
+    from sales_agent_pipeline.cli.demo_key import demo_api_key
+    from sales_agent_pipeline.db.session import make_engine, make_session_factory
+    from sales_agent_pipeline.usecases.tenants import sync_environment_tenant
+
+    engine = make_engine(databases.app, pool_size=1)
+    try:
+        sessions = make_session_factory(engine)
+        line = sync_environment_tenant(sessions, settings)
+        if line is not None:
+            typer.echo(line)
+            log.info("tenant.environment", message=line)
+        if not settings.sandbox_mode:
+            return None
+        tenant = ensure_demo_tenant(sessions, settings)
+        return demo_api_key(sessions, Path(settings.data_dir).resolve(), tenant.id)
+    finally:
+        engine.dispose()
+
+
 @app.command()
 def up() -> None:
     """Start everything: PostgreSQL if embedded, migrations, Dagster UI and daemon, the API."""
@@ -148,18 +178,13 @@ def up() -> None:
     except (StackError, EmbeddedPostgresError, psycopg.OperationalError, OperationalError) as exc:
         typer.secho(f"cannot start: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
-    api_key: str | None = None
-    if settings.sandbox_mode:
-        # The demo tenant exists before the API answers its first delivery.
-        from sales_agent_pipeline.cli.demo import ensure_demo_tenant
-        from sales_agent_pipeline.cli.demo_key import demo_api_key
-        from sales_agent_pipeline.db.session import make_engine, make_session_factory
-
-        engine = make_engine(databases.app, pool_size=1)
-        sessions = make_session_factory(engine)
-        tenant = ensure_demo_tenant(sessions)
-        api_key = demo_api_key(sessions, Path(settings.data_dir).resolve(), tenant.id)
-        engine.dispose()
+    try:
+        api_key = _prepare_tenants(settings, databases)
+    except ConfigurationError as exc:
+        typer.secho(f"cannot start: {exc.message}", fg="red", err=True)
+        if databases.embedded is not None:
+            databases.embedded.stop()
+        raise typer.Exit(1) from exc
     provisioned = time.time()
     stack = Stack(settings, databases)
 

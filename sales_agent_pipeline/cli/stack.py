@@ -18,7 +18,7 @@ import httpx
 import psutil
 import structlog
 
-from sales_agent_pipeline.cli.demo import DEMO_SENDER, demo_secret
+from sales_agent_pipeline.cli.demo import DEMO_SENDER
 from sales_agent_pipeline.db.embedded import port_is_free
 from sales_agent_pipeline.db.provision import Databases
 from sales_agent_pipeline.settings import Settings
@@ -101,12 +101,11 @@ def child_environment(settings: Settings, databases: Databases) -> dict[str, str
     )
     if settings.sandbox_mode:
         # No real credentials: every connector talks to the sandbox `up` starts, as the
-        # demo owner's mailbox, and the demo's deliveries are signed with a local secret.
+        # demo owner's mailbox. The demo's deliveries are signed with the demo tenant's own
+        # webhook secret (stored encrypted by ensure_demo_tenant), never a global one.
         env["HUBSPOT_API_BASE_URL"] = settings.sandbox_url
         env["GOOGLE_API_BASE_URL"] = settings.sandbox_url
         env.setdefault("SANDBOX_GOOGLE_USER", DEMO_SENDER)
-        if settings.hubspot_client_secret is None:
-            env["HUBSPOT_CLIENT_SECRET"] = demo_secret(data_dir)
     return env
 
 

@@ -1,16 +1,26 @@
-"""Per-tenant daily usage: counters the runs add to (vendor calls, quota units)."""
+"""Per-tenant daily usage: counters the runs add to (vendor calls, quota units), and the
+report that adds what the audit trail holds (leads, workflows, drafts, sends, tasks)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from sqlalchemy import Date, and_, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
-from sales_agent_pipeline.db.models import TenantUsage
+from sales_agent_pipeline.db.models import (
+    DraftEmail,
+    FormSubmission,
+    HubspotTask,
+    TenantUsage,
+    Workflow,
+)
 
 # Counter names: "<what>.<vendor>", e.g. vendor_calls.hubspot, quota_units.gmail.
 VENDOR_CALLS = "vendor_calls"
@@ -35,3 +45,101 @@ def add_usage(
             set_={"value": TenantUsage.value + statement.excluded.value},
         )
     )
+
+
+# A report covers at most this many days (a year and a leap day).
+MAX_REPORT_DAYS = 366
+
+
+@dataclass
+class UsageDay:
+    """One tenant's day (UTC): what arrived, what came of it, and what it cost at the vendors.
+
+    leads_received: form submissions received that day (webhook, reconciliation, import);
+    workflows: the workflows created that day, by their status now (so they add up to the
+    workflows started that day); drafts: Gmail drafts created; sends: emails sent that day
+    (directly or by approval); tasks: HubSpot tasks created; vendor_calls and quota_units:
+    the runs' counters (`vendor_calls.hubspot` -> vendor_calls["hubspot"]).
+    """
+
+    day: date
+    leads_received: int = 0
+    workflows: dict[str, int] = field(default_factory=dict)
+    drafts: int = 0
+    sends: int = 0
+    tasks: int = 0
+    vendor_calls: dict[str, int] = field(default_factory=dict)
+    quota_units: dict[str, int] = field(default_factory=dict)
+
+
+def _utc_day(column: Any) -> Any:
+    return cast(func.timezone("UTC", column), Date)
+
+
+def _window(column: Any, first: date, last: date) -> Any:
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    return and_(column >= start, column < end)
+
+
+def usage_report(session: Session, tenant_id: uuid.UUID, first: date, last: date) -> list[UsageDay]:
+    """Every day from first to last (inclusive, UTC), zeros included, oldest first."""
+    if last < first:
+        raise ValueError(f"the report's last day {last} is before its first {first}")
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise ValueError(f"a report covers at most {MAX_REPORT_DAYS} days")
+    days = {
+        first + timedelta(days=n): UsageDay(first + timedelta(days=n))
+        for n in range((last - first).days + 1)
+    }
+    received = _utc_day(FormSubmission.received_at)
+    for day, count in session.execute(
+        select(received, func.count())
+        .where(
+            FormSubmission.tenant_id == tenant_id,
+            _window(FormSubmission.received_at, first, last),
+        )
+        .group_by(received)
+    ):
+        days[day].leads_received = count
+    started = _utc_day(Workflow.created_at)
+    for day, status, count in session.execute(
+        select(started, Workflow.status, func.count())
+        .where(Workflow.tenant_id == tenant_id, _window(Workflow.created_at, first, last))
+        .group_by(started, Workflow.status)
+    ):
+        days[day].workflows[status] = count
+    _count_outputs(session, tenant_id, first, last, days)
+    for day, metric, value in session.execute(
+        select(TenantUsage.day, TenantUsage.metric, TenantUsage.value).where(
+            TenantUsage.tenant_id == tenant_id, TenantUsage.day.between(first, last)
+        )
+    ):
+        kind, _, vendor = metric.partition(".")
+        if kind == VENDOR_CALLS:
+            days[day].vendor_calls[vendor] = int(value)
+        elif kind == QUOTA_UNITS:
+            days[day].quota_units[vendor] = int(value)
+    return list(days.values())
+
+
+def _count_outputs(
+    session: Session, tenant_id: uuid.UUID, first: date, last: date, days: dict[date, UsageDay]
+) -> None:
+    """Drafts, sends and tasks per day, through their workflows' tenant."""
+    queries: list[tuple[str, Any, Any, Any]] = [
+        ("drafts", DraftEmail, DraftEmail.created_at, DraftEmail.gmail_draft_id.is_not(None)),
+        ("sends", DraftEmail, DraftEmail.sent_at, DraftEmail.sent.is_(True)),
+        ("tasks", HubspotTask, HubspotTask.created_at, HubspotTask.hubspot_task_id.is_not(None)),
+    ]
+    for name, model, moment, condition in queries:
+        day_of = _utc_day(moment)
+        rows = session.execute(
+            select(day_of, func.count())
+            .select_from(model)
+            .join(Workflow, Workflow.id == model.workflow_id)
+            .where(Workflow.tenant_id == tenant_id, condition, _window(moment, first, last))
+            .group_by(day_of)
+        )
+        for day, count in rows:
+            setattr(days[day], name, count)
