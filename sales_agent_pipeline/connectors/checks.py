@@ -128,7 +128,7 @@ def check_forms(
                 response = forms.get_by_id(
                     form_id, _preload_content=False, _request_timeout=timeout
                 )
-                response.release_conn()
+                response.drain_conn()
         except PipelineError as exc:
             if exc.http_status in (400, 404):
                 missing.append(form_id)

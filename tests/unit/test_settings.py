@@ -13,11 +13,21 @@ VARIABLES = (
     "DATABASE_URL",
     "HUBSPOT_ACCESS_TOKEN",
     "HUBSPOT_CLIENT_SECRET",
+    "HUBSPOT_PORTAL_ID",
+    "HUBSPOT_CLIENT_ID",
+    "API_PUBLIC_URL",
+    "SANDBOX",
+    "SECRETS_ENCRYPTION_KEYS",
+    "SECRETS_ENCRYPTION_KEY_FILE",
+    "SENDER_EMAIL",
+    "GOOGLE_DELEGATED_USER",
     "GOOGLE_SERVICE_ACCOUNT_FILE",
     "GOOGLE_OAUTH_TOKEN_FILE",
     "WORKFLOW_MODE",
     "ALLOWED_FORM_IDS",
 )
+# A well-formed Fernet key (never used to encrypt anything here).
+KEY = "m3m9eYQgYwBvTf4rFZ0yV4Zl0uB1x3qN8cVb2Hk5LQc="
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +51,54 @@ def test_production_without_secrets_names_every_missing_variable(
     with pytest.raises(ValidationError) as excinfo:
         Settings(_env_file=None)
     message = str(excinfo.value)
-    for name in ("DATABASE_URL", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET"):
+    assert "DATABASE_URL" in message
+    assert "SECRETS_ENCRYPTION_KEYS or SECRETS_ENCRYPTION_KEY_FILE" in message
+    # Without HUBSPOT_PORTAL_ID there is no environment tenant: tenants bring their own.
+    assert "HUBSPOT_ACCESS_TOKEN" not in message
+
+
+def test_production_with_a_portal_needs_that_portals_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
+    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
+    monkeypatch.setenv("HUBSPOT_PORTAL_ID", "12345678")
+    with pytest.raises(ValidationError) as excinfo:
+        Settings(_env_file=None)
+    message = str(excinfo.value)
+    for name in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET"):
         assert name in message
     assert "GOOGLE_SERVICE_ACCOUNT_FILE or GOOGLE_OAUTH_TOKEN_FILE" in message
+    assert "SECRETS_ENCRYPTION_KEYS" not in message
+
+
+def test_production_with_an_oauth_app_needs_its_secret_and_public_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
+    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
+    monkeypatch.setenv("HUBSPOT_CLIENT_ID", "app-client-id")
+    with pytest.raises(ValidationError) as excinfo:
+        Settings(_env_file=None)
+    message = str(excinfo.value)
+    assert "HUBSPOT_CLIENT_SECRET" in message
+    assert "API_PUBLIC_URL" in message
+
+
+def test_a_key_file_stands_in_for_the_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
+    monkeypatch.setenv("SECRETS_ENCRYPTION_KEY_FILE", "/run/secrets/fernet")
+    assert Settings(_env_file=None).secrets_encryption_key_file is not None
 
 
 def test_production_rejects_a_placeholder_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
+    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
+    monkeypatch.setenv("HUBSPOT_PORTAL_ID", "12345678")
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "changeme")
     monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", "a-real-looking-secret")
     monkeypatch.setenv("GOOGLE_OAUTH_TOKEN_FILE", "/run/secrets/token.json")
@@ -65,14 +115,32 @@ def test_production_with_every_secret_loads_and_hides_them(
 ) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:pw@db.internal/sales_agent")
+    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
+    monkeypatch.setenv("HUBSPOT_PORTAL_ID", "12345678")
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-0123456789")
     monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", "s3cr3t-value")
     monkeypatch.setenv("GOOGLE_SERVICE_ACCOUNT_FILE", "/run/secrets/sa.json")
     settings = Settings(_env_file=None)
     assert not settings.uses_embedded_postgres
+    assert not settings.sandbox_mode  # a portal id means the real vendors
     rendered = repr(settings) + str(settings.model_dump())
-    assert "pat-na1-0123456789" not in rendered
-    assert "s3cr3t-value" not in rendered
+    for secret in ("pat-na1-0123456789", "s3cr3t-value", KEY, ":pw@"):
+        assert secret not in rendered
+
+
+def test_the_sender_defaults_to_the_delegated_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_DELEGATED_USER", "owner@example.com")
+    assert Settings(_env_file=None).resolved_sender_email == "owner@example.com"
+    monkeypatch.setenv("SENDER_EMAIL", "sales@example.com")
+    assert Settings(_env_file=None).resolved_sender_email == "sales@example.com"
+
+
+def test_sandbox_mode_follows_what_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).sandbox_mode
+    monkeypatch.setenv("HUBSPOT_CLIENT_ID", "app")
+    assert not Settings(_env_file=None).sandbox_mode
+    monkeypatch.setenv("SANDBOX", "true")
+    assert Settings(_env_file=None).sandbox_mode
 
 
 def test_secrets_can_come_from_a_secrets_dir(tmp_path: Path) -> None:
