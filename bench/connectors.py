@@ -66,7 +66,8 @@ def main() -> None:
         # Client-side limits out of the way too: this measures the connectors themselves.
         settings = Settings(
             _env_file=None,
-            hubspot_access_token="pat-bench",  # noqa: S106 (the sandbox takes any token)
+            # The token the sandbox binds to its default portal (it refuses unknown ones).
+            hubspot_access_token="sandbox-token",  # noqa: S106 (not a secret)
             hubspot_api_base_url=url,
             google_api_base_url=url,
             hubspot_requests_per_10s=10_000_000,

@@ -1,0 +1,18 @@
+"""HubSpot and Google wire-format emulator, checking credentials the way the vendors do.
+
+HubSpot: a bearer token is bound to one portal (`POST /_sandbox/hubspot/tokens`; the demo's
+"sandbox-token" always maps to the default portal); an unknown token is 401
+INVALID_AUTHENTICATION, an expired OAuth access token 401 EXPIRED_AUTHENTICATION, and
+another portal's objects and forms are 404. Public apps (`POST /_sandbox/hubspot/apps`)
+install through `/oauth/authorize` and `/oauth/v1/token`; uninstalling revokes the grant.
+
+Google: `POST /_sandbox/google/service-accounts` issues a key file (token_uri at
+`<sandbox>/token`) delegated for some domains; `POST /_sandbox/google/authorized-users` an
+authorized-user file for one user. Access tokens act as one subject: Gmail serves only the
+subject's mailbox (403 "Delegation denied" otherwise), free/busy only its domain's
+calendars, Drive only files it owns or that are shared with it. Without a bearer token a
+request acts as the default user, unless `google_require_auth` is on.
+
+`GET /_sandbox/requests?after=SEQ` lists each vendor request with the identity it carried
+(portal and token fingerprint, or Google subject) and what it touched.
+"""

@@ -24,6 +24,9 @@ def config_from_env() -> SandboxConfig:
         config.search_lag_seconds = float(value)
     if value := os.environ.get("SANDBOX_GOOGLE_USER"):
         config.default_google_user = value
+    if value := os.environ.get("SANDBOX_GOOGLE_REQUIRE_AUTH"):
+        # Google calls without a bearer token are then refused (401), as Google does.
+        config.google_require_auth = value.strip().lower() in ("1", "true", "yes", "on")
     return config
 
 

@@ -117,7 +117,7 @@ def state(store: StoreDep, faults: FaultsDep, section: str | None = None) -> dic
 
 def _hubspot(store: Store) -> dict[str, Any]:
     return {
-        "tokens": dict(store.tokens),
+        "tokens": dict(store.hubspot_auth.tokens),
         "portals": {
             str(portal.id): {
                 "objects": {

@@ -11,17 +11,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import (
     admin,
+    admin_auth,
     calendar,
     drive,
     gmail,
     gmail_drafts,
+    google_oauth,
+    hubspot_account,
     hubspot_crm,
     hubspot_forms,
+    hubspot_oauth,
     inspection,
 )
 from .demo import load_demo
 from .errors import MISROUTED_GOOGLE, GoogleError, HubSpotError, is_google_path, vendor_error
-from .faults import Faults, install
+from .faults import Faults
+from .gate import install
 from .state import SandboxConfig, Store
 
 
@@ -46,7 +51,20 @@ def create_app(
         app.state.faults.add_rule(rule)
     if demo:
         load_demo(app.state.store)
-    routers = (admin, inspection, hubspot_crm, hubspot_forms, gmail, gmail_drafts, calendar, drive)
+    routers = (
+        admin,
+        admin_auth,
+        inspection,
+        hubspot_oauth,
+        hubspot_account,
+        hubspot_crm,
+        hubspot_forms,
+        google_oauth,
+        gmail,
+        gmail_drafts,
+        calendar,
+        drive,
+    )
     for module in routers:
         app.include_router(module.router)
     install(app, app.state.store, app.state.faults)

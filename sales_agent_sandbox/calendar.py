@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
-from .deps import StoreDep
+from .deps import GoogleSubjectDep, StoreDep, touch
 from .errors import GoogleError
+from .google_auth import domain_of
 from .state import parse_time
 
 router = APIRouter(tags=["calendar"])
@@ -34,8 +35,17 @@ def _format(moment: datetime, zone: ZoneInfo | None) -> str:
 
 
 @router.post("/calendar/v3/freeBusy")
-def free_busy(body: Annotated[dict[str, Any], Body()], store: StoreDep) -> dict[str, Any]:
-    """Return busy intervals overlapping [timeMin, timeMax) for each asked calendar."""
+def free_busy(
+    body: Annotated[dict[str, Any], Body()],
+    request: Request,
+    store: StoreDep,
+    subject: GoogleSubjectDep,
+) -> dict[str, Any]:
+    """Return busy intervals overlapping [timeMin, timeMax) for each asked calendar.
+
+    A token's subject sees the free/busy of its own domain's calendars (Workspace shares
+    them domain-wide); another domain's come back as notFound, as Google answers.
+    """
     time_min, time_max = _time(body, "timeMin"), _time(body, "timeMax")
     if time_max <= time_min:
         raise GoogleError(
@@ -51,10 +61,14 @@ def free_busy(body: Annotated[dict[str, Any], Body()], store: StoreDep) -> dict[
     if len(items) > _MAX_ITEMS:
         raise GoogleError(400, "Too many calendars requested.", "tooManyCalendarsRequested")
     calendars: dict[str, Any] = {}
+    answered: list[str] = []
     with store.locked():
         for item in items:
             calendar_id = str(item.get("id", ""))
-            calendar = store.calendar(calendar_id)
+            wanted = subject if subject and calendar_id == "primary" else calendar_id
+            calendar = store.calendar(wanted)
+            if calendar is not None and subject and domain_of(calendar.id) != domain_of(subject):
+                calendar = None
             if calendar is None:
                 calendars[calendar_id] = {
                     "errors": [{"domain": "global", "reason": "notFound"}],
@@ -71,6 +85,8 @@ def free_busy(body: Annotated[dict[str, Any], Body()], store: StoreDep) -> dict[
                 if start < time_max and end > time_min
             ]
             calendars[calendar_id] = {"busy": busy}
+            answered.append(calendar.id)
+    touch(request, calendars=answered)
     return {
         "kind": "calendar#freeBusy",
         "timeMin": _format(time_min, zone),

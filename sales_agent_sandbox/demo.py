@@ -10,14 +10,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .demo_drive import ALLOWLIST, DEMO_DOMAIN, DRIVE, SHARED_DRIVE, drive_files
 from .seed import apply_seed
 from .state import Store, iso, utcnow
-
-DEMO_DOMAIN = "sandbox.example.com"
-FOLDER = "application/vnd.google-apps.folder"
-PDF = "application/pdf"
-DOC = "application/vnd.google-apps.document"
-SLIDES = "application/vnd.google-apps.presentation"
 
 # (id, first name, last name, email, time zone, busy blocks as (business day 1..3, start, end))
 OWNERS: list[tuple[str, str, str, str, str, list[tuple[int, str, str]]]] = [
@@ -212,65 +207,9 @@ GMAIL: list[dict[str, Any]] = [
     },
 ]
 
-CASE_STUDIES = "folder-case-studies"
-ONE_PAGERS = "folder-one-pagers"
-SHARED_DRIVE = "shared-drive-sales"
-ALLOWLIST = [CASE_STUDIES, ONE_PAGERS]
-
-# (id, name, mime type, parent, trashed, description); parents in the shared drive carry it.
-DRIVE: list[tuple[str, str, str, str | None, bool, str]] = [
-    (CASE_STUDIES, "Case studies", FOLDER, None, False, ""),
-    ("folder-case-studies-robotics", "Robotics", FOLDER, CASE_STUDIES, False, ""),
-    ("folder-internal", "Internal", FOLDER, None, False, "Not for prospects"),
-    (ONE_PAGERS, "One-pagers", FOLDER, SHARED_DRIVE, False, ""),
-    (
-        "file-cs-fintech",
-        "Ledgerline - payments audit trail case study",
-        DOC,
-        CASE_STUDIES,
-        False,
-        "Fintech: audit trail for payment approvals",
-    ),
-    (
-        "file-cs-healthcare",
-        "CarePoint clinics scheduling case study",
-        SLIDES,
-        CASE_STUDIES,
-        False,
-        "Healthcare: patient scheduling",
-    ),
-    (
-        "file-cs-robotics-pick",
-        "Pick-and-place rollout case study.pdf",
-        PDF,
-        "folder-case-studies-robotics",
-        False,
-        "Robotics: warehouse pick-and-place",
-    ),
-    # Trashed, and the best name match for a robotics warehouse query: must never be returned.
-    (
-        "file-cs-robotics-trashed",
-        "Robotics warehouse automation case study.pdf",
-        PDF,
-        CASE_STUDIES,
-        True,
-        "Robotics: superseded version",
-    ),
-    ("file-op-robotics", "Robotics one-pager.pdf", PDF, ONE_PAGERS, False, "Robotics"),
-    ("file-op-fintech", "Fintech one-pager", DOC, ONE_PAGERS, False, "Fintech"),
-    ("file-op-healthcare", "Healthcare one-pager", SLIDES, ONE_PAGERS, False, "Healthcare"),
-    ("file-op-fintech-trashed", "Fintech one-pager (old draft)", DOC, ONE_PAGERS, True, "Fintech"),
-    # Outside every allowlisted folder, though their names match well.
-    (
-        "file-internal-robotics",
-        "Robotics warehouse automation case study - pricing notes.pdf",
-        PDF,
-        "folder-internal",
-        False,
-        "Internal pricing",
-    ),
-    ("file-root-healthcare", "Healthcare case study draft", DOC, None, False, "My Drive root"),
-]
+# The form the product's demo tenant allowlists (its leads are posted as this form's).
+DEMO_FORM = "demo-contact-form"
+DEMO_FORM_NAME = "Contact us (demo)"
 
 
 def _business_days(start: date, count: int) -> list[date]:
@@ -293,27 +232,6 @@ def _busy(zone: str, blocks: list[tuple[int, str, str]], now: datetime) -> list[
         finish = datetime.combine(at, time.fromisoformat(end), tz)
         busy.append({"start": iso(begin), "end": iso(finish)})
     return busy
-
-
-def _drive_files(now: datetime) -> list[dict[str, Any]]:
-    shared_folders = {ONE_PAGERS}
-    files = []
-    for index, (file_id, name, mime, parent, trashed, description) in enumerate(DRIVE):
-        in_shared = parent == SHARED_DRIVE or parent in shared_folders
-        files.append(
-            {
-                "id": file_id,
-                "name": name,
-                "mimeType": mime,
-                "parents": [parent] if parent else [],
-                "trashed": trashed,
-                "description": description or None,
-                "driveId": SHARED_DRIVE if in_shared else None,
-                "modifiedTime": iso(now - timedelta(days=30 - index)),
-                "content": f"{name}\n{description}\n" if mime != FOLDER else "",
-            }
-        )
-    return files
 
 
 def demo_seed(now: datetime | None = None) -> dict[str, Any]:
@@ -354,8 +272,11 @@ def demo_seed(now: datetime | None = None) -> dict[str, Any]:
         "associations": associations,
         "calendars": calendars,
         "gmail": gmail,
-        "drives": [{"id": SHARED_DRIVE, "name": "Sales enablement"}],
-        "driveFiles": _drive_files(now),
+        "forms": [{"id": DEMO_FORM, "name": DEMO_FORM_NAME}],
+        "drives": [
+            {"id": SHARED_DRIVE, "name": "Sales enablement", "members": [f"domain:{DEMO_DOMAIN}"]}
+        ],
+        "driveFiles": drive_files(now),
     }
 
 
@@ -374,6 +295,7 @@ def describe() -> dict[str, Any]:
             {"id": cid, "email": email, "companyId": company, "ownerId": owner}
             for cid, email, _, _, _, company, owner in CONTACTS
         ],
+        "forms": [{"id": DEMO_FORM, "name": DEMO_FORM_NAME}],
         "threads": [
             {"id": m["threadId"], "user": m["user"], "subject": m["subject"]}
             for m in GMAIL

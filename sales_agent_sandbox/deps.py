@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -28,6 +29,27 @@ def get_portal(request: Request) -> Portal:
     return store.portal(request.state.portal_id)
 
 
+def google_subject(request: Request) -> str | None:
+    """The subject the request's Google token acts as; None for an anonymous request."""
+    subject: str | None = getattr(request.state, "google_subject", None)
+    return subject
+
+
+def gmail_user(request: Request, user_id: str) -> str:
+    """The mailbox a Gmail request is for: `me` is the token's subject, or without a token
+    the default user (the gate has refused other users' mailboxes already)."""
+    if user_id != "me":
+        return user_id
+    return google_subject(request) or get_store(request).config.default_google_user
+
+
+def touch(request: Request, **kinds: Iterable[Any]) -> None:
+    """Tell the request log what this request read or wrote (calendars, Drive owners...)."""
+    request.state.touched = {kind: sorted(set(values)) for kind, values in kinds.items() if values}
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 FaultsDep = Annotated[Faults, Depends(get_faults)]
 PortalDep = Annotated[Portal, Depends(get_portal)]
+GoogleSubjectDep = Annotated[str | None, Depends(google_subject)]
+GmailUser = Annotated[str, Depends(gmail_user)]

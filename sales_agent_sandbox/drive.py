@@ -6,12 +6,13 @@ import base64
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from .deps import StoreDep
+from .deps import GoogleSubjectDep, StoreDep, touch
 from .drive_query import check_fields, compile_q, parse_fields, select
 from .errors import GoogleError
-from .state import DriveFile, iso
+from .google_auth import domain_of
+from .state import DriveFile, Store, iso
 
 router = APIRouter(tags=["drive"])
 
@@ -51,6 +52,9 @@ FILE_FIELDS = {
 }
 LIST_FIELDS = {"kind", "nextPageToken", "incompleteSearch", "files"}
 DEFAULT_FIELDS = "kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)"
+DEFAULT_FILE_FIELDS = "kind,id,name,mimeType"
+# Folders nest far less deep than this; the bound only stops a seeded cycle.
+_MAX_DEPTH = 32
 _ORDER_KEYS = {
     "name": "name",
     "name_natural": "name",
@@ -70,8 +74,37 @@ def _link(file: DriveFile) -> str:
     return f"https://drive.google.com/file/d/{file.id}/view?usp=drivesdk"
 
 
-def file_json(file: DriveFile) -> dict[str, Any]:
-    """Serialise a file as Drive's File resource."""
+def _granted(grants: list[str], viewer: str) -> bool:
+    return viewer in grants or f"domain:{domain_of(viewer)}" in grants
+
+
+def visible(store: Store, file: DriveFile, viewer: str | None, depth: int = 0) -> bool:
+    """Whether `viewer` (None: anonymous, who sees all) can see a file: its owner, those it
+    or a folder above it is shared with, and a shared drive's members."""
+    if viewer is None:
+        return True
+    if file.drive_id:
+        drive = store.shared_drives.get(file.drive_id)
+        return drive is not None and _granted(drive.members, viewer)
+    if file.owner_email.lower() == viewer or _granted(file.shared_with, viewer):
+        return True
+    return depth < _MAX_DEPTH and any(
+        visible(store, store.drive_files[parent], viewer, depth + 1)
+        for parent in file.parents
+        if parent in store.drive_files
+    )
+
+
+def _touch(request: Request, files: list[DriveFile]) -> None:
+    touch(
+        request,
+        driveOwners=[f.owner_email.lower() for f in files if not f.drive_id],
+        sharedDrives=[f.drive_id for f in files if f.drive_id],
+    )
+
+
+def file_json(file: DriveFile, viewer: str | None = None) -> dict[str, Any]:
+    """Serialise a file as Drive's File resource (as `viewer` sees it)."""
     body: dict[str, Any] = {
         "kind": "drive#file",
         "id": file.id,
@@ -102,7 +135,7 @@ def file_json(file: DriveFile) -> dict[str, Any]:
                 "kind": "drive#user",
                 "emailAddress": file.owner_email,
                 "displayName": file.owner_email,
-                "me": True,
+                "me": viewer is None or viewer == file.owner_email.lower(),
             }
         ]
     return body
@@ -135,7 +168,9 @@ def _order(files: list[DriveFile], order_by: str | None) -> list[DriveFile]:
 
 @router.get("/drive/v3/files")
 def list_files(
+    request: Request,
     store: StoreDep,
+    viewer: GoogleSubjectDep,
     q: str | None = None,
     page_size: Annotated[int, Query(alias="pageSize")] = 100,
     page_token: Annotated[str | None, Query(alias="pageToken")] = None,
@@ -182,21 +217,60 @@ def list_files(
         candidates = [
             f
             for f in store.drive_files.values()
-            if (corpus == "allDrives")
-            or (corpus == "drive" and f.drive_id == drive_id)
-            or (corpus in ("user", "domain") and f.drive_id is None)
+            if (
+                (corpus == "allDrives")
+                or (corpus == "drive" and f.drive_id == drive_id)
+                or (corpus in ("user", "domain") and f.drive_id is None)
+            )
+            and visible(store, f, viewer)
         ]
         hits = _order([f for f in candidates if predicate(f)], order_by)
     try:
         start = int(base64.urlsafe_b64decode((page_token or "MA==").encode()).decode())
     except ValueError as exc:
         raise _bad("Invalid Value: pageToken", "pageToken") from exc
+    page = hits[start : start + page_size]
+    _touch(request, page)
     body: dict[str, Any] = {
         "kind": "drive#fileList",
         "incompleteSearch": False,
-        "files": [file_json(f) for f in hits[start : start + page_size]],
+        "files": [file_json(f, viewer) for f in page],
     }
     if start + page_size < len(hits):
         body["nextPageToken"] = base64.urlsafe_b64encode(str(start + page_size).encode()).decode()
+    selected: dict[str, Any] = select(body, tree)
+    return selected
+
+
+@router.get("/drive/v3/files/{file_id}")
+def get_file(
+    file_id: str,
+    request: Request,
+    store: StoreDep,
+    viewer: GoogleSubjectDep,
+    fields: str | None = None,
+    supports_all_drives: Annotated[bool, Query(alias="supportsAllDrives")] = False,
+    supports_team_drives: Annotated[bool, Query(alias="supportsTeamDrives")] = False,
+) -> dict[str, Any]:
+    """One file's metadata; a file the caller cannot see is Drive's 404, like a missing one
+    (and so is a shared drive's file asked without supportsAllDrives)."""
+    tree = parse_fields(fields or DEFAULT_FILE_FIELDS)
+    check_fields(tree, FILE_FIELDS, {})
+    with store.locked():
+        found = store.drive_files.get(file_id)
+        shown = (
+            found is not None
+            and visible(store, found, viewer)
+            and (not found.drive_id or supports_all_drives or supports_team_drives)
+        )
+        if found is None or not shown:
+            raise GoogleError(
+                404,
+                f"File not found: {file_id}.",
+                "notFound",
+                location="fileId",
+            )
+        body = file_json(found, viewer)
+    _touch(request, [found])
     selected: dict[str, Any] = select(body, tree)
     return selected

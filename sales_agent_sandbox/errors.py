@@ -122,6 +122,7 @@ class GoogleError(Exception):
         status: str | None = None,
         domain: str = "global",
         location: str | None = None,
+        location_type: str = "parameter",
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -131,6 +132,7 @@ class GoogleError(Exception):
         self.status = status or _GOOGLE_STATUS.get(code, "UNKNOWN")
         self.domain = domain
         self.location = location
+        self.location_type = location_type
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
@@ -141,7 +143,7 @@ class GoogleError(Exception):
             "reason": self.reason,
         }
         if self.location:
-            detail["locationType"] = "parameter"
+            detail["locationType"] = self.location_type
             detail["location"] = self.location
         return {
             "error": {

@@ -1,4 +1,4 @@
-"""HubSpot-style rate limits, fault injection and call counting, as one HTTP middleware."""
+"""HubSpot-style rate limits, fault injection and call counting (the gate applies them)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,13 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from starlette.routing import Match
+from fastapi import Response
 
 from .errors import GoogleError, HubSpotError, is_google_path
-from .gmail_quota import GmailQuota, gmail_cost
-from .state import Store
-
-_UNCHECKED_PREFIXES = ("/_sandbox", "/docs", "/openapi.json", "/redoc")
-_MISSING_AUTH = (
-    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
-    "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
-)
+from .gmail_quota import GmailQuota
 
 
 @dataclass
@@ -112,13 +103,14 @@ class Faults:
         with self._lock:
             self.rules: list[FaultRule] = []
             self.calls: Counter[str] = Counter()
-            self._windows: dict[int, deque[float]] = {}
-            self._search_windows: dict[int, deque[float]] = {}
-            self.peak_in_window: dict[int, int] = {}
+            # Windows are per portal ("1000"), and per portal and app for OAuth ("1000/4000001").
+            self._windows: dict[str, deque[float]] = {}
+            self._search_windows: dict[str, deque[float]] = {}
+            self.peak_in_window: dict[str, int] = {}
             self.rejected: Counter[str] = Counter()
             # Every HubSpot call, admitted or not: what a client-side limiter let through.
-            self._attempts: dict[int, deque[float]] = {}
-            self.peak_attempts: dict[int, int] = {}
+            self._attempts: dict[str, deque[float]] = {}
+            self.peak_attempts: dict[str, int] = {}
             # Gmail's units per user (and its per-minute budget, when one is configured).
             self.gmail = GmailQuota()
             # Held (timeout) requests end early when this changes: reset frees them.
@@ -160,15 +152,15 @@ class Faults:
                 return
             await asyncio.sleep(min(remaining, 0.05))
 
-    def observe(self, portal_id: int, interval_ms: int) -> None:
-        """Record a HubSpot call attempt in the portal's rolling window of attempts."""
+    def observe(self, key: str, interval_ms: int) -> None:
+        """Record a HubSpot call attempt in its window's rolling record of attempts."""
         now = time.monotonic()
         with self._lock:
-            window = self._attempts.setdefault(portal_id, deque())
+            window = self._attempts.setdefault(key, deque())
             while window and now - window[0] >= interval_ms / 1000:
                 window.popleft()
             window.append(now)
-            self.peak_attempts[portal_id] = max(self.peak_attempts.get(portal_id, 0), len(window))
+            self.peak_attempts[key] = max(self.peak_attempts.get(key, 0), len(window))
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """Return the first live rule matching the request, consuming one of its uses."""
@@ -190,12 +182,12 @@ class Faults:
             self.calls[key] += 1
 
     def admit(
-        self, portal_id: int, max_calls: int, interval_ms: int, search_limit: int | None
+        self, key: str, max_calls: int, interval_ms: int, search_limit: int | None
     ) -> tuple[dict[str, str], HubSpotError | None]:
         """Apply the rolling window (and the search limit); return headers and any 429."""
         now = time.monotonic()
         with self._lock:
-            window = self._windows.setdefault(portal_id, deque())
+            window = self._windows.setdefault(key, deque())
             while window and now - window[0] >= interval_ms / 1000:
                 window.popleft()
             if len(window) >= max_calls:
@@ -207,7 +199,7 @@ class Faults:
                     headers,
                 )
             if search_limit is not None:
-                searches = self._search_windows.setdefault(portal_id, deque())
+                searches = self._search_windows.setdefault(key, deque())
                 while searches and now - searches[0] >= 1.0:
                     searches.popleft()
                 if len(searches) >= search_limit:
@@ -217,7 +209,7 @@ class Faults:
                     )
                 searches.append(now)
             window.append(now)
-            self.peak_in_window[portal_id] = max(self.peak_in_window.get(portal_id, 0), len(window))
+            self.peak_in_window[key] = max(self.peak_in_window.get(key, 0), len(window))
             return _limit_headers(max_calls, max_calls - len(window), interval_ms), None
 
     def snapshot(self) -> dict[str, Any]:
@@ -226,8 +218,8 @@ class Faults:
             return {
                 "rules": [asdict(rule) for rule in self.rules],
                 "calls": dict(self.calls),
-                "peakInWindow": {str(k): v for k, v in self.peak_in_window.items()},
-                "peakAttemptsInWindow": {str(k): v for k, v in self.peak_attempts.items()},
+                "peakInWindow": dict(self.peak_in_window),
+                "peakAttemptsInWindow": dict(self.peak_attempts),
                 "rejected": dict(self.rejected),
             }
 
@@ -276,88 +268,3 @@ def _google_fault_message(status: int) -> str:
     if status >= 500:
         return "Backend Error"
     return "Injected fault"
-
-
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def _route_key(app: FastAPI, request: Request) -> str:
-    # Count by route template (one key per endpoint, whatever the ids), even for requests
-    # the middleware answers before routing; unknown paths are counted as sent.
-    partial = None
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return f"{request.method} {getattr(route, 'path', request.url.path)}"
-        if match is Match.PARTIAL and partial is None:
-            partial = getattr(route, "path", None)
-    return f"{request.method} {partial or request.url.path}"
-
-
-def install(app: FastAPI, store: Store, faults: Faults) -> None:
-    """Add the middleware that authenticates, rate-limits, counts and injects faults."""
-
-    @app.middleware("http")
-    async def sandbox_gate(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        path = request.url.path
-        if path.startswith(_UNCHECKED_PREFIXES):
-            return await call_next(request)
-        key = _route_key(app, request)
-        limit_headers: dict[str, str] = {}
-        if not is_google_path(path):
-            token = _bearer(request)
-            if not token:
-                return HubSpotError(401, _MISSING_AUTH, "INVALID_AUTHENTICATION").response()
-            portal = store.portal_for_token(token)
-            request.state.portal_id = portal.id
-            config = store.config
-            faults.observe(portal.id, config.rate_limit_interval_ms)
-            if config.rate_limits_enabled:
-                is_search = request.method == "POST" and path.endswith("/search")
-                limit_headers, error = faults.admit(
-                    portal.id,
-                    portal.rate_limit_max or config.rate_limit_max,
-                    config.rate_limit_interval_ms,
-                    config.search_per_second if is_search else None,
-                )
-                if error is not None:
-                    faults.count(key)
-                    return error.response()
-        else:
-            cost = gmail_cost(request.method, path)
-            config = store.config
-            if cost is not None:
-                user, units = cost
-                if user == "me":
-                    user = config.default_google_user
-                budget = config.gmail_units_per_minute if config.rate_limits_enabled else None
-                if not faults.gmail.admit(user.lower(), units, budget):
-                    faults.count(key)
-                    return GoogleError(
-                        429, "Rate Limit Exceeded", "rateLimitExceeded", domain="usageLimits"
-                    ).response()
-        faults.count(key)
-        rule = faults.take(request.method, path)
-        if rule is not None and rule.delay_ms:
-            await asyncio.sleep(rule.delay_ms / 1000)
-        if rule is not None and not rule.after_commit:
-            if rule.timeout_seconds:
-                # Nothing is written: the request never got past the (emulated) gateway.
-                await faults.hold(rule.timeout_seconds)
-                return fault_response(rule, path)
-            if rule.status:
-                return fault_response(rule, path)
-        response = await call_next(request)
-        if rule is not None and rule.after_commit:
-            # The write has happened; the client only sees the failure or the silence.
-            if rule.timeout_seconds:
-                await faults.hold(rule.timeout_seconds)
-            if rule.status:
-                return fault_response(rule, path)
-        response.headers.update(limit_headers)
-        return response

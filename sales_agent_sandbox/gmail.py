@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from . import gmail_mime as mime
-from .deps import StoreDep
+from .deps import GmailUser, StoreDep
 from .errors import GoogleError
 from .gmail_query import (
     Searchable,
@@ -177,7 +177,7 @@ def brief(message: GmailMessage) -> dict[str, Any]:
 
 @router.get(f"{API}/threads")
 def list_threads(
-    user_id: str,
+    user_id: GmailUser,
     store: StoreDep,
     q: str | None = None,
     label_ids: Annotated[list[str] | None, Query(alias="labelIds")] = None,
@@ -235,7 +235,7 @@ def list_threads(
 
 @router.get(f"{API}/threads/{{thread_id}}")
 def get_thread(
-    user_id: str,
+    user_id: GmailUser,
     thread_id: str,
     store: StoreDep,
     format: str = "full",
@@ -249,7 +249,9 @@ def get_thread(
 
 
 @router.post(f"{API}/threads/{{thread_id}}/modify")
-def modify_thread(user_id: str, thread_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+def modify_thread(
+    user_id: GmailUser, thread_id: str, body: JsonBody, store: StoreDep
+) -> dict[str, Any]:
     """Add and remove labels on every message of a thread."""
     add = list(body.get("addLabelIds") or [])
     remove = list(body.get("removeLabelIds") or [])
@@ -267,7 +269,7 @@ def modify_thread(user_id: str, thread_id: str, body: JsonBody, store: StoreDep)
 
 @router.get(f"{API}/messages/{{message_id}}")
 def get_message(
-    user_id: str,
+    user_id: GmailUser,
     message_id: str,
     store: StoreDep,
     format: str = "full",
@@ -293,14 +295,14 @@ def _label_json(label: GmailLabel) -> dict[str, Any]:
 
 
 @router.get(f"{API}/labels")
-def list_labels(user_id: str, store: StoreDep) -> dict[str, Any]:
+def list_labels(user_id: GmailUser, store: StoreDep) -> dict[str, Any]:
     """List system and user labels."""
     with store.locked():
         return {"labels": [_label_json(label) for label in store.mailbox(user_id).labels.values()]}
 
 
 @router.post(f"{API}/labels")
-def create_label(user_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+def create_label(user_id: GmailUser, body: JsonBody, store: StoreDep) -> dict[str, Any]:
     """Create a user label; a name clash (any case) is Gmail's 409."""
     name = str(body.get("name") or "").strip()
     if not name:
@@ -320,7 +322,7 @@ def create_label(user_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any
 
 
 @router.delete(f"{API}/labels/{{label_id}}", status_code=204)
-def delete_label(user_id: str, label_id: str, store: StoreDep) -> None:
+def delete_label(user_id: GmailUser, label_id: str, store: StoreDep) -> None:
     """Delete a user label and take it off every message (system labels are Gmail's 400)."""
     with store.locked():
         box = store.mailbox(user_id)

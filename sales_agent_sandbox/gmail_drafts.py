@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 
 from . import gmail_mime as mime
-from .deps import StoreDep
+from .deps import GmailUser, StoreDep
 from .errors import GoogleError
 from .gmail import (
     API,
@@ -55,13 +55,15 @@ def _send(store: Store, user_id: str, message_body: dict[str, Any], raw: bytes) 
 
 
 @router.post(f"{API}/messages/send")
-def send_message(user_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+def send_message(user_id: GmailUser, body: JsonBody, store: StoreDep) -> dict[str, Any]:
     """Send a message given as base64url `raw`, optionally in a thread."""
     return _send(store, user_id, body, mime.decode_raw(body.get("raw")))
 
 
 @router.post(f"{UPLOAD}/messages/send")
-async def send_message_upload(user_id: str, request: Request, store: StoreDep) -> dict[str, Any]:
+async def send_message_upload(
+    user_id: GmailUser, request: Request, store: StoreDep
+) -> dict[str, Any]:
     """Send a message uploaded as media."""
     meta, raw = await _upload(request)
     return _send(store, user_id, meta, raw)
@@ -85,14 +87,16 @@ def _create_draft(
 
 
 @router.post(f"{API}/drafts")
-def create_draft(user_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+def create_draft(user_id: GmailUser, body: JsonBody, store: StoreDep) -> dict[str, Any]:
     """Create a draft from `message.raw`, in `message.threadId` when it threads."""
     message_body = body.get("message") or {}
     return _create_draft(store, user_id, message_body, mime.decode_raw(message_body.get("raw")))
 
 
 @router.post(f"{UPLOAD}/drafts")
-async def create_draft_upload(user_id: str, request: Request, store: StoreDep) -> dict[str, Any]:
+async def create_draft_upload(
+    user_id: GmailUser, request: Request, store: StoreDep
+) -> dict[str, Any]:
     """Create a draft uploaded as media."""
     meta, raw = await _upload(request)
     return _create_draft(store, user_id, meta.get("message") or {}, raw)
@@ -100,7 +104,7 @@ async def create_draft_upload(user_id: str, request: Request, store: StoreDep) -
 
 @router.get(f"{API}/drafts")
 def list_drafts(
-    user_id: str,
+    user_id: GmailUser,
     store: StoreDep,
     max_results: Annotated[int, Query(alias="maxResults", ge=1, le=500)] = 100,
     page_token: Annotated[str | None, Query(alias="pageToken")] = None,
@@ -121,7 +125,7 @@ def list_drafts(
 
 @router.get(f"{API}/drafts/{{draft_id}}")
 def get_draft(
-    user_id: str,
+    user_id: GmailUser,
     draft_id: str,
     store: StoreDep,
     format: str = "full",
@@ -156,7 +160,9 @@ def _update_draft(
 
 
 @router.put(f"{API}/drafts/{{draft_id}}")
-def update_draft(user_id: str, draft_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+def update_draft(
+    user_id: GmailUser, draft_id: str, body: JsonBody, store: StoreDep
+) -> dict[str, Any]:
     """Replace a draft's message."""
     message_body = body.get("message") or {}
     raw = mime.decode_raw(message_body.get("raw"))
@@ -165,7 +171,7 @@ def update_draft(user_id: str, draft_id: str, body: JsonBody, store: StoreDep) -
 
 @router.put(f"{UPLOAD}/drafts/{{draft_id}}")
 async def update_draft_upload(
-    user_id: str, draft_id: str, request: Request, store: StoreDep
+    user_id: GmailUser, draft_id: str, request: Request, store: StoreDep
 ) -> dict[str, Any]:
     """Replace a draft's message with an uploaded one."""
     meta, raw = await _upload(request)
@@ -173,7 +179,7 @@ async def update_draft_upload(
 
 
 @router.delete(f"{API}/drafts/{{draft_id}}", status_code=204)
-def delete_draft(user_id: str, draft_id: str, store: StoreDep) -> None:
+def delete_draft(user_id: GmailUser, draft_id: str, store: StoreDep) -> None:
     """Delete a draft and its message."""
     with store.locked():
         box = store.mailbox(user_id)
@@ -202,14 +208,16 @@ def _send_draft(
 
 
 @router.post(f"{API}/drafts/send")
-def send_draft(user_id: str, body: JsonBody, store: StoreDep) -> dict[str, Any]:
+def send_draft(user_id: GmailUser, body: JsonBody, store: StoreDep) -> dict[str, Any]:
     """Send an existing draft (optionally rewriting its message first)."""
     raw = (body.get("message") or {}).get("raw")
     return _send_draft(store, user_id, body, mime.decode_raw(raw) if raw else None)
 
 
 @router.post(f"{UPLOAD}/drafts/send")
-async def send_draft_upload(user_id: str, request: Request, store: StoreDep) -> dict[str, Any]:
+async def send_draft_upload(
+    user_id: GmailUser, request: Request, store: StoreDep
+) -> dict[str, Any]:
     """Send a draft whose new message is uploaded as media."""
     meta, raw = await _upload(request)
     return _send_draft(store, user_id, meta, raw)

@@ -95,33 +95,57 @@ def contacts(store: StoreDep) -> list[dict[str, Any]]:
     return _records(store, "contacts", ("companies", "tasks", "notes"))
 
 
+@router.get("/requests")
+def requests(
+    store: StoreDep, after: int = 0, vendor: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """The logged vendor requests numbered after `after` (0: all still kept), oldest first:
+    who each carried (HubSpot: portal and token fingerprint; Google: the subject) and what
+    it touched (portals, mailboxes, calendars, Drive owners)."""
+    return store.requests.read(after, vendor, limit)
+
+
+def _window(key: str) -> tuple[int, int | None]:
+    portal, _, app = key.partition("/")
+    return int(portal), int(app) if app else None
+
+
 @router.get("/calls")
 def calls(store: StoreDep, faults: FaultsDep) -> dict[str, Any]:
-    """Return call counts per endpoint and, per portal, the busiest rolling window seen."""
+    """Return call counts per endpoint and, per portal (and OAuth app), the busiest window."""
     snapshot = faults.snapshot()
-    portals = sorted(set(snapshot["peakAttemptsInWindow"]) | set(snapshot["peakInWindow"]), key=int)
+    windows = sorted(
+        set(snapshot["peakAttemptsInWindow"]) | set(snapshot["peakInWindow"]), key=_window
+    )
+    config = store.config
     with store.locked():
         limits = {
-            str(p.id): p.rate_limit_max or store.config.rate_limit_max
-            for p in store.portals.values()
+            str(p.id): p.rate_limit_max or config.rate_limit_max for p in store.portals.values()
         }
-        interval = store.config.rate_limit_interval_ms
+        interval = config.rate_limit_interval_ms
+    rows = []
+    for key in windows:
+        portal_id, app_id = _window(key)
+        row: dict[str, Any] = {
+            "portalId": portal_id,
+            "windowMs": interval,
+            "limit": limits.get(key, config.rate_limit_max)
+            if app_id is None
+            else store.hubspot_auth.app_limit(app_id),
+            # Every call received, including those answered 429.
+            "maxCallsInWindow": snapshot["peakAttemptsInWindow"].get(key, 0),
+            # Calls the sandbox's own limiter admitted.
+            "maxAdmittedInWindow": snapshot["peakInWindow"].get(key, 0),
+        }
+        if app_id is not None:
+            # A public app's window: per installing portal and app.
+            row["appId"] = app_id
+        rows.append(row)
     return {
         "endpoints": [
             {"endpoint": key, "count": count} for key, count in sorted(snapshot["calls"].items())
         ],
-        "portals": [
-            {
-                "portalId": int(portal),
-                "windowMs": interval,
-                "limit": limits.get(portal, store.config.rate_limit_max),
-                # Every call received, including those answered 429.
-                "maxCallsInWindow": snapshot["peakAttemptsInWindow"].get(portal, 0),
-                # Calls the sandbox's own limiter admitted.
-                "maxAdmittedInWindow": snapshot["peakInWindow"].get(portal, 0),
-            }
-            for portal in portals
-        ],
+        "portals": rows,
         "rejected": [
             {"policyName": name, "count": count}
             for name, count in sorted(snapshot["rejected"].items())

@@ -34,8 +34,10 @@ def apply_seed(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
     with store.locked():
         portal = store.portal(int(doc.get("portalId", store.config.default_portal_id)))
         for token, portal_id in (doc.get("tokens") or {}).items():
-            store.tokens[str(token)] = int(portal_id)
+            store.hubspot_auth.register(str(token), int(portal_id))
             store.portal(int(portal_id))
+        if doc.get("account"):
+            portal.account.update(dict(doc["account"]))
         if doc.get("rateLimitMax") is not None:
             portal.rate_limit_max = int(doc["rateLimitMax"])
         for otype, names in (doc.get("customProperties") or {}).items():
@@ -47,8 +49,12 @@ def apply_seed(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
         created["associations"] = [
             _association(portal, item) for item in doc.get("associations") or []
         ]
-        for guid in doc.get("forms") or []:
-            portal.forms.setdefault(str(guid), [])
+        for form in doc.get("forms") or []:
+            # A form id, or {"id", "name"}.
+            guid = str(form["id"]) if isinstance(form, dict) else str(form)
+            portal.forms.setdefault(guid, [])
+            if isinstance(form, dict) and form.get("name"):
+                portal.form_names[guid] = str(form["name"])
         created["formSubmissions"] = [
             _submission(portal.forms, item) for item in doc.get("formSubmissions") or []
         ]
@@ -57,7 +63,11 @@ def apply_seed(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
         for item in doc.get("calendars") or []:
             _calendar(store, item)
         for item in doc.get("drives") or []:
-            store.shared_drives[str(item["id"])] = SharedDrive(str(item["id"]), str(item["name"]))
+            # Members see the drive's files; by default the default user's domain.
+            members = item.get("members") or [f"domain:{_domain(store.config.default_google_user)}"]
+            store.shared_drives[str(item["id"])] = SharedDrive(
+                str(item["id"]), str(item["name"]), [str(m).lower() for m in members]
+            )
         created["driveFiles"] = [_drive_file(store, item) for item in doc.get("driveFiles") or []]
     return created
 
@@ -205,5 +215,10 @@ def _drive_file(store: Store, item: dict[str, Any]) -> str:
         size=item.get("size"),
         owner_email=str(item.get("owner", store.config.default_google_user)),
         content=str(item.get("content", "")),
+        shared_with=[str(who).lower() for who in item.get("sharedWith") or []],
     )
     return file_id
+
+
+def _domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower()

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .google_auth import GoogleAuth
+from .hubspot_auth import HubSpotAuth
+from .request_log import RequestLog
+
 DEFAULT_PORTAL_ID = 1000
 DEFAULT_GOOGLE_USER = "owner@sandbox.example.com"
 
@@ -47,6 +51,16 @@ class SandboxConfig:
     search_lag_seconds: float = 0.0
     default_portal_id: int = DEFAULT_PORTAL_ID
     default_google_user: str = DEFAULT_GOOGLE_USER
+    # HubSpot's burst limit for a public (OAuth) app, per installing portal and app.
+    oauth_rate_limit_max: int = 110
+    # Lifetimes of issued access tokens: HubSpot OAuth (a new app's default) and Google.
+    oauth_access_token_seconds: int = 1800
+    google_token_seconds: int = 3600
+    # Off: a Google request without Authorization acts as the default user (the demo's
+    # anonymous clients); on: 401, as Google answers.
+    google_require_auth: bool = False
+    # The request log keeps this many of the latest vendor requests.
+    request_log_size: int = 20_000
 
 
 @dataclass
@@ -96,6 +110,9 @@ class Portal:
     associations: set[tuple[str, str, str, str, int]] = field(default_factory=set)
     owners: dict[str, Owner] = field(default_factory=dict)
     forms: dict[str, list[FormSubmission]] = field(default_factory=dict)
+    form_names: dict[str, str] = field(default_factory=dict)
+    # account-info overrides (timeZone, companyCurrency, ...), HubSpot's field names.
+    account: dict[str, Any] = field(default_factory=dict)
     custom_properties: dict[str, set[str]] = field(default_factory=dict)
     rate_limit_max: int | None = None
 
@@ -190,6 +207,8 @@ class DriveFile:
     size: int | None = None
     owner_email: str = DEFAULT_GOOGLE_USER
     content: str = ""
+    # Drive permissions besides the owner: user emails, or "domain:example.com".
+    shared_with: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -198,6 +217,8 @@ class SharedDrive:
 
     id: str
     name: str
+    # Who may see its files: user emails, or "domain:example.com".
+    members: list[str] = field(default_factory=list)
 
 
 class Store:
@@ -206,14 +227,22 @@ class Store:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self._lock = threading.RLock()
+        # Credentials and the request log have their own locks: the gate looks them up for
+        # every request, and must not wait behind a long search holding the store's.
+        self.hubspot_auth = HubSpotAuth(self.config)
+        self.google_auth = GoogleAuth(self.config)
+        self.requests = RequestLog(self.config)
         self.reset()
 
     def reset(self) -> None:
-        """Forget every record, keeping the configuration."""
+        """Forget every record, credential (but the demo token) and logged request,
+        keeping the configuration."""
         with self._lock:
             self._ids = itertools.count(1)
             self.portals: dict[int, Portal] = {}
-            self.tokens: dict[str, int] = {}
+            self.hubspot_auth.reset()
+            self.google_auth.reset()
+            self.requests.reset()
             self.mailboxes: dict[str, Mailbox] = {}
             self.calendars: dict[str, Calendar] = {}
             self.drive_files: dict[str, DriveFile] = {}
@@ -246,11 +275,6 @@ class Store:
         with self._lock:
             self.history_id += 1
             return self.history_id
-
-    def portal_for_token(self, token: str) -> Portal:
-        """Return the portal a bearer token belongs to (unknown tokens: the default portal)."""
-        with self._lock:
-            return self.portal(self.tokens.get(token, self.config.default_portal_id))
 
     def portal(self, portal_id: int) -> Portal:
         """Return a portal, creating it on first use."""

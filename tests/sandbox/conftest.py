@@ -93,6 +93,92 @@ class Admin:
     def calls(self) -> dict[str, Any]:
         return self._get("/calls")
 
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.http.post(path, json=body or {})
+        response.raise_for_status()
+        return response.json()
+
+    # HubSpot credentials: tokens are bound to one portal (unknown tokens answer 401).
+
+    def register_token(self, token: str | None = None, portal_id: int | None = None) -> str:
+        """Bind a private-app token (made up unless given) to a portal (default: 1000)."""
+        body: dict[str, Any] = {"token": token} if token else {}
+        if portal_id is not None:
+            body["portalId"] = portal_id
+        return str(self._post("/hubspot/tokens", body)["token"])
+
+    def revoke_token(self, token: str) -> bool:
+        response = self.http.delete(f"/hubspot/tokens/{token}")
+        response.raise_for_status()
+        return bool(response.json()["revoked"])
+
+    def oauth_app(self, portal_id: int | None = None, **fields: Any) -> dict[str, Any]:
+        """Register a public app; fields: clientId, clientSecret, scopes, redirectUris,
+        accessTokenSeconds, rateLimitMax. Answers them with appId and portalId."""
+        body = {**fields, **({"portalId": portal_id} if portal_id is not None else {})}
+        return dict(self._post("/hubspot/apps", body))
+
+    def update_oauth_app(self, client_id: str, **fields: Any) -> dict[str, Any]:
+        """Change portalId (what the next install grants), accessTokenSeconds, rateLimitMax."""
+        response = self.http.patch(f"/hubspot/apps/{client_id}", json=fields)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def uninstall(self, client_id: str, portal_id: int | None = None) -> int:
+        """The portal (else every portal) uninstalls the app; answers the installs revoked."""
+        body = {"portalId": portal_id} if portal_id is not None else {}
+        return int(self._post(f"/hubspot/apps/{client_id}/uninstall", body)["revoked"])
+
+    def expire_oauth_tokens(self, client_id: str, portal_id: int | None = None) -> int:
+        """Expire the app's current access tokens now (a refresh still works)."""
+        body = {"portalId": portal_id} if portal_id is not None else {}
+        return int(self._post(f"/hubspot/apps/{client_id}/expire", body)["expired"])
+
+    # Google credentials: access tokens are bound to one subject.
+
+    def service_account(
+        self, domains: list[str] | None = None, *, name: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """A service-account key file (token_uri at the sandbox) delegated for `domains`."""
+        body = {"delegatedDomains": domains or [], **fields}
+        if name:
+            body["name"] = name
+        return dict(self._post("/google/service-accounts", body))
+
+    def set_delegation(self, client_email: str, domains: list[str]) -> dict[str, Any]:
+        response = self.http.patch(
+            f"/google/service-accounts/{client_email}", json={"delegatedDomains": domains}
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def delete_service_account(self, client_email: str) -> bool:
+        response = self.http.delete(f"/google/service-accounts/{client_email}")
+        response.raise_for_status()
+        return bool(response.json()["deleted"])
+
+    def authorized_user(self, user: str, **fields: Any) -> dict[str, Any]:
+        """An authorized-user file (google.oauth2.credentials) for `user`."""
+        return dict(self._post("/google/authorized-users", {"user": user, **fields}))
+
+    def revoke_google(self, refresh_token: str) -> bool:
+        return bool(self._post("/google/revoke", {"refreshToken": refresh_token})["revoked"])
+
+    def expire_google_tokens(self, subject: str | None = None) -> int:
+        body = {"subject": subject} if subject else {}
+        return int(self._post("/google/expire", body)["expired"])
+
+    # The request log: who each vendor request carried and what it touched.
+
+    def requests(self, after: int = 0, vendor: str | None = None) -> list[dict[str, Any]]:
+        """Logged requests numbered after `after`, oldest first."""
+        params: dict[str, Any] = {"after": after, **({"vendor": vendor} if vendor else {})}
+        return list(self._get("/requests", **params)["requests"])
+
+    def last_request_seq(self) -> int:
+        """The number of the latest logged request (read before acting, pass as `after`)."""
+        return int(self._get("/requests", after=10**12)["lastSeq"])
+
 
 @pytest.fixture(scope="module")
 def admin_client(sandbox_url: str) -> Iterator[Admin]:
@@ -105,6 +191,10 @@ def admin_client(sandbox_url: str) -> Iterator[Admin]:
 def admin(admin_client: Admin) -> Admin:
     admin_client.reset()
     admin_client.config(
-        rate_limit_max=190, search_per_second=4, search_lag_seconds=0.0, gmail_units_per_minute=None
+        rate_limit_max=190,
+        search_per_second=4,
+        search_lag_seconds=0.0,
+        gmail_units_per_minute=None,
+        google_require_auth=False,
     )
     return admin_client

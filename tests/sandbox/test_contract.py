@@ -39,6 +39,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 @pytest.fixture
 def client(sandbox_url: str, admin: Any) -> hubspot.Client:
+    admin.register_token(TOKEN)
     return hubspot.Client.create(access_token=TOKEN, host=sandbox_url, base_url=sandbox_url)
 
 

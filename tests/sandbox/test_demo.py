@@ -42,7 +42,8 @@ def test_reset_with_demo_loads_owners_crm_mail_calendars_and_drive(sandbox_url: 
     assert zones[ALEX] == "America/New_York"
     assert "Europe/London" in zones.values()
 
-    client = hubspot.Client.create(access_token="pat-demo", host=sandbox_url)
+    # The product's demo token, bound to the default portal whatever the resets.
+    client = hubspot.Client.create(access_token="sandbox-token", host=sandbox_url)
     owners = client.crm.owners.owners_api.get_page().results
     assert sorted(o.id for o in owners) == ["90000001", "90000002", "90000003"]
     contact = client.crm.contacts.basic_api.get_by_id(
@@ -153,7 +154,7 @@ def test_module_entry_point_loads_demo_and_env_faults_and_stops_on_sigterm():
         state = httpx.get(f"{url}/_sandbox/state").json()
         assert state["demo"]["drive"]["allowlistFolderIds"]
         assert state["calls"]["rules"][0]["pattern"] == "/crm/v3/owners/*"
-        client = hubspot.Client.create(access_token="pat", host=url)
+        client = hubspot.Client.create(access_token="sandbox-token", host=url)
         with pytest.raises(OwnersApiException) as caught:
             client.crm.owners.owners_api.get_page()
         assert caught.value.status == 503

@@ -26,6 +26,7 @@ USER = "owner@sandbox.example.com"
 
 @pytest.fixture
 def client(sandbox_url: str, admin: Any) -> hubspot.Client:
+    admin.register_token(TOKEN)
     return hubspot.Client.create(access_token=TOKEN, host=sandbox_url)
 
 

@@ -37,6 +37,8 @@ TOKEN = "pat-sandbox-test"
 
 @pytest.fixture
 def client(sandbox_url: str, admin) -> hubspot.Client:
+    # Tokens are bound to a portal: this one to the default portal (1000).
+    admin.register_token(TOKEN)
     # `host` becomes Configuration.host of every generated API client; `base_url`
     # is what the SDK's generic api_request() uses.
     return hubspot.Client.create(access_token=TOKEN, host=sandbox_url, base_url=sandbox_url)

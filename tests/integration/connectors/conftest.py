@@ -25,13 +25,15 @@ USER = "owner@sandbox.example.com"
 
 
 @pytest.fixture
-def make_settings(sandbox_url: str) -> Callable[..., Settings]:  # noqa: F811
+def make_settings(sandbox_url: str, admin_client: Admin) -> Callable[..., Settings]:  # noqa: F811
     """Settings pointing every connector at the sandbox; keywords override fields."""
 
     def make(**overrides: Any) -> Settings:
+        # A token per test gives each test its own client-side rate-limit window; the
+        # sandbox binds it to its default portal (it refuses tokens it does not know).
+        token = admin_client.register_token(f"pat-test-{uuid.uuid4().hex[:8]}")
         values: dict[str, Any] = {
-            # A token per test gives each test its own client-side rate-limit window.
-            "hubspot_access_token": f"pat-test-{uuid.uuid4().hex[:8]}",
+            "hubspot_access_token": token,
             "hubspot_api_base_url": sandbox_url,
             "google_api_base_url": sandbox_url,
             "hubspot_timeout_seconds": 5.0,
