@@ -36,12 +36,9 @@ from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.db.urls import drop_database, ensure_database, libpq_dsn
 from sales_agent_pipeline.defs.reconciliation import reconcile_submissions, submission_coverage
-from sales_agent_pipeline.defs.resources import (
-    DatabaseResource,
-    GmailResource,
-    HubSpotResource,
-    SettingsResource,
-)
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.defs.tenants import TenantsResource
+from sales_agent_pipeline.defs.vendors import GmailResource, HubSpotResource
 from sales_agent_pipeline.domain.models import NewTask, OutgoingMail
 from sales_agent_pipeline.settings import get_settings
 from sales_agent_sandbox.app import create_app
@@ -95,14 +92,16 @@ def run(base: str, sessions: sessionmaker[Session], args: argparse.Namespace) ->
     # The job with the resources the code location gives it (and nothing else it holds).
     config = SettingsResource()
     database = DatabaseResource.configure_at_launch(url=os.environ["DATABASE_URL"])
+    tenants = TenantsResource.configure_at_launch(settings=config, database=database)
     defs = Definitions(
         assets=[submission_coverage],
         jobs=[reconcile_submissions],
         resources={
             "database": database,
             "settings": config,
-            "hubspot": HubSpotResource(settings=config, database=database),
-            "gmail": GmailResource(settings=config, database=database),
+            "tenants": tenants,
+            "hubspot": HubSpotResource(settings=config, database=database, tenants=tenants),
+            "gmail": GmailResource(settings=config, database=database, tenants=tenants),
         },
     )
     admin = httpx.Client(base_url=f"{base}/_sandbox", timeout=60)

@@ -10,15 +10,15 @@ from sales_agent_pipeline.defs.reconciliation import (
     reconciliation_schedule,
     submission_coverage,
 )
-from sales_agent_pipeline.defs.resources import (
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
+from sales_agent_pipeline.defs.tenants import TenantsResource
+from sales_agent_pipeline.defs.vendors import (
     CalendarResource,
-    DatabaseResource,
     DriveResource,
     GmailResource,
     HubSpotResource,
-    SettingsResource,
 )
-from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
 
 _settings = SettingsResource()
 # The HubSpot and Gmail resources keep their quotas in the database through the run's own
@@ -26,6 +26,9 @@ _settings = SettingsResource()
 # to this top-level resource and sets it up once; a fully configured nested resource would
 # get a copy of its own, with a second engine and pool in every run process.
 _database = DatabaseResource.configure_at_launch(url=EnvVar("DATABASE_URL"))
+# Likewise one TenantsResource per run for the four vendors' resources: each tenant's
+# credentials are decrypted once per run, and its usage counted in one place.
+_tenants = TenantsResource.configure_at_launch(settings=_settings, database=_database)
 
 defs = Definitions(
     assets=[lead_followup, submission_coverage],
@@ -38,10 +41,11 @@ defs = Definitions(
     resources={
         "database": _database,
         "settings": _settings,
-        "hubspot": HubSpotResource(settings=_settings, database=_database),
-        "gmail": GmailResource(settings=_settings, database=_database),
-        "calendar": CalendarResource(settings=_settings),
-        "drive": DriveResource(settings=_settings),
+        "tenants": _tenants,
+        "hubspot": HubSpotResource(settings=_settings, database=_database, tenants=_tenants),
+        "gmail": GmailResource(settings=_settings, database=_database, tenants=_tenants),
+        "calendar": CalendarResource(settings=_settings, tenants=_tenants),
+        "drive": DriveResource(settings=_settings, tenants=_tenants),
         # The ops hand pydantic batches to each other inside one process: nothing to persist.
         "io_manager": mem_io_manager,
     },

@@ -16,7 +16,8 @@ from dagster import (
 from pydantic import Field
 
 from sales_agent_pipeline.approvals import ApprovalRefused, approve_draft
-from sales_agent_pipeline.defs.resources import DatabaseResource, GmailResource, SettingsResource
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.defs.vendors import GmailResource
 
 
 class ApproveConfig(Config):
@@ -47,7 +48,8 @@ def approve_and_send(
     try:
         result = approve_draft(
             database.sessions,
-            gmail.mail,
+            # The draft's tenant's own mailbox and credentials.
+            lambda tenant: gmail.for_tenant(tenant.id),
             settings.get(),
             approved_by=config.approved_by,
             workflow_id=workflow_id,
@@ -58,6 +60,8 @@ def approve_and_send(
             metadata={"reason": exc.reason.value},
             allow_retries=False,
         ) from None
+    finally:
+        gmail.tenants.flush_usage()
     context.log.info(
         f"draft {result.draft_id} "
         + ("was already sent" if result.already_sent else f"sent by {config.approved_by}")

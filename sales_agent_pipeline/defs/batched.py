@@ -2,19 +2,22 @@
 
 A batched call is an optimisation only: whatever it did not settle (an error, a lead with
 a pending record from an earlier crash) is left to the per-lead path, which keeps the
-step's own error handling, retries and marker recovery.
+step's own error handling, retries and marker recovery. A batch call carries the leads of
+one tenant only (`per_tenant`), with that tenant's token, into that tenant's portal.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TypeVar
 
 from dagster import DagsterLogManager
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.connectors.protocols import CRM
 from sales_agent_pipeline.db.repositories import idempotency
+from sales_agent_pipeline.defs.batch import LeadState
 from sales_agent_pipeline.domain.enums import IdempotencyStatus
 from sales_agent_pipeline.domain.errors import PipelineError
 from sales_agent_pipeline.domain.lead import Lead
@@ -24,6 +27,27 @@ from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_k
 from sales_agent_pipeline.steps.resolve_contact import resolve_contacts
 
 TASK_SCOPE = "hubspot.task.create"
+C = TypeVar("C")
+
+
+def per_tenant(
+    states: Iterable[LeadState], connector: Callable[[uuid.UUID], C], log: DagsterLogManager
+) -> Iterator[tuple[C, list[LeadState]]]:
+    """The leads grouped by tenant, each group with its tenant's connector.
+
+    A tenant whose connector cannot be built (no credentials stored) is left out: its leads
+    meet the same error on the per-lead path, where it is recorded against each of them.
+    """
+    groups: dict[uuid.UUID, list[LeadState]] = {}
+    for state in states:
+        groups.setdefault(state.item.tenant.tenant_id, []).append(state)
+    for tenant_id, group in groups.items():
+        try:
+            built = connector(tenant_id)
+        except PipelineError as exc:
+            log.warning(f"portal {group[0].item.tenant.portal_id}: no batch calls: {exc}")
+            continue
+        yield built, group
 
 
 def upsert_contacts(

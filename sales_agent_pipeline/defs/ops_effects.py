@@ -8,15 +8,11 @@ from dagster import AssetExecutionContext, OpExecutionContext, Output, op
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outputs, workflows
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
-from sales_agent_pipeline.defs.batched import create_tasks_once
+from sales_agent_pipeline.defs.batched import create_tasks_once, per_tenant
 from sales_agent_pipeline.defs.effects import PostgresEffects
 from sales_agent_pipeline.defs.ops_research import business_calendar, owner_timezone, step_runner
-from sales_agent_pipeline.defs.resources import (
-    DatabaseResource,
-    GmailResource,
-    HubSpotResource,
-    SettingsResource,
-)
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.defs.vendors import GmailResource, HubSpotResource
 from sales_agent_pipeline.defs.views import (
     add_partition_metadata,
     batch_metadata,
@@ -103,7 +99,7 @@ def create_gmail_draft(
             )
         )
         outcome = draft_or_send(
-            gmail.mail,
+            gmail.for_tenant(tenant.tenant_id),
             PostgresEffects(database.sessions, state.workflow_id),
             workflow_id=str(state.workflow_id),
             content=state.draft,
@@ -122,7 +118,14 @@ def create_gmail_draft(
         is WorkflowMode.SEND
         for state in batch.active
     )
-    runner = step_runner(context, database, settings, "create_gmail_draft", concurrent=not sending)
+    runner = step_runner(
+        context,
+        database,
+        settings,
+        "create_gmail_draft",
+        concurrent=not sending,
+        tenants=gmail.tenants,
+    )
     result = runner.run(batch, work)
     modes = {state.mail.mode.value for state in result.leads if state.mail is not None}
     if modes:
@@ -166,16 +169,18 @@ def create_hubspot_task(
 
     # A batch of leads creates its tasks 100 per call first (HubSpot's batch create), each
     # under its workflow's idempotency record; the per-lead path below then finds them done.
-    create_tasks_once(
-        database.sessions,
-        hubspot.crm,
-        {
-            state.workflow_id: planned(state)[0]
-            for state in batch.active
-            if state.contact and state.draft and state.plan and state.mail
-        },
-        context.log,
-    )
+    # Each tenant's tasks go in its own calls, into its own portal.
+    for crm, states in per_tenant(batch.active, hubspot.for_tenant, context.log):
+        create_tasks_once(
+            database.sessions,
+            crm,
+            {
+                state.workflow_id: planned(state)[0]
+                for state in states
+                if state.contact and state.draft and state.plan and state.mail
+            },
+            context.log,
+        )
 
     def work(state: LeadState) -> dict[str, Any]:
         new_task, due = planned(state)
@@ -183,7 +188,8 @@ def create_hubspot_task(
         owner = state.contact.owner
         company = state.company.company if state.company else None
         effects = PostgresEffects(database.sessions, state.workflow_id)
-        task = make_task(hubspot.crm, effects, str(state.workflow_id), new_task)
+        crm = hubspot.for_tenant(state.item.tenant.tenant_id)
+        task = make_task(crm, effects, str(state.workflow_id), new_task)
         with database.session() as session:
             outputs.save_task(
                 session,
@@ -196,9 +202,15 @@ def create_hubspot_task(
             )
         return {"task": task}
 
-    return step_runner(context, database, settings, "create_hubspot_task", concurrent=True).run(
-        batch, work
+    runner = step_runner(
+        context,
+        database,
+        settings,
+        "create_hubspot_task",
+        concurrent=True,
+        tenants=hubspot.tenants,
     )
+    return runner.run(batch, work)
 
 
 @op
@@ -212,7 +224,7 @@ def record_audit(
     """Label the thread and close each workflow with its status and duration."""
 
     def work(state: LeadState) -> dict[str, Any]:
-        label_thread(gmail.mail, state.mail)
+        label_thread(gmail.for_tenant(state.item.tenant.tenant_id), state.mail)
         with database.session() as session:
             workflows.finish(
                 session,
@@ -223,7 +235,12 @@ def record_audit(
         return {}
 
     runner = step_runner(
-        context.op_execution_context, database, settings, "record_audit", concurrent=True
+        context.op_execution_context,
+        database,
+        settings,
+        "record_audit",
+        concurrent=True,
+        tenants=gmail.tenants,
     )
     result = runner.run(batch, work)
     final = LeadBatch(

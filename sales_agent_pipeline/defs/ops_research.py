@@ -12,25 +12,26 @@ from sales_agent_pipeline.db.models import FormSubmission, Workflow
 from sales_agent_pipeline.db.repositories import audit, workflows
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
-from sales_agent_pipeline.defs.batched import search_companies, upsert_contacts
+from sales_agent_pipeline.defs.batched import per_tenant, search_companies, upsert_contacts
 from sales_agent_pipeline.defs.effects import PostgresEffects
-from sales_agent_pipeline.defs.resources import (
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.defs.runner import StepRunner, raise_waiting
+from sales_agent_pipeline.defs.tenants import TenantsResource
+from sales_agent_pipeline.defs.vendors import (
     CalendarResource,
-    DatabaseResource,
     DriveResource,
     GmailResource,
     HubSpotResource,
-    SettingsResource,
 )
-from sales_agent_pipeline.defs.runner import StepRunner
 from sales_agent_pipeline.domain.enums import StepStatus, SubmissionSource
+from sales_agent_pipeline.domain.workflow import ContactResult
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
 from sales_agent_pipeline.steps.find_similar_patterns import find_similar_patterns as similar
 from sales_agent_pipeline.steps.hunt_drive_assets import hunt_drive_assets as hunt
 from sales_agent_pipeline.steps.plan_next_step import plan_next_step as plan
 from sales_agent_pipeline.steps.propose_meeting_slots import propose_meeting_slots as slots
 from sales_agent_pipeline.steps.read_thread_context import read_thread_context as read_thread
-from sales_agent_pipeline.steps.resolve_company import company_keys
+from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys
 from sales_agent_pipeline.steps.resolve_company import resolve_company as company
 from sales_agent_pipeline.steps.resolve_contact import resolve_contact as contact
 from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads as search
@@ -51,11 +52,13 @@ def step_runner(
     name: str,
     *,
     concurrent: bool = False,
+    tenants: TenantsResource | None = None,
 ) -> StepRunner:
     """The audit and retry wrapper of one step, with the configured retry policy.
 
     `concurrent` steps take STEP_CONCURRENCY leads at once: steps whose leads share nothing
-    they could race for, or that group those that do.
+    they could race for, or that group those that do. A step calling the vendors passes
+    `tenants`: what its calls counted goes into each tenant's usage when it ends.
     """
     config = settings.get()
     return StepRunner(
@@ -65,6 +68,7 @@ def step_runner(
         max_retries=config.step_max_retries,
         retry_base_seconds=config.step_retry_base_seconds,
         concurrency=config.step_concurrency if concurrent else 1,
+        on_done=tenants.flush_usage if tenants is not None else None,
     )
 
 
@@ -90,20 +94,38 @@ def _claim(context: OpExecutionContext, database: DatabaseResource) -> LeadBatch
         or context.run.parent_run_id is not None
     )
     with database.session() as session:
-        claimed = set(workflows.claim(session, ids, context.run_id, rerun=rerun))
+        # A disabled tenant's work, or one whose HubSpot grant was revoked, is not claimed:
+        # it goes back to wait (not an attempt) until the tenant can run again.
+        blocked = workflows.blocked(session, ids)
+        claimable = [workflow_id for workflow_id in ids if workflow_id not in blocked]
+        claimed = set(workflows.claim(session, claimable, context.run_id, rerun=rerun))
+        held: dict[uuid.UUID, str] = {}
         for workflow_id in ids:
-            if workflow_id not in claimed and session.get(Workflow, workflow_id) is not None:
-                audit.record_event(
-                    session,
-                    workflow_id,
-                    event_type="claim_refused",
-                    status=StepStatus.SKIPPED,
-                    run_id=context.run_id,
-                    details={"reason": "another run holds or finished this workflow"},
-                )
+            if workflow_id in claimed or session.get(Workflow, workflow_id) is None:
+                continue
+            reason = blocked.get(workflow_id)
+            if reason is not None and workflows.hold(
+                session, workflow_id, reason, run_id=context.run_id, claimed=False
+            ):
+                held[workflow_id] = reason
+                event, status = "waiting", StepStatus.SKIPPED
+                details = {"outcome": "queued", "reason": reason, "waiting": True}
+            else:
+                event, status = "claim_refused", StepStatus.SKIPPED
+                details = {"reason": reason or "another run holds or finished this workflow"}
+            audit.record_event(
+                session,
+                workflow_id,
+                event_type=event,
+                status=status,
+                run_id=context.run_id,
+                details=details,
+            )
         items = workflows.load_work_items(session, sorted(claimed))
     if len(ids) - len(claimed):
         context.log.info(f"{len(ids) - len(claimed)} workflow(s) not claimed: nothing to do")
+    if held and not claimed:
+        raise_waiting("validate_payload", held)
     return LeadBatch(leads=tuple(LeadState(item=item) for item in items))
 
 
@@ -114,15 +136,16 @@ def validate_payload(
     """Claim the run's workflows, then normalise each submission into a lead."""
     pool_dagster_connections(context)
     batch = _claim(context, database)
-    global_forms = settings.get().allowed_form_ids
 
     def work(state: LeadState) -> dict[str, Any]:
         item = state.item
-        # An imported row comes from no form: the form allowlist does not apply to it.
+        # An imported row comes from no form: the form allowlist does not apply to it. A
+        # form belongs to one portal: only the tenant's own allowlist applies (the global
+        # ALLOWED_FORM_IDS only seeds the single-portal tenant's row).
         imported = item.source is SubmissionSource.IMPORT
         outcome = validate(
             item.payload,
-            allowed_form_ids=() if imported else item.tenant.allowed_form_ids or global_forms,
+            allowed_form_ids=() if imported else item.tenant.allowed_form_ids,
             form_id=item.form_id,
             portal_id=item.tenant.portal_id,
             submission_id=item.hubspot_submission_id,
@@ -177,24 +200,29 @@ def resolve_contact(
     settings: SettingsResource,
 ) -> LeadBatch:
     """Upsert the contact by email and find its owner (the tenant's default otherwise)."""
-    # A batch of leads upserts its contacts 100 per call first (HubSpot's batch upsert).
-    batched = upsert_contacts(
-        hubspot.crm,
-        {state.workflow_id: state.lead for state in batch.active if state.lead is not None},
-        context.log,
-    )
+    # A batch of leads upserts its contacts 100 per call first (HubSpot's batch upsert),
+    # each tenant's in its own calls with its own token.
+    batched: dict[uuid.UUID, ContactResult] = {}
+    for crm, states in per_tenant(batch.active, hubspot.for_tenant, context.log):
+        batched |= upsert_contacts(
+            crm,
+            {state.workflow_id: state.lead for state in states if state.lead is not None},
+            context.log,
+        )
 
     def work(state: LeadState) -> dict[str, Any]:
         assert state.lead is not None
-        result = batched.get(state.workflow_id) or contact(hubspot.crm, state.lead)
+        crm = hubspot.for_tenant(state.item.tenant.tenant_id)
+        result = batched.get(state.workflow_id) or contact(crm, state.lead)
         default_owner = state.item.tenant.default_owner_id
         if result.owner is None and default_owner:
-            result = result.model_copy(update={"owner": hubspot.crm.get_owner(default_owner)})
+            result = result.model_copy(update={"owner": crm.get_owner(default_owner)})
         return {"contact": result}
 
-    return step_runner(context, database, settings, "resolve_contact", concurrent=True).run(
-        batch, work
+    runner = step_runner(
+        context, database, settings, "resolve_contact", concurrent=True, tenants=hubspot.tenants
     )
+    return runner.run(batch, work)
 
 
 @op
@@ -206,30 +234,42 @@ def resolve_company(
     settings: SettingsResource,
 ) -> LeadBatch:
     """Find or create the company and associate the contact."""
-    # A batch of leads searches its companies 100 domains (or names) per search first.
-    known = search_companies(
-        hubspot.crm, [state.lead for state in batch.active if state.lead is not None], context.log
-    )
+    # A batch of leads searches its companies 100 domains (or names) per search first,
+    # each tenant's in its own portal.
+    known: dict[uuid.UUID, KnownCompanies] = {}
+    for crm, states in per_tenant(batch.active, hubspot.for_tenant, context.log):
+        leads = [state.lead for state in states if state.lead is not None]
+        known[states[0].item.tenant.tenant_id] = search_companies(crm, leads, context.log)
 
     def work(state: LeadState) -> dict[str, Any]:
         assert state.lead is not None
         assert state.contact is not None
+        tenant_id = state.item.tenant.tenant_id
         effects = PostgresEffects(database.sessions, state.workflow_id)
-        found = company(hubspot.crm, effects, state.lead, state.contact.contact.id, known)
+        found = company(
+            hubspot.for_tenant(tenant_id),
+            effects,
+            state.lead,
+            state.contact.contact.id,
+            known.get(tenant_id, {}),
+        )
         return {"company": found}
 
     # Leads of one company take turns (the first may create it; the others then find the
     # creation's idempotency record); different companies go at once.
-    runner = step_runner(context, database, settings, "resolve_company", concurrent=True)
+    runner = step_runner(
+        context, database, settings, "resolve_company", concurrent=True, tenants=hubspot.tenants
+    )
     return runner.run(batch, work, group=company_group)
 
 
 def company_group(state: LeadState) -> object:
-    """What a lead's company is found or created by: its domain, else its name."""
+    """What a lead's company is found or created by: its tenant, and its domain or name."""
     if state.lead is None:
         return state.workflow_id
     domain, name = company_keys(state.lead)
-    return (domain or name or str(state.workflow_id)).strip().lower()
+    key = (domain or name or str(state.workflow_id)).strip().lower()
+    return (state.item.tenant.tenant_id, key)
 
 
 @op
@@ -244,11 +284,13 @@ def search_gmail_threads(
 
     def work(state: LeadState) -> dict[str, Any]:
         assert state.lead is not None
-        return {"threads": tuple(search(gmail.mail, state.lead))}
+        mail = gmail.for_tenant(state.item.tenant.tenant_id)
+        return {"threads": tuple(search(mail, state.lead))}
 
-    return step_runner(context, database, settings, "search_gmail_threads", concurrent=True).run(
-        batch, work
+    runner = step_runner(
+        context, database, settings, "search_gmail_threads", concurrent=True, tenants=gmail.tenants
     )
+    return runner.run(batch, work)
 
 
 @op
@@ -263,11 +305,13 @@ def read_thread_context(
 
     def work(state: LeadState) -> dict[str, Any]:
         assert state.lead is not None
-        return {"context": read_thread(gmail.mail, state.threads, state.lead)}
+        mail = gmail.for_tenant(state.item.tenant.tenant_id)
+        return {"context": read_thread(mail, state.threads, state.lead)}
 
-    return step_runner(context, database, settings, "read_thread_context", concurrent=True).run(
-        batch, work
+    runner = step_runner(
+        context, database, settings, "read_thread_context", concurrent=True, tenants=gmail.tenants
     )
+    return runner.run(batch, work)
 
 
 @op
@@ -303,11 +347,14 @@ def hunt_drive_assets(
 
     def work(state: LeadState) -> dict[str, Any]:
         assert state.lead is not None
-        return {"assets": hunt(drive.drive, state.lead, state.item.tenant.drive_folder_ids)}
+        tenant = state.item.tenant
+        files = drive.for_tenant(tenant.tenant_id)
+        return {"assets": hunt(files, state.lead, tenant.drive_folder_ids)}
 
-    return step_runner(context, database, settings, "hunt_drive_assets", concurrent=True).run(
-        batch, work
+    runner = step_runner(
+        context, database, settings, "hunt_drive_assets", concurrent=True, tenants=drive.tenants
     )
+    return runner.run(batch, work)
 
 
 def owner_timezone(state: LeadState) -> str:
@@ -340,7 +387,8 @@ def propose_meeting_slots(
         if calendar_id is None:
             return {"slots": ()}
         now = _now()
-        busy = calendar.calendar.busy_intervals([calendar_id], now, now + timedelta(days=7))
+        calendars = calendar.for_tenant(state.item.tenant.tenant_id)
+        busy = calendars.busy_intervals([calendar_id], now, now + timedelta(days=7))
         found = slots(
             busy.get(calendar_id, []),
             now=now,
@@ -349,9 +397,15 @@ def propose_meeting_slots(
         )
         return {"slots": tuple(found)}
 
-    return step_runner(context, database, settings, "propose_meeting_slots", concurrent=True).run(
-        batch, work
+    runner = step_runner(
+        context,
+        database,
+        settings,
+        "propose_meeting_slots",
+        concurrent=True,
+        tenants=calendar.tenants,
     )
+    return runner.run(batch, work)
 
 
 @op

@@ -2,6 +2,7 @@
 materialise `submission_coverage` with two asset checks an operator sees fail in the UI."""
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import structlog
 from dagster import (
@@ -22,15 +23,13 @@ from dagster import (
 from pydantic import Field
 
 from sales_agent_pipeline import run_tags
+from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import reconciliation as repo
-from sales_agent_pipeline.defs.resources import (
-    DatabaseResource,
-    GmailResource,
-    HubSpotResource,
-    SettingsResource,
-)
+from sales_agent_pipeline.db.repositories.workflows import blocked_tenant_reason
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.stuck import sweep_stuck
-from sales_agent_pipeline.reconciliation.drift import check_drift
+from sales_agent_pipeline.defs.vendors import GmailResource, HubSpotResource
+from sales_agent_pipeline.reconciliation.drift import DriftSummary, check_drift
 from sales_agent_pipeline.reconciliation.recover import (
     FormCoverage,
     Window,
@@ -93,7 +92,8 @@ def submission_coverage(
     hubspot: HubSpotResource,
     gmail: GmailResource,
 ) -> MaterializeResult:
-    """Reconcile every tenant's allowlisted forms, then stuck work and drift."""
+    """Reconcile every tenant's allowlisted forms, then stuck work and drift; each tenant
+    with its own credentials, a disabled tenant or one needing re-authorisation not at all."""
     cfg = settings.get()
     now = datetime.now(UTC)
     window = Window(
@@ -102,8 +102,13 @@ def submission_coverage(
         stuck_after=timedelta(minutes=cfg.reconciliation_stuck_minutes),
     )
     with database.session() as session:
-        tenants = repo.tenants(session, config.portal_ids)
-    # A run for some portals sweeps and checks only their tenants (None: every tenant).
+        every = repo.tenants(session, config.portal_ids)
+    skipped = {t.portal_id: reason for t in every if (reason := blocked_tenant_reason(t))}
+    for portal_id, reason in skipped.items():
+        context.log.warning(f"portal {portal_id} skipped: {reason}")
+    tenants = [t for t in every if t.portal_id not in skipped]
+    # A run for some portals sweeps and checks only their tenants (None: every tenant; the
+    # sweep itself leaves disabled and unauthorised tenants' work alone).
     scope = {tenant.id for tenant in tenants} if config.portal_ids else None
 
     # Stuck work first: what it re-queues counts in this run's backlog.
@@ -119,14 +124,14 @@ def submission_coverage(
 
     coverages: list[FormCoverage] = []
     for tenant in tenants:
-        forms = forms_of(tenant, cfg.allowed_form_ids)
+        forms = forms_of(tenant)
         if not forms:
             context.log.warning(f"portal {tenant.portal_id} has no allowlisted form to list")
         for form_id in forms:
             coverages.append(
                 reconcile_form(
                     database.sessions,
-                    hubspot.crm,
+                    partial(hubspot.for_tenant, tenant.id),
                     tenant,
                     form_id,
                     window=window,
@@ -134,15 +139,17 @@ def submission_coverage(
                     run_id=context.run.run_id,
                 )
             )
+        hubspot.tenants.flush_usage()
 
-    drift = check_drift(
-        database.sessions,
-        hubspot.crm,
-        gmail.mail,
-        since=now - timedelta(days=cfg.reconciliation_drift_days),
-        tenant_ids=scope,
-        run_id=context.run.run_id,
+    drift = _drift(
+        context,
+        database,
+        hubspot,
+        gmail,
+        tenants,
+        now - timedelta(days=cfg.reconciliation_drift_days),
     )
+    hubspot.tenants.flush_usage()
 
     unproven = [c for c in coverages if c.missing or c.error]
     grown: list[str] = []
@@ -187,6 +194,9 @@ def submission_coverage(
             "drift_found": MetadataValue.json(drift.found),
             "drift_check_errors": drift.errors,
             "coverage": MetadataValue.md(_table(coverages)),
+            "tenants_skipped": MetadataValue.json(
+                [{"portal": portal, "reason": reason} for portal, reason in skipped.items()]
+            ),
         },
         check_results=[
             AssetCheckResult(
@@ -211,6 +221,32 @@ def submission_coverage(
             ),
         ],
     )
+
+
+def _drift(
+    context: AssetExecutionContext,
+    database: DatabaseResource,
+    hubspot: HubSpotResource,
+    gmail: GmailResource,
+    tenants: list[Tenant],
+    since: datetime,
+) -> DriftSummary:
+    """Each tenant's outputs checked with its own HubSpot and Gmail connectors."""
+    total = DriftSummary()
+    for tenant in tenants:
+        one = check_drift(
+            database.sessions,
+            partial(hubspot.for_tenant, tenant.id),
+            partial(gmail.for_tenant, tenant.id),
+            since=since,
+            tenant_ids={tenant.id},
+            run_id=context.run.run_id,
+        )
+        total.checked += one.checked
+        total.errors += one.errors
+        for kind, count in one.found.items():
+            total.found[kind] = total.found.get(kind, 0) + count
+    return total
 
 
 # in_process: one op, and a process per op would only add start-up time.

@@ -1,4 +1,8 @@
-"""Dagster resources, filled from EnvVar when the code location loads (never at import)."""
+"""Dagster resources, filled from EnvVar when the code location loads (never at import).
+
+The database and the settings; the vendors' resources (a connector per tenant) are in
+defs/vendors.py, each tenant's credentials and usage counters in defs/tenants.py.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,21 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
-from sales_agent_pipeline.connectors.factory import (
-    build_calendar,
-    build_crm,
-    build_drive,
-    build_mail,
-    gmail_quota_key,
-    hubspot_quota_key,
-)
-from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
-from sales_agent_pipeline.connectors.ratelimit import (
-    HUBSPOT_SEARCH_WINDOW_SECONDS,
-    HUBSPOT_WINDOW_SECONDS,
-    QUOTA_WINDOW_SECONDS,
-)
-from sales_agent_pipeline.db.quota import PostgresQuota
+from sales_agent_pipeline.db.quota import Lane, PostgresQuota
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.settings import Settings, get_settings
 
@@ -94,123 +84,27 @@ def is_import_run(context: InitResourceContext) -> bool:
     return run is not None and run.tags.get(tags.TRIGGER) == "import"
 
 
+def run_lane(context: InitResourceContext) -> Lane:
+    """The quota lane of the run: an import's runs take the import lane."""
+    return "import" if is_import_run(context) else "live"
+
+
 def shared_quota(
-    context: InitResourceContext,
     database: DatabaseResource,
     settings: Settings,
     *,
     key: str,
     limit: int,
     window_seconds: float,
+    lane: Lane,
 ) -> PostgresQuota:
-    """A vendor quota every run process shares through the database; an import run takes
-    the import lane, which never holds more than IMPORT_QUOTA_SHARE of the window."""
+    """A vendor quota every run process shares through the database; the import lane never
+    holds more than IMPORT_QUOTA_SHARE of the window."""
     return PostgresQuota(
         database.engine,
         key=key,
         limit=limit,
-        lane="import" if is_import_run(context) else "live",
+        lane=lane,
         share=settings.import_quota_share,
         window_seconds=window_seconds,
     )
-
-
-class HubSpotResource(ConfigurableResource):
-    """The HubSpot CRM connector; its portal's windows are shared by every run process."""
-
-    settings: SettingsResource
-    database: DatabaseResource
-
-    _crm: CRM | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Build the adapter from the settings, on the quota kept in the database."""
-        settings = self.settings.get()
-        key = hubspot_quota_key(settings)
-        requests = shared_quota(
-            context,
-            self.database,
-            settings,
-            key=key,
-            limit=settings.hubspot_requests_per_10s,
-            window_seconds=HUBSPOT_WINDOW_SECONDS,
-        )
-        searches = shared_quota(
-            context,
-            self.database,
-            settings,
-            key=f"{key}:search",
-            limit=settings.hubspot_searches_per_second,
-            window_seconds=HUBSPOT_SEARCH_WINDOW_SECONDS,
-        )
-        self._crm = build_crm(settings, quotas=(requests, searches))
-
-    @property
-    def crm(self) -> CRM:
-        """The adapter."""
-        assert self._crm is not None, "HubSpotResource used outside a run"
-        return self._crm
-
-
-class GmailResource(ConfigurableResource):
-    """The Gmail connector of the sending user, its quota shared by every run process."""
-
-    settings: SettingsResource
-    database: DatabaseResource
-
-    _mail: Mail | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Build the adapter from the settings, on the quota kept in the database."""
-        settings = self.settings.get()
-        quota = shared_quota(
-            context,
-            self.database,
-            settings,
-            key=gmail_quota_key(settings),
-            limit=settings.gmail_quota_units_per_second * 60,
-            window_seconds=QUOTA_WINDOW_SECONDS,
-        )
-        self._mail = build_mail(settings, quota=quota)
-
-    @property
-    def mail(self) -> Mail:
-        """The adapter."""
-        assert self._mail is not None, "GmailResource used outside a run"
-        return self._mail
-
-
-class CalendarResource(ConfigurableResource):
-    """The Google Calendar free/busy connector."""
-
-    settings: SettingsResource
-
-    _calendar: Calendar | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Build the adapter from the settings."""
-        self._calendar = build_calendar(self.settings.get())
-
-    @property
-    def calendar(self) -> Calendar:
-        """The adapter."""
-        assert self._calendar is not None, "CalendarResource used outside a run"
-        return self._calendar
-
-
-class DriveResource(ConfigurableResource):
-    """The Google Drive connector, restricted to allowlisted folders by its callers."""
-
-    settings: SettingsResource
-
-    _drive: Drive | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Build the adapter from the settings."""
-        self._drive = build_drive(self.settings.get())
-
-    @property
-    def drive(self) -> Drive:
-        """The adapter."""
-        assert self._drive is not None, "DriveResource used outside a run"
-        return self._drive

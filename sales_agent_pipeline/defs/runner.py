@@ -11,6 +11,7 @@ import functools
 import random
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from dagster import Failure, MetadataValue, OpExecutionContext, RetryRequested
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline.connectors.hubspot_oauth import GrantRevoked
 from sales_agent_pipeline.db.repositories import audit, workflows
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowStatus
@@ -97,8 +99,12 @@ class StepRunner:
         retry_base_seconds: float = 1.0,
         concurrency: int = 1,
         rng: random.Random | None = None,
+        on_done: Callable[[], None] | None = None,
     ) -> None:
         self.context = context
+        # Called when the step ends, however it ends (the tenants' usage counters are
+        # written then: once per op, not once per call).
+        self.on_done = on_done
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.retry_base_seconds = retry_base_seconds
@@ -187,6 +193,16 @@ class StepRunner:
     def run(
         self, batch: LeadBatch, work: StepWork, *, group: Callable[[LeadState], object] = id
     ) -> LeadBatch:
+        """Apply `work` to every active lead (see `_run`), then the `on_done` hook."""
+        try:
+            return self._run(batch, work, group=group)
+        finally:
+            if self.on_done is not None:
+                self.on_done()
+
+    def _run(
+        self, batch: LeadBatch, work: StepWork, *, group: Callable[[LeadState], object] = id
+    ) -> LeadBatch:
         """Apply `work` to every active lead; returns the batch with this step's outputs.
 
         With `concurrency` above 1 the leads' work overlaps on that many threads (their
@@ -243,6 +259,9 @@ class StepRunner:
         except LeadRejected as error:
             ms = int((time.perf_counter() - started) * 1000)
             return self._stop(state, error, WorkflowStatus.REJECTED, ms), None
+        except GrantRevoked as error:
+            ms = int((time.perf_counter() - started) * 1000)
+            return self.wait(state, error.message, ms), None
         except Exception as error:
             ms = int((time.perf_counter() - started) * 1000)
             return self._stop(state, error, WorkflowStatus.FAILED, ms), None
@@ -252,6 +271,32 @@ class StepRunner:
         output = new_state.model_dump(mode="json", include=set(update))
         self._event(new_state, StepStatus.SUCCEEDED, duration_ms=ms, details={"output": output})
         return (self.skip(new_state, skip) if skip else new_state), None
+
+    def wait(self, state: LeadState, reason: str, ms: int | None = None) -> LeadState:
+        """Stop a lead without failing it: its tenant cannot run now (HubSpot refused the
+        grant, or the tenant was disabled). It goes back to wait for a run, this attempt not
+        counted, and the sensors launch it once the tenant is re-authorised or enabled."""
+        with self.sessions.begin() as session:
+            self._event_in(
+                session,
+                state,
+                StepStatus.SKIPPED,
+                duration_ms=ms,
+                details={
+                    "outcome": WorkflowStatus.QUEUED.value,
+                    "reason": reason,
+                    "waiting": True,
+                },
+            )
+            workflows.hold(session, state.workflow_id, reason, run_id=self.run_id, claimed=True)
+        self.context.log.warning(f"{self.name}: workflow {state.workflow_id} waits: {reason}")
+        return state.model_copy(
+            update={
+                "outcome": WorkflowStatus.QUEUED,
+                "reason": reason,
+                "error_class": ErrorClass.CONFIGURATION,
+            }
+        )
 
     def _retrying(self, state: LeadState, error: TransientError, ms: int) -> None:
         with self.sessions.begin() as session:
@@ -291,12 +336,18 @@ class StepRunner:
             results[index] = self._stop(state, exhausted, WorkflowStatus.FAILED, 0)
 
     def _fail_if_nothing_left(self, before: LeadBatch, after: LeadBatch) -> None:
-        failed_here = [
+        stopped_here = [
             state
             for old, state in zip(before.leads, after.leads, strict=True)
-            if old.active and state.outcome is WorkflowStatus.FAILED
+            if old.active and not state.active
         ]
-        if not failed_here or after.active:
+        if after.active:
+            return
+        waiting = [state for state in stopped_here if state.outcome is WorkflowStatus.QUEUED]
+        failed_here = [state for state in stopped_here if state.outcome is WorkflowStatus.FAILED]
+        if waiting and not failed_here:
+            raise_waiting(self.name, {s.workflow_id: s.reason or "" for s in waiting})
+        if not failed_here:
             return
         # Every lead of the run failed: the run fails, naming the step and the vendor's answer.
         first = failed_here[0]
@@ -312,3 +363,19 @@ class StepRunner:
                 "alert": MetadataValue.bool(configuration),
             },
         )
+
+
+def raise_waiting(step: str, waiting: dict[uuid.UUID, str]) -> None:
+    """End a run whose remaining leads all wait for their tenant (re-authorisation, or
+    enabling): a failed run in the UI with the reason, though no workflow failed."""
+    reasons = sorted(set(waiting.values()))
+    raise Failure(
+        description=f"{len(waiting)} lead(s) wait, none failed: " + "; ".join(reasons),
+        metadata={
+            "step": MetadataValue.text(step),
+            "waiting": MetadataValue.text(", ".join(str(w) for w in waiting)),
+            "error_class": MetadataValue.text(ErrorClass.CONFIGURATION.value),
+            "alert": MetadataValue.bool(True),
+        },
+        allow_retries=False,
+    )

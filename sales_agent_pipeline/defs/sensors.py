@@ -23,7 +23,8 @@ from sales_agent_pipeline.defs.stuck import sweep_stuck
     minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
     description="Launches received leads that no run was asked for (Dagster was down, the "
-    "API died after its 202); a backlog goes out in batched runs.",
+    "API died after its 202); a backlog goes out in batched runs. Leads of a disabled tenant, "
+    "or of one needing HubSpot re-authorisation, wait: each tick names those tenants.",
 )
 def received_leads_sensor(
     context: SensorEvaluationContext, database: DatabaseResource, settings: SettingsResource
@@ -36,12 +37,24 @@ def received_leads_sensor(
             older_than=timedelta(seconds=config.sensor_grace_seconds),
             limit=config.sensor_batch_size * 10,
         )
+        blocked = outbox.waiting_blocked(session)
+    # Tenants that cannot run now keep their work waiting: say so on every tick, so the
+    # UI's sensor page tells an operator which portal to re-authorise (or enable).
+    held = "; ".join(
+        f"portal {w.portal_id}: {w.waiting} lead(s) wait ({w.reason})" for w in blocked
+    )
+    if held:
+        context.log.warning(held)
     if not awaiting:
-        return SkipReason("no received lead is waiting for a run")
+        return SkipReason(
+            "no received lead is waiting for a run" + (f"; held back: {held}" if held else "")
+        )
     keys = [str(item.workflow_id) for item in awaiting]
     new = [key for key in keys if not context.instance.has_dynamic_partition("leads", key)]
     known = [key for key in keys if key not in set(new)]
-    attempts = {str(item.workflow_id): item.attempts for item in awaiting}
+    # The claim's number makes each claim's run key new: a lead that waited for its
+    # tenant's re-authorisation is claimed again with the attempts it had.
+    attempts = {str(item.workflow_id): f"{item.attempts}:{item.claim}" for item in awaiting}
     run_tags = {tags.TRIGGER: "sensor"}
     requests = [
         RunRequest(

@@ -6,7 +6,7 @@ Recorded once per kind as a workflow event; nothing is ever re-created.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -76,17 +76,30 @@ def _draft_drift(
 
 def check_drift(
     sessions: sessionmaker[Session],
-    crm: CRM,
-    mail: Mail,
+    crm_for: Callable[[], CRM],
+    mail_for: Callable[[], Mail],
     *,
     since: datetime,
     tenant_ids: Collection[uuid.UUID] | None = None,
     run_id: str | None = None,
 ) -> DriftSummary:
-    """Look at the task and draft of each workflow that succeeded since `since`."""
+    """Look at the task and draft of each workflow that succeeded since `since`.
+
+    `crm_for` and `mail_for` give the connectors of the tenant whose outputs these are
+    (one tenant per call: its portal and its mailbox); they are built only when there is
+    something to check.
+    """
     summary = DriftSummary()
     with sessions() as session:
         candidates = repo.recent_outputs(session, since, tenant_ids)
+    if not candidates:
+        return summary
+    try:
+        crm, mail = crm_for(), mail_for()
+    except PipelineError as exc:
+        summary.errors += 1
+        log.warning("reconciliation.drift_unchecked", error=exc.message)
+        return summary
     wanted = [o.hubspot_task_id for o in candidates if o.hubspot_task_id and not _noted_task(o)]
     tasks: Mapping[str, Task] | None = None
     try:

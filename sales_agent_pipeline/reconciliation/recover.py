@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,7 +140,7 @@ def _insert_missing(
 
 def reconcile_form(
     sessions: sessionmaker[Session],
-    crm: CRM,
+    crm: Callable[[], CRM],
     tenant: Tenant,
     form_id: str,
     *,
@@ -148,13 +149,18 @@ def reconcile_form(
     run_id: str | None,
 ) -> FormCoverage:
     """List one form back to its window, recover what is missing, advance its cursor, and
-    write the coverage report, all in one transaction after the listing."""
+    write the coverage report, all in one transaction after the listing.
+
+    `crm` gives the tenant's own CRM connector (its token, its portal): a form is listed
+    only with the credentials of the portal it belongs to. When it cannot be built (no
+    token stored) the form counts as not listed, with the reason.
+    """
     with sessions.begin() as session:
         start = window.start(now, repo.cursor(session, tenant.id, form_id))
     coverage = FormCoverage(tenant.id, tenant.portal_id, form_id, start, now)
     upstream: dict[str, UpstreamSubmission] = {}
     try:
-        upstream, pages = list_window(crm, form_id, start)
+        upstream, pages = list_window(crm(), form_id, start)
         coverage.details["pages"] = pages
     except (PipelineError, ValueError) as exc:
         # HubSpot refused, or answered an entry we cannot read (ValueError): the cursor
@@ -206,6 +212,8 @@ def reconcile_form(
     return coverage
 
 
-def forms_of(tenant: Tenant, default_forms: list[str]) -> list[str]:
-    """The forms reconciled for a tenant: its allowlist, else the global one."""
-    return list(tenant.allowed_form_ids or default_forms)
+def forms_of(tenant: Tenant) -> list[str]:
+    """The forms reconciled for a tenant: its own allowlist only. A form belongs to one
+    portal; the global ALLOWED_FORM_IDS seeds the single-portal tenant's row and applies
+    to no other tenant."""
+    return list(tenant.allowed_form_ids)

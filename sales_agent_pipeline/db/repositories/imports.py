@@ -192,7 +192,8 @@ class ImportWork:
 
 
 def waiting_imports(session: Session) -> list[ImportWork]:
-    """Every (tenant, import) with leads nobody asked a run for, oldest import first."""
+    """Every (tenant, import) with leads nobody asked a run for, oldest import first; not
+    those of tenants that cannot run now (disabled, or needing re-authorisation)."""
     rows = session.execute(
         select(Tenant.id, Tenant.portal_id, FormSubmission.import_id, func.min(Workflow.created_at))
         .join(Workflow, Workflow.form_submission_id == FormSubmission.id)
@@ -201,6 +202,9 @@ def waiting_imports(session: Session) -> list[ImportWork]:
             FormSubmission.import_id.is_not(None),
             Workflow.status.in_(AWAITING),
             Workflow.run_requested_at.is_(None),
+            # A disabled tenant's import, or one needing re-authorisation, waits.
+            Tenant.disabled_at.is_(None),
+            Tenant.auth_error.is_(None),
         )
         .group_by(Tenant.id, Tenant.portal_id, FormSubmission.import_id)
         .order_by(func.min(Workflow.created_at))

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import String, Table, bindparam, func, select, type_coerce, update
+from sqlalchemy import Select, String, Table, bindparam, func, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import FormSubmission, Workflow
+from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
 
 AWAITING = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
@@ -152,10 +152,52 @@ def accept_submission(
 
 @dataclass(frozen=True)
 class AwaitingRun:
-    """A workflow the sensor is about to launch, and how often it has been claimed."""
+    """A workflow the sensor is about to launch, how often it has been claimed, and a
+    number unique to this claim (its run key's)."""
 
     workflow_id: uuid.UUID
     attempts: int
+    claim: int = 0
+
+
+def blocked_tenants() -> Select[tuple[uuid.UUID]]:
+    """The ids of tenants whose work may not run now: disabled, or their HubSpot grant
+    revoked (needing re-authorisation)."""
+    return select(Tenant.id).where(
+        or_(Tenant.disabled_at.is_not(None), Tenant.auth_error.is_not(None))
+    )  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class WaitingTenant:
+    """A tenant whose received work waits, and why."""
+
+    portal_id: int
+    reason: str
+    waiting: int
+
+
+def waiting_blocked(session: Session) -> list[WaitingTenant]:
+    """Tenants that cannot run now and still have work waiting for a run."""
+    rows = session.execute(
+        select(Tenant.portal_id, Tenant.disabled_at, Tenant.auth_error, func.count(Workflow.id))
+        .join(Workflow, Workflow.tenant_id == Tenant.id)
+        .where(
+            or_(Tenant.disabled_at.is_not(None), Tenant.auth_error.is_not(None)),
+            Workflow.status.in_(AWAITING),
+            Workflow.run_requested_at.is_(None),
+        )
+        .group_by(Tenant.portal_id, Tenant.disabled_at, Tenant.auth_error)
+        .order_by(Tenant.portal_id)
+    ).all()
+    return [
+        WaitingTenant(
+            portal_id,
+            "disabled" if disabled_at is not None else str(auth_error),
+            count,
+        )
+        for portal_id, disabled_at, auth_error, count in rows
+    ]
 
 
 def claim_launch(session: Session, workflow_ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -199,6 +241,7 @@ def claim_awaiting(session: Session, older_than: timedelta, limit: int) -> list[
     """Received or re-queued work nobody launched, older than the grace period, oldest first.
 
     SKIP LOCKED: two sensor ticks (or a tick racing a webhook launch) never take one row.
+    Work of a disabled tenant, or of one needing HubSpot re-authorisation, stays waiting.
     """
     # Imported leads are launched by their own sensor, in paced, low-priority runs.
     imported = select(FormSubmission.id).where(FormSubmission.import_id.is_not(None))
@@ -209,6 +252,7 @@ def claim_awaiting(session: Session, older_than: timedelta, limit: int) -> list[
             Workflow.run_requested_at.is_(None),
             Workflow.created_at < func.now() - older_than,
             Workflow.form_submission_id.not_in(imported),
+            Workflow.tenant_id.not_in(blocked_tenants()),
         )
         .order_by(Workflow.created_at)
         .limit(limit)
@@ -218,14 +262,24 @@ def claim_awaiting(session: Session, older_than: timedelta, limit: int) -> list[
         update(Workflow)
         .where(Workflow.id.in_(candidates.scalar_subquery()))
         .values(run_requested_at=func.now())
-        .returning(Workflow.id, Workflow.attempts, Workflow.created_at)
+        .returning(Workflow.id, Workflow.attempts, Workflow.created_at, Workflow.run_requested_at)
     ).all()
     ordered = sorted(rows, key=lambda row: row[2])
-    return [AwaitingRun(workflow_id, attempts) for workflow_id, attempts, _ in ordered]
+    return [
+        # A workflow that waited (its tenant re-authorised) is claimed again with the same
+        # attempts: the claim's time keeps its run key from repeating an earlier one.
+        AwaitingRun(
+            workflow_id, attempts, int(requested.timestamp() * 1_000_000) if requested else 0
+        )
+        for workflow_id, attempts, _, requested in ordered
+    ]
 
 
 def in_flight(session: Session, older_than: timedelta, limit: int = 200) -> list[Workflow]:
-    """Workflows requested or running for longer than `older_than` (stuck candidates)."""
+    """Workflows requested or running for longer than `older_than` (stuck candidates).
+
+    Not those of a disabled tenant or one needing re-authorisation: their work stays as it
+    is until the tenant can run again."""
     return list(
         session.scalars(
             select(Workflow)
@@ -233,6 +287,7 @@ def in_flight(session: Session, older_than: timedelta, limit: int = 200) -> list
                 Workflow.status.in_((*AWAITING, WorkflowStatus.RUNNING.value)),
                 Workflow.run_requested_at.is_not(None),
                 Workflow.updated_at < func.now() - older_than,
+                Workflow.tenant_id.not_in(blocked_tenants()),
             )
             .order_by(Workflow.updated_at)
             .limit(limit)

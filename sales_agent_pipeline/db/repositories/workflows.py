@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
@@ -58,6 +59,63 @@ def claim(
         .returning(Workflow.id)
     ).scalars()
     return list(rows)
+
+
+def blocked_tenant_reason(tenant: Tenant) -> str | None:
+    """Why a tenant's work may not run now (disabled, or its HubSpot grant revoked)."""
+    if tenant.disabled_at is not None:
+        return f"tenant of portal {tenant.portal_id} is disabled; its leads wait until enabled"
+    if tenant.auth_error:
+        return tenant.auth_error
+    return None
+
+
+def blocked(session: Session, workflow_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The workflows whose tenant is disabled or needs HubSpot re-authorisation, and why."""
+    rows = session.execute(
+        select(Workflow.id, Tenant)
+        .join(Tenant, Workflow.tenant_id == Tenant.id)
+        .where(
+            Workflow.id.in_(workflow_ids),
+            or_(Tenant.disabled_at.is_not(None), Tenant.auth_error.is_not(None)),
+        )
+    ).all()
+    found: dict[uuid.UUID, str] = {}
+    for workflow_id, tenant in rows:
+        reason = blocked_tenant_reason(tenant)
+        if reason is not None:
+            found[workflow_id] = reason
+    return found
+
+
+def hold(
+    session: Session, workflow_id: uuid.UUID, reason: str, *, run_id: str, claimed: bool
+) -> bool:
+    """Put a workflow back to wait (queued, no run asked for) until its tenant can run.
+
+    Not a failure and not an attempt: a workflow this run had claimed gives its attempt
+    back. The sensors skip the tenant until it is enabled or re-authorised, then launch it.
+    Returns False when the workflow is not waiting for a run nor held by this run.
+    """
+    where: ColumnElement[bool] = (
+        (Workflow.status == WorkflowStatus.RUNNING.value) & (Workflow.dagster_run_id == run_id)
+        if claimed
+        else Workflow.status.in_(CLAIMABLE)
+    )
+    attempts: Any = func.greatest(Workflow.attempts - 1, 0) if claimed else Workflow.attempts
+    held = session.execute(
+        update(Workflow)
+        .where(Workflow.id == workflow_id, where)
+        .values(
+            status=WorkflowStatus.QUEUED.value,
+            run_requested_at=None,
+            attempts=attempts,
+            failure_reason=reason,
+            started_at=None,
+        )
+        .returning(Workflow.id)
+    ).first()
+    return held is not None
 
 
 def _tenant_settings(tenant: Tenant) -> TenantSettings:

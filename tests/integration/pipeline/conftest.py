@@ -20,10 +20,14 @@ from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_SENDER, ensure_demo_te
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.secretbox import generate_key
 from sales_agent_pipeline.settings import get_settings
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 
 FORM_ID = DEMO_FORM
+# The tenants' secrets of this test process are encrypted with this key (never the
+# development key under the repository's data dir).
+SECRETS_KEY = generate_key()
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +41,13 @@ def pipeline_env(sandbox_url: str, database_url: URL) -> Iterator[None]:  # noqa
             "WORKFLOW_MODE",
             "SEND_KILL_SWITCH",
             "ALLOWED_FORM_IDS",
+            "HUBSPOT_PORTAL_ID",
+            "HUBSPOT_CLIENT_ID",
+            "SANDBOX",
+            "SECRETS_ENCRYPTION_KEY_FILE",
         ):
             patch.delenv(name, raising=False)
+        patch.setenv("SECRETS_ENCRYPTION_KEYS", SECRETS_KEY)
         patch.setenv("DATABASE_URL", libpq_dsn(database_url))
         patch.setenv("HUBSPOT_API_BASE_URL", sandbox_url)
         patch.setenv("GOOGLE_API_BASE_URL", sandbox_url)
@@ -53,7 +62,12 @@ def pipeline_env(sandbox_url: str, database_url: URL) -> Iterator[None]:  # noqa
 def sandbox(admin_client: Admin, pipeline_env: None) -> Iterator[Admin]:  # noqa: F811
     """The sandbox with its demo data; the Gmail user is the demo owner Alex."""
     admin_client.reset(demo=True)
-    admin_client.config(default_google_user=DEMO_SENDER, rate_limit_max=190, search_per_second=4)
+    admin_client.config(
+        default_google_user=DEMO_SENDER,
+        rate_limit_max=190,
+        search_per_second=4,
+        google_require_auth=False,
+    )
     yield admin_client
     # A test may change the environment (mode, kill switch): never let it leak.
     get_settings.cache_clear()

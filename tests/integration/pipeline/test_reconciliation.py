@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,8 +29,8 @@ from sales_agent_pipeline.db.models import (
 )
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.domain.enums import SubmissionSource
-from sales_agent_pipeline.settings import get_settings
 from tests.integration.pipeline.conftest import Lead
+from tests.integration.pipeline.tenancy import store_secrets
 from tests.sandbox.conftest import Admin
 
 FORM = "contact-us-form"
@@ -51,16 +50,19 @@ class Portal:
         return self.tenant.portal_id
 
     def outside(self) -> httpx.Client:
-        """HubSpot's and Gmail's APIs as the owner uses them, outside the product."""
+        """HubSpot's API as the owner uses it, outside the product (the portal's token)."""
         return httpx.Client(
             base_url=self.sandbox_url, headers={"Authorization": f"Bearer {self.token}"}
         )
 
+    def gmail(self) -> httpx.Client:
+        """The owner's Gmail, outside the product (the sandbox's default mailbox: this
+        tenant stores no Google credentials and acts anonymously there)."""
+        return httpx.Client(base_url=self.sandbox_url)
+
 
 @pytest.fixture
-def portal(
-    sandbox: Admin, engine: Engine, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Portal]:
+def portal(sandbox: Admin, engine: Engine, sandbox_url: str) -> Portal:
     portal_id = random.randint(10_000_000, 99_999_999)
     token = f"token-{portal_id}"
     sandbox.seed(
@@ -82,10 +84,9 @@ def portal(
             voice_profile={"sender_name": "Alex Morgan", "company_name": "Demo Co"},
         )
         session.add(tenant)
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", token)
-    get_settings.cache_clear()
-    yield Portal(tenant, token, sandbox_url)
-    get_settings.cache_clear()
+    # The tenant's own token, stored encrypted (the environment's applies to no tenant).
+    store_secrets(engine, tenant, hubspot_token=token)
+    return Portal(tenant, token, sandbox_url)
 
 
 def upstream(count: int, *, newest: datetime, step: timedelta, prefix: str) -> list[dict[str, Any]]:
@@ -334,15 +335,15 @@ def test_drift_is_recorded_once_and_nothing_is_recreated(
     assert (len(tasks), len(drafts)) == (2, 2)
     # Outside the product: the owner completes one task and deletes the other, deletes a
     # draft, and sends the other draft by hand from Gmail.
-    with portal.outside() as owner:
+    with portal.outside() as owner, portal.gmail() as mailbox:
         task_id = tasks[0]
         owner.patch(
             f"/crm/v3/objects/tasks/{task_id}",
             json={"properties": {"hs_task_status": "COMPLETED"}},
         ).raise_for_status()
         owner.delete(f"/crm/v3/objects/tasks/{tasks[1]}").raise_for_status()
-        owner.delete(f"/gmail/v1/users/me/drafts/{drafts[done.email]}").raise_for_status()
-        owner.post(
+        mailbox.delete(f"/gmail/v1/users/me/drafts/{drafts[done.email]}").raise_for_status()
+        mailbox.post(
             "/gmail/v1/users/me/drafts/send", json={"id": drafts[sent_by_hand.email]}
         ).raise_for_status()
 

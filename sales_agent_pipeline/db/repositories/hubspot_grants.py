@@ -1,0 +1,244 @@
+"""A tenant's HubSpot OAuth grant in the database: stored at install, its access token handed
+to every process, refreshed once for all of them, and a revoked grant marked on the tenant.
+
+The access token (about 30 minutes of life) is refreshed REFRESH_MARGIN before it expires,
+by whichever process first needs it then: that one holds the row lock of the tenant's
+refresh token while it asks HubSpot, so another process wanting the same refresh waits,
+then finds the new token stored and uses it instead of refreshing again. A 401 from HubSpot
+with a token we thought good forces one refresh, unless another thread or process already
+replaced that token. When HubSpot refuses the refresh token itself (the portal uninstalled
+the app), the tenant gets `auth_error`: its leads wait until the OAuth callback stores a new
+grant and clears it (`store_grant`).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from pydantic import SecretStr
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.connectors.hubspot_oauth import GrantRevoked, OAuthGrant, refresh_grant
+from sales_agent_pipeline.db.base import utcnow
+from sales_agent_pipeline.db.models import Tenant, TenantSecret
+from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
+from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
+from sales_agent_pipeline.domain.errors import ConfigurationError
+from sales_agent_pipeline.secretbox import SecretBox
+from sales_agent_pipeline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# HubSpot's access tokens live 30 minutes; a call started just before expiry must not be
+# refused mid-run.
+REFRESH_MARGIN = timedelta(minutes=5)
+
+
+def reauthorisation_message(portal_id: int, detail: str) -> str:
+    """What an operator reads on the tenant, the workflows and the runs."""
+    return (
+        f"portal {portal_id} needs HubSpot re-authorisation ({detail}); its leads wait and "
+        "run once the app is installed again"
+    )
+
+
+def store_grant(session: Session, box: SecretBox, tenant: Tenant, grant: OAuthGrant) -> None:
+    """Keep a new grant for the tenant (the OAuth callback's): both tokens encrypted, the
+    tenant switched to OAuth, and any re-authorisation error cleared, so its leads run."""
+    if grant.hub_id != tenant.portal_id:
+        raise ConfigurationError(
+            f"the grant is for portal {grant.hub_id}, not this tenant's portal {tenant.portal_id}"
+        )
+    put_secret(
+        session,
+        box,
+        tenant.id,
+        SecretKind.HUBSPOT_REFRESH_TOKEN,
+        grant.refresh_token.get_secret_value(),
+    )
+    put_secret(
+        session,
+        box,
+        tenant.id,
+        SecretKind.HUBSPOT_ACCESS_TOKEN,
+        grant.access_token.get_secret_value(),
+        expires_at=grant.expires_at,
+    )
+    session.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant.id)
+        .values(hubspot_auth=HubSpotAuth.OAUTH.value, auth_error=None, auth_error_at=None)
+    )
+
+
+def mark_revoked(session: Session, tenant_id: uuid.UUID, reason: str) -> None:
+    """Note on the tenant that HubSpot refused its grant: sensors skip it, leads wait."""
+    session.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(auth_error=reason[:2000], auth_error_at=utcnow())
+    )
+
+
+def _stored(
+    session: Session, box: SecretBox, tenant_id: uuid.UUID, kind: SecretKind, *, lock: bool
+) -> tuple[str, datetime | None] | None:
+    query = select(TenantSecret.ciphertext, TenantSecret.expires_at).where(
+        TenantSecret.tenant_id == tenant_id, TenantSecret.kind == kind.value
+    )
+    row = session.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        return None
+    return box.decrypt(row[0]), row[1]
+
+
+class GrantTokens:
+    """One tenant's OAuth access token for a process's HubSpot calls (a TokenSource).
+
+    The token and its expiry are kept in memory, so a call costs no database round trip;
+    the database is read when the token nears expiry or HubSpot refused it.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        box: SecretBox,
+        settings: Settings,
+        *,
+        tenant_id: uuid.UUID,
+        portal_id: int,
+        margin: timedelta = REFRESH_MARGIN,
+    ) -> None:
+        self._sessions = sessions
+        self._box = box
+        self._settings = settings
+        self.tenant_id = tenant_id
+        self.portal_id = portal_id
+        self._margin = margin
+        self._token: SecretStr | None = None
+        self._expires_at: datetime | None = None
+        self._lock = threading.Lock()
+        # Once HubSpot refused the grant, every call of this process fails alike at once,
+        # rather than each lead asking HubSpot to refresh it again.
+        self._revoked: GrantRevoked | None = None
+        # How many refreshes this process made (the tests and the bench read it).
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"GrantTokens(portal_id={self.portal_id}, <token hidden>)"
+
+    def _fresh(self, expires_at: datetime | None) -> bool:
+        return expires_at is not None and datetime.now(UTC) < expires_at - self._margin
+
+    def _current(self) -> str | None:
+        if self._token is not None and self._fresh(self._expires_at):
+            return self._token.get_secret_value()
+        return None
+
+    def token(self) -> str:
+        """The access token to send: the one in memory while it is fresh, else the stored
+        one, else a refreshed one."""
+        current = self._current()
+        if current is not None:
+            return current
+        with self._lock:
+            if self._revoked is not None:
+                raise GrantRevoked(self._revoked.message, http_status=self._revoked.http_status)
+            current = self._current()
+            if current is not None:
+                return current
+            # A plain read first: another process has usually refreshed already.
+            with self._sessions() as session:
+                stored = _stored(
+                    session,
+                    self._box,
+                    self.tenant_id,
+                    SecretKind.HUBSPOT_ACCESS_TOKEN,
+                    lock=False,
+                )
+            if stored is not None and self._fresh(stored[1]):
+                self._adopt(*stored)
+                return stored[0]
+            return self._renew(stale=stored[0] if stored else None)
+
+    def refresh(self, stale: str) -> str | None:
+        """HubSpot answered 401 to `stale`: a newer token, refreshing it unless another
+        thread or process already did."""
+        with self._lock:
+            if self._revoked is not None:
+                raise GrantRevoked(self._revoked.message, http_status=self._revoked.http_status)
+            if self._token is not None and self._token.get_secret_value() != stale:
+                return self._token.get_secret_value()
+            return self._renew(stale=stale, refused=True)
+
+    def _adopt(self, token: str, expires_at: datetime | None) -> None:
+        self._token = SecretStr(token)
+        self._expires_at = expires_at
+
+    def _renew(self, *, stale: str | None, refused: bool = False) -> str:
+        """Under the tenant's row lock: the stored token when another process renewed it
+        meanwhile, else HubSpot's refreshed one, stored for everyone. Holds self._lock."""
+        revoked: GrantRevoked | None = None
+        with self._sessions.begin() as session:
+            refresh = _stored(
+                session, self._box, self.tenant_id, SecretKind.HUBSPOT_REFRESH_TOKEN, lock=True
+            )
+            stored = _stored(
+                session, self._box, self.tenant_id, SecretKind.HUBSPOT_ACCESS_TOKEN, lock=False
+            )
+            if stored is not None and stored[0] != stale and self._fresh(stored[1]):
+                self._adopt(*stored)
+                return stored[0]
+            if stored is not None and not refused and self._fresh(stored[1]):
+                self._adopt(*stored)
+                return stored[0]
+            try:
+                if refresh is None:
+                    raise GrantRevoked("no refresh token is stored")
+                grant = refresh_grant(self._settings, refresh[0])
+            except GrantRevoked as exc:
+                revoked = exc
+                reason = reauthorisation_message(self.portal_id, exc.message)
+                mark_revoked(session, self.tenant_id, reason)
+            else:
+                if grant.hub_id != self.portal_id:
+                    raise ConfigurationError(
+                        f"portal {self.portal_id}: HubSpot refreshed a grant of portal "
+                        f"{grant.hub_id}; install the app again for this portal"
+                    )
+                self._keep(session, grant, refresh[0] if refresh else None)
+        if revoked is not None:
+            log.error("hubspot.grant_revoked", portal_id=self.portal_id, error=revoked.message)
+            self._revoked = GrantRevoked(
+                reauthorisation_message(self.portal_id, revoked.message),
+                http_status=revoked.http_status,
+            )
+            raise GrantRevoked(self._revoked.message, http_status=revoked.http_status)
+        assert self._token is not None
+        return self._token.get_secret_value()
+
+    def _keep(self, session: Session, grant: OAuthGrant, refresh: str | None) -> None:
+        access = grant.access_token.get_secret_value()
+        put_secret(
+            session,
+            self._box,
+            self.tenant_id,
+            SecretKind.HUBSPOT_ACCESS_TOKEN,
+            access,
+            expires_at=grant.expires_at,
+        )
+        if grant.refresh_token.get_secret_value() != refresh:
+            put_secret(
+                session,
+                self._box,
+                self.tenant_id,
+                SecretKind.HUBSPOT_REFRESH_TOKEN,
+                grant.refresh_token.get_secret_value(),
+            )
+        self._adopt(access, grant.expires_at)
+        self.refreshes += 1
+        log.info("hubspot.token_refreshed", portal_id=self.portal_id)

@@ -1,0 +1,86 @@
+"""Each tenant's credentials and usage counters inside one run process.
+
+One TenantsResource per run, shared by the HubSpot, Gmail, Calendar and Drive resources
+(configured at launch, so Dagster hands them this instance, not copies): a tenant's secrets
+are read and decrypted once per run whichever connector asks first, and its vendor calls
+are counted in memory, then added to tenant_usage at the end of each op in one transaction.
+"""
+
+import threading
+import uuid
+
+import structlog
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+from sqlalchemy.exc import SQLAlchemyError
+
+from sales_agent_pipeline.connectors.metering import UsageMeter
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials
+from sales_agent_pipeline.db.repositories.usage import add_usage
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.domain.credentials import TenantCredentials
+from sales_agent_pipeline.domain.errors import ConfigurationError
+from sales_agent_pipeline.secretbox import secret_box
+
+log = structlog.get_logger(__name__)
+
+
+class TenantsResource(ConfigurableResource):
+    """Per tenant, for this run: its credentials (loaded once) and its usage meter."""
+
+    settings: SettingsResource
+    database: DatabaseResource
+
+    _credentials: dict[uuid.UUID, TenantCredentials] = PrivateAttr(default_factory=dict)
+    _meters: dict[uuid.UUID, UsageMeter] = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Start the run with nothing loaded."""
+        self._credentials = {}
+        self._meters = {}
+        self._lock = threading.Lock()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        """Whatever an op did not add yet (it raised before its end) is added now."""
+        self.flush_usage()
+
+    def credentials(self, tenant_id: uuid.UUID) -> TenantCredentials:
+        """The tenant's credentials, decrypted once per run."""
+        with self._lock:
+            found = self._credentials.get(tenant_id)
+            if found is not None:
+                return found
+            box = secret_box(self.settings.get())
+            with self.database.session() as session:
+                tenant = session.get(Tenant, tenant_id)
+                if tenant is None:
+                    raise ConfigurationError(f"no tenant {tenant_id}")
+                found = load_credentials(session, box, tenant)
+            self._credentials[tenant_id] = found
+            return found
+
+    def meter(self, tenant_id: uuid.UUID) -> UsageMeter:
+        """The counters of the tenant's vendor calls in this run."""
+        with self._lock:
+            return self._meters.setdefault(tenant_id, UsageMeter())
+
+    def flush_usage(self) -> None:
+        """Add what every tenant's calls counted since the last flush to tenant_usage (one
+        transaction; nothing when nothing was counted)."""
+        with self._lock:
+            drained = {tenant_id: meter.drain() for tenant_id, meter in self._meters.items()}
+        drained = {tenant_id: counts for tenant_id, counts in drained.items() if counts}
+        if not drained:
+            return
+        try:
+            with self.database.session() as session:
+                for tenant_id, counts in drained.items():
+                    add_usage(session, tenant_id, counts)
+        except SQLAlchemyError as exc:
+            # Counters never fail a lead: they go back and ride with the next flush.
+            with self._lock:
+                for tenant_id, counts in drained.items():
+                    self._meters.setdefault(tenant_id, UsageMeter()).restore(counts)
+            log.warning("usage.flush_failed", error=type(exc).__name__)

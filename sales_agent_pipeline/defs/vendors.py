@@ -1,0 +1,208 @@
+"""The vendors' Dagster resources: a connector per tenant, built on first use in the run.
+
+Every op asks for the connector of its lead's tenant (`for_tenant`), so each call carries
+that tenant's own HubSpot token or OAuth grant and Google identity, counts in that tenant's
+usage, and waits in that portal's (HubSpot) or mailbox's (Gmail) window, shared with every
+other run process through the database. A connector is built once per tenant per run.
+"""
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+
+from sales_agent_pipeline.connectors.factory import (
+    build_calendar,
+    build_crm,
+    build_drive,
+    build_mail,
+    gmail_quota_key,
+    hubspot_quota_key,
+    hubspot_requests_per_10s,
+    hubspot_token,
+)
+from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
+from sales_agent_pipeline.connectors.ratelimit import (
+    HUBSPOT_SEARCH_WINDOW_SECONDS,
+    HUBSPOT_WINDOW_SECONDS,
+    QUOTA_WINDOW_SECONDS,
+)
+from sales_agent_pipeline.db.quota import Lane
+from sales_agent_pipeline.db.repositories.hubspot_grants import GrantTokens
+from sales_agent_pipeline.defs.resources import (
+    DatabaseResource,
+    SettingsResource,
+    run_lane,
+    shared_quota,
+)
+from sales_agent_pipeline.defs.tenants import TenantsResource
+from sales_agent_pipeline.domain.enums import HubSpotAuth
+from sales_agent_pipeline.secretbox import secret_box
+
+T = TypeVar("T")
+
+
+class PerTenant(Generic[T]):
+    """Connectors by tenant id, each built once (under a lock: builds are rare and short)."""
+
+    def __init__(self) -> None:
+        self._built: dict[uuid.UUID, T] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: uuid.UUID, build: Callable[[], T]) -> T:
+        """The tenant's connector, built now if this run has none yet."""
+        found = self._built.get(tenant_id)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._built.get(tenant_id)
+            if found is None:
+                found = build()
+                self._built[tenant_id] = found
+            return found
+
+
+class HubSpotResource(ConfigurableResource):
+    """HubSpot CRM connectors, one per tenant: its token (or OAuth grant, refreshed for
+    every process at once), and its portal's windows shared by every run process."""
+
+    settings: SettingsResource
+    database: DatabaseResource
+    tenants: TenantsResource
+
+    _crms: PerTenant[CRM] = PrivateAttr(default_factory=PerTenant)
+    _lane: Lane = PrivateAttr(default="live")
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Nothing is built until an op asks for a tenant's connector."""
+        self._crms = PerTenant()
+        self._lane = run_lane(context)
+
+    def for_tenant(self, tenant_id: uuid.UUID) -> CRM:
+        """The tenant's CRM connector."""
+        return self._crms.get(tenant_id, lambda: self._build(tenant_id))
+
+    def _build(self, tenant_id: uuid.UUID) -> CRM:
+        settings = self.settings.get()
+        credentials = self.tenants.credentials(tenant_id)
+        tokens: GrantTokens | None = None
+        if credentials.hubspot_auth is HubSpotAuth.OAUTH:
+            tokens = GrantTokens(
+                self.database.sessions,
+                secret_box(settings),
+                settings,
+                tenant_id=tenant_id,
+                portal_id=credentials.portal_id,
+            )
+        else:
+            # Fails closed (naming the portal) before any quota row is written.
+            hubspot_token(settings, credentials)
+        key = hubspot_quota_key(settings, credentials)
+        requests = shared_quota(
+            self.database,
+            settings,
+            key=key,
+            limit=hubspot_requests_per_10s(settings, credentials),
+            window_seconds=HUBSPOT_WINDOW_SECONDS,
+            lane=self._lane,
+        )
+        searches = shared_quota(
+            self.database,
+            settings,
+            key=f"{key}:search",
+            limit=settings.hubspot_searches_per_second,
+            window_seconds=HUBSPOT_SEARCH_WINDOW_SECONDS,
+            lane=self._lane,
+        )
+        return build_crm(
+            settings,
+            credentials,
+            quotas=(requests, searches),
+            token_source=tokens,
+            meter=self.tenants.meter(tenant_id),
+        )
+
+
+class GmailResource(ConfigurableResource):
+    """Gmail connectors, one per tenant's mailbox, its quota shared by every run process."""
+
+    settings: SettingsResource
+    database: DatabaseResource
+    tenants: TenantsResource
+
+    _mails: PerTenant[Mail] = PrivateAttr(default_factory=PerTenant)
+    _lane: Lane = PrivateAttr(default="live")
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Nothing is built until an op asks for a tenant's connector."""
+        self._mails = PerTenant()
+        self._lane = run_lane(context)
+
+    def for_tenant(self, tenant_id: uuid.UUID) -> Mail:
+        """The tenant's Gmail connector."""
+        return self._mails.get(tenant_id, lambda: self._build(tenant_id))
+
+    def _build(self, tenant_id: uuid.UUID) -> Mail:
+        settings = self.settings.get()
+        credentials = self.tenants.credentials(tenant_id)
+        quota = shared_quota(
+            self.database,
+            settings,
+            key=gmail_quota_key(settings, credentials),
+            limit=settings.gmail_quota_units_per_second * 60,
+            window_seconds=QUOTA_WINDOW_SECONDS,
+            lane=self._lane,
+        )
+        return build_mail(settings, credentials, quota=quota, meter=self.tenants.meter(tenant_id))
+
+
+class CalendarResource(ConfigurableResource):
+    """Google Calendar free/busy connectors, one per tenant."""
+
+    settings: SettingsResource
+    tenants: TenantsResource
+
+    _calendars: PerTenant[Calendar] = PrivateAttr(default_factory=PerTenant)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Nothing is built until an op asks for a tenant's connector."""
+        self._calendars = PerTenant()
+
+    def for_tenant(self, tenant_id: uuid.UUID) -> Calendar:
+        """The tenant's Calendar connector."""
+        return self._calendars.get(
+            tenant_id,
+            lambda: build_calendar(
+                self.settings.get(),
+                self.tenants.credentials(tenant_id),
+                meter=self.tenants.meter(tenant_id),
+            ),
+        )
+
+
+class DriveResource(ConfigurableResource):
+    """Google Drive connectors, one per tenant, restricted to its allowlisted folders by
+    their callers."""
+
+    settings: SettingsResource
+    tenants: TenantsResource
+
+    _drives: PerTenant[Drive] = PrivateAttr(default_factory=PerTenant)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Nothing is built until an op asks for a tenant's connector."""
+        self._drives = PerTenant()
+
+    def for_tenant(self, tenant_id: uuid.UUID) -> Drive:
+        """The tenant's Drive connector."""
+        return self._drives.get(
+            tenant_id,
+            lambda: build_drive(
+                self.settings.get(),
+                self.tenants.credentials(tenant_id),
+                meter=self.tenants.meter(tenant_id),
+            ),
+        )
