@@ -192,7 +192,7 @@ def rerun(
         # Read-only: a dry run must write nothing, and this one cannot.
         session.execute(text("SET TRANSACTION READ ONLY"))
         chosen = workflows_in_window(session, start, end, tenant, import_id)
-        plans = plan_reruns(session, chosen) if dry_run else []
+        plans = plan_reruns(session, chosen, settings) if dry_run else []
         keys = [str(workflow.id) for workflow in chosen]
         session.rollback()
     if not keys:
@@ -209,10 +209,19 @@ def rerun(
                 )
             )
             return
-        table = Table("workflow", "email", "status", "HubSpot contact", "Gmail", "HubSpot task")
+        table = Table(
+            "workflow", "email", "status", "HubSpot contact", "Gmail", "HubSpot task", "tenant"
+        )
         for plan in plans:
+            owner = f"{plan.portal_id}" + (f" {plan.tenant_note}" if plan.tenant_note else "")
             table.add_row(
-                str(plan.workflow_id), plan.email, plan.status, plan.contact, plan.gmail, plan.task
+                str(plan.workflow_id),
+                plan.email,
+                plan.status,
+                plan.contact,
+                plan.gmail,
+                plan.task,
+                owner,
             )
         Console().print(table)
         console.print(f"dry run: {len(plans)} lead(s), nothing written")
