@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Annotated
 
@@ -12,15 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from sales_agent_api.auth import ADMIN_RESPONSES, AUTH_RESPONSES, AdminKey, CurrentKey
 from sales_agent_api.deps import ReadSession, Responses
 from sales_agent_api.errors import ApiError, ErrorResponse
+from sales_agent_api.mailboxes import TenantMailboxes
 from sales_agent_api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from sales_agent_api.redaction import redact_draft, sources_for
 from sales_agent_api.schemas.workflows import Approval, Draft, DraftPage, DraftSummary
 from sales_agent_pipeline.approvals import ApprovalRefused, Refusal, approve_draft
-from sales_agent_pipeline.connectors.factory import build_mail, gmail_quota_key
-from sales_agent_pipeline.connectors.protocols import Mail
-from sales_agent_pipeline.db.quota import PostgresQuota
 from sales_agent_pipeline.db.repositories import browse
 from sales_agent_pipeline.domain.errors import ConfigurationError
-from sales_agent_pipeline.settings import Settings
 
 router = APIRouter(prefix="/api/drafts", tags=["drafts"])
 
@@ -37,7 +34,6 @@ STATUS = {
     Refusal.GMAIL_REFUSED: 502,
     Refusal.GMAIL_UNAVAILABLE: 503,
 }
-_mail_lock = threading.Lock()
 
 
 @router.get(
@@ -58,8 +54,12 @@ def list_drafts(
         session, principal.tenant_id, sent=sent, after=decode_cursor(cursor), limit=limit
     )
     last = rows[-1] if rows and more else None
+    items = [DraftSummary.model_validate(row) for row in rows]
+    if not principal.is_admin:
+        sources = sources_for(session, [item.workflow_id for item in items])
+        items = [redact_draft(item, sources.get(item.workflow_id, [])) for item in items]
     return DraftPage(
-        items=[DraftSummary.model_validate(row) for row in rows],
+        items=items,
         next_cursor=encode_cursor(last.created_at, last.id) if last else None,
     )
 
@@ -71,36 +71,26 @@ def list_drafts(
     summary="One draft in full",
 )
 def get_draft(draft_id: uuid.UUID, principal: CurrentKey, session: ReadSession) -> Draft:
-    """Content (text and HTML), assets, recipient, mode, sent or not, approved by and when."""
+    """Content (text and HTML), assets, recipient, mode, sent or not, approved by and when.
+
+    A standard key sees quotes of the prospect's mailbox (a "Re:" subject, a quoted line)
+    hidden; an admin key sees the draft as written."""
     draft = browse.get_draft(session, principal.tenant_id, draft_id)
     if draft is None:
         raise ApiError(404, "not_found", f"no draft {draft_id}")
-    return Draft.model_validate(draft)
-
-
-def _mail(request: Request) -> Mail:
-    """The process's Gmail connector, built on first use (the API may serve without Gmail).
-
-    Its sends count in the sender's quota shared with the pipeline's runs (live lane)."""
-    with _mail_lock:
-        mail: Mail | None = getattr(request.app.state, "mail", None)
-        if mail is None:
-            settings: Settings = request.app.state.settings
-            quota = PostgresQuota(
-                request.app.state.engine,
-                key=gmail_quota_key(settings),
-                limit=settings.gmail_quota_units_per_second * 60,
-            )
-            mail = build_mail(settings, quota=quota)
-            request.app.state.mail = mail
-        return mail
+    view = Draft.model_validate(draft)
+    if principal.is_admin:
+        return view
+    return redact_draft(view, sources_for(session, [view.workflow_id]).get(view.workflow_id, []))
 
 
 def _approve(request: Request, principal: AdminKey, draft_id: uuid.UUID) -> Approval:
+    mailboxes: TenantMailboxes = request.app.state.mailboxes
     try:
+        # The send goes from the key's tenant's own mailbox, with its own credentials.
         result = approve_draft(
             request.app.state.sessions,
-            _mail(request),
+            mailboxes,
             request.app.state.settings,
             approved_by=principal.actor,
             draft_id=draft_id,
@@ -112,6 +102,8 @@ def _approve(request: Request, principal: AdminKey, draft_id: uuid.UUID) -> Appr
         if exc.reason is Refusal.NOT_FOUND:
             raise ApiError(404, "not_found", f"no draft {draft_id}") from None
         raise ApiError(STATUS[exc.reason], exc.reason.value, exc.message) from None
+    finally:
+        mailboxes.record_usage(principal.tenant_id)
     return Approval(
         draft_id=result.draft_id,
         workflow_id=result.workflow_id,

@@ -15,6 +15,7 @@ from sales_agent_api.deps import ReadSession, Responses
 from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_api.launch import request_runs
 from sales_agent_api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from sales_agent_api.redaction import redact_draft, redact_trail, sources_for
 from sales_agent_api.schemas.workflows import (
     Draft,
     Event,
@@ -105,10 +106,13 @@ def get_workflow(
     if found is None:
         raise _not_found(workflow_id)
     summary = WorkflowSummary.model_validate(found.workflow)
+    draft = Draft.model_validate(found.draft) if found.draft else None
+    if draft is not None and not principal.is_admin:
+        draft = redact_draft(draft, sources_for(session, [workflow_id]).get(workflow_id, []))
     return WorkflowDetail(
         **summary.model_dump(),
         submission=Submission.model_validate(found.submission),
-        draft=Draft.model_validate(found.draft) if found.draft else None,
+        draft=draft,
         task=Task.model_validate(found.task) if found.task else None,
     )
 
@@ -120,15 +124,19 @@ def get_workflow(
     summary="A workflow's audit trail and errors, in order",
 )
 def get_trail(workflow_id: uuid.UUID, principal: CurrentKey, session: ReadSession) -> Trail:
-    """Every event (step outcomes, retries, approvals) and every error, as written."""
+    """Every event (step outcomes, retries, approvals) and every error, as written.
+
+    A standard key sees ids, counts and our own texts: text read from the prospect's
+    mailbox (thread snippets, subject, last message, and quotes of them) is hidden."""
     if browse.get_workflow(session, principal.tenant_id, workflow_id) is None:
         raise _not_found(workflow_id)
     events, errors = browse.workflow_trail(session, workflow_id)
-    return Trail(
+    trail = Trail(
         workflow_id=workflow_id,
         events=[Event.model_validate(event) for event in events],
         errors=[StepError.model_validate(error) for error in errors],
     )
+    return trail if principal.is_admin else redact_trail(trail)
 
 
 def _requeue(request: Request, principal: Principal, workflow_id: uuid.UUID) -> WorkflowStatus:

@@ -3,6 +3,7 @@ through our connector, sent through it, counted on the sandbox's own sent list."
 
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -18,13 +19,19 @@ from sales_agent_pipeline.connectors.factory import build_mail, gmail_quota_key
 from sales_agent_pipeline.connectors.gmail import GmailMail
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import QuotaUsage, Tenant
+from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials, put_secret
 from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.domain.credentials import TenantCredentials
+from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.domain.models import OutgoingMail
+from sales_agent_pipeline.secretbox import SecretBox, generate_key
 from sales_agent_pipeline.settings import Settings
 from tests.conftest import free_port
-from tests.integration.api.conftest import SECRET
+from tests.integration.api.conftest import SECRET, make_tenant
 from tests.integration.api.operator_support import add_draft, add_workflow, bearer, key_for
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
+
+SENDER = "sam.lee@drafts-co.example"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +40,7 @@ def settings(database_url: URL, sandbox_url: str) -> Settings:  # noqa: F811
     return Settings(
         _env_file=None,
         database_url=libpq_dsn(database_url),
+        secrets_encryption_keys=generate_key(),
         hubspot_client_secret=SECRET,
         dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
         hubspot_api_base_url=sandbox_url,
@@ -48,9 +56,30 @@ def sandbox(admin_client: Admin) -> Admin:  # noqa: F811
     return admin_client
 
 
+def service_account(sandbox: Admin) -> str:
+    """A new key of a service account that may act for the sender's domain."""
+    return json.dumps(sandbox.service_account([SENDER.rsplit("@", 1)[1]]))
+
+
 @pytest.fixture
-def mail(settings: Settings, sandbox: Admin) -> GmailMail:
-    return build_mail(settings)
+def tenant(engine: Engine, box: SecretBox, sandbox: Admin) -> Tenant:
+    """A tenant whose mailbox is SENDER, with a service-account key acting for it."""
+    tenant = make_tenant(engine, box, sender_email=SENDER)
+    with Session(engine) as session, session.begin():
+        put_secret(session, box, tenant.id, SecretKind.GOOGLE_CREDENTIALS, service_account(sandbox))
+    return tenant
+
+
+@pytest.fixture
+def credentials(engine: Engine, box: SecretBox, tenant: Tenant) -> TenantCredentials:
+    with Session(engine) as session:
+        return load_credentials(session, box, tenant)
+
+
+@pytest.fixture
+def mail(settings: Settings, credentials: TenantCredentials) -> GmailMail:
+    """The tenant's own Gmail, as its runs use it (drafts are written in its mailbox)."""
+    return build_mail(settings, credentials)
 
 
 @pytest.fixture
@@ -113,13 +142,13 @@ def test_list_filter_and_read_drafts(
     assert client.get(f"/api/drafts/{uuid.uuid4()}", headers=headers).status_code == 404
 
 
-def gmail_units(engine: Engine, settings: Settings) -> int:
-    """Units in the shared Gmail quota's window for this module's sender."""
+def gmail_units(engine: Engine, settings: Settings, credentials: TenantCredentials) -> int:
+    """Units in the shared Gmail quota's window of the tenant's mailbox."""
     with Session(engine) as session:
         return int(
             session.scalar(
                 select(func.coalesce(func.sum(QuotaUsage.units), 0)).where(
-                    QuotaUsage.key == gmail_quota_key(settings)
+                    QuotaUsage.key == gmail_quota_key(settings, credentials)
                 )
             )
             or 0
@@ -133,14 +162,15 @@ def test_approve_sends_once_and_records_who(
     tenant: Tenant,
     admin_key: str,
     mail: GmailMail,
+    credentials: TenantCredentials,
     sandbox: Admin,
 ) -> None:
     draft_id = gmail_draft(engine, tenant, mail, "once@acme.example")
-    units_before = gmail_units(engine, settings)
+    units_before = gmail_units(engine, settings, credentials)
     first = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
     assert first.status_code == 200, first.text
-    # The send (100 units) counts in the sender's quota that the pipeline's runs share.
-    assert gmail_units(engine, settings) - units_before >= 100
+    # The send (100 units) counts in the mailbox's quota that the pipeline's runs share.
+    assert gmail_units(engine, settings, credentials) - units_before >= 100
     body = first.json()
     assert body["sent"] is True
     assert body["already_sent"] is False
@@ -169,6 +199,58 @@ def test_approve_sends_once_and_records_who(
     approved = [e for e in trail["events"] if e["event_type"] == "draft_approved"]
     assert len(approved) == 1
     assert approved[0]["details"]["approved_by"] == body["approved_by"]
+
+
+def test_approve_sends_from_the_tenants_own_mailbox_and_counts_its_usage(
+    client: TestClient,
+    engine: Engine,
+    box: SecretBox,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    draft_id = gmail_draft(engine, tenant, mail, "own@acme.example")
+    after = sandbox.last_request_seq()
+    sent = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
+    assert sent.status_code == 200, sent.text
+    calls = sandbox.requests(after, vendor="google")
+    gmail = [c for c in calls if "/gmail/" in c["path"]]
+    assert gmail, calls
+    # Every Gmail call of the approval carried the tenant's identity and touched its mailbox.
+    assert {c["identity"]["subject"] for c in gmail} == {SENDER}
+    assert {m for c in gmail for m in c["touched"].get("mailboxes", [])} == {SENDER}
+    usage = client.get("/api/usage", headers=bearer(admin_key)).json()["totals"]
+    assert usage["vendor_calls"].get("google", 0) >= 1
+    assert usage["quota_units"].get("gmail", 0) >= 100
+
+    # New Google credentials take effect at the next approval: the old key is deleted at
+    # Google, so a connector kept from before would be refused.
+    old = json.loads(load_google(engine, box, tenant))["client_email"]
+    assert sandbox.delete_service_account(old)
+    replaced = client.put(
+        "/api/admin/credentials",
+        json={"google_credentials": service_account(sandbox)},
+        headers=bearer(admin_key),
+    )
+    assert replaced.status_code == 200, replaced.text
+    fresh_mail = build_mail(client.app.state.settings, credentials_of(engine, box, tenant))  # type: ignore[attr-defined]
+    second = gmail_draft(engine, tenant, fresh_mail, "again@acme.example")
+    again = client.post(f"/api/drafts/{second}/approve", headers=bearer(admin_key))
+    assert again.status_code == 200, again.text
+    assert sent_to(sandbox, "again@acme.example") == 1
+
+
+def load_google(engine: Engine, box: SecretBox, tenant: Tenant) -> str:
+    """The tenant's stored Google credentials (the test reads what the CLI would write)."""
+    google = credentials_of(engine, box, tenant).google_credentials
+    assert google is not None
+    return google.get_secret_value()
+
+
+def credentials_of(engine: Engine, box: SecretBox, tenant: Tenant) -> TenantCredentials:
+    with Session(engine) as session:
+        return load_credentials(session, box, tenant)
 
 
 def test_concurrent_approvals_send_once(

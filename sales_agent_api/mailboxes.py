@@ -1,0 +1,89 @@
+"""Each tenant's Gmail connector for the API's approvals, built once per credentials change.
+
+An approval sends from the draft's tenant's own mailbox with its own Google credentials and
+counts in that mailbox's quota (`approvals.tenant_mail`). Building one decrypts a key and
+discovers the API, so it is kept per tenant and rebuilt only when the tenant's Google
+credentials or sender change (their stored row's timestamp is the version: one small
+query per approval). The vendor calls an approval makes are added to the tenant's usage.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.approvals import tenant_mail
+from sales_agent_pipeline.connectors.metering import UsageMeter
+from sales_agent_pipeline.connectors.protocols import Mail
+from sales_agent_pipeline.db.models import Tenant, TenantSecret
+from sales_agent_pipeline.db.repositories.usage import add_usage
+from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Version = tuple[str | None, datetime | None]
+
+
+@dataclass
+class _Mailbox:
+    version: Version
+    mail: Mail
+    meter: UsageMeter
+
+
+class TenantMailboxes:
+    """`approve_draft`'s MailFor: the tenant's cached Gmail connector, current credentials."""
+
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._settings = settings
+        self._built: dict[uuid.UUID, _Mailbox] = {}
+        self._lock = threading.Lock()
+
+    def _version(self, tenant: Tenant) -> Version:
+        with self._sessions() as session:
+            changed = session.scalar(
+                select(TenantSecret.updated_at).where(
+                    TenantSecret.tenant_id == tenant.id,
+                    TenantSecret.kind == SecretKind.GOOGLE_CREDENTIALS.value,
+                )
+            )
+        return tenant.sender_email, changed
+
+    def __call__(self, tenant: Tenant) -> Mail:
+        """The tenant's Gmail connector (ConfigurationError naming the portal when it has
+        no usable Google credentials)."""
+        version = self._version(tenant)
+        with self._lock:
+            found = self._built.get(tenant.id)
+            if found is not None and found.version == version:
+                return found.mail
+            meter = found.meter if found is not None else UsageMeter()
+            mail = tenant_mail(self._engine, self._settings, tenant, meter=meter)
+            self._built[tenant.id] = _Mailbox(version, mail, meter)
+            return mail
+
+    def record_usage(self, tenant_id: uuid.UUID) -> None:
+        """Add what the tenant's approvals called since the last time to its daily usage."""
+        with self._lock:
+            found = self._built.get(tenant_id)
+        if found is None:
+            return
+        counts = found.meter.drain()
+        if not counts:
+            return
+        try:
+            with self._sessions.begin() as session:
+                add_usage(session, tenant_id, counts)
+        except Exception:
+            # Kept for the next approval's write: usage is counted late, never lost here.
+            found.meter.restore(counts)
+            log.warning("usage.write_failed", tenant_id=str(tenant_id), exc_info=True)
