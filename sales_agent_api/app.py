@@ -4,20 +4,35 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import structlog
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from sales_agent_api import metrics
 from sales_agent_api.errors import install_error_handlers
 from sales_agent_api.launch import LaunchQueue
+from sales_agent_api.mailboxes import TenantMailboxes
 from sales_agent_api.metrics import MetricsMiddleware
-from sales_agent_api.routes import admin_settings, drafts, health, imports, webhook, workflows
+from sales_agent_api.routes import (
+    admin_credentials,
+    admin_settings,
+    drafts,
+    health,
+    imports,
+    oauth,
+    usage,
+    webhook,
+    workflows,
+)
 from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.launcher import DagsterLauncher
 from sales_agent_pipeline.observability import configure_logging
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings, get_settings
+from sales_agent_pipeline.usecases.tenants import sync_environment_tenant
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,6 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.secrets = PlaintextCache(secret_box(settings))
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
+        # The single-portal path: HUBSPOT_PORTAL_ID's tenant made or updated from the
+        # environment before the first delivery is answered (idempotent with `up`'s own).
+        line = await anyio.to_thread.run_sync(sync_environment_tenant, app.state.sessions, settings)
+        if line:
+            log.info(line)
+        app.state.mailboxes = TenantMailboxes(engine, app.state.sessions, settings)
         app.state.launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)
         app.state.launches = LaunchQueue(
             app.state.sessions, app.state.launcher, batch_size=settings.sensor_batch_size
@@ -70,5 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workflows.router)
     app.include_router(drafts.router)
     app.include_router(admin_settings.router)
+    app.include_router(admin_credentials.router)
     app.include_router(imports.router)
+    app.include_router(oauth.router)
+    app.include_router(usage.router)
     return app

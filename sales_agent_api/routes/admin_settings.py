@@ -12,25 +12,34 @@ from sqlalchemy.orm import Session, sessionmaker
 from sales_agent_api.auth import ADMIN_RESPONSES, AdminKey, Principal
 from sales_agent_api.deps import ReadSession, Responses
 from sales_agent_api.errors import ErrorResponse
+from sales_agent_api.id_checks import check_new_ids
 from sales_agent_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from sales_agent_api.routes.admin_credentials import reauthorisation
 from sales_agent_api.schemas.settings import (
     SettingsChangeList,
     SettingsChangeView,
     SettingsUpdate,
     TenantSettingsView,
 )
+from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import tenant_settings
+from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.workflow import VoiceProfile
 from sales_agent_pipeline.settings import Settings
 
 router = APIRouter(prefix="/api/admin/settings", tags=["admin"])
 BAD_REQUEST: Responses = {
-    400: {"model": ErrorResponse, "description": "Invalid value (field named)"}
+    400: {
+        "model": ErrorResponse,
+        "description": "Invalid value, or a form or Drive folder not the tenant's (named)",
+    }
 }
 
 
-def _view(tenant: Tenant, settings: Settings) -> TenantSettingsView:
+def _view(
+    tenant: Tenant, settings: Settings, request: Request, notes: list[str] | None = None
+) -> TenantSettingsView:
     values: dict[str, Any] = tenant_settings.current(tenant)
     return TenantSettingsView(
         portal_id=tenant.portal_id,
@@ -38,6 +47,10 @@ def _view(tenant: Tenant, settings: Settings) -> TenantSettingsView:
         **{**values, "voice_profile": VoiceProfile.model_validate(values["voice_profile"] or {})},
         global_mode=settings.workflow_mode,
         global_kill_switch=settings.send_kill_switch,
+        disabled=tenant.disabled_at is not None,
+        hubspot_auth=HubSpotAuth(tenant.hubspot_auth) if tenant.hubspot_auth else None,
+        reauthorisation=reauthorisation(tenant, settings, request),
+        notes=notes or [],
     )
 
 
@@ -50,26 +63,35 @@ def _view(tenant: Tenant, settings: Settings) -> TenantSettingsView:
 def get_settings_(
     principal: AdminKey, session: ReadSession, request: Request
 ) -> TenantSettingsView:
-    """Mode, kill switch, allowlists, daily cap, throttle window and voice profile."""
+    """Mode, kill switch, allowlists, daily cap, throttle window and voice profile; whether
+    the tenant is disabled or needs HubSpot re-authorisation."""
     tenant = session.scalars(select(Tenant).where(Tenant.id == principal.tenant_id)).one()
-    return _view(tenant, request.app.state.settings)
+    return _view(tenant, request.app.state.settings, request)
 
 
-def _update(
-    sessions: sessionmaker[Session],
-    principal: Principal,
-    update: SettingsUpdate,
-    settings: Settings,
-) -> TenantSettingsView:
+def _update(request: Request, principal: Principal, update: SettingsUpdate) -> TenantSettingsView:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    settings: Settings = request.app.state.settings
+    secrets: PlaintextCache = request.app.state.secrets
+    changes = update.changes()
+    # Asked before the transaction: no row lock is held while a vendor answers.
+    notes = check_new_ids(
+        sessions,
+        secrets.box,
+        settings,
+        principal.tenant_id,
+        forms=update.allowed_form_ids,
+        folders=update.drive_folder_ids,
+    )
     with sessions.begin() as session:
         tenant, _ = tenant_settings.update_settings(
             session,
             principal.tenant_id,
-            update.changes(),
+            changes,
             changed_by=principal.actor,
             api_key_id=principal.key_id,
         )
-        return _view(tenant, settings)
+        return _view(tenant, settings, request, notes)
 
 
 @router.put(
@@ -81,10 +103,11 @@ def _update(
 async def put_settings(
     update: SettingsUpdate, principal: AdminKey, request: Request
 ) -> TenantSettingsView:
-    """Only the fields given change; the next workflow (and the next webhook) uses them."""
-    return await run_in_threadpool(
-        _update, request.app.state.sessions, principal, update, request.app.state.settings
-    )
+    """Only the fields given change; the next workflow (and the next webhook) uses them.
+
+    Forms and Drive folders new to the lists are checked with the tenant's own HubSpot
+    token and Google user: one that is not the tenant's is a 400 naming it, nothing saved."""
+    return await run_in_threadpool(_update, request, principal, update)
 
 
 @router.get(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
+import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -27,7 +27,7 @@ from sales_agent_pipeline.secretbox import SecretDecryptError
 from sales_agent_pipeline.settings import Settings
 
 router = APIRouter(tags=["webhook"])
-logger = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 class Receipt(BaseModel):
@@ -148,7 +148,7 @@ _TENANT_LOOKUP = (
 )
 
 
-def _secret(request: Request, ciphertext: bytes | None) -> str | None:
+def _secret(request: Request, portal_id: int, ciphertext: bytes | None) -> str | None:
     if ciphertext is None:
         return None
     cache: PlaintextCache = request.app.state.secrets
@@ -157,7 +157,7 @@ def _secret(request: Request, ciphertext: bytes | None) -> str | None:
     except SecretDecryptError:
         # Our configuration, not the sender's fault: a 503 makes HubSpot retry once the
         # key is back, and the message names no secret.
-        logger.error("a tenant's webhook secret cannot be decrypted with the configured keys")
+        log.error("webhook.secret_unreadable", portal_id=portal_id)
         raise ApiError(
             503, "secret_unreadable", "the portal's webhook secret cannot be read"
         ) from None
@@ -172,7 +172,7 @@ def _store(request: Request, body: bytes, deliveries: list[Delivery]) -> list[Ac
         if row is None:
             raise ApiError(403, "unknown_portal", f"portal {portal_id} is not a tenant here")
         tenant_id, _, allowed, disabled_at, ciphertext = row
-        _verify(request, body, _secret(request, ciphertext), settings)
+        _verify(request, body, _secret(request, portal_id, ciphertext), settings)
         if disabled_at is not None:
             raise ApiError(403, "tenant_disabled", f"portal {portal_id} is disabled here")
         # The tenant's own allowlist only: a form belongs to one portal (empty: any of its

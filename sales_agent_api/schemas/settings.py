@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from sales_agent_pipeline.domain.enums import WorkflowMode
+from sales_agent_api.schemas.credentials import Reauthorisation
+from sales_agent_pipeline.domain.enums import HubSpotAuth, WorkflowMode
 from sales_agent_pipeline.domain.workflow import VoiceProfile
 
 FormId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -39,6 +40,13 @@ class TenantSettingsView(BaseModel):
     voice_profile: VoiceProfile
     global_mode: WorkflowMode = Field(description="WORKFLOW_MODE (read-only here)")
     global_kill_switch: bool = Field(description="SEND_KILL_SWITCH (read-only here)")
+    disabled: bool = Field(description="a disabled tenant's deliveries are refused (403)")
+    hubspot_auth: HubSpotAuth | None = Field(description="private_app or oauth (read-only)")
+    reauthorisation: Reauthorisation
+    notes: list[str] = Field(
+        default_factory=list,
+        description="after a PUT: ids kept without a check (the vendor was unreachable)",
+    )
 
 
 def _only_mode_is_nullable(schema: dict[str, Any]) -> None:

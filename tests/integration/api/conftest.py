@@ -34,13 +34,18 @@ def settings(database_url: URL) -> Settings:
     """The app's settings: this worker's database, an encryption key, Dagster unreachable.
 
     HUBSPOT_CLIENT_SECRET is set to the tenants' secret on purpose: a tenant without a
-    secret of its own must still be refused, never verified with the app's.
+    secret of its own must still be refused, never verified with the app's. HubSpot and
+    Google are a closed port here (checks report them unreachable); the modules that need
+    them point these at a sandbox of their own.
     """
+    vendors = f"http://127.0.0.1:{free_port()}"
     return Settings(
         _env_file=None,
         database_url=libpq_dsn(database_url),
         secrets_encryption_keys=generate_key(),
         hubspot_client_secret=SECRET,
+        hubspot_api_base_url=vendors,
+        google_api_base_url=vendors,
         dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
         webhook_max_body_bytes=4096,
     )

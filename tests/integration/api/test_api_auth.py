@@ -20,6 +20,8 @@ ADMIN_ROUTES = [
     ("GET", "/api/admin/settings", None),
     ("PUT", "/api/admin/settings", {"kill_switch": True}),
     ("GET", "/api/admin/settings/changes", None),
+    ("GET", "/api/admin/credentials", None),
+    ("PUT", "/api/admin/credentials", {"webhook_secret": "a-new-secret"}),
     ("POST", "/api/drafts/00000000-0000-4000-8000-000000000000/approve", None),
 ]
 
