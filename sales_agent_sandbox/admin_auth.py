@@ -38,6 +38,13 @@ def _int(body: dict[str, Any], name: str) -> int | None:
     return int(value)
 
 
+def _string(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise _BadInput(f"{name} must be a non-empty string")
+    return value
+
+
 def _strings(body: dict[str, Any], name: str) -> list[str]:
     value = body.get(name) or []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -67,9 +74,9 @@ def register_token(body: JsonBody, store: StoreDep) -> dict[str, Any] | JSONResp
     """Bind a private-app token (given, or made up) to a portal (default: the default one)."""
     try:
         portal_id = _int(body, "portalId") or store.config.default_portal_id
+        token = _string(body, "token") or f"pat-na1-{secrets.token_hex(16)}"
     except _BadInput as exc:
         return _bad(str(exc))
-    token = str(body.get("token") or f"pat-na1-{secrets.token_hex(16)}")
     store.hubspot_auth.register(token, portal_id)
     store.portal(portal_id)
     return {"token": token, "portalId": portal_id}
@@ -88,8 +95,8 @@ def create_app(body: JsonBody, store: StoreDep) -> dict[str, Any] | JSONResponse
     try:
         app = store.hubspot_auth.create_app(
             portal_id=_int(body, "portalId"),
-            client_id=body.get("clientId"),
-            client_secret=body.get("clientSecret"),
+            client_id=_string(body, "clientId"),
+            client_secret=_string(body, "clientSecret"),
             scopes=tuple(_strings(body, "scopes")),
             redirect_uris=tuple(_strings(body, "redirectUris")),
             access_token_seconds=_int(body, "accessTokenSeconds"),

@@ -208,7 +208,7 @@ def list_files(
         )
     tree = parse_fields(fields or DEFAULT_FIELDS)
     check_fields(tree, LIST_FIELDS, {"files": FILE_FIELDS})
-    predicate = compile_q(q)
+    predicate = compile_q(q, viewer)
     with store.locked():
         if drive_id and drive_id not in store.shared_drives:
             raise GoogleError(

@@ -65,9 +65,10 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 
 class _Parser:
-    def __init__(self, tokens: list[str]) -> None:
+    def __init__(self, tokens: list[str], viewer: str | None) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.viewer = viewer
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -119,8 +120,11 @@ class _Parser:
             collection = self.take().lower()
             if collection == "parents":
                 return lambda f: value in f.parents
-            if collection in ("owners", "writers", "readers"):
+            if collection == "owners":
                 return lambda f: value.lower() == f.owner_email.lower()
+            if collection in ("writers", "readers"):
+                who = value.lower()
+                return lambda f: who == f.owner_email.lower() or who in f.shared_with
             raise _invalid_q()
         field = first
         if self.keyword("contains"):
@@ -144,8 +148,15 @@ class _Parser:
                 raise _invalid_q()
             flag = raw.lower() == "true"
             if field == "sharedWithMe":
-                # Every sandbox file belongs to the user or a shared drive, none is shared.
-                return lambda f: _compare(False, op, flag)
+                # Shared with the caller directly, not its own (anonymous: nothing is).
+                viewer = self.viewer
+                return lambda f: _compare(
+                    viewer is not None
+                    and f.owner_email.lower() != viewer
+                    and viewer in f.shared_with,
+                    op,
+                    flag,
+                )
             flag_attr = field
             return lambda f: _compare(bool(getattr(f, flag_attr)), op, flag)
         value = _string(raw)
@@ -164,11 +175,11 @@ class _Parser:
         raise _invalid_q()
 
 
-def compile_q(query: str | None) -> FilePredicate:
-    """Compile a Drive `q` string into a predicate over files."""
+def compile_q(query: str | None, viewer: str | None = None) -> FilePredicate:
+    """Compile a Drive `q` string into a predicate over files, as `viewer` asks it."""
     if not query or not query.strip():
         return lambda f: True
-    parser = _Parser(_tokens(query))
+    parser = _Parser(_tokens(query), viewer)
     predicate = parser.disjunction()
     if parser.peek() is not None:
         raise _invalid_q()

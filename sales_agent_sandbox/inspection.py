@@ -115,7 +115,8 @@ def calls(store: StoreDep, faults: FaultsDep) -> dict[str, Any]:
     """Return call counts per endpoint and, per portal (and OAuth app), the busiest window."""
     snapshot = faults.snapshot()
     windows = sorted(
-        set(snapshot["peakAttemptsInWindow"]) | set(snapshot["peakInWindow"]), key=_window
+        set(snapshot["peakAttemptsInWindow"]) | set(snapshot["peakInWindow"]),
+        key=lambda key: (_window(key)[0], _window(key)[1] or 0),
     )
     config = store.config
     with store.locked():

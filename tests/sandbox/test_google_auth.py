@@ -142,6 +142,8 @@ def test_drive_shows_a_subject_only_its_files_and_what_is_shared_with_it(sandbox
         "bob-to-alice",
         "carol-doc",
     }
+    shared = drive.files().list(q="sharedWithMe = true").execute()["files"]
+    assert [f["id"] for f in shared] == ["bob-to-alice"]
     found = (
         drive.files()
         .get(fileId="alice-folder", fields="id, mimeType, trashed", supportsAllDrives=True)

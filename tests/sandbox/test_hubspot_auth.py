@@ -246,6 +246,12 @@ def test_an_install_grants_the_portal_the_admin_chose(sandbox_url: str, admin: A
     # Uninstalling from B leaves A's install alone.
     assert admin.uninstall(app["clientId"], PORTAL_B) == 1
     assert _client(sandbox_url, first.access_token).crm.owners.owners_api.get_page()
+    # A private-app token of the same portal counts in the portal's own window.
+    _client(sandbox_url, admin.register_token(portal_id=PORTAL_A)).crm.owners.owners_api.get_page()
+    private = [p for p in admin.calls()["portals"] if "appId" not in p]
+    assert [(p["portalId"], p["limit"], p["maxCallsInWindow"]) for p in private] == [
+        (PORTAL_A, 190, 1)
+    ]
     # A public app's calls count in its own window per portal, at HubSpot's 110 per 10 s.
     windows = [p for p in admin.calls()["portals"] if p.get("appId") == app["appId"]]
     assert windows == [
@@ -258,3 +264,21 @@ def test_an_install_grants_the_portal_the_admin_chose(sandbox_url: str, admin: A
             "appId": app["appId"],
         }
     ]
+
+
+def test_credential_set_up_refuses_bad_input_with_a_clear_400(admin: Any):
+    for path, body, status in (
+        ("/hubspot/tokens", {"portalId": "abc"}, 400),
+        ("/hubspot/tokens", {"token": 5}, 400),
+        ("/hubspot/apps", {"clientId": 5}, 400),
+        ("/hubspot/apps", {"redirectUris": "https://x"}, 400),
+        ("/hubspot/apps/unknown/uninstall", {}, 404),
+        ("/google/service-accounts", {"delegatedDomains": "a.example"}, 400),
+        ("/google/service-accounts", {"name": "not a name!"}, 400),
+        ("/google/authorized-users", {"user": "nobody"}, 400),
+        ("/google/revoke", {}, 400),
+    ):
+        answer = admin.http.post(path, json=body)
+        assert answer.status_code == status, (path, body)
+        assert answer.json()["error"]
+    assert admin.state("hubspot")["hubspot"]["tokens"] == {"sandbox-token": 1000}
