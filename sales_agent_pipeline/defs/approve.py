@@ -60,8 +60,6 @@ def approve_and_send(
             metadata={"reason": exc.reason.value},
             allow_retries=False,
         ) from None
-    finally:
-        gmail.tenants.flush_usage()
     context.log.info(
         f"draft {result.draft_id} "
         + ("was already sent" if result.already_sent else f"sent by {config.approved_by}")

@@ -3,10 +3,13 @@
 One TenantsResource per run, shared by the HubSpot, Gmail, Calendar and Drive resources
 (configured at launch, so Dagster hands them this instance, not copies): a tenant's secrets
 are read and decrypted once per run whichever connector asks first, and its vendor calls
-are counted in memory, then added to tenant_usage at the end of each op in one transaction.
+are counted in memory, then added to tenant_usage in one transaction: at the end of an op
+once FLUSH_SECONDS have passed since the last write (a long batch run writes as it goes),
+and when the run ends (a single lead's run writes once, not once per op).
 """
 
 import threading
+import time
 import uuid
 
 import structlog
@@ -25,6 +28,9 @@ from sales_agent_pipeline.secretbox import secret_box
 
 log = structlog.get_logger(__name__)
 
+# How often at most the ops of a run add their counts (the run's end always does).
+FLUSH_SECONDS = 5.0
+
 
 class TenantsResource(ConfigurableResource):
     """Per tenant, for this run: its credentials (loaded once) and its usage meter."""
@@ -35,16 +41,18 @@ class TenantsResource(ConfigurableResource):
     _credentials: dict[uuid.UUID, TenantCredentials] = PrivateAttr(default_factory=dict)
     _meters: dict[uuid.UUID, UsageMeter] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _flushed: float = PrivateAttr(default=0.0)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Start the run with nothing loaded."""
         self._credentials = {}
         self._meters = {}
         self._lock = threading.Lock()
+        self._flushed = time.monotonic()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        """Whatever an op did not add yet (it raised before its end) is added now."""
-        self.flush_usage()
+        """The run's last counts are added when it ends, however it ends."""
+        self.flush_usage(force=True)
 
     def credentials(self, tenant_id: uuid.UUID) -> TenantCredentials:
         """The tenant's credentials, decrypted once per run."""
@@ -66,10 +74,14 @@ class TenantsResource(ConfigurableResource):
         with self._lock:
             return self._meters.setdefault(tenant_id, UsageMeter())
 
-    def flush_usage(self) -> None:
+    def flush_usage(self, *, force: bool = False) -> None:
         """Add what every tenant's calls counted since the last flush to tenant_usage (one
-        transaction; nothing when nothing was counted)."""
+        transaction; nothing when nothing was counted). Unless `force`d, only once
+        FLUSH_SECONDS have passed since the last flush."""
         with self._lock:
+            if not force and time.monotonic() - self._flushed < FLUSH_SECONDS:
+                return
+            self._flushed = time.monotonic()
             drained = {tenant_id: meter.drain() for tenant_id, meter in self._meters.items()}
         drained = {tenant_id: counts for tenant_id, counts in drained.items() if counts}
         if not drained:

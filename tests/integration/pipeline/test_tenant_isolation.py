@@ -14,7 +14,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import TenantUsage, Workflow
-from sales_agent_pipeline.domain.enums import HubSpotAuth
 from tests.integration.pipeline.tenancy import (
     Company,
     add_company,
@@ -170,17 +169,3 @@ def test_the_demo_tenant_with_nothing_stored_still_runs_in_sandbox_mode(
     assert run(lead).success
     with Session(engine) as session:
         assert session.get_one(Workflow, lead.workflow_id).status == "succeeded"
-
-
-def test_a_private_app_tenant_gets_the_private_budget_and_an_oauth_one_the_public(
-    sandbox: Admin, engine: Engine
-) -> None:
-    from sales_agent_pipeline.connectors.factory import hubspot_requests_per_10s
-    from sales_agent_pipeline.domain.credentials import TenantCredentials
-    from sales_agent_pipeline.settings import get_settings
-
-    settings = get_settings()
-    private = TenantCredentials(portal_id=1, hubspot_auth=HubSpotAuth.PRIVATE_APP)
-    public = TenantCredentials(portal_id=2, hubspot_auth=HubSpotAuth.OAUTH)
-    assert hubspot_requests_per_10s(settings, private) == 190
-    assert hubspot_requests_per_10s(settings, public) == 110

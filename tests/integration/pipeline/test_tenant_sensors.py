@@ -1,0 +1,161 @@
+"""A disabled tenant is skipped by every sensor and its waiting work stays as it is; once
+enabled, its work runs. A run that meets it anyway (an operator's re-run) holds its leads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build_sensor_context
+from sqlalchemy import Engine, func, update
+from sqlalchemy.orm import Session
+
+from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline.db.models import Tenant, Workflow
+from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.defs.imports import import_runs_sensor
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
+from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
+from sales_agent_pipeline.imports import import_csv
+from tests.integration.pipeline.conftest import Lead
+from tests.integration.pipeline.tenancy import Company, add_company, submit
+from tests.sandbox.conftest import Admin
+
+
+def tick(sensor: Callable[..., Any], instance: DagsterInstance, engine: Engine) -> Any:
+    resources = {
+        "database": DatabaseResource(url=libpq_dsn(engine.url)),
+        "settings": SettingsResource(),
+    }
+    with build_sensor_context(instance=instance, resources=resources) as context:
+        return sensor(context)
+
+
+def set_disabled(engine: Engine, company: Company, disabled: bool) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Tenant)
+            .where(Tenant.id == company.tenant.id)
+            .values(disabled_at=func.now() if disabled else None)
+        )
+
+
+def only_mine(engine: Engine, *leads: Lead) -> None:
+    """Age this test's leads past the grace period; others' waiting work is not this test's."""
+    ids = [lead.workflow_id for lead in leads]
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.run_requested_at.is_(None), Workflow.id.not_in(ids))
+            .values(run_requested_at=Workflow.created_at)
+        )
+        session.execute(
+            update(Workflow)
+            .where(Workflow.id.in_(ids))
+            .values(created_at=Workflow.created_at - timedelta(minutes=1))
+        )
+
+
+def state(engine: Engine, lead: Lead) -> tuple[str, int, bool]:
+    with Session(engine) as session:
+        workflow = session.get_one(Workflow, lead.workflow_id)
+        return workflow.status, workflow.attempts, workflow.run_requested_at is not None
+
+
+def test_the_lead_sensor_skips_a_disabled_tenant_then_launches_it_once_enabled(
+    sandbox: Admin, engine: Engine, instance: DagsterInstance
+) -> None:
+    off = add_company(engine, sandbox, "off")
+    lead = submit(engine, off, f"paused.{uuid.uuid4().hex[:6]}@robots.example")
+    set_disabled(engine, off, True)
+    only_mine(engine, lead)
+
+    skipped = tick(received_leads_sensor, instance, engine)
+
+    assert isinstance(skipped, SkipReason)
+    assert f"portal {off.portal_id}: 1 lead(s) wait (disabled)" in (skipped.skip_message or "")
+    assert state(engine, lead) == ("received", 0, False)
+
+    set_disabled(engine, off, False)
+    launched = tick(received_leads_sensor, instance, engine)
+    assert isinstance(launched, SensorResult)
+    requests: list[RunRequest] = list(launched.run_requests or [])
+    assert [r.partition_key for r in requests] == [str(lead.workflow_id)]
+
+
+def test_imports_of_a_disabled_tenant_wait(
+    sandbox: Admin, engine: Engine, instance: DagsterInstance
+) -> None:
+    off = add_company(engine, sandbox, "offimport")
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        tenant = session.get_one(Tenant, off.tenant.id)
+        result = import_csv(
+            session,
+            tenant,
+            f"email\nrow1.{uuid.uuid4().hex[:6]}@robots.example\n".encode(),
+            filename="t.csv",
+            created_by="test",
+            max_bytes=1 << 20,
+            max_rows=10,
+        )
+    set_disabled(engine, off, True)
+
+    waiting = tick(import_runs_sensor, instance, engine)
+    requested = [] if isinstance(waiting, SkipReason) else list(waiting.run_requests or [])
+    assert all(r.tags.get(tags.IMPORT_ID) != str(result.import_id) for r in requested)
+
+    set_disabled(engine, off, False)
+    launched = tick(import_runs_sensor, instance, engine)
+    assert isinstance(launched, SensorResult)
+    ours = [
+        r for r in launched.run_requests or [] if r.tags[tags.IMPORT_ID] == str(result.import_id)
+    ]
+    assert len(ours) == 1
+    assert ours[0].tags[tags.TENANT] == str(off.portal_id)
+
+
+def test_stuck_work_of_a_disabled_tenant_is_left_as_it_is(
+    sandbox: Admin, engine: Engine, instance: DagsterInstance
+) -> None:
+    off = add_company(engine, sandbox, "offstuck")
+    lead = submit(engine, off, f"stuck.{uuid.uuid4().hex[:6]}@robots.example")
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.id == lead.workflow_id)
+            .values(
+                status="running",
+                dagster_run_id=str(uuid.uuid4()),  # a run the instance never heard of
+                run_requested_at=func.now() - timedelta(minutes=5),
+                updated_at=func.now() - timedelta(minutes=5),
+                attempts=3,
+            )
+        )
+    set_disabled(engine, off, True)
+
+    tick(stuck_workflows_sensor, instance, engine)
+    assert state(engine, lead) == ("running", 3, True)
+
+    set_disabled(engine, off, False)
+    tick(stuck_workflows_sensor, instance, engine)
+    assert state(engine, lead)[0] == "failed"
+
+
+def test_a_run_that_meets_a_disabled_tenant_holds_its_leads(
+    sandbox: Admin, engine: Engine, run: Any
+) -> None:
+    off = add_company(engine, sandbox, "offrun")
+    lead = submit(engine, off, f"held.{uuid.uuid4().hex[:6]}@robots.example")
+    set_disabled(engine, off, True)
+    since = sandbox.last_request_seq()
+
+    result = run(lead)
+
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert failure is not None
+    assert f"tenant of portal {off.portal_id} is disabled" in failure.message
+    assert state(engine, lead) == ("queued", 0, False)
+    assert not sandbox.requests(after=since)
