@@ -226,15 +226,20 @@ def update_tenant(
                 "google_subject": clean.sender_email or current.google_subject,
             }
         )
-        if current.hubspot_auth is HubSpotAuth.OAUTH and not given:
-            # The stored access token may have expired since; the runs refresh it, a check
+        form_ids = clean.form_ids
+        if current.hubspot_auth is HubSpotAuth.OAUTH and not given and form_ids:
+            # The stored access token may have expired since (the runs refresh it): a check
             # would only report a stale token as a refusal.
-            credentials = credentials.model_copy(update={"hubspot_token": None})
-        notes = verify(
+            notes.append(
+                "forms not checked: the tenant signs in through OAuth and its stored access "
+                "token may have expired (PUT /api/admin/settings checks them with a fresh one)"
+            )
+            form_ids = None
+        notes += verify(
             settings,
             credentials,
             token_given=given,
-            form_ids=clean.form_ids,
+            form_ids=form_ids,
             drive_folder_ids=clean.drive_folder_ids,
         )
     wanted = {

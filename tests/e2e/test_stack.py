@@ -45,7 +45,7 @@ def test_without_credentials_up_serves_the_sandbox(stack: RunningStack) -> None:
     wait_for(f"{stack.sandbox}/_sandbox/config", stack.process)
     owners = httpx.get(
         f"{stack.sandbox}/crm/v3/owners/",
-        headers={"Authorization": "Bearer demo"},
+        headers={"Authorization": "Bearer sandbox-token"},  # the demo portal's token
         timeout=5,
     )
     assert owners.status_code == 200
