@@ -166,3 +166,19 @@ def by_identity(requests: list[dict[str, Any]]) -> dict[str, dict[str, set[Any]]
                 str(v).lower() if isinstance(v, str) else v for v in values
             )
     return seen
+
+
+def secrets_of(company: Company) -> list[str]:
+    """Every secret the company's tenant stores (or the sandbox gave it) that must never
+    show: its HubSpot token, its service-account private key (a distinctive line of it)."""
+    found = [company.token] if company.token else []
+    if company.key:
+        lines = [line for line in company.key["private_key"].splitlines() if len(line) > 40]
+        found.append(lines[1])
+    return found
+
+
+def assert_nowhere(texts: Sequence[str], secrets: Sequence[str]) -> None:
+    """No secret appears in any of the texts (logs, event records, tags, metadata)."""
+    for secret in secrets:
+        assert all(secret not in text for text in texts), "a secret leaked"

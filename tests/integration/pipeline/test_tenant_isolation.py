@@ -9,7 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, serialize_value
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,10 @@ from sales_agent_pipeline.db.models import TenantUsage, Workflow
 from tests.integration.pipeline.tenancy import (
     Company,
     add_company,
+    assert_nowhere,
     by_identity,
     fingerprint,
+    secrets_of,
     submit,
 )
 from tests.sandbox.conftest import Admin
@@ -61,7 +63,7 @@ def api_calls(requests: list[dict[str, Any]], vendor: str, who: str) -> list[dic
 
 
 def test_two_tenants_run_at_once_each_with_only_its_own_credentials(
-    sandbox: Admin, engine: Engine, run: Any
+    sandbox: Admin, engine: Engine, run: Any, capfd: Any
 ) -> None:
     sandbox.config(google_require_auth=True)
     alpha = add_company(engine, sandbox, "alpha")
@@ -88,7 +90,8 @@ def test_two_tenants_run_at_once_each_with_only_its_own_credentials(
         for n in range(3)
         for company in (alpha, beta)
     ]
-    assert run(*mixed, trigger="sensor").success
+    mixed_run = run(*mixed, trigger="sensor")
+    assert mixed_run.success
 
     for company in (alpha, beta):
         assert set(statuses(engine, company).values()) == {"succeeded"}
@@ -136,6 +139,17 @@ def test_two_tenants_run_at_once_each_with_only_its_own_credentials(
         )
         assert counted["vendor_calls.google"] == len(api_calls(requests, "google", company.mailbox))
         assert counted["quota_units.gmail"] == units[company.mailbox]
+
+    # No secret of either tenant reached a log line, a run's events, tags or metadata.
+    results = [*done, mixed_run]
+    captured = capfd.readouterr()
+    texts = [captured.out, captured.err]
+    for result in results:
+        record = result.dagster_run
+        texts.append(serialize_value(dict(record.tags)))
+        texts.extend(serialize_value(entry) for entry in result.all_events)
+    assert any(str(alpha.portal_id) in text for text in texts)
+    assert_nowhere(texts, secrets_of(alpha) + secrets_of(beta))
 
 
 def test_a_tenant_without_a_token_outside_sandbox_mode_fails_naming_its_portal(
