@@ -63,8 +63,7 @@ def usage(
     last: datetime | None = LAST,
     as_csv: bool = typer.Option(False, "--csv", help="CSV with a header row"),
 ) -> None:
-    """A tenant's usage per day: leads, workflows by outcome, drafts, sends, tasks, vendor
-    calls and quota units."""
+    """A tenant's usage per day (UTC): leads, outcomes, drafts, sends, tasks, vendor calls."""
     end: date = last.date() if last else datetime.now(UTC).date()
     start: date = first.date() if first else end - timedelta(days=DEFAULT_DAYS - 1)
     if end < start:
