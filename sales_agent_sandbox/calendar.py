@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Request
 from .deps import GoogleSubjectDep, StoreDep, touch
 from .errors import GoogleError
 from .google_auth import domain_of
-from .state import parse_time
+from .state import Calendar, parse_time
 
 router = APIRouter(tags=["calendar"])
 
@@ -44,7 +44,8 @@ def free_busy(
     """Return busy intervals overlapping [timeMin, timeMax) for each asked calendar.
 
     A token's subject sees the free/busy of its own domain's calendars (Workspace shares
-    them domain-wide); another domain's come back as notFound, as Google answers.
+    them domain-wide; a user's calendar nothing was seeded in is free); another domain's
+    come back as notFound, as Google answers. Anonymous callers see the seeded ones.
     """
     time_min, time_max = _time(body, "timeMin"), _time(body, "timeMax")
     if time_max <= time_min:
@@ -65,10 +66,13 @@ def free_busy(
     with store.locked():
         for item in items:
             calendar_id = str(item.get("id", ""))
-            wanted = subject if subject and calendar_id == "primary" else calendar_id
+            wanted = (subject if subject and calendar_id == "primary" else calendar_id).lower()
             calendar = store.calendar(wanted)
-            if calendar is not None and subject and domain_of(calendar.id) != domain_of(subject):
+            if subject and domain_of(wanted) != domain_of(subject):
                 calendar = None
+            elif subject and calendar is None and "@" in wanted:
+                # Every user of the domain has a calendar: one nothing was seeded in is free.
+                calendar = Calendar(wanted)
             if calendar is None:
                 calendars[calendar_id] = {
                     "errors": [{"domain": "global", "reason": "notFound"}],

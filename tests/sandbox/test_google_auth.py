@@ -172,13 +172,21 @@ def test_freebusy_answers_the_subjects_domain_only(sandbox_url, admin):
             body={
                 "timeMin": start.isoformat(),
                 "timeMax": (start + timedelta(days=1)).isoformat(),
-                "items": [{"id": "primary"}, {"id": ALICE}, {"id": CAROL}, {"id": BOB}],
+                "items": [
+                    {"id": "primary"},
+                    {"id": ALICE},
+                    {"id": CAROL},
+                    {"id": "dave@a.example"},
+                    {"id": BOB},
+                ],
             }
         )
         .execute()["calendars"]
     )
     for visible in ("primary", ALICE, CAROL):
         assert len(answer[visible]["busy"]) == 1
+    # A colleague whose calendar holds nothing is free, not unknown.
+    assert answer["dave@a.example"] == {"busy": []}
     assert answer[BOB] == {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
 
 
