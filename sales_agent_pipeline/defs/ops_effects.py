@@ -10,7 +10,7 @@ from sales_agent_pipeline.db.repositories import outputs, workflows
 from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.defs.batched import create_tasks_once, per_tenant
 from sales_agent_pipeline.defs.effects import PostgresEffects
-from sales_agent_pipeline.defs.ops_research import business_calendar, owner_timezone, step_runner
+from sales_agent_pipeline.defs.op_support import business_calendar, owner_timezone, step_runner
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.vendors import GmailResource, HubSpotResource
 from sales_agent_pipeline.defs.views import (
