@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import structlog
 from pydantic import SecretStr
@@ -34,7 +35,7 @@ from sales_agent_pipeline.settings import Settings
 log = structlog.get_logger(__name__)
 
 # HubSpot's access tokens live 30 minutes; a call started just before expiry must not be
-# refused mid-run.
+# refused mid-run. A token living shorter is refreshed at half its life at the latest.
 REFRESH_MARGIN = timedelta(minutes=5)
 
 
@@ -84,16 +85,24 @@ def mark_revoked(session: Session, tenant_id: uuid.UUID, reason: str) -> None:
     )
 
 
+class Stored(NamedTuple):
+    """A stored token, when it expires, and when it was stored."""
+
+    token: str
+    expires_at: datetime | None
+    stored_at: datetime | None
+
+
 def _stored(
     session: Session, box: SecretBox, tenant_id: uuid.UUID, kind: SecretKind, *, lock: bool
-) -> tuple[str, datetime | None] | None:
-    query = select(TenantSecret.ciphertext, TenantSecret.expires_at).where(
+) -> Stored | None:
+    query = select(TenantSecret.ciphertext, TenantSecret.expires_at, TenantSecret.updated_at).where(
         TenantSecret.tenant_id == tenant_id, TenantSecret.kind == kind.value
     )
     row = session.execute(query.with_for_update() if lock else query).first()
     if row is None:
         return None
-    return box.decrypt(row[0]), row[1]
+    return Stored(box.decrypt(row[0]), row[1], row[2])
 
 
 class GrantTokens:
@@ -120,7 +129,8 @@ class GrantTokens:
         self.portal_id = portal_id
         self._margin = margin
         self._token: SecretStr | None = None
-        self._expires_at: datetime | None = None
+        # When the token in memory is to be refreshed (None: unknown, read the store).
+        self._refresh_at: datetime | None = None
         self._lock = threading.Lock()
         # Once HubSpot refused the grant, every call of this process fails alike at once,
         # rather than each lead asking HubSpot to refresh it again.
@@ -131,11 +141,23 @@ class GrantTokens:
     def __repr__(self) -> str:
         return f"GrantTokens(portal_id={self.portal_id}, <token hidden>)"
 
-    def _fresh(self, expires_at: datetime | None) -> bool:
-        return expires_at is not None and datetime.now(UTC) < expires_at - self._margin
+    def _due(self, expires_at: datetime | None, stored_at: datetime | None) -> datetime | None:
+        """When a token expiring at `expires_at` is refreshed: REFRESH_MARGIN before, or at
+        half its life when it lives shorter (every call would refresh otherwise)."""
+        if expires_at is None:
+            return None
+        margin = self._margin
+        if stored_at is not None and expires_at > stored_at:
+            margin = min(margin, (expires_at - stored_at) / 2)
+        return expires_at - margin
+
+    def _fresh(self, stored: Stored) -> bool:
+        due = self._due(stored.expires_at, stored.stored_at)
+        return due is not None and datetime.now(UTC) < due
 
     def _current(self) -> str | None:
-        if self._token is not None and self._fresh(self._expires_at):
+        due = self._refresh_at
+        if self._token is not None and due is not None and datetime.now(UTC) < due:
             return self._token.get_secret_value()
         return None
 
@@ -160,10 +182,10 @@ class GrantTokens:
                     SecretKind.HUBSPOT_ACCESS_TOKEN,
                     lock=False,
                 )
-            if stored is not None and self._fresh(stored[1]):
-                self._adopt(*stored)
-                return stored[0]
-            return self._renew(stale=stored[0] if stored else None)
+            if stored is not None and self._fresh(stored):
+                self._adopt(stored)
+                return stored.token
+            return self._renew(stale=stored.token if stored else None)
 
     def refresh(self, stale: str) -> str | None:
         """HubSpot answered 401 to `stale`: a newer token, refreshing it unless another
@@ -175,9 +197,9 @@ class GrantTokens:
                 return self._token.get_secret_value()
             return self._renew(stale=stale, refused=True)
 
-    def _adopt(self, token: str, expires_at: datetime | None) -> None:
-        self._token = SecretStr(token)
-        self._expires_at = expires_at
+    def _adopt(self, stored: Stored) -> None:
+        self._token = SecretStr(stored.token)
+        self._refresh_at = self._due(stored.expires_at, stored.stored_at)
 
     def _renew(self, *, stale: str | None, refused: bool = False) -> str:
         """Under the tenant's row lock: the stored token when another process renewed it
@@ -190,16 +212,18 @@ class GrantTokens:
             stored = _stored(
                 session, self._box, self.tenant_id, SecretKind.HUBSPOT_ACCESS_TOKEN, lock=False
             )
-            if stored is not None and stored[0] != stale and self._fresh(stored[1]):
-                self._adopt(*stored)
-                return stored[0]
-            if stored is not None and not refused and self._fresh(stored[1]):
-                self._adopt(*stored)
-                return stored[0]
+            if (
+                stored is not None
+                and self._fresh(stored)
+                and (stored.token != stale or not refused)
+            ):
+                # Another thread or process refreshed it meanwhile: everyone uses that one.
+                self._adopt(stored)
+                return stored.token
             try:
                 if refresh is None:
                     raise GrantRevoked("no refresh token is stored")
-                grant = refresh_grant(self._settings, refresh[0])
+                grant = refresh_grant(self._settings, refresh.token)
             except GrantRevoked as exc:
                 revoked = exc
                 reason = reauthorisation_message(self.portal_id, exc.message)
@@ -210,7 +234,7 @@ class GrantTokens:
                         f"portal {self.portal_id}: HubSpot refreshed a grant of portal "
                         f"{grant.hub_id}; install the app again for this portal"
                     )
-                self._keep(session, grant, refresh[0] if refresh else None)
+                self._keep(session, grant, refresh.token if refresh else None)
         if revoked is not None:
             log.error("hubspot.grant_revoked", portal_id=self.portal_id, error=revoked.message)
             self._revoked = GrantRevoked(
@@ -239,6 +263,6 @@ class GrantTokens:
                 SecretKind.HUBSPOT_REFRESH_TOKEN,
                 grant.refresh_token.get_secret_value(),
             )
-        self._adopt(access, grant.expires_at)
+        self._adopt(Stored(access, grant.expires_at, datetime.now(UTC)))
         self.refreshes += 1
         log.info("hubspot.token_refreshed", portal_id=self.portal_id)

@@ -103,7 +103,7 @@ def test_the_token_is_refreshed_before_expiry_once_for_two_engines(
 ) -> None:
     company = app.company
     before = stored_token(engine, company)
-    # The stored access token expires in a minute: inside the refresh margin.
+    # The stored access token, issued 29 minutes ago, expires in a minute: inside the margin.
     with Session(engine) as session, session.begin():
         session.execute(
             update(TenantSecret)
@@ -111,7 +111,10 @@ def test_the_token_is_refreshed_before_expiry_once_for_two_engines(
                 TenantSecret.tenant_id == company.tenant.id,
                 TenantSecret.kind == SecretKind.HUBSPOT_ACCESS_TOKEN.value,
             )
-            .values(expires_at=func.now() + timedelta(minutes=1))
+            .values(
+                expires_at=func.now() + timedelta(minutes=1),
+                updated_at=func.now() - timedelta(minutes=29),
+            )
         )
     since = app.sandbox.last_request_seq()
     settings = get_settings()
@@ -252,3 +255,23 @@ def test_a_revoked_grant_makes_leads_wait_until_the_app_is_installed_again(
     assert (workflow.status, workflow.attempts) == ("succeeded", 1)
     tasks = [t for t in app.sandbox.tasks() if t["portalId"] == company.portal_id]
     assert len(tasks) == 1
+
+
+def test_a_short_lived_token_is_used_until_half_its_life_not_refreshed_every_call(
+    app: App, engine: Engine
+) -> None:
+    app.sandbox.update_oauth_app(app.client_id, accessTokenSeconds=120)
+    app.install()  # a grant whose access tokens live two minutes (under the 5-minute margin)
+    settings = get_settings()
+    since = app.sandbox.last_request_seq()
+    source = GrantTokens(
+        make_session_factory(engine),
+        secret_box(settings),
+        settings,
+        tenant_id=app.company.tenant.id,
+        portal_id=app.company.portal_id,
+    )
+    tokens = {source.token() for _ in range(5)}
+    assert tokens == {stored_token(engine, app.company)}
+    assert source.refreshes == 0
+    assert app.token_requests(since) == []
