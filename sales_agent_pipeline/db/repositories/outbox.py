@@ -204,7 +204,9 @@ def claim_launch(session: Session, workflow_ids: list[uuid.UUID]) -> list[uuid.U
     """Mark received workflows as asked-for; returns those this caller may launch.
 
     The webhook's background launch and the sensor both call this: whoever sets
-    run_requested_at first (under the row lock) launches; the other leaves it alone.
+    run_requested_at first (under the row lock) launches; the other leaves it alone. Work of
+    a disabled tenant, or of one needing HubSpot re-authorisation, is not launched: it
+    waits, and the sensor launches it once the tenant can run.
     """
     rows = session.execute(
         update(Workflow)
@@ -212,6 +214,7 @@ def claim_launch(session: Session, workflow_ids: list[uuid.UUID]) -> list[uuid.U
             Workflow.id.in_(workflow_ids),
             Workflow.status.in_(AWAITING),
             Workflow.run_requested_at.is_(None),
+            Workflow.tenant_id.not_in(blocked_tenants()),
         )
         .values(run_requested_at=func.now())
         .returning(Workflow.id)

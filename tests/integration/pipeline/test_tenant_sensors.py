@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.models import Tenant, Workflow
+from sales_agent_pipeline.db.repositories import outbox
 from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.defs.imports import import_runs_sensor
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
@@ -71,6 +72,10 @@ def test_the_lead_sensor_skips_a_disabled_tenant_then_launches_it_once_enabled(
     lead = submit(engine, off, f"paused.{uuid.uuid4().hex[:6]}@robots.example")
     set_disabled(engine, off, True)
     only_mine(engine, lead)
+
+    # The webhook's own launch leaves it too (no run that would only hold it).
+    with Session(engine) as session, session.begin():
+        assert outbox.claim_launch(session, [lead.workflow_id]) == []
 
     skipped = tick(received_leads_sensor, instance, engine)
 
