@@ -81,7 +81,7 @@ def claim_batch(context: OpExecutionContext, database: DatabaseResource) -> Lead
                 continue
             reason = blocked.get(workflow_id)
             if reason is not None and workflows.hold(
-                session, workflow_id, reason, run_id=context.run_id, claimed=False
+                session, workflow_id, reason, run_id=context.run_id
             ):
                 held[workflow_id] = reason
                 event, status = "waiting", StepStatus.SKIPPED

@@ -288,7 +288,7 @@ class StepRunner:
                     "waiting": True,
                 },
             )
-            workflows.hold(session, state.workflow_id, reason, run_id=self.run_id, claimed=True)
+            workflows.hold(session, state.workflow_id, reason, run_id=self.run_id)
         self.context.log.warning(f"{self.name}: workflow {state.workflow_id} waits: {reason}")
         return state.model_copy(
             update={

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
@@ -88,28 +87,21 @@ def blocked(session: Session, workflow_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     return found
 
 
-def hold(
-    session: Session, workflow_id: uuid.UUID, reason: str, *, run_id: str, claimed: bool
-) -> bool:
+def hold(session: Session, workflow_id: uuid.UUID, reason: str, *, run_id: str) -> bool:
     """Put a workflow back to wait (queued, no run asked for) until its tenant can run.
 
     Not a failure and not an attempt: a workflow this run had claimed gives its attempt
     back. The sensors skip the tenant until it is enabled or re-authorised, then launch it.
-    Returns False when the workflow is not waiting for a run nor held by this run.
+    Returns False when the workflow is neither waiting for a run nor held by this run.
     """
-    where: ColumnElement[bool] = (
-        (Workflow.status == WorkflowStatus.RUNNING.value) & (Workflow.dagster_run_id == run_id)
-        if claimed
-        else Workflow.status.in_(CLAIMABLE)
-    )
-    attempts: Any = func.greatest(Workflow.attempts - 1, 0) if claimed else Workflow.attempts
+    ours = (Workflow.status == WorkflowStatus.RUNNING.value) & (Workflow.dagster_run_id == run_id)
     held = session.execute(
         update(Workflow)
-        .where(Workflow.id == workflow_id, where)
+        .where(Workflow.id == workflow_id, or_(Workflow.status.in_(CLAIMABLE), ours))
         .values(
             status=WorkflowStatus.QUEUED.value,
             run_requested_at=None,
-            attempts=attempts,
+            attempts=case((ours, func.greatest(Workflow.attempts - 1, 0)), else_=Workflow.attempts),
             failure_reason=reason,
             started_at=None,
         )
