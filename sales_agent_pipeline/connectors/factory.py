@@ -189,6 +189,7 @@ def google_credentials(
             scopes,
             subject=credentials.google_subject,
             owner=_portal(credentials),
+            emulator_url=base,
         )
     if base:
         # Only an emulator (the sandbox) takes requests without credentials.

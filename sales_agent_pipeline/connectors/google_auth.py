@@ -74,7 +74,12 @@ def load_credentials(
 
 
 def credentials_from_info(
-    text: str, scopes: Sequence[str], *, subject: str | None, owner: str
+    text: str,
+    scopes: Sequence[str],
+    *,
+    subject: str | None,
+    owner: str,
+    emulator_url: str | None = None,
 ) -> Credentials:
     """A tenant's stored Google credentials (the JSON of a service-account key, acting for
     `subject` by domain-wide delegation, or of an authorized-user token).
@@ -99,7 +104,14 @@ def credentials_from_info(
             )
             return account.with_subject(subject)
         if kind == "authorized_user":
-            return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(scopes))
+            user = user_credentials.Credentials.from_authorized_user_info(info, scopes=list(scopes))
+            token_uri = str(info.get("token_uri") or "")
+            if emulator_url and token_uri.startswith(emulator_url.rstrip("/") + "/"):
+                # google-auth always refreshes at Google's endpoint, never at a file's
+                # token_uri (a file must not send a refresh token elsewhere); the one
+                # exception we make is the emulator GOOGLE_API_BASE_URL names.
+                user = user.with_token_uri(token_uri)
+            return user
     except (ValueError, KeyError, google.auth.exceptions.GoogleAuthError) as exc:
         raise ConfigurationError(
             f"{owner}: the stored Google credentials are not a usable {kind} file: "

@@ -216,3 +216,25 @@ def test_a_wrong_client_secret_is_ours_to_fix_not_a_revocation(
     assert not isinstance(caught.value, GrantRevoked)
     assert "BAD_CLIENT_SECRET" in str(caught.value)
     assert "not-the-secret" not in str(caught.value)
+
+
+def test_an_authorized_user_token_refreshes_at_the_configured_emulator_and_reads_its_mailbox(
+    make_settings: Callable[..., Settings], admin: Admin
+) -> None:
+    admin.config(google_require_auth=True)
+    settings = make_settings(hubspot_access_token=None)
+    token_file = admin.authorized_user("una@gamma.example")
+    credentials = TenantCredentials(
+        portal_id=3105,
+        google_credentials=SecretStr(json.dumps(token_file)),
+        google_subject="una@gamma.example",
+    )
+    since = admin.last_request_seq()
+    build_mail(settings, credentials).create_draft(
+        OutgoingMail(to=("lead@x.example",), subject="Hi", text_body="Hello", marker="m")
+    )
+    requests = admin.requests(after=since, vendor="google")
+    assert [r["identity"]["subject"] for r in requests if r["path"] != "/token"] == [
+        "una@gamma.example"
+    ]
+    assert {d["user"] for d in admin.drafts()} == {"una@gamma.example"}
