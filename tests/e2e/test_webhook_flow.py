@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from sales_agent_pipeline.db.models import WorkflowEvent
 from tests.conftest import free_port
-from tests.e2e.conftest import RunningStack, deliver, demo_secret, finished, wait_for
+from tests.e2e.conftest import RunningStack, deliver, finished, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +88,8 @@ def test_with_the_api_killed_right_after_its_202_the_lead_is_processed(
     env = {
         **os.environ,
         "DATABASE_URL": stack.database,
-        "HUBSPOT_CLIENT_SECRET": demo_secret(stack),
+        # The same data dir: its development key decrypts the tenants' webhook secrets.
+        "DATA_DIR": str(stack.data_dir),
         "DAGSTER_WEBSERVER_URL": stack.ui,
     }
     env.pop("HUBSPOT_ACCESS_TOKEN", None)
