@@ -27,6 +27,8 @@ TABLES = {
     "lead_imports",
     "quota_buckets",
     "quota_usage",
+    "tenant_secrets",
+    "tenant_usage",
 }
 
 # The seed's columns (roadmap 4.1), which outside tools and reports rely on.
