@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -54,30 +55,8 @@ NO_CHECK = typer.Option(
 )
 
 
-def _fields(
-    *,
-    name: str | None,
-    sender: str | None,
-    forms: list[str] | None,
-    folders: list[str] | None,
-    token_file: str | None,
-    webhook_file: str | None,
-    google_file: str | None,
-    timezone: str | None,
-    mode: str | None,
-) -> TenantFields:
-    stdin: list[str] = []
-    return TenantFields(
-        name=name,
-        sender_email=sender,
-        form_ids=forms or None,
-        drive_folder_ids=folders or None,
-        timezone=timezone,
-        mode=mode,
-        hubspot_token=read_secret(token_file, "--hubspot-token-file", stdin_taken=stdin),
-        webhook_secret=read_secret(webhook_file, "--webhook-secret-file", stdin_taken=stdin),
-        google_credentials=read_secret(google_file, "--google-credentials-file", stdin_taken=stdin),
-    )
+# A create or an update in the command's transaction: (session, settings, portal, fields, check).
+Save = Callable[[Session, Settings, int, TenantFields, bool], TenantChange]
 
 
 def _report(verb: str, change: TenantChange) -> None:
@@ -88,79 +67,75 @@ def _report(verb: str, change: TenantChange) -> None:
         typer.secho(f"warning: {note}", fg="yellow", err=True)
 
 
-@tenant_app.command("create")
-def create(
-    portal_id: int = PORTAL,
-    name: str = typer.Option(..., "--name", help="the tenant's name"),
-    sender: str | None = SENDER,
-    form: list[str] | None = FORMS,
-    drive_folder: list[str] | None = FOLDERS,
-    hubspot_token_file: str | None = TOKEN_FILE,
-    webhook_secret_file: str | None = WEBHOOK_FILE,
-    google_credentials_file: str | None = GOOGLE_FILE,
-    timezone: str | None = TIMEZONE,
-    mode: str | None = MODE,
-    no_check: bool = NO_CHECK,
-) -> None:
-    """Create a tenant; checks everything first and writes nothing on any error."""
-    fields = _fields(
-        name=name,
-        sender=sender,
-        forms=form,
-        folders=drive_folder,
-        token_file=hubspot_token_file,
-        webhook_file=webhook_secret_file,
-        google_file=google_credentials_file,
-        timezone=timezone,
-        mode=mode,
-    )
-    config = settings()
-    with errors(), transaction(config) as session:
-        change = create_tenant(
-            session, secret_box(config), config, portal_id, fields, check=not no_check
-        )
-    # Printed once committed: "created" is never said of a rolled-back tenant.
-    _report("created", change)
+def _create(
+    session: Session, config: Settings, portal_id: int, fields: TenantFields, check: bool
+) -> TenantChange:
+    return create_tenant(session, secret_box(config), config, portal_id, fields, check=check)
 
 
-@tenant_app.command("update")
-def update(
-    portal_id: int = PORTAL,
-    name: str | None = typer.Option(None, "--name", help="the tenant's name"),
-    sender: str | None = SENDER,
-    form: list[str] | None = FORMS,
-    drive_folder: list[str] | None = FOLDERS,
-    hubspot_token_file: str | None = TOKEN_FILE,
-    webhook_secret_file: str | None = WEBHOOK_FILE,
-    google_credentials_file: str | None = GOOGLE_FILE,
-    timezone: str | None = TIMEZONE,
-    mode: str | None = MODE,
-    no_check: bool = NO_CHECK,
-) -> None:
-    """Change what is given, keep the rest; writes nothing on any error."""
-    fields = _fields(
-        name=name,
-        sender=sender,
-        forms=form,
-        folders=drive_folder,
-        token_file=hubspot_token_file,
-        webhook_file=webhook_secret_file,
-        google_file=google_credentials_file,
-        timezone=timezone,
-        mode=mode,
+def _update(
+    session: Session, config: Settings, portal_id: int, fields: TenantFields, check: bool
+) -> TenantChange:
+    return update_tenant(
+        session,
+        secret_box(config),
+        config,
+        portal_id,
+        fields,
+        check=check,
+        changed_by=f"cli:{getpass.getuser()}",
     )
-    config = settings()
-    with errors(), transaction(config) as session:
-        change = update_tenant(
-            session,
-            secret_box(config),
-            config,
-            portal_id,
-            fields,
-            check=not no_check,
-            changed_by=f"cli:{getpass.getuser()}",
+
+
+def _command(save: Save, verb: str, name_option: Any) -> Callable[..., None]:
+    """Create and update take the same options, read the same way; only the write differs."""
+
+    def command(
+        portal_id: int = PORTAL,
+        name: str | None = name_option,
+        sender: str | None = SENDER,
+        form: list[str] | None = FORMS,
+        drive_folder: list[str] | None = FOLDERS,
+        hubspot_token_file: str | None = TOKEN_FILE,
+        webhook_secret_file: str | None = WEBHOOK_FILE,
+        google_credentials_file: str | None = GOOGLE_FILE,
+        timezone: str | None = TIMEZONE,
+        mode: str | None = MODE,
+        no_check: bool = NO_CHECK,
+    ) -> None:
+        stdin: list[str] = []
+        fields = TenantFields(
+            name=name,
+            sender_email=sender,
+            form_ids=form or None,
+            drive_folder_ids=drive_folder or None,
+            timezone=timezone,
+            mode=mode,
+            hubspot_token=read_secret(
+                hubspot_token_file, "--hubspot-token-file", stdin_taken=stdin
+            ),
+            webhook_secret=read_secret(
+                webhook_secret_file, "--webhook-secret-file", stdin_taken=stdin
+            ),
+            google_credentials=read_secret(
+                google_credentials_file, "--google-credentials-file", stdin_taken=stdin
+            ),
         )
-    _report("updated", change)
+        config = settings()
+        with errors(), transaction(config) as session:
+            change = save(session, config, portal_id, fields, not no_check)
+        # Printed once committed: "created" is never said of a rolled-back tenant.
+        _report(verb, change)
+
+    return command
+
+
+tenant_app.command(
+    "create", help="Create a tenant; checks everything first and writes nothing on any error."
+)(_command(_create, "created", typer.Option(..., "--name", help="the tenant's name")))
+tenant_app.command(
+    "update", help="Change what is given, keep the rest; writes nothing on any error."
+)(_command(_update, "updated", typer.Option(None, "--name", help="the tenant's name")))
 
 
 def _toggle(portal_id: int, disabled: bool) -> None:
