@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sales_agent_pipeline.cli.context import transaction
 from sales_agent_pipeline.db.models import Tenant
-from sales_agent_pipeline.db.provision import provision
 from sales_agent_pipeline.db.repositories import api_keys
-from sales_agent_pipeline.db.session import make_engine, make_session_factory
 
 apikey_app = typer.Typer(help="API keys of the REST API, one tenant (HubSpot portal) each.")
 
 TENANT = typer.Option(..., "--tenant", help="the tenant's HubSpot portal id")
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    # main imports this module: importing its settings loader lazily avoids the cycle.
-    from sales_agent_pipeline.cli.main import _settings
-
-    databases = provision(_settings())
-    engine = make_engine(databases.app, pool_size=1)
-    try:
-        with make_session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
-        if databases.embedded is not None and databases.embedded.started_here:
-            databases.embedded.stop()
 
 
 def _tenant(session: Session, portal_id: int) -> Tenant:
@@ -50,7 +30,7 @@ def create(
     name: str = typer.Option("cli", "--name", help="who or what uses the key (shown in audits)"),
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    with _transaction() as session:
+    with transaction() as session:
         issued = api_keys.issue_key(session, _tenant(session, tenant).id, name=name, admin=admin)
     kind = "admin key" if admin else "key"
     typer.secho(
@@ -63,7 +43,7 @@ def create(
 @apikey_app.command("list")
 def list_(tenant: int = TENANT) -> None:
     """The tenant's keys: prefix, name, admin or not, created, last used, revoked."""
-    with _transaction() as session:
+    with transaction() as session:
         keys = api_keys.list_keys(session, _tenant(session, tenant).id)
         for key in keys:
             typer.echo(
@@ -82,7 +62,7 @@ def revoke(
     tenant: int = TENANT,
 ) -> None:
     """Revoke a key at once: the next request with it gets 401."""
-    with _transaction() as session:
+    with transaction() as session:
         count = api_keys.revoke(session, _tenant(session, tenant).id, prefix)
     if count == 0:
         typer.secho(f"no active key {prefix} for portal {tenant}", fg="red", err=True)
