@@ -98,18 +98,24 @@ def _read_key_file(path: Path) -> list[str]:
     return keys
 
 
+def write_private_once(path: Path, text: str) -> None:
+    """Create `path` holding `text`, readable by its owner only; an existing file is kept."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # 0600 from the start (never readable by others, not even for a moment), and O_EXCL:
+        # two processes starting at once never write two different values.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as sink:
+        sink.write(text)
+
+
 def _development_key(data_dir: Path) -> list[str]:
     path = data_dir / DEV_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # O_EXCL: two processes starting at once never write two different keys.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as sink:
-                sink.write(generate_key() + "\n")
+    write_private_once(path, generate_key() + "\n")
     for _ in range(50):
         keys = _read_key_file(path) if path.stat().st_size else []
         if keys:

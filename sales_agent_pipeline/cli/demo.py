@@ -4,7 +4,6 @@ three leads posted through the real webhook with valid v3 signatures, the first 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 import uuid
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.tenant_secrets import get_secret, put_secret
 from sales_agent_pipeline.domain.enums import SecretKind
-from sales_agent_pipeline.secretbox import SecretDecryptError, secret_box
+from sales_agent_pipeline.secretbox import SecretDecryptError, secret_box, write_private_once
 from sales_agent_pipeline.settings import Settings, get_settings
 
 DEMO_PORTAL = 1000  # the sandbox's default portal
@@ -36,16 +35,7 @@ DEMO_LEADS = (
 def demo_secret(data_dir: Path) -> str:
     """The demo's webhook signing secret, made once per data dir (never a real secret)."""
     path = data_dir / "demo-webhook-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # 0600 from the start, and O_EXCL: two starts at once never write two secrets.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as sink:
-                sink.write(secrets.token_urlsafe(32))
+    write_private_once(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
