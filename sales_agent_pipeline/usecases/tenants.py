@@ -308,10 +308,6 @@ def replace_credentials(
             portal_id=tenant.portal_id, hubspot_auth=HubSpotAuth.PRIVATE_APP, hubspot_token=token
         )
         notes = verify(settings, credentials, token_given=True)
-    secrets = {
-        SecretKind.HUBSPOT_TOKEN: token,
-        SecretKind.WEBHOOK_SECRET: secret,
-        SecretKind.GOOGLE_CREDENTIALS: google,
-    }
-    changed = store_secrets(session, box, tenant, secrets)
+    given = TenantFields(hubspot_token=token, webhook_secret=secret, google_credentials=google)
+    changed = store_secrets(session, box, tenant, _secrets(given))
     return TenantChange(tenant, changed=changed, notes=notes)
