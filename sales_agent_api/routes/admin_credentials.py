@@ -7,6 +7,7 @@ whether HubSpot refused the tenant's OAuth grant (and what fixes it); never a va
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -59,6 +60,20 @@ def reauthorisation(tenant: Tenant, settings: Settings, request: Request) -> Rea
     )
 
 
+def auth_state(tenant: Tenant, settings: Settings, request: Request) -> dict[str, Any]:
+    """The tenant's HubSpot auth kind and re-authorisation, as both admin views show them."""
+    return {
+        "hubspot_auth": HubSpotAuth(tenant.hubspot_auth) if tenant.hubspot_auth else None,
+        "reauthorisation": reauthorisation(tenant, settings, request),
+    }
+
+
+def key_tenant(session: Session, principal: Principal, *, lock: bool = False) -> Tenant:
+    """The tenant of the request's key (its row locked when the request changes it)."""
+    query = select(Tenant).where(Tenant.id == principal.tenant_id)
+    return session.scalars(query.with_for_update() if lock else query).one()
+
+
 def _view(
     session: Session,
     tenant: Tenant,
@@ -78,9 +93,8 @@ def _view(
     ]
     return CredentialsView(
         portal_id=tenant.portal_id,
-        hubspot_auth=HubSpotAuth(tenant.hubspot_auth) if tenant.hubspot_auth else None,
         secrets=states,
-        reauthorisation=reauthorisation(tenant, settings, request),
+        **auth_state(tenant, settings, request),
         changed=changed or [],
         notes=notes or [],
     )
@@ -94,7 +108,7 @@ def _view(
 )
 def get_credentials(principal: AdminKey, session: ReadSession, request: Request) -> CredentialsView:
     """Each secret: set or not, and when it changed; the auth kind; re-authorisation."""
-    tenant = session.scalars(select(Tenant).where(Tenant.id == principal.tenant_id)).one()
+    tenant = key_tenant(session, principal)
     return _view(session, tenant, request.app.state.settings, request)
 
 
@@ -104,9 +118,7 @@ def _replace(request: Request, principal: Principal, update: CredentialsUpdate) 
     secrets: PlaintextCache = request.app.state.secrets
     # One transaction: a refusal anywhere rolls back every secret of the request.
     with sessions.begin() as session:
-        tenant = session.scalars(
-            select(Tenant).where(Tenant.id == principal.tenant_id).with_for_update()
-        ).one()
+        tenant = key_tenant(session, principal, lock=True)
         try:
             change = replace_credentials(
                 session,

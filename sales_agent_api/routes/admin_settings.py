@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api.auth import ADMIN_RESPONSES, AdminKey, Principal
@@ -14,7 +13,7 @@ from sales_agent_api.deps import ReadSession, Responses
 from sales_agent_api.errors import ErrorResponse
 from sales_agent_api.id_checks import check_new_ids
 from sales_agent_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from sales_agent_api.routes.admin_credentials import reauthorisation
+from sales_agent_api.routes.admin_credentials import auth_state, key_tenant
 from sales_agent_api.schemas.settings import (
     SettingsChangeList,
     SettingsChangeView,
@@ -24,7 +23,6 @@ from sales_agent_api.schemas.settings import (
 from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import tenant_settings
-from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.workflow import VoiceProfile
 from sales_agent_pipeline.settings import Settings
 
@@ -48,8 +46,7 @@ def _view(
         global_mode=settings.workflow_mode,
         global_kill_switch=settings.send_kill_switch,
         disabled=tenant.disabled_at is not None,
-        hubspot_auth=HubSpotAuth(tenant.hubspot_auth) if tenant.hubspot_auth else None,
-        reauthorisation=reauthorisation(tenant, settings, request),
+        **auth_state(tenant, settings, request),
         notes=notes or [],
     )
 
@@ -65,8 +62,7 @@ def get_settings_(
 ) -> TenantSettingsView:
     """Mode, kill switch, allowlists, daily cap, throttle window and voice profile; whether
     the tenant is disabled or needs HubSpot re-authorisation."""
-    tenant = session.scalars(select(Tenant).where(Tenant.id == principal.tenant_id)).one()
-    return _view(tenant, request.app.state.settings, request)
+    return _view(key_tenant(session, principal), request.app.state.settings, request)
 
 
 def _update(request: Request, principal: Principal, update: SettingsUpdate) -> TenantSettingsView:
