@@ -48,6 +48,12 @@ def touch(request: Request, **kinds: Iterable[Any]) -> None:
     request.state.touched = {kind: sorted(set(values)) for kind, values in kinds.items() if values}
 
 
+async def form_fields(request: Request) -> dict[str, str]:
+    """A form-encoded body as OAuth token endpoints read it: each field a string, "" if empty."""
+    form = await request.form()
+    return {name: str(form.get(name) or "") for name in form}
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 FaultsDep = Annotated[Faults, Depends(get_faults)]
 PortalDep = Annotated[Portal, Depends(get_portal)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .deps import StoreDep
+from .deps import StoreDep, form_fields
 from .google_auth import JWT_BEARER, GoogleRefusal
 
 router = APIRouter(tags=["google-oauth"])
@@ -25,8 +25,7 @@ def _refusal(exc: GoogleRefusal) -> JSONResponse:
 @router.post("/token")
 async def token(request: Request, store: StoreDep) -> JSONResponse:
     """Issue an access token bound to one subject."""
-    form = await request.form()
-    field = {name: str(form.get(name) or "") for name in form}
+    field = await form_fields(request)
     grant_type = field.get("grant_type", "")
     auth = store.google_auth
     token_url = str(request.url.replace(query=""))

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from .deps import StoreDep
+from .deps import StoreDep, form_fields
 from .errors import HubSpotError, correlation_id
 from .hubspot_auth import Grant, Identity, OAuthRefusal, fingerprint
 
@@ -66,8 +66,7 @@ def authorize(
 @router.post("/oauth/v1/token", response_model=None)
 async def token(request: Request, store: StoreDep) -> Response:
     """authorization_code and refresh_token grants (form-encoded, as HubSpot takes them)."""
-    form = await request.form()
-    field = {name: str(form.get(name) or "") for name in form}
+    field = await form_fields(request)
     grant_type = field.get("grant_type", "")
     auth = store.hubspot_auth
     try:
