@@ -8,20 +8,17 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .errors import GoogleError
-
-if TYPE_CHECKING:
-    from .state import SandboxConfig
+from .locked import LockedState
 
 PROJECT = "sandbox-project"
 # google-auth signs the audience of Google's own token endpoint, whatever the token_uri.
@@ -112,20 +109,14 @@ def invalid_credentials() -> GoogleError:
     )
 
 
-class GoogleAuth:
+class GoogleAuth(LockedState):
     """Every Google credential the sandbox issued, behind its own lock."""
 
-    def __init__(self, config: SandboxConfig) -> None:
-        self._config = config
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every key, user grant and access token."""
-        with self._lock:
-            self.accounts: dict[str, ServiceAccount] = {}
-            self.users: dict[str, AuthorizedUser] = {}
-            self._tokens: dict[str, GoogleToken] = {}
+    def _clear(self) -> None:
+        # Reset forgets every key, user grant and access token.
+        self.accounts: dict[str, ServiceAccount] = {}
+        self.users: dict[str, AuthorizedUser] = {}
+        self._tokens: dict[str, GoogleToken] = {}
 
     def create_service_account(
         self,

@@ -12,13 +12,13 @@ import functools
 import hashlib
 import itertools
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import HubSpotError
+from .locked import LockedState
 
 if TYPE_CHECKING:
     from .state import SandboxConfig
@@ -111,23 +111,20 @@ class OAuthRefusal(Exception):
         self.http_status = http_status
 
 
-class HubSpotAuth:
+class HubSpotAuth(LockedState):
     """Every HubSpot credential the sandbox knows, behind its own lock (looked up per call)."""
 
     def __init__(self, config: SandboxConfig) -> None:
-        self._config = config
-        self._lock = threading.Lock()
+        super().__init__(config)
         self._app_ids = itertools.count(4_000_001)
-        self.reset()
 
-    def reset(self) -> None:
-        """Forget every token, app and install, except the demo token."""
-        with self._lock:
-            self.tokens: dict[str, int] = {DEMO_TOKEN: self._config.default_portal_id}
-            self.apps: dict[str, OAuthApp] = {}
-            self._codes: dict[str, AuthCode] = {}
-            self.grants: dict[str, Grant] = {}
-            self._access: dict[str, AccessToken] = {}
+    def _clear(self) -> None:
+        # Reset forgets every token, app and install, except the demo token.
+        self.tokens: dict[str, int] = {DEMO_TOKEN: self._config.default_portal_id}
+        self.apps: dict[str, OAuthApp] = {}
+        self._codes: dict[str, AuthCode] = {}
+        self.grants: dict[str, Grant] = {}
+        self._access: dict[str, AccessToken] = {}
 
     def register(self, token: str, portal_id: int) -> None:
         """Bind a private-app token to a portal."""

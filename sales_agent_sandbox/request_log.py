@@ -8,13 +8,11 @@ fingerprint, a Google caller by the subject its token acts as ("anonymous" witho
 from __future__ import annotations
 
 import itertools
-import threading
 from collections import deque
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .state import SandboxConfig
+from .locked import LockedState
 
 # (portal id or None, token fingerprint or None, app id or None) for HubSpot;
 # the subject (None: anonymous) for Google.
@@ -22,19 +20,13 @@ HubSpotIdentity = tuple[int | None, str | None, int | None]
 Entry = tuple[int, float, str, str, str, int, Any, dict[str, list[Any]] | None]
 
 
-class RequestLog:
+class RequestLog(LockedState):
     """The latest `request_log_size` vendor requests, numbered from 1 since the last reset."""
 
-    def __init__(self, config: SandboxConfig) -> None:
-        self._config = config
-        self._lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every entry and restart the numbering."""
-        with self._lock:
-            self._entries: deque[Entry] = deque(maxlen=self._config.request_log_size)
-            self._seq = 0
+    def _clear(self) -> None:
+        # Reset forgets every entry and restarts the numbering.
+        self._entries: deque[Entry] = deque(maxlen=self._config.request_log_size)
+        self._seq = 0
 
     def append(
         self,
