@@ -109,6 +109,17 @@ def invalid_credentials() -> GoogleError:
     )
 
 
+def new_private_key() -> tuple[rsa.RSAPrivateKey, str]:
+    """A new RSA key and its PKCS#8 PEM text, as a Google key file carries it."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return private, pem
+
+
 class GoogleAuth(LockedState):
     """Every Google credential the sandbox issued, behind its own lock."""
 
@@ -127,7 +138,7 @@ class GoogleAuth(LockedState):
         scopes: list[str] | None = None,
     ) -> dict[str, Any]:
         """A new key in Google's JSON key-file shape, its token_uri at the sandbox."""
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private, pem = new_private_key()
         email = f"{name or 'sales-agent-' + uuid.uuid4().hex[:8]}@{PROJECT}.iam.gserviceaccount.com"
         account = ServiceAccount(
             client_email=email.lower(),
@@ -140,11 +151,6 @@ class GoogleAuth(LockedState):
         )
         with self._lock:
             self.accounts[account.client_email] = account
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
         return {
             "type": "service_account",
             "project_id": PROJECT,

@@ -11,13 +11,12 @@ import google.auth.exceptions
 import google.auth.transport.requests
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from googleapiclient.errors import HttpError
 
+from sales_agent_sandbox.google_auth import new_private_key
 from tests.sandbox.clients import CALENDAR, DRIVE, GMAIL, delegated, service
 
 ALICE, CAROL, BOB = "alice@a.example", "carol@a.example", "bob@b.example"
@@ -87,13 +86,8 @@ def test_delegation_is_refused_for_a_domain_not_granted(sandbox_url, admin):
 
 def test_a_signature_the_sandbox_did_not_issue_is_refused(sandbox_url, admin):
     key = admin.service_account(["a.example"])
-    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = dict(key)
-    forged["private_key"] = stranger.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    _, forged["private_key"] = new_private_key()  # a key the sandbox never issued
     request = google.auth.transport.requests.Request()
     with pytest.raises(google.auth.exceptions.RefreshError, match="Invalid JWT Signature"):
         delegated(forged, ALICE, GMAIL).refresh(request)

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -18,6 +16,7 @@ from sales_agent_pipeline.db.models import Tenant, TenantSecret
 from sales_agent_pipeline.db.repositories.tenant_secrets import get_secret
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.secretbox import SecretBox
+from sales_agent_sandbox.google_auth import new_private_key
 from tests.integration.api.conftest import SECRET, body_for, make_tenant, post
 from tests.integration.api.operator_support import bearer, key_for
 
@@ -175,12 +174,8 @@ def service_account_key(private_key: str) -> dict[str, str]:
 def test_a_service_account_key_must_be_readable_and_needs_the_tenants_mailbox(
     client: TestClient, engine: Engine, tenant: Tenant, headers: dict[str, str]
 ) -> None:
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    good, broken = service_account_key(pem.decode()), service_account_key("not a key")
+    _, pem = new_private_key()
+    good, broken = service_account_key(pem), service_account_key("not a key")
     before = stored(engine, tenant)
     for key, field in ((broken, "google_credentials"), (good, "sender_email")):
         response = client.put(

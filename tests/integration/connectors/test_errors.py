@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sales_agent_pipeline.connectors.factory import build_crm, build_mail
 from sales_agent_pipeline.connectors.gmail import GmailMail
@@ -22,6 +20,7 @@ from sales_agent_pipeline.domain.errors import (
     TransientError,
 )
 from sales_agent_pipeline.settings import Settings
+from sales_agent_sandbox.google_auth import new_private_key
 
 EXPECTED: list[tuple[int, type[PipelineError]]] = [
     (500, TransientError),
@@ -167,12 +166,7 @@ def test_service_account_impersonates_the_delegated_user(make_settings, tmp_path
 
 
 def _service_account() -> dict[str, str]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    _, pem = new_private_key()
     return {
         "type": "service_account",
         "project_id": "sales-agent-test",
