@@ -23,10 +23,25 @@ from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.secretbox import SecretBox, generate_key, secret_box
 from sales_agent_pipeline.settings import Settings
 from tests.conftest import free_port
+from tests.integration.api.operator_support import bearer, key_for
 
 SECRET = "test-client-secret"
 FORM = "form-guid-1"
 URL_PATH = "/webhook/formlead"
+
+
+def app_settings(database_url: URL, vendors: str, **values: Any) -> Settings:
+    """The app's settings: this worker's database, a key of its own, HubSpot and Google at
+    `vendors`, Dagster unreachable, and `values` on top."""
+    return Settings(
+        _env_file=None,
+        database_url=libpq_dsn(database_url),
+        secrets_encryption_keys=generate_key(),
+        hubspot_api_base_url=vendors,
+        google_api_base_url=vendors,
+        dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
+        **values,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +54,8 @@ def settings(database_url: URL) -> Settings:
     them point these at a sandbox of their own.
     """
     vendors = f"http://127.0.0.1:{free_port()}"
-    return Settings(
-        _env_file=None,
-        database_url=libpq_dsn(database_url),
-        secrets_encryption_keys=generate_key(),
-        hubspot_client_secret=SECRET,
-        hubspot_api_base_url=vendors,
-        google_api_base_url=vendors,
-        dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
-        webhook_max_body_bytes=4096,
+    return app_settings(
+        database_url, vendors, hubspot_client_secret=SECRET, webhook_max_body_bytes=4096
     )
 
 
@@ -84,6 +92,12 @@ def make_tenant(
 def tenant(engine: Engine, box: SecretBox) -> Tenant:
     """A tenant of its own per test, with its webhook secret stored encrypted."""
     return make_tenant(engine, box)
+
+
+@pytest.fixture
+def headers(engine: Engine, tenant: Tenant) -> dict[str, str]:
+    """The Authorization header of an admin key of the test's tenant (its holder: alice)."""
+    return bearer(key_for(engine, tenant, admin=True, name="alice"))
 
 
 def body_for(portal_id: int, submission: str = "sub-1", **overrides: Any) -> dict[str, Any]:

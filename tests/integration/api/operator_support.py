@@ -1,5 +1,6 @@
-"""Helpers of the operator API tests: keys, and workflows and drafts stored as the pipeline
-stores them (committed: the app under test opens its own connections)."""
+"""Helpers of the operator API tests: keys, what is stored (secrets, audited changes), and
+workflows and drafts stored as the pipeline stores them (committed: the app under test opens
+its own connections)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
+from sales_agent_pipeline.db.models import (
+    DraftEmail,
+    SettingsChange,
+    Tenant,
+    TenantSecret,
+    Workflow,
+)
 from sales_agent_pipeline.db.repositories.api_keys import issue_key
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 
@@ -24,6 +31,28 @@ def key_for(engine: Engine, tenant: Tenant, *, admin: bool = False, name: str = 
 def bearer(key: str) -> dict[str, str]:
     """The Authorization header of a key."""
     return {"Authorization": f"Bearer {key}"}
+
+
+def audit_rows(engine: Engine, tenant: Tenant) -> int:
+    """How many settings changes are audited for the tenant."""
+    with Session(engine) as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(SettingsChange)
+            .where(SettingsChange.tenant_id == tenant.id)
+        )
+    return int(count or 0)
+
+
+def secrets_of(engine: Engine, portal_id: int) -> dict[str, bytes]:
+    """The secret rows of the portal's tenant (none before it exists): kind -> ciphertext."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(TenantSecret.kind, TenantSecret.ciphertext)
+            .join(Tenant, Tenant.id == TenantSecret.tenant_id)
+            .where(Tenant.portal_id == portal_id)
+        ).all()
+    return {kind: bytes(ciphertext) for kind, ciphertext in rows}
 
 
 def add_workflow(

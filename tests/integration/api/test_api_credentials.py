@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import Tenant, TenantSecret
+from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.tenant_secrets import get_secret
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.secretbox import SecretBox
 from sales_agent_sandbox.google_auth import new_private_key
 from tests.integration.api.conftest import SECRET, body_for, make_tenant, post
-from tests.integration.api.operator_support import bearer, key_for
+from tests.integration.api.operator_support import bearer, key_for, secrets_of
 
 AUTHORIZED_USER = {
     "type": "authorized_user",
@@ -26,22 +26,6 @@ AUTHORIZED_USER = {
     "client_secret": "gocspx-very-secret-client",
     "refresh_token": "1//refresh-token-of-alex",
 }
-
-
-@pytest.fixture
-def headers(engine: Engine, tenant: Tenant) -> dict[str, str]:
-    return bearer(key_for(engine, tenant, admin=True, name="alice"))
-
-
-def stored(engine: Engine, tenant: Tenant) -> dict[str, bytes]:
-    """The tenant's secret rows: kind -> ciphertext."""
-    with Session(engine) as session:
-        rows = session.execute(
-            select(TenantSecret.kind, TenantSecret.ciphertext).where(
-                TenantSecret.tenant_id == tenant.id
-            )
-        ).all()
-    return {kind: bytes(ciphertext) for kind, ciphertext in rows}
 
 
 def states(answer: dict[str, Any]) -> dict[str, bool]:
@@ -71,7 +55,7 @@ def test_put_replaces_only_what_is_given_and_answers_no_value(
 ) -> None:
     tenant = make_tenant(engine, box, sender_email="alex@acme.example")
     headers = bearer(key_for(engine, tenant, admin=True))
-    before = stored(engine, tenant)
+    before = secrets_of(engine, tenant.portal_id)
     response = client.put(
         "/api/admin/credentials",
         json={"webhook_secret": "new-signing-secret", "google_credentials": AUTHORIZED_USER},
@@ -85,7 +69,7 @@ def test_put_replaces_only_what_is_given_and_answers_no_value(
         assert value not in response.text
     when = {s["kind"]: s["updated_at"] for s in answer["secrets"]}
     assert datetime.fromisoformat(when["webhook_secret"]) <= datetime.now(UTC)
-    after = stored(engine, tenant)
+    after = secrets_of(engine, tenant.portal_id)
     assert after["webhook_secret"] != before["webhook_secret"]
     assert b"new-signing-secret" not in after["webhook_secret"]
     with Session(engine) as session:
@@ -129,7 +113,7 @@ def test_bad_input_is_400_naming_the_field_and_writes_nothing(
     body: dict[str, Any],
     field: str | None,
 ) -> None:
-    before = stored(engine, tenant)
+    before = secrets_of(engine, tenant.portal_id)
     # A good secret next to the bad one must not land either.
     response = (
         client.put(
@@ -143,7 +127,7 @@ def test_bad_input_is_400_naming_the_field_and_writes_nothing(
     assert response.status_code == 400, response.text
     if field is not None:
         assert field in response.json()["error"]["fields"][0]
-    assert stored(engine, tenant) == before
+    assert secrets_of(engine, tenant.portal_id) == before
     for value in ("{not json", "two words", "line one"):
         assert value not in response.text
 
@@ -151,14 +135,14 @@ def test_bad_input_is_400_naming_the_field_and_writes_nothing(
 def test_a_body_that_is_not_json_is_400_and_writes_nothing(
     client: TestClient, engine: Engine, tenant: Tenant, headers: dict[str, str]
 ) -> None:
-    before = stored(engine, tenant)
+    before = secrets_of(engine, tenant.portal_id)
     response = client.put(
         "/api/admin/credentials",
         content=b'{"webhook_secret": "x"',
         headers={**headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 400
-    assert stored(engine, tenant) == before
+    assert secrets_of(engine, tenant.portal_id) == before
 
 
 def service_account_key(private_key: str) -> dict[str, str]:
@@ -176,7 +160,7 @@ def test_a_service_account_key_must_be_readable_and_needs_the_tenants_mailbox(
 ) -> None:
     _, pem = new_private_key()
     good, broken = service_account_key(pem), service_account_key("not a key")
-    before = stored(engine, tenant)
+    before = secrets_of(engine, tenant.portal_id)
     for key, field in ((broken, "google_credentials"), (good, "sender_email")):
         response = client.put(
             "/api/admin/credentials", json={"google_credentials": key}, headers=headers
@@ -185,7 +169,7 @@ def test_a_service_account_key_must_be_readable_and_needs_the_tenants_mailbox(
         assert response.json()["error"]["fields"] == [field]
         assert "PRIVATE KEY" not in response.text
         assert "not a key" not in response.text
-    assert stored(engine, tenant) == before
+    assert secrets_of(engine, tenant.portal_id) == before
 
 
 def test_a_tenant_refused_by_hubspot_shows_it_needs_reauthorisation(

@@ -20,14 +20,12 @@ from sales_agent_pipeline.connectors.gmail import GmailMail
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import QuotaUsage, Tenant
 from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials, put_secret
-from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.domain.models import OutgoingMail
-from sales_agent_pipeline.secretbox import SecretBox, generate_key
+from sales_agent_pipeline.secretbox import SecretBox
 from sales_agent_pipeline.settings import Settings
-from tests.conftest import free_port
-from tests.integration.api.conftest import SECRET, make_tenant
+from tests.integration.api.conftest import SECRET, app_settings, make_tenant
 from tests.integration.api.operator_support import add_draft, add_workflow, bearer, key_for
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 
@@ -37,14 +35,10 @@ SENDER = "sam.lee@drafts-co.example"
 @pytest.fixture(scope="module")
 def settings(database_url: URL, sandbox_url: str) -> Settings:  # noqa: F811
     """The app's settings with Gmail (and HubSpot) pointed at this module's sandbox."""
-    return Settings(
-        _env_file=None,
-        database_url=libpq_dsn(database_url),
-        secrets_encryption_keys=generate_key(),
+    return app_settings(
+        database_url,
+        sandbox_url,
         hubspot_client_secret=SECRET,
-        dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
-        hubspot_api_base_url=sandbox_url,
-        google_api_base_url=sandbox_url,
         gmail_quota_units_per_second=10_000,
     )
 

@@ -7,29 +7,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import SettingsChange, Tenant
+from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.workflows import load_work_items
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from tests.integration.api.conftest import body_for, post
-from tests.integration.api.operator_support import add_workflow, bearer, key_for
-
-
-@pytest.fixture
-def headers(engine: Engine, tenant: Tenant) -> dict[str, str]:
-    return bearer(key_for(engine, tenant, admin=True, name="alice"))
-
-
-def audit_rows(engine: Engine, tenant: Tenant) -> int:
-    with Session(engine) as session:
-        count = session.scalar(
-            select(func.count())
-            .select_from(SettingsChange)
-            .where(SettingsChange.tenant_id == tenant.id)
-        )
-    return int(count or 0)
+from tests.integration.api.operator_support import add_workflow, audit_rows
 
 
 def test_get_shows_the_tenant_and_global_settings(

@@ -22,15 +22,13 @@ from sqlalchemy.orm import Session
 from sales_agent_api.app import create_app
 from sales_agent_api.oauth_state import PURPOSE
 from sales_agent_pipeline.connectors.checks import check_hubspot_token
-from sales_agent_pipeline.db.models import Tenant, TenantSecret
+from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials
-from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.secretbox import SecretBox, generate_key
 from sales_agent_pipeline.settings import Settings
-from tests.conftest import free_port
-from tests.integration.api.conftest import FORM, body_for, post
-from tests.integration.api.operator_support import bearer, key_for
+from tests.integration.api.conftest import FORM, app_settings, body_for, post
+from tests.integration.api.operator_support import bearer, key_for, secrets_of
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 
 CLIENT_ID = "sandbox-public-app"
@@ -41,16 +39,12 @@ PUBLIC = "http://testserver"
 @pytest.fixture(scope="module")
 def settings(database_url: URL, sandbox_url: str) -> Settings:  # noqa: F811
     """An operator's deployment with a HubSpot public app, HubSpot being the sandbox."""
-    return Settings(
-        _env_file=None,
-        database_url=libpq_dsn(database_url),
-        secrets_encryption_keys=generate_key(),
+    return app_settings(
+        database_url,
+        sandbox_url,
         hubspot_client_id=CLIENT_ID,
         hubspot_client_secret=CLIENT_SECRET,
-        hubspot_api_base_url=sandbox_url,
-        google_api_base_url=sandbox_url,
         api_public_url=PUBLIC,
-        dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
     )
 
 
@@ -91,16 +85,6 @@ def install_link(client: TestClient) -> str:
 def authorised(client: TestClient) -> str:
     """Open the install URL and approve in HubSpot: the callback URL HubSpot sends back."""
     return approve(install_link(client))
-
-
-def secrets_of(engine: Engine, portal_id: int) -> dict[str, bytes]:
-    with Session(engine) as session:
-        rows = session.execute(
-            select(TenantSecret.kind, TenantSecret.ciphertext)
-            .join(Tenant, Tenant.id == TenantSecret.tenant_id)
-            .where(Tenant.portal_id == portal_id)
-        ).all()
-    return {kind: bytes(ciphertext) for kind, ciphertext in rows}
 
 
 def tenants(engine: Engine) -> int:

@@ -12,17 +12,16 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import SettingsChange, Tenant, TenantSecret
-from sales_agent_pipeline.db.urls import libpq_dsn
-from sales_agent_pipeline.secretbox import SecretBox, generate_key
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.secretbox import SecretBox
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.usecases.tenants import TenantFields, create_tenant
-from tests.conftest import free_port
-from tests.integration.api.operator_support import bearer, key_for
+from tests.integration.api.conftest import app_settings
+from tests.integration.api.operator_support import audit_rows, bearer, key_for, secrets_of
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 
 FOLDER = "application/vnd.google-apps.folder"
@@ -31,14 +30,7 @@ FOLDER = "application/vnd.google-apps.folder"
 @pytest.fixture(scope="module")
 def settings(database_url: URL, sandbox_url: str) -> Settings:  # noqa: F811
     """HubSpot and Google are the sandbox, which checks credentials as the vendors do."""
-    return Settings(
-        _env_file=None,
-        database_url=libpq_dsn(database_url),
-        secrets_encryption_keys=generate_key(),
-        hubspot_api_base_url=sandbox_url,
-        google_api_base_url=sandbox_url,
-        dagster_webserver_url=f"http://127.0.0.1:{free_port()}",
-    )
+    return app_settings(database_url, sandbox_url)
 
 
 @dataclass(frozen=True)
@@ -68,12 +60,6 @@ def company(admin: Admin, name: str) -> Company:
     return made
 
 
-@pytest.fixture
-def pair(admin_client: Admin) -> tuple[Company, Company]:  # noqa: F811
-    admin_client.reset()
-    return company(admin_client, "acme"), company(admin_client, "globex")
-
-
 def onboard(
     engine: Engine, box: SecretBox, settings: Settings, admin: Admin, who: Company
 ) -> Tenant:
@@ -99,27 +85,33 @@ def onboard(
     return change.tenant
 
 
-def audit_rows(engine: Engine, tenant: Tenant) -> int:
-    with Session(engine) as session:
-        count = session.scalar(
-            select(func.count())
-            .select_from(SettingsChange)
-            .where(SettingsChange.tenant_id == tenant.id)
-        )
-    return int(count or 0)
+@dataclass(frozen=True)
+class Onboarded:
+    """Acme's tenant, made as the CLI makes it, with an admin key; Globex, another customer."""
+
+    acme: Company
+    globex: Company
+    tenant: Tenant
+    headers: dict[str, str]
 
 
-def test_another_portals_form_or_an_invisible_folder_is_400_naming_it(
-    client: TestClient,
+@pytest.fixture
+def onboarded(
     engine: Engine,
     box: SecretBox,
     settings: Settings,
     admin_client: Admin,  # noqa: F811
-    pair: tuple[Company, Company],
-) -> None:
-    acme, globex = pair
+) -> Onboarded:
+    admin_client.reset()
+    acme, globex = company(admin_client, "acme"), company(admin_client, "globex")
     tenant = onboard(engine, box, settings, admin_client, acme)
-    headers = bearer(key_for(engine, tenant, admin=True))
+    return Onboarded(acme, globex, tenant, bearer(key_for(engine, tenant, admin=True)))
+
+
+def test_another_portals_form_or_an_invisible_folder_is_400_naming_it(
+    client: TestClient, engine: Engine, onboarded: Onboarded
+) -> None:
+    acme, globex, headers = onboarded.acme, onboarded.globex, onboarded.headers
     for body, code, field, named in (
         ({"allowed_form_ids": [acme.form, globex.form]}, "form_not_in_portal",
          "allowed_form_ids.1", globex.form),
@@ -138,7 +130,7 @@ def test_another_portals_form_or_an_invisible_folder_is_400_naming_it(
     current = client.get("/api/admin/settings", headers=headers).json()
     assert (current["allowed_form_ids"], current["drive_folder_ids"]) == ([], [])
     assert current["daily_send_cap"] == 50
-    assert audit_rows(engine, tenant) == 0
+    assert audit_rows(engine, onboarded.tenant) == 0
 
     own = client.put(
         "/api/admin/settings",
@@ -155,25 +147,11 @@ def test_another_portals_form_or_an_invisible_folder_is_400_naming_it(
 def test_a_hubspot_token_the_vendor_refuses_is_400_and_nothing_is_written(
     client: TestClient,
     engine: Engine,
-    box: SecretBox,
-    settings: Settings,
     admin_client: Admin,  # noqa: F811
-    pair: tuple[Company, Company],
+    onboarded: Onboarded,
 ) -> None:
-    acme, globex = pair
-    tenant = onboard(engine, box, settings, admin_client, acme)
-    headers = bearer(key_for(engine, tenant, admin=True))
-
-    def stored() -> dict[str, bytes]:
-        with Session(engine) as session:
-            rows = session.execute(
-                select(TenantSecret.kind, TenantSecret.ciphertext).where(
-                    TenantSecret.tenant_id == tenant.id
-                )
-            ).all()
-        return {kind: bytes(ciphertext) for kind, ciphertext in rows}
-
-    before = stored()
+    acme, globex, headers = onboarded.acme, onboarded.globex, onboarded.headers
+    before = secrets_of(engine, acme.portal_id)
     for token, said in ((globex.token, str(globex.portal_id)), ("pat-unknown-token", "")):
         response = client.put(
             "/api/admin/credentials",
@@ -184,7 +162,7 @@ def test_a_hubspot_token_the_vendor_refuses_is_400_and_nothing_is_written(
         assert response.json()["error"]["fields"] == ["hubspot_token"]
         assert said in response.json()["error"]["message"]
         assert token not in response.text
-    assert stored() == before
+    assert secrets_of(engine, acme.portal_id) == before
     fresh = admin_client.register_token(portal_id=acme.portal_id)
     rotated = client.put("/api/admin/credentials", json={"hubspot_token": fresh}, headers=headers)
     assert rotated.status_code == 200, rotated.text
