@@ -7,19 +7,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from dagster import DagsterInstance, ExecuteInProcessResult
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_SENDER, ensure_demo_tenant
-from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.urls import libpq_dsn
+from sales_agent_pipeline.imports import ImportResult, import_csv
 from sales_agent_pipeline.secretbox import generate_key
 from sales_agent_pipeline.settings import get_settings
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
@@ -85,6 +87,56 @@ class Lead:
 
     workflow_id: uuid.UUID
     email: str
+
+
+def set_workflow(engine: Engine, workflow_id: uuid.UUID, **values: Any) -> None:
+    """Give a workflow's row these values, as a run, a crash or time would leave it."""
+    with Session(engine) as session, session.begin():
+        session.execute(update(Workflow).where(Workflow.id == workflow_id).values(**values))
+
+
+def only_mine(engine: Engine, *leads: Lead) -> None:
+    """Age this test's leads past the grace period; others' waiting work is not this test's."""
+    ids = [lead.workflow_id for lead in leads]
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.run_requested_at.is_(None), Workflow.id.not_in(ids))
+            .values(run_requested_at=Workflow.created_at)
+        )
+        session.execute(
+            update(Workflow)
+            .where(Workflow.id.in_(ids))
+            .values(created_at=Workflow.created_at - timedelta(minutes=1))
+        )
+
+
+def import_rows(
+    engine: Engine, tenant: Tenant, csv: str, *, filename: str, max_rows: int
+) -> ImportResult:
+    """Import a CSV for the tenant as an admin's upload does (committed)."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        return import_csv(
+            session,
+            session.get_one(Tenant, tenant.id),
+            csv.encode(),
+            filename=filename,
+            created_by="test",
+            max_bytes=1 << 20,
+            max_rows=max_rows,
+        )
+
+
+def upstream_submission(
+    form: str, conversion_id: str, submitted_at: datetime, **values: str
+) -> dict[str, Any]:
+    """A submission as HubSpot lists it (the sandbox's seed shape), its values in order."""
+    return {
+        "formGuid": form,
+        "conversionId": conversion_id,
+        "submittedAt": submitted_at.isoformat(),
+        "values": [{"name": name, "value": value} for name, value in values.items()],
+    }
 
 
 @pytest.fixture

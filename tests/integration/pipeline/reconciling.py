@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sales_agent_pipeline.cli.demo import DEMO_SENDER
 from sales_agent_pipeline.db.models import FormSubmission, ReconciliationReport, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
-from tests.integration.pipeline.conftest import Lead
+from tests.integration.pipeline.conftest import Lead, upstream_submission
 from tests.integration.pipeline.tenancy import store_secrets
 from tests.sandbox.conftest import Admin
 
@@ -81,20 +81,17 @@ def portal_fixture(sandbox: Admin, engine: Engine, sandbox_url: str) -> Portal:
 
 def upstream(count: int, *, newest: datetime, step: timedelta, prefix: str) -> list[dict[str, Any]]:
     """Seed `count` submissions of FORM, `step` apart going back from `newest`."""
-    items = [
-        {
-            "formGuid": FORM,
-            "conversionId": f"{prefix}-{n}-{uuid.uuid4().hex[:8]}",
-            "submittedAt": (newest - n * step).isoformat(),
-            "values": [
-                {"name": "email", "value": f"{prefix}{n}@acme-robotics.example"},
-                {"name": "firstname", "value": f"Robin{n}"},
-                {"name": "company", "value": "Acme Robotics"},
-            ],
-        }
+    return [
+        upstream_submission(
+            FORM,
+            f"{prefix}-{n}-{uuid.uuid4().hex[:8]}",
+            newest - n * step,
+            email=f"{prefix}{n}@acme-robotics.example",
+            firstname=f"Robin{n}",
+            company="Acme Robotics",
+        )
         for n in range(count)
     ]
-    return items
 
 
 def seed(sandbox: Admin, portal: Portal, items: list[dict[str, Any]]) -> None:

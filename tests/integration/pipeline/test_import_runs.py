@@ -10,23 +10,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import IdempotencyKey, Tenant, Workflow
-from sales_agent_pipeline.imports import import_csv
-from tests.integration.pipeline.conftest import Lead
+from tests.integration.pipeline.conftest import Lead, import_rows
 from tests.sandbox.conftest import Admin
 
 
 def _import(engine: Engine, tenant: Tenant, rows: list[str]) -> list[Lead]:
-    data = ("email,first name,last name,company\n" + "\n".join(rows) + "\n").encode()
-    with Session(engine) as session, session.begin():
-        result = import_csv(
-            session,
-            tenant,
-            data,
-            filename="t.csv",
-            created_by="test",
-            max_bytes=1 << 20,
-            max_rows=1000,
-        )
+    csv = "email,first name,last name,company\n" + "\n".join(rows) + "\n"
+    result = import_rows(engine, tenant, csv, filename="t.csv", max_rows=1000)
     return [
         Lead(row.workflow_id, row.email)
         for row in result.rows

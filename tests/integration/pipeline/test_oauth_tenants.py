@@ -31,6 +31,7 @@ from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import get_settings
+from tests.integration.pipeline.conftest import only_mine
 from tests.integration.pipeline.tenancy import (
     Company,
     add_company,
@@ -224,18 +225,7 @@ def test_a_revoked_grant_makes_leads_wait_until_the_app_is_installed_again(
     assert tenant.auth_error_at is not None
 
     # The sensor leaves it alone and says why.
-    with Session(engine) as session, session.begin():
-        # Work other tests left unlaunched is not this test's.
-        session.execute(
-            update(Workflow)
-            .where(Workflow.run_requested_at.is_(None), Workflow.id != lead.workflow_id)
-            .values(run_requested_at=Workflow.created_at)
-        )
-        session.execute(
-            update(Workflow)
-            .where(Workflow.id == lead.workflow_id)
-            .values(created_at=Workflow.created_at - timedelta(minutes=1))
-        )
+    only_mine(engine, lead)
     skipped = tick(instance, engine)
     assert isinstance(skipped, SkipReason)
     assert f"portal {company.portal_id}: 1 lead(s) wait" in (skipped.skip_message or "")

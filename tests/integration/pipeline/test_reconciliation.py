@@ -21,6 +21,7 @@ from sales_agent_pipeline.db.models import (
     Workflow,
 )
 from sales_agent_pipeline.domain.enums import SubmissionSource
+from tests.integration.pipeline.conftest import set_workflow
 from tests.integration.pipeline.reconciling import (
     FORM,
     Portal,
@@ -176,12 +177,7 @@ def test_an_unlisted_form_and_a_growing_backlog_fail_the_checks(
 
     # A lead nobody launched for an hour: the backlog grows from 0 to 1.
     lead = submit(engine, portal, "waiting.lead@acme-robotics.example")
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(Workflow)
-            .where(Workflow.id == lead.workflow_id)
-            .values(created_at=func.now() - timedelta(hours=1))
-        )
+    set_workflow(engine, lead.workflow_id, created_at=func.now() - timedelta(hours=1))
     second = reconcile(instance, portal)
     assert checks(second)["backlog_not_growing"] is False
 
@@ -191,16 +187,13 @@ def test_a_launch_that_never_started_is_bounded(
 ) -> None:
     lead = submit(engine, portal, "lost.launch@acme-robotics.example")
     # Asked for two hours ago, no run ever claimed it, on its last attempt.
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(Workflow)
-            .where(Workflow.id == lead.workflow_id)
-            .values(
-                run_requested_at=func.now() - timedelta(hours=2),
-                attempts=2,
-                updated_at=func.now() - timedelta(hours=2),
-            )
-        )
+    set_workflow(
+        engine,
+        lead.workflow_id,
+        run_requested_at=func.now() - timedelta(hours=2),
+        attempts=2,
+        updated_at=func.now() - timedelta(hours=2),
+    )
     # A run for a portal no tenant has sweeps nothing (not every tenant).
     elsewhere = reconcile(instance, portal, portal_id=1)
     metadata = elsewhere.asset_materializations_for_node("submission_coverage")[0].metadata

@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from dagster import DagsterInstance
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import Workflow, WorkflowEvent
+from tests.integration.pipeline.conftest import set_workflow
 from tests.integration.pipeline.reconciling import (
     Portal,
     portal_fixture,  # noqa: F401
@@ -27,19 +28,16 @@ def test_a_stuck_workflow_is_requeued_and_finishes_once(
 ) -> None:
     lead = submit(engine, portal, "stuck.lead@acme-robotics.example")
     # Its run died two hours ago: a run id the instance does not know.
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(Workflow)
-            .where(Workflow.id == lead.workflow_id)
-            .values(
-                status="running",
-                dagster_run_id=str(uuid.uuid4()),
-                run_requested_at=func.now() - timedelta(hours=2),
-                attempts=1,
-                created_at=func.now() - timedelta(hours=2),
-                updated_at=func.now() - timedelta(hours=2),
-            )
-        )
+    set_workflow(
+        engine,
+        lead.workflow_id,
+        status="running",
+        dagster_run_id=str(uuid.uuid4()),
+        run_requested_at=func.now() - timedelta(hours=2),
+        attempts=1,
+        created_at=func.now() - timedelta(hours=2),
+        updated_at=func.now() - timedelta(hours=2),
+    )
 
     result = reconcile(instance, portal)
 

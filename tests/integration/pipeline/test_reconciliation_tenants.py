@@ -14,19 +14,20 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.settings import get_settings
+from tests.integration.pipeline.conftest import upstream_submission
 from tests.integration.pipeline.tenancy import Company, add_company, by_identity, fingerprint
 from tests.sandbox.conftest import Admin
 
 
 def seed_form(sandbox: Admin, company: Company, count: int) -> list[str]:
     now = datetime.now(UTC).replace(microsecond=0)
-    items: list[dict[str, Any]] = [
-        {
-            "formGuid": company.form,
-            "conversionId": f"{company.form}-{n}-{uuid.uuid4().hex[:6]}",
-            "submittedAt": (now - timedelta(minutes=n)).isoformat(),
-            "values": [{"name": "email", "value": f"lead{n}@{company.form}.example"}],
-        }
+    items = [
+        upstream_submission(
+            company.form,
+            f"{company.form}-{n}-{uuid.uuid4().hex[:6]}",
+            now - timedelta(minutes=n),
+            email=f"lead{n}@{company.form}.example",
+        )
         for n in range(count)
     ]
     sandbox.seed(portalId=company.portal_id, formSubmissions=items)

@@ -14,9 +14,8 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
-from sales_agent_pipeline.imports import import_csv
-from tests.integration.pipeline.conftest import Lead
+from sales_agent_pipeline.db.models import FormSubmission, Workflow
+from tests.integration.pipeline.conftest import Lead, import_rows, upstream_submission
 from tests.integration.pipeline.tenancy import (
     Company,
     add_company,
@@ -30,17 +29,8 @@ from tests.sandbox.conftest import Admin
 def import_leads(engine: Engine, company: Company, count: int) -> list[Lead]:
     tag = uuid.uuid4().hex[:6]
     rows = "\n".join(f"row{n}.{tag}@buyer{n}.example,Sam,Company {n}" for n in range(count))
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        tenant = session.get_one(Tenant, company.tenant.id)
-        result = import_csv(
-            session,
-            tenant,
-            f"email,first name,company\n{rows}\n".encode(),
-            filename="leads.csv",
-            created_by="test",
-            max_bytes=1 << 20,
-            max_rows=100,
-        )
+    csv = f"email,first name,company\n{rows}\n"
+    result = import_rows(engine, company.tenant, csv, filename="leads.csv", max_rows=100)
     return [Lead(r.workflow_id, r.email) for r in result.rows if r.workflow_id is not None]
 
 
@@ -50,12 +40,12 @@ def missed(sandbox: Admin, company: Company, count: int) -> set[str]:
     sandbox.seed(
         portalId=company.portal_id,
         formSubmissions=[
-            {
-                "formGuid": company.form,
-                "conversionId": cid,
-                "submittedAt": (now - timedelta(minutes=n)).isoformat(),
-                "values": [{"name": "email", "value": f"m{n}.{cid[-6:]}@missed.example"}],
-            }
+            upstream_submission(
+                company.form,
+                cid,
+                now - timedelta(minutes=n),
+                email=f"m{n}.{cid[-6:]}@missed.example",
+            )
             for n, cid in enumerate(ids)
         ],
     )

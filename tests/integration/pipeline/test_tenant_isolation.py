@@ -26,25 +26,22 @@ from tests.integration.pipeline.tenancy import (
 from tests.sandbox.conftest import Admin
 
 
-def statuses(engine: Engine, company: Company) -> dict[str, str]:
+def of_tenant(engine: Engine, company: Company, key: Any, value: Any) -> list[tuple[Any, Any]]:
+    """(key, value) of every row of their table that is the company's tenant's."""
+    table = key.class_  # the model both columns are of; it has a tenant_id
     with Session(engine) as session:
-        rows = session.execute(
-            select(Workflow.prospect_email, Workflow.status).where(
-                Workflow.tenant_id == company.tenant.id
-            )
-        ).all()
+        rows = session.execute(select(key, value).where(table.tenant_id == company.tenant.id))
+        return [(row[0], row[1]) for row in rows]
+
+
+def statuses(engine: Engine, company: Company) -> dict[str, str]:
+    rows = of_tenant(engine, company, Workflow.prospect_email, Workflow.status)
     return {str(email): str(status) for email, status in rows}
 
 
 def usage(engine: Engine, company: Company) -> dict[str, int]:
-    with Session(engine) as session:
-        rows = session.execute(
-            select(TenantUsage.metric, TenantUsage.value).where(
-                TenantUsage.tenant_id == company.tenant.id
-            )
-        ).all()
     totals: dict[str, int] = {}
-    for metric, value in rows:
+    for metric, value in of_tenant(engine, company, TenantUsage.metric, TenantUsage.value):
         totals[metric] = totals.get(metric, 0) + value
     return totals
 

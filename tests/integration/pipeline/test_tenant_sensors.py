@@ -19,8 +19,7 @@ from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.defs.imports import import_runs_sensor
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
-from sales_agent_pipeline.imports import import_csv
-from tests.integration.pipeline.conftest import Lead
+from tests.integration.pipeline.conftest import Lead, import_rows, only_mine, set_workflow
 from tests.integration.pipeline.tenancy import Company, add_company, submit
 from tests.sandbox.conftest import Admin
 
@@ -43,20 +42,14 @@ def set_disabled(engine: Engine, company: Company, disabled: bool) -> None:
         )
 
 
-def only_mine(engine: Engine, *leads: Lead) -> None:
-    """Age this test's leads past the grace period; others' waiting work is not this test's."""
-    ids = [lead.workflow_id for lead in leads]
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(Workflow)
-            .where(Workflow.run_requested_at.is_(None), Workflow.id.not_in(ids))
-            .values(run_requested_at=Workflow.created_at)
-        )
-        session.execute(
-            update(Workflow)
-            .where(Workflow.id.in_(ids))
-            .values(created_at=Workflow.created_at - timedelta(minutes=1))
-        )
+def disabled_with_a_lead(
+    engine: Engine, sandbox: Admin, name: str, local: str
+) -> tuple[Company, Lead]:
+    """A company of its own with one lead received (its email `local`.<tag>@…), then disabled."""
+    company = add_company(engine, sandbox, name)
+    lead = submit(engine, company, f"{local}.{uuid.uuid4().hex[:6]}@robots.example")
+    set_disabled(engine, company, True)
+    return company, lead
 
 
 def state(engine: Engine, lead: Lead) -> tuple[str, int, bool]:
@@ -68,9 +61,7 @@ def state(engine: Engine, lead: Lead) -> tuple[str, int, bool]:
 def test_the_lead_sensor_skips_a_disabled_tenant_then_launches_it_once_enabled(
     sandbox: Admin, engine: Engine, instance: DagsterInstance
 ) -> None:
-    off = add_company(engine, sandbox, "off")
-    lead = submit(engine, off, f"paused.{uuid.uuid4().hex[:6]}@robots.example")
-    set_disabled(engine, off, True)
+    off, lead = disabled_with_a_lead(engine, sandbox, "off", "paused")
     only_mine(engine, lead)
 
     # The webhook's own launch leaves it too (no run that would only hold it).
@@ -94,17 +85,8 @@ def test_imports_of_a_disabled_tenant_wait(
     sandbox: Admin, engine: Engine, instance: DagsterInstance
 ) -> None:
     off = add_company(engine, sandbox, "offimport")
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        tenant = session.get_one(Tenant, off.tenant.id)
-        result = import_csv(
-            session,
-            tenant,
-            f"email\nrow1.{uuid.uuid4().hex[:6]}@robots.example\n".encode(),
-            filename="t.csv",
-            created_by="test",
-            max_bytes=1 << 20,
-            max_rows=10,
-        )
+    csv = f"email\nrow1.{uuid.uuid4().hex[:6]}@robots.example\n"
+    result = import_rows(engine, off.tenant, csv, filename="t.csv", max_rows=10)
     set_disabled(engine, off, True)
 
     waiting = tick(import_runs_sensor, instance, engine)
@@ -126,18 +108,15 @@ def test_stuck_work_of_a_disabled_tenant_is_left_as_it_is(
 ) -> None:
     off = add_company(engine, sandbox, "offstuck")
     lead = submit(engine, off, f"stuck.{uuid.uuid4().hex[:6]}@robots.example")
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(Workflow)
-            .where(Workflow.id == lead.workflow_id)
-            .values(
-                status="running",
-                dagster_run_id=str(uuid.uuid4()),  # a run the instance never heard of
-                run_requested_at=func.now() - timedelta(minutes=5),
-                updated_at=func.now() - timedelta(minutes=5),
-                attempts=3,
-            )
-        )
+    set_workflow(
+        engine,
+        lead.workflow_id,
+        status="running",
+        dagster_run_id=str(uuid.uuid4()),  # a run the instance never heard of
+        run_requested_at=func.now() - timedelta(minutes=5),
+        updated_at=func.now() - timedelta(minutes=5),
+        attempts=3,
+    )
     set_disabled(engine, off, True)
 
     tick(stuck_workflows_sensor, instance, engine)
@@ -151,9 +130,7 @@ def test_stuck_work_of_a_disabled_tenant_is_left_as_it_is(
 def test_a_run_that_meets_a_disabled_tenant_holds_its_leads(
     sandbox: Admin, engine: Engine, run: Any
 ) -> None:
-    off = add_company(engine, sandbox, "offrun")
-    lead = submit(engine, off, f"held.{uuid.uuid4().hex[:6]}@robots.example")
-    set_disabled(engine, off, True)
+    off, lead = disabled_with_a_lead(engine, sandbox, "offrun", "held")
     since = sandbox.last_request_seq()
 
     result = run(lead)
