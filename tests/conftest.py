@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db import migrate
 from sales_agent_pipeline.db.embedded import EmbeddedPostgres
+from sales_agent_pipeline.db.models import Tenant
+from sales_agent_pipeline.db.repositories.outbox import Accepted, accept_submission
 from sales_agent_pipeline.db.session import make_engine
 from sales_agent_pipeline.db.urls import app_url, drop_database, ensure_database
 
@@ -27,6 +30,20 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def accept_lead(
+    session: Session, tenant: Tenant, email: str, submission_id: str | None = None
+) -> Accepted:
+    """A lead of form "f" as the webhook accepts it (empty payload), in the caller's session."""
+    return accept_submission(
+        session,
+        tenant,
+        form_id="f",
+        hubspot_submission_id=submission_id or str(uuid.uuid4()),
+        payload={},
+        email=email,
+    )
 
 
 @pytest.fixture(scope="session")

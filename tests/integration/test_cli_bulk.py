@@ -27,9 +27,9 @@ from sales_agent_pipeline.db.models import (
     Tenant,
     Workflow,
 )
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.settings import get_settings
+from tests.conftest import accept_lead
 
 CSV = (
     "email,firstname,lastname,company name,notes\n"
@@ -49,14 +49,7 @@ def tenant(engine: Engine, database_url: URL, monkeypatch: pytest.MonkeyPatch) -
         tenant = Tenant(portal_id=random.randint(10**6, 10**9), name="Acme")
         session.add(tenant)
         session.flush()
-        accept_submission(
-            session,
-            tenant,
-            form_id="f",
-            hubspot_submission_id=f"live-{uuid.uuid4()}",
-            payload={},
-            email="known@globex.example",
-        )
+        accept_lead(session, tenant, "known@globex.example", f"live-{uuid.uuid4()}")
     yield tenant
     get_settings.cache_clear()
 
@@ -143,14 +136,7 @@ def test_rerun_dry_run_says_what_each_lead_would_do_and_writes_nothing(
     started = time.time()
     with Session(engine, expire_on_commit=False) as session, session.begin():
         ids = [
-            accept_submission(
-                session,
-                tenant,
-                form_id="f",
-                hubspot_submission_id=f"s-{uuid.uuid4()}",
-                payload={},
-                email=f"{name}@dry.example",
-            ).workflow_id
+            accept_lead(session, tenant, f"{name}@dry.example", f"s-{uuid.uuid4()}").workflow_id
             for name in ("drafted", "sent", "fresh")
         ]
         drafted, sent, _ = ids

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.history import similar_leads
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.domain.lead import Lead
+from tests.conftest import accept_lead
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -21,14 +21,7 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 def _past(
     session: Session, tenant: Tenant, email: str, minutes: int, industry: str | None = None
 ) -> uuid.UUID:
-    accepted = accept_submission(
-        session,
-        tenant,
-        form_id="f",
-        hubspot_submission_id=str(uuid.uuid4()),
-        payload={},
-        email=email,
-    )
+    accepted = accept_lead(session, tenant, email)
     at = START + timedelta(minutes=minutes)
     session.execute(
         update(Workflow).where(Workflow.id == accepted.workflow_id).values(created_at=at)

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import FormSubmission, LeadImport, Tenant, Workflow
 from sales_agent_pipeline.db.repositories import imports as repository
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
 from sales_agent_pipeline.imports import ImportRefused, ImportResult, import_csv
+from tests.conftest import accept_lead
 
 LIMITS = {"max_bytes": 64 * 1024, "max_rows": 50}
 
@@ -32,14 +32,7 @@ def tenant(db_session: Session) -> Tenant:
     tenant = Tenant(portal_id=random.randint(10**6, 10**9), name="Acme", allowed_form_ids=["f"])
     db_session.add(tenant)
     db_session.flush()
-    accept_submission(
-        db_session,
-        tenant,
-        form_id="f",
-        hubspot_submission_id="live-1",
-        payload={},
-        email="known@globex.example",
-    )
+    accept_lead(db_session, tenant, "known@globex.example", "live-1")
     return tenant
 
 

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.backfill import plan_reruns
 from sales_agent_pipeline.db.models import Tenant, Workflow
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.secretbox import SecretBox, generate_key
 from sales_agent_pipeline.settings import Settings
+from tests.conftest import accept_lead
 from tests.integration.pipeline.tenancy import new_portal_id
 
 
@@ -26,14 +26,7 @@ def _tenant(session: Session, name: str, **values: object) -> Tenant:
 
 
 def _lead(session: Session, tenant: Tenant) -> Workflow:
-    accepted = accept_submission(
-        session,
-        tenant,
-        form_id="f",
-        hubspot_submission_id=str(uuid.uuid4()),
-        payload={},
-        email=f"{uuid.uuid4().hex[:8]}@plan.example",
-    )
+    accepted = accept_lead(session, tenant, f"{uuid.uuid4().hex[:8]}@plan.example")
     return session.get_one(Workflow, accepted.workflow_id)
 
 
