@@ -30,10 +30,32 @@ VARIABLES = (
 KEY = "m3m9eYQgYwBvTf4rFZ0yV4Zl0uB1x3qN8cVb2Hk5LQc="
 
 
+# Production with a database and an encryption key: where most production cases start.
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "DATABASE_URL": "postgresql://db.internal/sales_agent",
+    "SECRETS_ENCRYPTION_KEYS": KEY,
+}
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+def environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Set these environment variables for the test."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+
+def refusal(monkeypatch: pytest.MonkeyPatch, **variables: str) -> str:
+    """The message Settings refuses these environment variables with."""
+    environment(monkeypatch, **variables)
+    with pytest.raises(ValidationError) as excinfo:
+        Settings(_env_file=None)
+    return str(excinfo.value)
 
 
 def test_development_defaults_need_no_secrets() -> None:
@@ -47,10 +69,7 @@ def test_development_defaults_need_no_secrets() -> None:
 def test_production_without_secrets_names_every_missing_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
-    with pytest.raises(ValidationError) as excinfo:
-        Settings(_env_file=None)
-    message = str(excinfo.value)
+    message = refusal(monkeypatch, ENVIRONMENT="production")
     assert "DATABASE_URL" in message
     assert "SECRETS_ENCRYPTION_KEYS or SECRETS_ENCRYPTION_KEY_FILE" in message
     # Without HUBSPOT_PORTAL_ID there is no environment tenant: tenants bring their own.
@@ -60,13 +79,7 @@ def test_production_without_secrets_names_every_missing_variable(
 def test_production_with_a_portal_needs_that_portals_credentials(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
-    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
-    monkeypatch.setenv("HUBSPOT_PORTAL_ID", "12345678")
-    with pytest.raises(ValidationError) as excinfo:
-        Settings(_env_file=None)
-    message = str(excinfo.value)
+    message = refusal(monkeypatch, **PRODUCTION, HUBSPOT_PORTAL_ID="12345678")
     for name in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET"):
         assert name in message
     assert "GOOGLE_SERVICE_ACCOUNT_FILE or GOOGLE_OAUTH_TOKEN_FILE" in message
@@ -76,35 +89,30 @@ def test_production_with_a_portal_needs_that_portals_credentials(
 def test_production_with_an_oauth_app_needs_its_secret_and_public_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
-    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
-    monkeypatch.setenv("HUBSPOT_CLIENT_ID", "app-client-id")
-    with pytest.raises(ValidationError) as excinfo:
-        Settings(_env_file=None)
-    message = str(excinfo.value)
+    message = refusal(monkeypatch, **PRODUCTION, HUBSPOT_CLIENT_ID="app-client-id")
     assert "HUBSPOT_CLIENT_SECRET" in message
     assert "API_PUBLIC_URL" in message
 
 
 def test_a_key_file_stands_in_for_the_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
-    monkeypatch.setenv("SECRETS_ENCRYPTION_KEY_FILE", "/run/secrets/fernet")
+    environment(
+        monkeypatch,
+        ENVIRONMENT="production",
+        DATABASE_URL=PRODUCTION["DATABASE_URL"],
+        SECRETS_ENCRYPTION_KEY_FILE="/run/secrets/fernet",
+    )
     assert Settings(_env_file=None).secrets_encryption_key_file is not None
 
 
 def test_production_rejects_a_placeholder_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/sales_agent")
-    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
-    monkeypatch.setenv("HUBSPOT_PORTAL_ID", "12345678")
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "changeme")
-    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", "a-real-looking-secret")
-    monkeypatch.setenv("GOOGLE_OAUTH_TOKEN_FILE", "/run/secrets/token.json")
-    with pytest.raises(ValidationError) as excinfo:
-        Settings(_env_file=None)
-    message = str(excinfo.value)
+    message = refusal(
+        monkeypatch,
+        **PRODUCTION,
+        HUBSPOT_PORTAL_ID="12345678",
+        HUBSPOT_ACCESS_TOKEN="changeme",
+        HUBSPOT_CLIENT_SECRET="a-real-looking-secret",
+        GOOGLE_OAUTH_TOKEN_FILE="/run/secrets/token.json",
+    )
     assert "HUBSPOT_ACCESS_TOKEN" in message
     assert "HUBSPOT_CLIENT_SECRET" not in message
     assert "changeme" not in message
@@ -113,13 +121,14 @@ def test_production_rejects_a_placeholder_secret(monkeypatch: pytest.MonkeyPatch
 def test_production_with_every_secret_loads_and_hides_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("DATABASE_URL", "postgresql://app:pw@db.internal/sales_agent")
-    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", KEY)
-    monkeypatch.setenv("HUBSPOT_PORTAL_ID", "12345678")
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-0123456789")
-    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", "s3cr3t-value")
-    monkeypatch.setenv("GOOGLE_SERVICE_ACCOUNT_FILE", "/run/secrets/sa.json")
+    environment(
+        monkeypatch,
+        **{**PRODUCTION, "DATABASE_URL": "postgresql://app:pw@db.internal/sales_agent"},
+        HUBSPOT_PORTAL_ID="12345678",
+        HUBSPOT_ACCESS_TOKEN="pat-na1-0123456789",
+        HUBSPOT_CLIENT_SECRET="s3cr3t-value",
+        GOOGLE_SERVICE_ACCOUNT_FILE="/run/secrets/sa.json",
+    )
     settings = Settings(_env_file=None)
     assert not settings.uses_embedded_postgres
     assert not settings.sandbox_mode  # a portal id means the real vendors
