@@ -37,3 +37,18 @@ def delegated(key: dict[str, Any], subject: str, scopes: list[str]) -> Credentia
     """The key's credentials acting as `subject` (domain-wide delegation)."""
     base = service_account.Credentials.from_service_account_info(key, scopes=scopes)
     return base.with_subject(subject)
+
+
+def list_files(drive: Any, q: str, **options: Any) -> dict[str, Any]:
+    """files.list over every drive the caller sees (as the connector asks); options on top."""
+    found: dict[str, Any] = (
+        drive.files()
+        .list(
+            q=q,
+            supportsAllDrives=True,
+            includeItemsFromAllDrives=True,
+            **{"corpora": "allDrives", **options},
+        )
+        .execute()
+    )
+    return found

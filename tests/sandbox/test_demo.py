@@ -21,6 +21,8 @@ from google.auth.credentials import AnonymousCredentials
 from googleapiclient.discovery import build
 from hubspot.crm.owners import ApiException as OwnersApiException
 
+from tests.sandbox.clients import list_files
+
 ALEX = "alex.morgan@sandbox.example.com"
 
 
@@ -76,16 +78,7 @@ def test_reset_with_demo_loads_owners_crm_mail_calendars_and_drive(sandbox_url: 
     drive = _google("drive", "v3", f"{sandbox_url}/drive/v3/")
     allowed = described["drive"]["allowlistFolderIds"]
     query = " or ".join(f"'{folder}' in parents" for folder in allowed)
-    listed = (
-        drive.files()
-        .list(
-            q=f"({query}) and trashed = false",
-            corpora="allDrives",
-            supportsAllDrives=True,
-            includeItemsFromAllDrives=True,
-        )
-        .execute()
-    )
+    listed = list_files(drive, f"({query}) and trashed = false")
     names = {f["name"] for f in listed["files"]}
     assert "Robotics one-pager.pdf" in names
     assert "Robotics" in names  # the subfolder, for the connector to walk

@@ -11,6 +11,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from sales_agent_sandbox.gmail_query import address_terms
+from tests.sandbox.clients import list_files
 
 USER = "owner@sandbox.example.com"
 
@@ -291,59 +292,24 @@ def test_drive_lists_only_live_files_in_the_folder(drive, admin):
             {"id": "f4", "name": "One pager.pdf", "parents": ["0AShared"], "driveId": "0AShared"},
         ],
     )
-    listed = (
-        drive.files()
-        .list(
-            q="'fold1' in parents and trashed = false",
-            fields="nextPageToken, files(id, name, mimeType, parents, webViewLink)",
-            supportsAllDrives=True,
-            includeItemsFromAllDrives=True,
-            corpora="allDrives",
-            pageSize=1,
-        )
-        .execute()
-    )
+    in_folder = "'fold1' in parents and trashed = false"
+    fields = "nextPageToken, files(id, name, mimeType, parents, webViewLink)"
+    listed = list_files(drive, in_folder, fields=fields, pageSize=1)
     ids = [f["id"] for f in listed["files"]]
     while "nextPageToken" in listed:
-        listed = (
-            drive.files()
-            .list(
-                q="'fold1' in parents and trashed = false",
-                fields="nextPageToken, files(id, name, mimeType, parents, webViewLink)",
-                supportsAllDrives=True,
-                includeItemsFromAllDrives=True,
-                corpora="allDrives",
-                pageSize=1,
-                pageToken=listed["nextPageToken"],
-            )
-            .execute()
+        listed = list_files(
+            drive, in_folder, fields=fields, pageSize=1, pageToken=listed["nextPageToken"]
         )
         ids += [f["id"] for f in listed["files"]]
     assert sorted(ids) == ["f1", "sub"]
-    folders = (
-        drive.files()
-        .list(
-            q="('fold1' in parents or '0AShared' in parents) and "
-            "mimeType != 'application/vnd.google-apps.folder' and trashed = false",
-            supportsAllDrives=True,
-            includeItemsFromAllDrives=True,
-            corpora="allDrives",
-        )
-        .execute()
+    folders = list_files(
+        drive,
+        "('fold1' in parents or '0AShared' in parents) and "
+        "mimeType != 'application/vnd.google-apps.folder' and trashed = false",
     )
     assert sorted(f["id"] for f in folders["files"]) == ["f1", "f4"]
     assert set(folders["files"][0]) == {"kind", "id", "name", "mimeType"}
-    shared = (
-        drive.files()
-        .list(
-            q="trashed = false",
-            corpora="drive",
-            driveId="0AShared",
-            supportsAllDrives=True,
-            includeItemsFromAllDrives=True,
-        )
-        .execute()
-    )
+    shared = list_files(drive, "trashed = false", corpora="drive", driveId="0AShared")
     assert [f["id"] for f in shared["files"]] == ["f4"]
     my_drive = drive.files().list(q="'0AShared' in parents").execute()
     assert my_drive["files"] == []

@@ -17,7 +17,7 @@ from google.oauth2 import service_account
 from googleapiclient.errors import HttpError
 
 from sales_agent_sandbox.google_auth import new_private_key
-from tests.sandbox.clients import CALENDAR, DRIVE, GMAIL, delegated, service
+from tests.sandbox.clients import CALENDAR, DRIVE, GMAIL, delegated, list_files, service
 
 ALICE, CAROL, BOB = "alice@a.example", "carol@a.example", "bob@b.example"
 
@@ -120,16 +120,7 @@ def test_drive_shows_a_subject_only_its_files_and_what_is_shared_with_it(sandbox
     key = admin.service_account(["a.example"])
     drive = service(sandbox_url, "drive", delegated(key, ALICE, DRIVE))
 
-    listed = (
-        drive.files()
-        .list(
-            q="trashed = false",
-            corpora="allDrives",
-            supportsAllDrives=True,
-            includeItemsFromAllDrives=True,
-        )
-        .execute()
-    )
+    listed = list_files(drive, "trashed = false")
     assert {f["id"] for f in listed["files"]} == {
         "alice-folder",
         "alice-deck",
