@@ -31,8 +31,8 @@ URL_PATH = "/webhook/formlead"
 
 
 def app_settings(database_url: URL, vendors: str, **values: Any) -> Settings:
-    """The app's settings: this worker's database, a key of its own, HubSpot and Google at
-    `vendors`, Dagster unreachable, and `values` on top."""
+    """The app's settings on this worker's database, vendors at `vendors`, `values` on top."""
+    # A new encryption key per call; Dagster at a port nothing listens on (unreachable).
     return Settings(
         _env_file=None,
         database_url=libpq_dsn(database_url),

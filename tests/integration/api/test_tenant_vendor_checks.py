@@ -102,6 +102,7 @@ def onboarded(
     settings: Settings,
     admin_client: Admin,  # noqa: F811
 ) -> Onboarded:
+    """Acme onboarded through create_tenant, Globex seeded beside it, on a fresh sandbox."""
     admin_client.reset()
     acme, globex = company(admin_client, "acme"), company(admin_client, "globex")
     tenant = onboard(engine, box, settings, admin_client, acme)
