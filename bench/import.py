@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 from support import stack_plan, wait_ok
 
 from sales_agent_pipeline import run_tags as tags
-from sales_agent_pipeline.cli.demo import DEMO_PORTAL, ensure_demo_tenant
+from sales_agent_pipeline.cli.demo import DEMO_PORTAL
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.api_keys import issue_key
-from sales_agent_pipeline.db.session import make_engine, make_session_factory
+from sales_agent_pipeline.db.session import make_engine
 from sales_agent_pipeline.db.urls import dagster_url
 
 HUBSPOT_PER_10S = 190
@@ -201,7 +201,8 @@ def main() -> None:
         wait_ok(f"{api}/healthz")
         wait_ok(f"{plan.ui}/server_info")
         engine = make_engine(database)
-        ensure_demo_tenant(make_session_factory(engine))
+        # `up` made the demo tenant (its webhook secret under the stack's key, which this
+        # process, with another data dir, does not have: it only reads the row).
         with Session(engine) as session, session.begin():
             tenant = session.scalars(select(Tenant).where(Tenant.portal_id == DEMO_PORTAL)).one()
             key = issue_key(session, tenant.id, name="bench", admin=True).key

@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from support import stack_plan, wait_ok
 
-from sales_agent_pipeline.cli.demo import DEMO_FORM, ensure_demo_tenant
+from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
 from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
-from sales_agent_pipeline.db.session import make_engine, make_session_factory
+from sales_agent_pipeline.db.session import make_engine
 from sales_agent_pipeline.launcher import DagsterLauncher
 
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
@@ -80,8 +80,10 @@ def main() -> None:
         wait_ok(f"{ui}/server_info")
         engine = make_engine(database)
         launcher = DagsterLauncher(ui)
-        # `up` creates the demo tenant (the sandbox's portal) in sandbox mode.
-        tenant = ensure_demo_tenant(make_session_factory(engine))
+        # `up` made the demo tenant (the sandbox's portal), its webhook secret under the
+        # stack's key, which this process (another data dir) does not have: read the row only.
+        with Session(engine) as session:
+            tenant = session.scalars(select(Tenant).where(Tenant.portal_id == DEMO_PORTAL)).one()
 
         def status(workflow_id: str) -> str:
             with Session(engine) as session:
