@@ -139,29 +139,45 @@ def upstream_submission(
     }
 
 
+def lead_fields(email: str, **fields: str) -> list[dict[str, str]]:
+    """A lead's form fields in the webhook's shape: the email first, then Jordan of Acme."""
+    values = {"email": email, "firstname": "Jordan", "company": "Acme Robotics", **fields}
+    return [{"name": name, "value": value} for name, value in values.items()]
+
+
+def store_delivery(
+    engine: Engine,
+    tenant: Tenant,
+    form: str,
+    submission_id: str,
+    field_values: list[dict[str, str]],
+) -> uuid.UUID:
+    """Store a delivery the way the webhook does (committed); its workflow's id."""
+    payload = {
+        "portalId": tenant.portal_id,
+        "formId": form,
+        "formSubmissionId": submission_id,
+        "fieldValues": field_values,
+    }
+    with Session(engine) as session, session.begin():
+        accepted = accept_submission(
+            session,
+            tenant,
+            form_id=form,
+            hubspot_submission_id=submission_id,
+            payload=payload,
+            email=field_values[0]["value"],  # lead_fields and HubSpot's lists put it first
+        )
+    return accepted.workflow_id
+
+
 @pytest.fixture
 def submit(engine: Engine, tenant: Tenant) -> Any:
     """Store a submission and its workflow the way the webhook does (committed)."""
 
     def make(email: str, **fields: str) -> Lead:
-        values = {"email": email, "firstname": "Jordan", "company": "Acme Robotics", **fields}
-        submission_id = str(uuid.uuid4())
-        payload = {
-            "portalId": tenant.portal_id,
-            "formId": FORM_ID,
-            "formSubmissionId": submission_id,
-            "fieldValues": [{"name": k, "value": v} for k, v in values.items()],
-        }
-        with Session(engine) as session, session.begin():
-            accepted = accept_submission(
-                session,
-                tenant,
-                form_id=FORM_ID,
-                hubspot_submission_id=submission_id,
-                payload=payload,
-                email=email,
-            )
-        return Lead(accepted.workflow_id, email)
+        values = lead_fields(email, **fields)
+        return Lead(store_delivery(engine, tenant, FORM_ID, str(uuid.uuid4()), values), email)
 
     return make
 

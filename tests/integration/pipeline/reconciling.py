@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.cli.demo import DEMO_SENDER
 from sales_agent_pipeline.db.models import FormSubmission, ReconciliationReport, Tenant, Workflow
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
-from tests.integration.pipeline.conftest import Lead, upstream_submission
+from tests.integration.pipeline.conftest import (
+    Lead,
+    lead_fields,
+    store_delivery,
+    upstream_submission,
+)
 from tests.integration.pipeline.tenancy import store_secrets
 from tests.sandbox.conftest import Admin
 
@@ -100,22 +104,7 @@ def seed(sandbox: Admin, portal: Portal, items: list[dict[str, Any]]) -> None:
 
 def deliver(engine: Engine, portal: Portal, item: dict[str, Any]) -> uuid.UUID:
     """What the webhook stores for one submission: its formSubmissionId is the conversionId."""
-    payload = {
-        "portalId": portal.portal_id,
-        "formId": FORM,
-        "formSubmissionId": item["conversionId"],
-        "fieldValues": item["values"],
-    }
-    with Session(engine) as session, session.begin():
-        accepted = accept_submission(
-            session,
-            portal.tenant,
-            form_id=FORM,
-            hubspot_submission_id=item["conversionId"],
-            payload=payload,
-            email=item["values"][0]["value"],
-        )
-    return accepted.workflow_id
+    return store_delivery(engine, portal.tenant, FORM, item["conversionId"], item["values"])
 
 
 def reconcile(
@@ -159,12 +148,6 @@ def workflows_per_submission(engine: Engine, portal: Portal) -> dict[str, tuple[
 
 
 def submit(engine: Engine, portal: Portal, email: str) -> Lead:
-    item = {
-        "conversionId": str(uuid.uuid4()),
-        "values": [
-            {"name": "email", "value": email},
-            {"name": "firstname", "value": "Jordan"},
-            {"name": "company", "value": "Acme Robotics"},
-        ],
-    }
-    return Lead(deliver(engine, portal, item), email)
+    """A live lead of the portal's form, as the webhook stores it (committed)."""
+    workflow_id = store_delivery(engine, portal.tenant, FORM, str(uuid.uuid4()), lead_fields(email))
+    return Lead(workflow_id, email)

@@ -15,12 +15,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import Tenant
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
 from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import get_settings
-from tests.integration.pipeline.conftest import Lead
+from tests.integration.pipeline.conftest import Lead, lead_fields, store_delivery
 from tests.sandbox.conftest import Admin
 
 OWNER_ID = "90000001"
@@ -128,24 +127,9 @@ def add_company(
 
 def submit(engine: Engine, company: Company, email: str, **fields: str) -> Lead:
     """A lead of the company's form, stored the way the webhook stores it (committed)."""
-    values = {"email": email, "firstname": "Jordan", "company": "Acme Robotics", **fields}
-    submission_id = str(uuid.uuid4())
-    payload = {
-        "portalId": company.portal_id,
-        "formId": company.form,
-        "formSubmissionId": submission_id,
-        "fieldValues": [{"name": k, "value": v} for k, v in values.items()],
-    }
-    with Session(engine) as session, session.begin():
-        accepted = accept_submission(
-            session,
-            company.tenant,
-            form_id=company.form,
-            hubspot_submission_id=submission_id,
-            payload=payload,
-            email=email,
-        )
-    lead = Lead(accepted.workflow_id, email)
+    values = lead_fields(email, **fields)
+    workflow_id = store_delivery(engine, company.tenant, company.form, str(uuid.uuid4()), values)
+    lead = Lead(workflow_id, email)
     company.leads.append(lead)
     return lead
 
