@@ -44,6 +44,21 @@ class VendorUnreachable(TransientError):
     """The vendor could not be asked (network, timeout, 5xx, 429): nothing was checked."""
 
 
+def _not_found(exc: PipelineError, vendor: str, what: str) -> bool:
+    """True when the vendor said, in its own error body, that the id is not there; a bare
+    "Not Found" (no body of HubSpot's or Google's shape) is a route the server does not
+    have (a stand-in without that endpoint): it proves nothing about the id, so nothing is
+    refused on it (VendorUnreachable: not checked)."""
+    if exc.http_status not in (400, 404):
+        return False
+    if (exc.vendor_message or "").strip().lower() in ("", "not found", "bad request"):
+        raise VendorUnreachable(
+            f"{vendor} did not answer the {what} check as documented (HTTP {exc.http_status} "
+            "without an error body)"
+        ) from None
+    return True
+
+
 def _timeout(configured: float) -> float:
     return min(configured, CHECK_TIMEOUT_SECONDS)
 
@@ -130,7 +145,7 @@ def check_forms(
                 )
                 response.drain_conn()
         except PipelineError as exc:
-            if exc.http_status in (400, 404):
+            if _not_found(exc, "HubSpot", "forms"):
                 missing.append(form_id)
                 continue
             raise _refusal(exc, credentials.portal_id, token, "its forms") from None
@@ -171,7 +186,7 @@ def check_drive_folders(
                 f"Google Drive could not be reached to check the folders: {exc.message}"
             ) from None
         except PipelineError as exc:
-            if exc.http_status in (400, 404):
+            if _not_found(exc, "Google Drive", "folders"):
                 invisible.append(folder_id)
                 continue
             if exc.http_status in (401, 403):

@@ -171,12 +171,21 @@ def sync_environment_tenant(sessions: sessionmaker[Session], settings: Settings)
                 }
             )
             try:
-                notes = verify(
-                    settings, credentials, token_given=token_changed, form_ids=forms_to_check
-                )
+                notes = verify(settings, credentials, token_given=token_changed)
             except TenantInputError as exc:
                 variable = VARIABLES.get(exc.field or "", "the environment")
                 raise ConfigurationError(f"{variable}: {exc.message}") from None
+            if forms_to_check:
+                try:
+                    notes += verify(
+                        settings, credentials, token_given=False, form_ids=forms_to_check
+                    )
+                except TenantInputError as exc:
+                    # A refused token would fail every lead: that stops the start. A form
+                    # HubSpot does not list for the portal only means its deliveries will not
+                    # come (or the portal's forms API is not answering as documented): the
+                    # start goes on and the line says so.
+                    notes.append(f"ALLOWED_FORM_IDS: {exc.message}")
         for column, value in columns.items():
             setattr(tenant, column, value)
         secrets = store_secrets(

@@ -181,13 +181,11 @@ def test_up_and_the_api_starting_together_create_one_tenant(
         ({"sender_email": "nobody"}, "SENDER_EMAIL: sender 'nobody' is not an email address"),
         ({"hubspot_access_token": "two\nlines"}, "HUBSPOT_ACCESS_TOKEN: the HubSpot token spans"),
         ({"hubspot_access_token": "pat-unknown"}, "HUBSPOT_ACCESS_TOKEN: HubSpot refused"),
-        ({"allowed_form_ids": ["not-my-form"]}, "ALLOWED_FORM_IDS: not forms of portal"),
         ({"google_service_account_file": "/nonexistent/sa.json"}, "cannot be read"),
         ("broken key file", "GOOGLE_SERVICE_ACCOUNT_FILE"),
         ({"sender_email": None}, "needs the mailbox it acts as"),
     ],
-    ids=["timezone", "sender", "token lines", "refused token", "foreign form", "no file", "bad key",
-         "no sender"],
+    ids=["timezone", "sender", "token lines", "refused token", "no file", "bad key", "no sender"],
 )  # fmt: skip
 def test_a_bad_environment_stops_the_start_naming_the_variable_and_writes_nothing(
     engine: Engine,
@@ -215,6 +213,21 @@ def test_a_token_of_another_portal_stops_the_start(
             sessionmaker(engine), mine.settings(hubspot_access_token=theirs.token)
         )
     assert tenant_of(engine, mine.portal) is None
+
+
+def test_a_form_the_portal_does_not_list_is_a_warning_not_a_stop(
+    engine: Engine, environment: Callable[[], Environment]
+) -> None:
+    env = environment()
+    line = sync_environment_tenant(
+        sessionmaker(engine), env.settings(allowed_form_ids=[env.form, "not-my-form"])
+    )
+    assert line is not None
+    assert line.startswith(f"tenant for portal {env.portal} created from the environment")
+    assert f"ALLOWED_FORM_IDS: not forms of portal {env.portal}: not-my-form" in line
+    tenant = tenant_of(engine, env.portal)
+    assert tenant is not None
+    assert tenant.allowed_form_ids == [env.form, "not-my-form"]
 
 
 def test_unreachable_hubspot_does_not_stop_the_start(

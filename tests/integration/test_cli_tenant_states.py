@@ -61,6 +61,30 @@ def test_unreachable_hubspot_does_not_block_but_says_so(
     assert "warning: forms not checked" in result.stderr
 
 
+def test_a_stand_in_without_the_check_endpoints_does_not_refuse_ids(
+    run: Cli,
+    portal: Callable[[], Portal],
+    tmp_path: Path,
+    sandbox_url: str,  # noqa: F811
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A vendor stand-in that has no account-info, forms or files.get route answers a bare
+    404: that proves nothing about the ids, so they are kept and the warnings say so (while
+    a 404 in HubSpot's or Google's own error shape refuses them: the tests above)."""
+    p = portal()
+    monkeypatch.setenv("HUBSPOT_API_BASE_URL", f"{sandbox_url}/a-stand-in-without-these-routes")
+    result = run(
+        "tenant", "create", str(p.id), "--name", "Stand-in", "--form", p.form,
+        "--hubspot-token-file", write(tmp_path, "token.txt", p.token),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: forms not checked: HubSpot did not answer the forms check" in result.stderr
+    with Session(engine) as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.portal_id == p.id)).one()
+    assert tenant.allowed_form_ids == [p.form]
+
+
 def test_a_private_token_replaces_a_revoked_oauth_grant(
     run: Cli, portal: Callable[[], Portal], tmp_path: Path, engine: Engine
 ) -> None:
