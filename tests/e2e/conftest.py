@@ -52,6 +52,32 @@ def wait_for(url: str, process: subprocess.Popen[Any], timeout: float = READY_TI
     raise AssertionError(f"{url} not ready after {timeout}s")
 
 
+def start_up(env: dict[str, str], output: Path) -> subprocess.Popen[str]:
+    """`sales-agent up` with this environment, everything it prints going to `output`."""
+    with output.open("w") as sink:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "sales-agent"), "up"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def stop_up(process: subprocess.Popen[str]) -> None:
+    """Stop a `sales-agent up` that still runs, and wait for it."""
+    if process.poll() is None:
+        # SIGTERM: `up` stops every child and PostgreSQL. A SIGKILL would leave the
+        # whole stack running (its children have sessions of their own) and every
+        # later test module would share the machine with it.
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+
+
 def postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
 
@@ -83,14 +109,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         SANDBOX_PORT=str(sandbox_port),
     )
     output = data_dir / "up.out"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "sales-agent"), "up"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    process = start_up(env, output)
     running = RunningStack(
         process,
         f"http://127.0.0.1:{api_port}",
@@ -103,16 +122,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     try:
         yield running
     finally:
-        if process.poll() is None:
-            # SIGTERM: `up` stops every child and PostgreSQL. A SIGKILL would leave the
-            # whole stack running (its children have sessions of their own) and every
-            # later test module would share the machine with it.
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
+        stop_up(process)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.urls import app_url
 from tests.conftest import free_port
-from tests.e2e.conftest import finished, wait_for
+from tests.e2e.conftest import finished, start_up, stop_up, wait_for
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -101,14 +99,7 @@ def stack(
         GOOGLE_API_BASE_URL=sandbox_url,
     )
     output = data_dir / "up.out"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "sales-agent"), "up"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    process = start_up(env, output)
     running = Stack(
         process,
         f"http://127.0.0.1:{api_port}",
@@ -119,13 +110,7 @@ def stack(
         wait_for(f"{running.api}/healthz", process)
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
+        stop_up(process)
 
 
 @pytest.fixture(scope="module")

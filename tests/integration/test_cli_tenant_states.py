@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from typer.testing import Result
 
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
@@ -47,16 +48,22 @@ def test_disable_and_enable_keep_everything(
     assert "no tenant with portal id 5" in one_error_line(run("tenant", "disable", "5"))
 
 
+def create_with_token(run: Cli, p: Portal, tmp_path: Path, name: str) -> Result:
+    """`tenant create` with the portal's form and token only; the command must succeed."""
+    result = run(
+        "tenant", "create", str(p.id), "--name", name, "--form", p.form,
+        "--hubspot-token-file", write(tmp_path, "token.txt", p.token),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def test_unreachable_hubspot_does_not_block_but_says_so(
     run: Cli, portal: Callable[[], Portal], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     p = portal()
     monkeypatch.setenv("HUBSPOT_API_BASE_URL", "http://127.0.0.1:9")
-    result = run(
-        "tenant", "create", str(p.id), "--name", "Offline", "--form", p.form,
-        "--hubspot-token-file", write(tmp_path, "token.txt", p.token),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    result = create_with_token(run, p, tmp_path, "Offline")
     assert "warning: HubSpot token not checked: HubSpot could not be reached" in result.stderr
     assert "warning: forms not checked" in result.stderr
 
@@ -74,11 +81,7 @@ def test_a_stand_in_without_the_check_endpoints_does_not_refuse_ids(
     a 404 in HubSpot's or Google's own error shape refuses them: the tests above)."""
     p = portal()
     monkeypatch.setenv("HUBSPOT_API_BASE_URL", f"{sandbox_url}/a-stand-in-without-these-routes")
-    result = run(
-        "tenant", "create", str(p.id), "--name", "Stand-in", "--form", p.form,
-        "--hubspot-token-file", write(tmp_path, "token.txt", p.token),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    result = create_with_token(run, p, tmp_path, "Stand-in")
     assert "warning: forms not checked: HubSpot did not answer the forms check" in result.stderr
     with Session(engine) as session:
         tenant = session.scalars(select(Tenant).where(Tenant.portal_id == p.id)).one()
