@@ -124,9 +124,13 @@ def submission_coverage(
 
     coverages: list[FormCoverage] = []
     for tenant in tenants:
-        forms = forms_of(tenant)
+        with database.session() as session:
+            forms = forms_of(session, tenant)
         if not forms:
-            context.log.warning(f"portal {tenant.portal_id} has no allowlisted form to list")
+            context.log.warning(
+                f"portal {tenant.portal_id} has no allowlisted form and no delivery yet: "
+                "nothing to list"
+            )
         for form_id in forms:
             coverages.append(
                 reconcile_form(

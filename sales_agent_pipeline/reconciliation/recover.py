@@ -212,8 +212,11 @@ def reconcile_form(
     return coverage
 
 
-def forms_of(tenant: Tenant) -> list[str]:
-    """The forms reconciled for a tenant: its own allowlist only. A form belongs to one
-    portal; the global ALLOWED_FORM_IDS seeds the single-portal tenant's row and applies
-    to no other tenant."""
-    return list(tenant.allowed_form_ids)
+def forms_of(session: Session, tenant: Tenant) -> list[str]:
+    """The forms reconciled for a tenant: its own allowlist; without one (its webhook takes
+    any form of its portal), the forms its own signed deliveries came with, so those are
+    proven too. A form belongs to one portal: the global ALLOWED_FORM_IDS seeds the
+    single-portal tenant's row and applies to no other tenant."""
+    if tenant.allowed_form_ids:
+        return list(tenant.allowed_form_ids)
+    return repo.delivered_forms(session, tenant.id)

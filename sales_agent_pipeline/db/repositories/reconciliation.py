@@ -24,7 +24,7 @@ from sales_agent_pipeline.db.models import (
     WorkflowEvent,
 )
 from sales_agent_pipeline.db.repositories.outbox import AWAITING
-from sales_agent_pipeline.domain.enums import WorkflowStatus
+from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
 
 
 def tenants(session: Session, portal_ids: Collection[int] = ()) -> list[Tenant]:
@@ -36,6 +36,21 @@ def tenants(session: Session, portal_ids: Collection[int] = ()) -> list[Tenant]:
     for tenant in found:
         session.expunge(tenant)
     return found
+
+
+def delivered_forms(session: Session, tenant_id: uuid.UUID) -> list[str]:
+    """The forms the tenant's own signed webhook deliveries came with, sorted."""
+    return list(
+        session.scalars(
+            select(FormSubmission.form_id)
+            .where(
+                FormSubmission.tenant_id == tenant_id,
+                FormSubmission.source == SubmissionSource.WEBHOOK.value,
+            )
+            .distinct()
+            .order_by(FormSubmission.form_id)
+        )
+    )
 
 
 def cursor(session: Session, tenant_id: uuid.UUID, form_id: str) -> datetime | None:

@@ -208,3 +208,40 @@ def test_a_launch_that_never_started_is_bounded(
         workflow = session.get_one(Workflow, lead.workflow_id)
     assert workflow.status == "failed"
     assert workflow.failure_reason == "no run started after 3 launch(es)"
+
+
+def test_a_tenant_without_an_allowlist_reconciles_the_forms_its_deliveries_came_with(
+    sandbox: Admin, portal: Portal, engine: Engine, instance: DagsterInstance
+) -> None:
+    # No allowlist: its webhook takes any form of its portal.
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Tenant).where(Tenant.id == portal.tenant.id).values(allowed_form_ids=[])
+        )
+    now = datetime.now(UTC).replace(microsecond=0)
+    items = upstream(3, newest=now, step=timedelta(minutes=2), prefix="open")
+    seed(sandbox, portal, items)
+
+    nothing = reconcile(instance, portal)
+    # Before any delivery there is no form to prove (and nothing to invent).
+    with Session(engine) as session:
+        reports = session.scalar(
+            select(func.count())
+            .select_from(ReconciliationReport)
+            .where(ReconciliationReport.dagster_run_id == nothing.run_id)
+        )
+    assert reports == 0
+
+    deliver(engine, portal, items[0])
+    result = reconcile(instance, portal)
+    report = report_of(engine, result)
+    assert (report.form_id, report.upstream_seen, report.via_webhook, report.recovered) == (
+        FORM,
+        3,
+        1,
+        2,
+    )
+    held = workflows_per_submission(engine, portal)
+    assert {sid: count for sid, (_, count) in held.items()} == {
+        item["conversionId"]: 1 for item in items
+    }
