@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import httpx
 import psutil
 import psycopg
-import structlog
 import typer
 from pydantic import ValidationError
 from sqlalchemy.engine import URL
@@ -34,8 +33,6 @@ from sales_agent_pipeline.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from sales_agent_pipeline.cli.stack import Stack
-
-log = structlog.get_logger(__name__)
 
 app = typer.Typer(help="Sales Agent Pipeline: HubSpot form leads to Gmail drafts and tasks.")
 db_app = typer.Typer(help="The app database: migrations.")
@@ -152,8 +149,8 @@ def _prepare_tenants(settings: Settings, databases: Databases) -> str | None:
         sessions = make_session_factory(engine)
         line = sync_environment_tenant(sessions, settings)
         if line is not None:
+            # Once, on the terminal; the API's start-up logs it again in its own log.
             typer.echo(line)
-            log.info("tenant.environment", message=line)
         if not settings.sandbox_mode:
             return None
         tenant = ensure_demo_tenant(sessions, settings)
