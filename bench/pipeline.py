@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from support import stack_plan, wait_ok
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
+from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
 from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.session import make_engine
-from sales_agent_pipeline.launcher import DagsterLauncher
 
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
 DOMAINS = ("acme-robotics.example", "ledgerline.example", "carepoint-health.example")

@@ -25,8 +25,8 @@ from sales_agent_api.routes import (
     workflows,
 )
 from sales_agent_api.secret_cache import PlaintextCache
+from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
-from sales_agent_pipeline.launcher import DagsterLauncher
 from sales_agent_pipeline.observability import configure_logging
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings, get_settings

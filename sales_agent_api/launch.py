@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api import metrics
 from sales_agent_pipeline import run_tags
+from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher, LaunchError
 from sales_agent_pipeline.db.repositories import outbox
-from sales_agent_pipeline.launcher import DagsterLauncher, LaunchError
 
 log = structlog.get_logger(__name__)
 

@@ -18,13 +18,13 @@ import structlog
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.approvals import tenant_mail
 from sales_agent_pipeline.connectors.metering import UsageMeter
-from sales_agent_pipeline.connectors.protocols import Mail
 from sales_agent_pipeline.db.models import Tenant, TenantSecret
 from sales_agent_pipeline.db.repositories.usage import add_usage
 from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.ports.vendors import Mail
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.approvals import tenant_mail
 
 log = structlog.get_logger(__name__)
 

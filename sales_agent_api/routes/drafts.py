@@ -15,9 +15,9 @@ from sales_agent_api.mailboxes import TenantMailboxes
 from sales_agent_api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from sales_agent_api.redaction import redact_draft, sources_for
 from sales_agent_api.schemas.workflows import Approval, Draft, DraftPage, DraftSummary
-from sales_agent_pipeline.approvals import ApprovalRefused, Refusal, approve_draft
 from sales_agent_pipeline.db.repositories import browse
 from sales_agent_pipeline.domain.errors import ConfigurationError
+from sales_agent_pipeline.usecases.approvals import ApprovalRefused, Refusal, approve_draft
 
 router = APIRouter(prefix="/api/drafts", tags=["drafts"])
 

@@ -20,7 +20,12 @@ from sales_agent_api.schemas.imports import (
     ImportRow,
 )
 from sales_agent_pipeline.db.models import Tenant
-from sales_agent_pipeline.imports import ImportRefused, ImportResult, import_csv, import_status
+from sales_agent_pipeline.usecases.imports import (
+    ImportRefused,
+    ImportResult,
+    import_csv,
+    import_status,
+)
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 

@@ -21,13 +21,18 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
-from sales_agent_pipeline.backfill import plan_reruns, workflows_in_window
+from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher, LaunchError
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.provision import provision
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
-from sales_agent_pipeline.imports import ImportRefused, ImportResult, import_csv, import_status
-from sales_agent_pipeline.launcher import DagsterLauncher, LaunchError
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.backfill import plan_reruns, workflows_in_window
+from sales_agent_pipeline.usecases.imports import (
+    ImportRefused,
+    ImportResult,
+    import_csv,
+    import_status,
+)
 
 console = Console(stderr=True)
 DATETIME_FORMATS = [

@@ -29,7 +29,6 @@ from sales_agent_pipeline.connectors.google_auth import (
 from sales_agent_pipeline.connectors.hubspot import HubSpotCRM
 from sales_agent_pipeline.connectors.hubspot_client import HubSpotTransport, TokenSource
 from sales_agent_pipeline.connectors.metering import UsageMeter
-from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.connectors.ratelimit import (
     HubSpotLimits,
     UnitQuota,
@@ -40,6 +39,7 @@ from sales_agent_pipeline.connectors.ratelimit import (
 from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.errors import ConfigurationError
+from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
 
 # The sandbox accepts this token for its default portal.

@@ -15,9 +15,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from sales_agent_pipeline.approvals import ApprovalRefused, approve_draft
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.vendors import GmailResource
+from sales_agent_pipeline.usecases.approvals import ApprovalRefused, approve_draft
 
 
 class ApproveConfig(Config):

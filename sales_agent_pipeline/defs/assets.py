@@ -9,7 +9,6 @@ from dagster import (
     in_process_executor,
 )
 
-from sales_agent_pipeline.defs.batch import LeadBatch
 from sales_agent_pipeline.defs.ops_effects import (
     create_gmail_draft,
     create_hubspot_task,
@@ -27,6 +26,7 @@ from sales_agent_pipeline.defs.ops_research import (
     search_gmail_threads,
     validate_payload,
 )
+from sales_agent_pipeline.workflow.state import LeadBatch
 
 # Partition key = workflow id. A live lead is one partition per run; a backlog, a backfill
 # or an import is a range in one run (single-run backfill policy), measured far faster.

@@ -15,16 +15,16 @@ from typing import TypeVar
 from dagster import DagsterLogManager
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.connectors.protocols import CRM
 from sales_agent_pipeline.db.repositories import idempotency
-from sales_agent_pipeline.defs.batch import LeadState
 from sales_agent_pipeline.domain.enums import IdempotencyStatus
 from sales_agent_pipeline.domain.errors import PipelineError
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import Company, NewTask, Task
 from sales_agent_pipeline.domain.workflow import ContactResult
+from sales_agent_pipeline.ports.vendors import CRM
 from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys
 from sales_agent_pipeline.steps.resolve_contact import resolve_contacts
+from sales_agent_pipeline.workflow.state import LeadState
 
 TASK_SCOPE = "hubspot.task.create"
 C = TypeVar("C")

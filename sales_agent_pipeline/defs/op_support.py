@@ -9,12 +9,12 @@ from dagster import OpExecutionContext
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.models import Workflow
 from sales_agent_pipeline.db.repositories import audit, workflows
-from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.runner import StepRunner, raise_waiting
 from sales_agent_pipeline.defs.tenants import TenantsResource
 from sales_agent_pipeline.domain.enums import StepStatus
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
+from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
 # The run's lead threads log through Dagster too: room for each beside the main thread.
 DAGSTER_POOL_OVERFLOW = 8

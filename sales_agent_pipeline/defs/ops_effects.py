@@ -7,7 +7,6 @@ from dagster import AssetExecutionContext, OpExecutionContext, Output, op
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outputs, workflows
-from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.defs.batched import create_tasks_once, per_tenant
 from sales_agent_pipeline.defs.effects import PostgresEffects
 from sales_agent_pipeline.defs.op_support import business_calendar, owner_timezone, step_runner
@@ -34,6 +33,7 @@ from sales_agent_pipeline.steps.create_hubspot_task import (
 from sales_agent_pipeline.steps.create_hubspot_task import create_hubspot_task as make_task
 from sales_agent_pipeline.steps.record_audit import label_thread
 from sales_agent_pipeline.steps.write_draft import write_draft as write
+from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
 
 def _now() -> datetime:

@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.models import FormSubmission, Workflow
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
-from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.defs.batched import per_tenant, search_companies, upsert_contacts
 from sales_agent_pipeline.defs.effects import PostgresEffects
 from sales_agent_pipeline.defs.op_support import (
@@ -39,6 +38,7 @@ from sales_agent_pipeline.steps.resolve_company import resolve_company as compan
 from sales_agent_pipeline.steps.resolve_contact import resolve_contact as contact
 from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads as search
 from sales_agent_pipeline.steps.validate_payload import validate_payload as validate
+from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
 
 def _now() -> datetime:

@@ -29,14 +29,14 @@ from sales_agent_pipeline.db.repositories.workflows import blocked_tenant_reason
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.stuck import sweep_stuck
 from sales_agent_pipeline.defs.vendors import GmailResource, HubSpotResource
-from sales_agent_pipeline.reconciliation.drift import DriftSummary, check_drift
-from sales_agent_pipeline.reconciliation.recover import (
+from sales_agent_pipeline.settings import get_settings
+from sales_agent_pipeline.usecases.reconciliation.drift import DriftSummary, check_drift
+from sales_agent_pipeline.usecases.reconciliation.recover import (
     FormCoverage,
     Window,
     forms_of,
     reconcile_form,
 )
-from sales_agent_pipeline.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

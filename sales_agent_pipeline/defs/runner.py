@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.connectors.hubspot_oauth import GrantRevoked
 from sales_agent_pipeline.db.repositories import audit, workflows
-from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowStatus
 from sales_agent_pipeline.domain.errors import LeadRejected, PipelineError, TransientError
+from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
 BACKOFF_CAP_SECONDS = 60.0
 

@@ -24,7 +24,6 @@ from sales_agent_pipeline.connectors.factory import (
     hubspot_requests_per_10s,
     hubspot_token,
 )
-from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.connectors.ratelimit import (
     HUBSPOT_SEARCH_WINDOW_SECONDS,
     HUBSPOT_WINDOW_SECONDS,
@@ -40,6 +39,7 @@ from sales_agent_pipeline.defs.resources import (
 )
 from sales_agent_pipeline.defs.tenants import TenantsResource
 from sales_agent_pipeline.domain.enums import HubSpotAuth
+from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.secretbox import secret_box
 
 T = TypeVar("T")

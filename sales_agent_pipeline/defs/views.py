@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.models import WorkflowEvent
-from sales_agent_pipeline.defs.batch import LeadBatch, LeadState
 from sales_agent_pipeline.domain.enums import StepStatus
+from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
 
 def hubspot_task_url(portal_id: int, task_id: str) -> str:

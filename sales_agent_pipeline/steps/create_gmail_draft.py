@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sales_agent_pipeline.connectors.protocols import Mail
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.models import DraftRef, OutgoingMail, SentRef
 from sales_agent_pipeline.domain.workflow import DraftContent, MailOutcome, ThreadContext
-from sales_agent_pipeline.steps.effects import Effects
+from sales_agent_pipeline.ports.effects import Effects
+from sales_agent_pipeline.ports.vendors import Mail
 
 
 @dataclass(frozen=True)

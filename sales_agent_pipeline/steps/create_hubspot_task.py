@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sales_agent_pipeline.connectors.protocols import CRM
 from sales_agent_pipeline.domain.models import NewTask, Task
 from sales_agent_pipeline.domain.workflow import DraftContent, NextStep
+from sales_agent_pipeline.ports.effects import Effects
+from sales_agent_pipeline.ports.vendors import CRM
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
-from sales_agent_pipeline.steps.effects import Effects
 
 DUE_AT = time(9, 0)
 

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.workflow import PastLead, SimilarPatterns
-
-
-class LeadHistory(Protocol):
-    """Past workflows of the tenant; implemented over PostgreSQL."""
-
-    def similar_leads(self, lead: Lead, limit: int = 50) -> list[PastLead]:
-        """Past leads of the same domain, industry or job title, newest first."""
-        ...
+from sales_agent_pipeline.ports.history import LeadHistory
 
 
 def summarise_patterns(lead: Lead, history: Sequence[PastLead]) -> SimilarPatterns:

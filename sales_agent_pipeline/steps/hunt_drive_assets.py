@@ -6,10 +6,10 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sales_agent_pipeline.connectors.protocols import Drive
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import DriveFile
 from sales_agent_pipeline.domain.workflow import AssetChoice
+from sales_agent_pipeline.ports.vendors import Drive
 
 _STOPWORDS = frozenset(
     [

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from mailparser_reply import EmailReplyParser
 
-from sales_agent_pipeline.connectors.protocols import Mail
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import MailThread, ThreadSummary
 from sales_agent_pipeline.domain.workflow import Speaker, ThreadContext
+from sales_agent_pipeline.ports.vendors import Mail
 
 _PARSER = EmailReplyParser(languages=["en", "de", "fr", "es", "nl"])
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sales_agent_pipeline.connectors.protocols import Mail
 from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.workflow import MailOutcome
+from sales_agent_pipeline.ports.vendors import Mail
 
 LABEL = "Sales Agent"
 

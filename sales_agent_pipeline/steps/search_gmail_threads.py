@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sales_agent_pipeline.connectors.protocols import Mail
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import ThreadSummary
+from sales_agent_pipeline.ports.vendors import Mail
 
 
 def search_gmail_threads(mail: Mail, lead: Lead, max_results: int = 5) -> list[ThreadSummary]:

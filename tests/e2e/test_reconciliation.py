@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
+from sales_agent_pipeline.connectors.dagster_launcher import LOCATION, REPOSITORY
 from sales_agent_pipeline.db.models import FormSubmission, ReconciliationReport, Workflow
-from sales_agent_pipeline.launcher import LOCATION, REPOSITORY
 from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e

@@ -24,9 +24,9 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
 from sales_agent_api.signature import sign_v3
+from sales_agent_pipeline.connectors.dagster_launcher import LOCATION, REPOSITORY
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.db.urls import app_url
-from sales_agent_pipeline.launcher import LOCATION, REPOSITORY
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_reconciliation import LAUNCH, graphql, poll
 from tests.sandbox.conftest import Admin

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sales_agent_pipeline.db.models import FormSubmission, LeadImport, Tenant, Workflow
 from sales_agent_pipeline.db.repositories import imports as repository
 from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
-from sales_agent_pipeline.imports import ImportRefused, ImportResult, import_csv
+from sales_agent_pipeline.usecases.imports import ImportRefused, ImportResult, import_csv
 from tests.conftest import accept_lead
 
 LIMITS = {"max_bytes": 64 * 1024, "max_rows": 50}

@@ -9,7 +9,7 @@ from sales_agent_pipeline.connectors.factory import (
     google_base_url,
     hubspot_base_url,
 )
-from sales_agent_pipeline.connectors.protocols import CRM, Calendar, Drive, Mail
+from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
 
 

@@ -21,9 +21,9 @@ from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_SENDER, ensure_demo_te
 from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.urls import libpq_dsn
-from sales_agent_pipeline.imports import ImportResult, import_csv
 from sales_agent_pipeline.secretbox import generate_key
 from sales_agent_pipeline.settings import get_settings
+from sales_agent_pipeline.usecases.imports import ImportResult, import_csv
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
 
 FORM_ID = DEMO_FORM

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.backfill import plan_reruns
 from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.secretbox import SecretBox, generate_key
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.backfill import plan_reruns
 from tests.conftest import accept_lead
 from tests.integration.pipeline.tenancy import new_portal_id
 

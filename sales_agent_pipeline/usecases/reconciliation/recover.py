@@ -11,13 +11,13 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.connectors.protocols import CRM
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import reconciliation as repo
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.domain.enums import SubmissionSource
 from sales_agent_pipeline.domain.errors import LeadRejected, PipelineError
 from sales_agent_pipeline.domain.models import UpstreamSubmission
+from sales_agent_pipeline.ports.vendors import CRM
 from sales_agent_pipeline.steps.validate_payload import extract_fields, normalise_email
 
 log = structlog.get_logger(__name__)

@@ -13,13 +13,13 @@ from datetime import datetime
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.connectors.protocols import CRM, Mail
 from sales_agent_pipeline.db.repositories import audit
 from sales_agent_pipeline.db.repositories import reconciliation as repo
 from sales_agent_pipeline.db.repositories.reconciliation import Outputs
 from sales_agent_pipeline.domain.enums import StepStatus, TaskStatus
 from sales_agent_pipeline.domain.errors import PipelineError
 from sales_agent_pipeline.domain.models import Task
+from sales_agent_pipeline.ports.vendors import CRM, Mail
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.connectors.factory import build_mail, gmail_quota_key
 from sales_agent_pipeline.connectors.metering import UsageMeter
-from sales_agent_pipeline.connectors.protocols import Mail
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.effects import PostgresEffects
 from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
@@ -30,6 +29,7 @@ from sales_agent_pipeline.domain.enums import StepStatus, WorkflowMode, Workflow
 from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError, TransientError
 from sales_agent_pipeline.domain.models import SentRef
 from sales_agent_pipeline.domain.workflow import MailOutcome
+from sales_agent_pipeline.ports.vendors import Mail
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.create_gmail_draft import ModePolicy, effective_mode
