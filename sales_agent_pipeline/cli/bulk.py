@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline.cli.context import settings as load_settings
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher, LaunchError
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.provision import provision
@@ -47,13 +48,6 @@ CSV_FILE = typer.Argument(..., exists=True, dir_okay=False, readable=True)
 SINCE = typer.Option(..., formats=DATETIME_FORMATS, help="from (UTC unless given)")
 UNTIL = typer.Option(None, formats=DATETIME_FORMATS, help="up to, excluded (default: now)")
 IMPORT_ID = typer.Option(None, "--import", help="only this import's leads")
-
-
-def _settings() -> Settings:
-    # main imports this module: importing its settings loader lazily avoids the cycle.
-    from sales_agent_pipeline.cli.main import _settings as load
-
-    return load()
 
 
 @contextmanager
@@ -145,7 +139,7 @@ def import_file(
     as_json: bool = typer.Option(False, "--json", help="print the per-row report as JSON"),
 ) -> None:
     """Import a CSV of leads; the stack's Dagster runs them in batches, below live leads."""
-    settings = _settings()
+    settings = load_settings()
     size = path.stat().st_size
     if size > settings.import_max_bytes:
         console.print(f"[red]{path} has {size} bytes; the limit is {settings.import_max_bytes}")
@@ -191,7 +185,7 @@ def rerun(
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
 ) -> None:
     """Re-run the workflows created in a window through Dagster (a partition backfill)."""
-    settings = _settings()
+    settings = load_settings()
     start, end = _utc(since), _utc(until) if until else datetime.now(UTC)
     with _sessions(settings) as sessions, sessions() as session:
         # Read-only: a dry run must write nothing, and this one cannot.

@@ -1,6 +1,7 @@
-"""What every database command of the CLI shares: one transaction, secrets read from files,
-and errors turned into one line and an exit code (2: the input or configuration, 1: the
-database or a vendor), never a traceback."""
+"""What every command of the CLI shares: the settings, one transaction, secrets read from
+files, and errors turned into one line and an exit code (2: the input or configuration, 1:
+the database or a vendor), never a traceback. The command modules and main import it; it
+imports none of them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import typer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,8 @@ from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
 from sales_agent_pipeline.db.provision import provision
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.domain.errors import ConfigurationError, PipelineError
-from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.observability import configure_logging
+from sales_agent_pipeline.settings import Settings, get_settings
 from sales_agent_pipeline.usecases.tenant_input import TenantInputError
 
 STDIN = "-"
@@ -32,11 +34,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def settings() -> Settings:
-    """The process's settings (a configuration error exits 2 with the variables named)."""
-    # main imports the command modules: its loader is imported lazily to avoid the cycle.
-    from sales_agent_pipeline.cli.main import _settings
-
-    return _settings()
+    """The process's settings, logging configured (a configuration error exits 2, named)."""
+    try:
+        config = get_settings()
+    except ValidationError as exc:
+        messages = "; ".join(str(error["msg"]) for error in exc.errors())
+        typer.secho(f"configuration error: {messages}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    configure_logging(config.log_level, config.log_format)
+    return config
 
 
 @contextmanager

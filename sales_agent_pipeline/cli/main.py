@@ -15,12 +15,12 @@ import httpx
 import psutil
 import psycopg
 import typer
-from pydantic import ValidationError
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.cli.apikey import apikey_app
 from sales_agent_pipeline.cli.bulk import import_file, rerun
+from sales_agent_pipeline.cli.context import settings as load_settings
 from sales_agent_pipeline.cli.secrets import secrets_app
 from sales_agent_pipeline.cli.tenant import tenant_app
 from sales_agent_pipeline.cli.usage import usage
@@ -28,8 +28,7 @@ from sales_agent_pipeline.db import migrate
 from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
 from sales_agent_pipeline.db.provision import Databases, provision
 from sales_agent_pipeline.domain.errors import ConfigurationError
-from sales_agent_pipeline.observability import configure_logging
-from sales_agent_pipeline.settings import Settings, get_settings
+from sales_agent_pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from sales_agent_pipeline.cli.stack import Stack
@@ -45,19 +44,8 @@ app.command("rerun")(rerun)
 app.command("usage")(usage)
 
 
-def _settings() -> Settings:
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        messages = "; ".join(str(error["msg"]) for error in exc.errors())
-        typer.secho(f"configuration error: {messages}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
 def _migrate(step: Callable[[URL, str], None], revision: str) -> None:
-    settings = _settings()
+    settings = load_settings()
     databases = provision(settings, upgrade=False)
     try:
         step(databases.app, revision)
@@ -86,7 +74,7 @@ def sandbox(
     empty: bool = typer.Option(False, help="start without the demo data"),
 ) -> None:
     """Serve the HubSpot + Google sandbox on its own (what `up` starts without credentials)."""
-    settings = _settings()
+    settings = load_settings()
     argv = [
         sys.executable,
         "-m",
@@ -168,7 +156,7 @@ def up() -> None:
     # Wall clock from the process's start: Python and our imports take seconds too.
     launched = psutil.Process().create_time()
     started = time.time()
-    settings = _settings()
+    settings = load_settings()
     try:
         check_ports(settings)
         databases = provision(settings)
