@@ -27,11 +27,8 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
-from sales_agent_pipeline.connectors.ratelimit import (
-    DEFAULT_MAX_WAIT_SECONDS,
-    QUOTA_WINDOW_SECONDS,
-)
 from sales_agent_pipeline.domain.errors import TransientError
+from sales_agent_pipeline.domain.quotas import DEFAULT_MAX_WAIT_SECONDS, QUOTA_WINDOW_SECONDS
 
 Lane = Literal["live", "import"]
 
