@@ -1,10 +1,11 @@
 """Each tenant's Gmail connector for the API's approvals, built once per credentials change.
 
 An approval sends from the draft's tenant's own mailbox with its own Google credentials and
-counts in that mailbox's quota (`approvals.tenant_mail`). Building one decrypts a key and
-discovers the API, so it is kept per tenant and rebuilt only when the tenant's Google
-credentials or sender change (their stored row's timestamp is the version: one small
-query per approval). The vendor calls an approval makes are added to the tenant's usage.
+counts in that mailbox's quota, shared with the pipeline's runs (`vendors.tenant_mail`, the
+builder the runs use too, in the live lane). Building one decrypts a key and discovers the
+API, so it is kept per tenant and rebuilt only when the tenant's Google credentials or
+sender change (their stored row's timestamp is the version: one small query per approval).
+The vendor calls an approval makes are added to the tenant's usage.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.db.models import Tenant, TenantSecret
+from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials
 from sales_agent_pipeline.db.repositories.usage import add_usage
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.ports.vendors import Mail
+from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings
-from sales_agent_pipeline.usecases.approvals import tenant_mail
+from sales_agent_pipeline.usecases.vendors import tenant_mail
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +70,9 @@ class TenantMailboxes:
             if found is not None and found.version == version:
                 return found.mail
             meter = found.meter if found is not None else UsageMeter()
-            mail = tenant_mail(self._engine, self._settings, tenant, meter=meter)
+            with self._sessions() as session:
+                credentials = load_credentials(session, secret_box(self._settings), tenant)
+            mail = tenant_mail(self._engine, self._settings, credentials, meter=meter)
             self._built[tenant.id] = _Mailbox(version, mail, meter)
             return mail
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
-from sales_agent_pipeline.db.quota import Lane, PostgresQuota
+from sales_agent_pipeline.db.quota import Lane
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.settings import Settings, get_settings
 
@@ -87,24 +87,3 @@ def is_import_run(context: InitResourceContext) -> bool:
 def run_lane(context: InitResourceContext) -> Lane:
     """The quota lane of the run: an import's runs take the import lane."""
     return "import" if is_import_run(context) else "live"
-
-
-def shared_quota(
-    database: DatabaseResource,
-    settings: Settings,
-    *,
-    key: str,
-    limit: int,
-    window_seconds: float,
-    lane: Lane,
-) -> PostgresQuota:
-    """A vendor quota every run process shares through the database; the import lane never
-    holds more than IMPORT_QUOTA_SHARE of the window."""
-    return PostgresQuota(
-        database.engine,
-        key=key,
-        limit=limit,
-        lane=lane,
-        share=settings.import_quota_share,
-        window_seconds=window_seconds,
-    )

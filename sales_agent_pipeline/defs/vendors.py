@@ -14,33 +14,12 @@ from typing import Generic, TypeVar
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from sales_agent_pipeline.connectors.factory import (
-    build_calendar,
-    build_crm,
-    build_drive,
-    build_mail,
-    gmail_quota_key,
-    hubspot_quota_key,
-    hubspot_requests_per_10s,
-    hubspot_token,
-)
-from sales_agent_pipeline.connectors.ratelimit import (
-    HUBSPOT_SEARCH_WINDOW_SECONDS,
-    HUBSPOT_WINDOW_SECONDS,
-    QUOTA_WINDOW_SECONDS,
-)
+from sales_agent_pipeline.connectors.factory import build_calendar, build_drive
 from sales_agent_pipeline.db.quota import Lane
-from sales_agent_pipeline.db.repositories.hubspot_grants import GrantTokens
-from sales_agent_pipeline.defs.resources import (
-    DatabaseResource,
-    SettingsResource,
-    run_lane,
-    shared_quota,
-)
+from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource, run_lane
 from sales_agent_pipeline.defs.tenants import TenantsResource
-from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
-from sales_agent_pipeline.secretbox import secret_box
+from sales_agent_pipeline.usecases.vendors import tenant_crm, tenant_mail
 
 T = TypeVar("T")
 
@@ -86,42 +65,13 @@ class HubSpotResource(ConfigurableResource):
         return self._crms.get(tenant_id, lambda: self._build(tenant_id))
 
     def _build(self, tenant_id: uuid.UUID) -> CRM:
-        settings = self.settings.get()
-        credentials = self.tenants.credentials(tenant_id)
-        tokens: GrantTokens | None = None
-        if credentials.hubspot_auth is HubSpotAuth.OAUTH:
-            tokens = GrantTokens(
-                self.database.sessions,
-                secret_box(settings),
-                settings,
-                tenant_id=tenant_id,
-                portal_id=credentials.portal_id,
-            )
-        else:
-            # Fails closed (naming the portal) before any quota row is written.
-            hubspot_token(settings, credentials)
-        key = hubspot_quota_key(settings, credentials)
-        requests = shared_quota(
-            self.database,
-            settings,
-            key=key,
-            limit=hubspot_requests_per_10s(settings, credentials),
-            window_seconds=HUBSPOT_WINDOW_SECONDS,
+        return tenant_crm(
+            self.database.engine,
+            self.database.sessions,
+            self.settings.get(),
+            self.tenants.credentials(tenant_id),
+            tenant_id=tenant_id,
             lane=self._lane,
-        )
-        searches = shared_quota(
-            self.database,
-            settings,
-            key=f"{key}:search",
-            limit=settings.hubspot_searches_per_second,
-            window_seconds=HUBSPOT_SEARCH_WINDOW_SECONDS,
-            lane=self._lane,
-        )
-        return build_crm(
-            settings,
-            credentials,
-            quotas=(requests, searches),
-            token_source=tokens,
             meter=self.tenants.meter(tenant_id),
         )
 
@@ -146,17 +96,13 @@ class GmailResource(ConfigurableResource):
         return self._mails.get(tenant_id, lambda: self._build(tenant_id))
 
     def _build(self, tenant_id: uuid.UUID) -> Mail:
-        settings = self.settings.get()
-        credentials = self.tenants.credentials(tenant_id)
-        quota = shared_quota(
-            self.database,
-            settings,
-            key=gmail_quota_key(settings, credentials),
-            limit=settings.gmail_quota_units_per_second * 60,
-            window_seconds=QUOTA_WINDOW_SECONDS,
+        return tenant_mail(
+            self.database.engine,
+            self.settings.get(),
+            self.tenants.credentials(tenant_id),
             lane=self._lane,
+            meter=self.tenants.meter(tenant_id),
         )
-        return build_mail(settings, credentials, quota=quota, meter=self.tenants.meter(tenant_id))
 
 
 class CalendarResource(ConfigurableResource):

@@ -14,23 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.connectors.factory import build_mail, gmail_quota_key
-from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.effects import PostgresEffects
 from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
-from sales_agent_pipeline.db.quota import PostgresQuota
 from sales_agent_pipeline.db.repositories import audit, outputs
-from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials
 from sales_agent_pipeline.domain.enums import StepStatus, WorkflowMode, WorkflowStatus
 from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError, TransientError
 from sales_agent_pipeline.domain.models import SentRef
 from sales_agent_pipeline.domain.workflow import MailOutcome
 from sales_agent_pipeline.ports.vendors import Mail
-from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.create_gmail_draft import ModePolicy, effective_mode
 
@@ -113,23 +108,6 @@ def _check_policy(session: Session, tenant: Tenant, settings: Settings) -> None:
     raise ApprovalRefused(Refusal.KILL_SWITCH if kill else Refusal.DAILY_CAP, f"not sent: {reason}")
 
 
-def tenant_mail(
-    engine: Engine, settings: Settings, tenant: Tenant, *, meter: UsageMeter | None = None
-) -> Mail:
-    """The tenant's Gmail connector for approvals outside a run (the API): the tenant's own
-    Google credentials acting for its mailbox, its sends counted in that mailbox's quota
-    shared with the pipeline's runs (live lane). Raises ConfigurationError naming the portal
-    when the tenant has no usable Google credentials."""
-    with sessionmaker(engine)() as session:
-        credentials = load_credentials(session, secret_box(settings), tenant)
-    quota = PostgresQuota(
-        engine,
-        key=gmail_quota_key(settings, credentials),
-        limit=settings.gmail_quota_units_per_second * 60,
-    )
-    return build_mail(settings, credentials, quota=quota, meter=meter)
-
-
 def approve_draft(
     sessions: sessionmaker[Session],
     mail: MailFor,
@@ -143,8 +121,8 @@ def approve_draft(
     """Send the draft (named by its id or its workflow's) once, recording who approved it.
 
     `mail` gives the Gmail connector of the draft's tenant: the send goes from that
-    tenant's mailbox with its credentials, never another's (the API passes a cached
-    `tenant_mail`, the Dagster job its per-tenant resource). An already sent draft is
+    tenant's mailbox with its credentials, never another's (the API passes its cached
+    `vendors.tenant_mail`, the Dagster job its per-tenant resource). An already sent draft is
     answered as it is. The draft row stays locked from the check to the record, so a
     concurrent approve waits and then finds it sent.
     """
