@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from sales_agent_pipeline.domain.enums import IdempotencyStatus
 from sales_agent_pipeline.domain.errors import PermanentError
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class PostgresEffects:
@@ -60,3 +61,49 @@ class PostgresEffects:
     def _complete(self, record_id: int, result: BaseModel) -> None:
         with self._sessions.begin() as session:
             idempotency.complete(session, record_id, result.model_dump(mode="json"))
+
+
+class PostgresEffectStore:
+    """The effects' records in PostgreSQL: per workflow, or a batch of workflows at once."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def for_workflow(self, workflow_id: uuid.UUID) -> PostgresEffects:
+        """The effects of one workflow."""
+        return PostgresEffects(self._sessions, workflow_id)
+
+    def once_many(
+        self,
+        scope: str,
+        items: Mapping[uuid.UUID, T],
+        action: Callable[[list[T]], list[M]],
+        *,
+        model: type[M],
+    ) -> dict[uuid.UUID, M]:
+        """Write what no earlier attempt wrote, in one `action` call, once per workflow.
+
+        Each workflow's record is written (pending) before the call and completed with its
+        result after it, as `once` does. A record left pending by a crash is not written
+        here: the per-workflow `once` looks for that object by its marker first. When the
+        call fails, the records stay pending (some writes may have landed).
+        """
+        done: dict[uuid.UUID, M] = {}
+        fresh: list[tuple[uuid.UUID, int]] = []
+        with self._sessions.begin() as session:
+            for workflow_id in items:
+                record, created = idempotency.begin(session, scope, str(workflow_id), workflow_id)
+                if record.status == IdempotencyStatus.COMPLETED.value and record.result is not None:
+                    done[workflow_id] = model.model_validate(record.result)
+                elif created or record.status == IdempotencyStatus.FAILED.value:
+                    if not created:
+                        idempotency.reopen(session, record.id)
+                    fresh.append((workflow_id, record.id))
+        if not fresh:
+            return done
+        results = action([items[workflow_id] for workflow_id, _ in fresh])
+        with self._sessions.begin() as session:
+            for (workflow_id, record_id), result in zip(fresh, results, strict=True):
+                idempotency.complete(session, record_id, result.model_dump(mode="json"))
+                done[workflow_id] = result
+        return done

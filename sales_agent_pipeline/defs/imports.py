@@ -16,6 +16,7 @@ from dagster import (
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import imports
 from sales_agent_pipeline.defs.assets import leads_partitions, process_formlead
+from sales_agent_pipeline.defs.dagster_internals import count_runs, partition_range_tags
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 
 IN_FLIGHT = [
@@ -63,8 +64,9 @@ def import_runs_sensor(
     new_keys: list[str] = []
     for work in waiting:
         if work.portal_id not in in_flight:
-            in_flight[work.portal_id] = context.instance.get_runs_count(
-                RunsFilter(tags={tags.IMPORT_TENANT: str(work.portal_id)}, statuses=IN_FLIGHT)
+            in_flight[work.portal_id] = count_runs(
+                context.instance,
+                RunsFilter(tags={tags.IMPORT_TENANT: str(work.portal_id)}, statuses=IN_FLIGHT),
             )
         while in_flight[work.portal_id] < config.import_runs_in_flight:
             with database.session() as session:
@@ -97,8 +99,7 @@ def import_runs_sensor(
                         tags={
                             **run_tags,
                             tags.LEADS: str(len(fresh)),
-                            "dagster/asset_partition_range_start": fresh[0],
-                            "dagster/asset_partition_range_end": fresh[-1],
+                            **partition_range_tags(fresh[0], fresh[-1]),
                         },
                     )
                 )

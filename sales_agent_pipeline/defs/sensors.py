@@ -14,6 +14,7 @@ from dagster import (
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outbox
 from sales_agent_pipeline.defs.assets import leads_partitions, process_formlead
+from sales_agent_pipeline.defs.dagster_internals import partition_range_tags
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.stuck import sweep_stuck
 
@@ -83,8 +84,7 @@ def received_leads_sensor(
                 tags={
                     **run_tags,
                     tags.LEADS: str(len(chunk)),
-                    "dagster/asset_partition_range_start": chunk[0],
-                    "dagster/asset_partition_range_end": chunk[-1],
+                    **partition_range_tags(chunk[0], chunk[-1]),
                 },
             )
         )

@@ -8,11 +8,10 @@ from collections.abc import Collection
 from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.db.models import WorkflowEvent
-from sales_agent_pipeline.domain.enums import StepStatus
+from sales_agent_pipeline.db.repositories import audit
+from sales_agent_pipeline.defs.dagster_internals import accumulate_partition_metadata
 from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
 
@@ -51,29 +50,10 @@ def step_durations(
     sessions: sessionmaker[Session], workflow_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, int]]:
     """Milliseconds per step of each lead's latest run, in one query for a whole batch."""
-    durations: dict[uuid.UUID, dict[str, int]] = {workflow_id: {} for workflow_id in workflow_ids}
-    if not durations:
-        return durations
+    if not workflow_ids:
+        return {}
     with sessions() as session:
-        rows = session.execute(
-            select(
-                WorkflowEvent.workflow_id,
-                WorkflowEvent.step_number,
-                WorkflowEvent.step_name,
-                WorkflowEvent.duration_ms,
-            )
-            .where(
-                WorkflowEvent.workflow_id.in_(list(durations)),
-                WorkflowEvent.status == StepStatus.SUCCEEDED.value,
-                # Events outside the 13 steps (an approval, a retry) have no step number.
-                WorkflowEvent.step_number.is_not(None),
-            )
-            .order_by(WorkflowEvent.id)
-        ).all()
-    for workflow_id, number, name, ms in rows:
-        # Ordered by id: a later run's event for the same step replaces an earlier one.
-        durations[workflow_id][f"{number:02d} {name}"] = ms or 0
-    return durations
+        return audit.latest_step_durations(session, workflow_ids)
 
 
 def batch_metadata(batch: LeadBatch, sessions: sessionmaker[Session]) -> dict[str, Any]:
@@ -122,19 +102,10 @@ def add_partition_metadata(
 
     The public `add_asset_metadata(partition_key=...)` checks every key against the run's
     range by loading all the dynamic partitions of `leads` from Dagster's database, on a new
-    connection, per call: O(leads ever known) per lead, quadratic over a bulk import. The
-    keys here are the run's own partitions, so they go to the step's metadata accumulator
-    directly (what that call does after its check); without it, the public call.
+    connection, per call: quadratic over a bulk import. The keys here are the run's own
+    partitions, so they skip that check (dagster_internals); without it, the public call.
     """
-    step = context.op_execution_context.get_step_execution_context()
-    accumulator = getattr(step, "_metadata_accumulator", None)
-    asset_key = context.assets_def.key
-    if accumulator is None or not hasattr(accumulator, "with_additional_asset_metadata"):
-        for key, metadata in by_partition.items():
-            context.add_asset_metadata(metadata, partition_key=key)
+    if accumulate_partition_metadata(context, by_partition):
         return
     for key, metadata in by_partition.items():
-        accumulator = accumulator.with_additional_asset_metadata(
-            asset_key=asset_key, metadata=metadata, partition_key=key
-        )
-    step._metadata_accumulator = accumulator
+        context.add_asset_metadata(metadata, partition_key=key)

@@ -191,3 +191,12 @@ class MailOutcome(_Frozen):
         if self.message_id:
             return f"https://mail.google.com/mail/#drafts?compose={self.message_id}"
         return None
+
+
+class PreviousMail(_Frozen):
+    """What an earlier run of the same workflow left in Gmail (draft, message, thread)."""
+
+    draft_id: str | None
+    message_id: str | None
+    thread_id: str | None
+    sent: bool

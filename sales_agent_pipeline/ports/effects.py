@@ -1,13 +1,15 @@
-"""What the steps need from the outside besides the vendors: exactly-once effects, history."""
+"""Exactly-once external writes: what the effect steps need besides the vendors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class Effects(Protocol):
@@ -26,5 +28,30 @@ class Effects(Protocol):
 
         A record left pending by a crash is resolved with `recover` (looking the object up
         by a marker the write set) before the action runs again.
+        """
+        ...
+
+
+class EffectStore(Protocol):
+    """Where the effects' records are kept: one workflow's, or a batch's at once."""
+
+    def for_workflow(self, workflow_id: uuid.UUID) -> Effects:
+        """The effects of one workflow."""
+        ...
+
+    def once_many(
+        self,
+        scope: str,
+        items: Mapping[uuid.UUID, T],
+        action: Callable[[list[T]], list[M]],
+        *,
+        model: type[M],
+    ) -> dict[uuid.UUID, M]:
+        """One write per workflow (key: its id) for many at once, in one `action` call.
+
+        Workflows whose write already completed get the stored result; those a crashed
+        attempt left pending are not written here (the per-workflow `once` recovers them
+        first). When `action` fails the records stay pending and nothing is returned for
+        them: some writes may have landed.
         """
         ...

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.models import DraftRef, OutgoingMail, SentRef
-from sales_agent_pipeline.domain.workflow import DraftContent, MailOutcome, ThreadContext
+from sales_agent_pipeline.domain.workflow import (
+    DraftContent,
+    MailOutcome,
+    PreviousMail,
+    ThreadContext,
+)
 from sales_agent_pipeline.ports.effects import Effects
 from sales_agent_pipeline.ports.vendors import Mail
 
@@ -36,16 +41,6 @@ def effective_mode(policy: ModePolicy) -> tuple[WorkflowMode, str | None]:
     if policy.sent_today >= policy.daily_send_cap:
         return WorkflowMode.DRAFT_ONLY, f"daily send cap of {policy.daily_send_cap} reached"
     return WorkflowMode.SEND, None
-
-
-@dataclass(frozen=True)
-class PreviousMail:
-    """What an earlier run of the same workflow left in Gmail."""
-
-    draft_id: str | None
-    message_id: str | None
-    thread_id: str | None
-    sent: bool
 
 
 def outgoing_mail(content: DraftContent, context: ThreadContext, marker: str) -> OutgoingMail:

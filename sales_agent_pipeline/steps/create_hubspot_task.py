@@ -12,6 +12,8 @@ from sales_agent_pipeline.ports.vendors import CRM
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
 
 DUE_AT = time(9, 0)
+# The idempotency scope of task creation, batched or not: one task per workflow.
+TASK_SCOPE = "hubspot.task.create"
 
 
 def task_marker(workflow_id: str) -> str:
@@ -62,7 +64,7 @@ def build_task(
 def create_hubspot_task(crm: CRM, effects: Effects, workflow_id: str, task: NewTask) -> Task:
     """Create the task once per workflow, whatever retries or re-runs happen."""
     return effects.once(
-        "hubspot.task.create",
+        TASK_SCOPE,
         workflow_id,
         lambda: crm.create_task(task),
         model=Task,

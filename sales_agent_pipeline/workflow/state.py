@@ -1,4 +1,4 @@
-"""What flows between the 13 ops: the run's leads, each carrying every step's output so far."""
+"""What flows from step to step: the run's leads, each carrying every step's output so far."""
 
 from __future__ import annotations
 
@@ -24,9 +24,13 @@ from sales_agent_pipeline.domain.workflow import (
 
 
 class LeadState(BaseModel):
-    """One lead's progress through the run; `outcome` is set once it stops early."""
+    """One lead's progress through the run; `outcome` is set once it stops early.
 
-    model_config = ConfigDict(frozen=True)
+    A step's output is a field here. A step added to the table without a field of its own
+    keeps its output as an extra (JSON-shaped), so a new step needs no change to this class.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     item: WorkItem
     outcome: WorkflowStatus | None = None

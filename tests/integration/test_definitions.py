@@ -15,6 +15,7 @@ from sales_agent_pipeline.db.provision import Databases
 from sales_agent_pipeline.db.urls import DAGSTER_DRIVER, libpq_dsn
 from sales_agent_pipeline.defs.resources import DatabaseResource
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.workflow.table import STEPS
 
 
 def test_the_code_location_validates_with_the_dagster_cli(
@@ -53,21 +54,9 @@ def test_the_job_runs_the_13_steps_in_order_in_process() -> None:
     job = defs.resolve_job_def("process_formlead")
     graph = job.graph.node_named("lead_followup").definition
     assert isinstance(graph, GraphDefinition)
-    assert [node.name for node in graph.nodes_in_topological_order] == [
-        "validate_payload",
-        "resolve_contact",
-        "resolve_company",
-        "search_gmail_threads",
-        "read_thread_context",
-        "find_similar_patterns",
-        "hunt_drive_assets",
-        "propose_meeting_slots",
-        "plan_next_step",
-        "write_draft",
-        "create_gmail_draft",
-        "create_hubspot_task",
-        "record_audit",
-    ]
+    # The graph is the step table's rows, in order (the table is the one list of steps).
+    assert [node.name for node in graph.nodes_in_topological_order] == list(STEPS)
+    assert len(STEPS) == 13
     assert job.executor_def.name == "in_process"
     assert job.partitions_def is not None
 

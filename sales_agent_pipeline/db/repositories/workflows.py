@@ -24,6 +24,11 @@ RECLAIMABLE = (
 )
 
 
+def exists(session: Session, workflow_id: uuid.UUID) -> bool:
+    """Whether the workflow exists."""
+    return session.get(Workflow, workflow_id) is not None
+
+
 def claim(
     session: Session, workflow_ids: Sequence[uuid.UUID], run_id: str, *, rerun: bool = False
 ) -> list[uuid.UUID]:

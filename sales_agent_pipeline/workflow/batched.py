@@ -12,26 +12,23 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
-from dagster import DagsterLogManager
-from sqlalchemy.orm import Session, sessionmaker
-
-from sales_agent_pipeline.db.repositories import idempotency
-from sales_agent_pipeline.domain.enums import IdempotencyStatus
 from sales_agent_pipeline.domain.errors import PipelineError
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import Company, NewTask, Task
 from sales_agent_pipeline.domain.workflow import ContactResult
+from sales_agent_pipeline.ports.effects import EffectStore
 from sales_agent_pipeline.ports.vendors import CRM
+from sales_agent_pipeline.steps.create_hubspot_task import TASK_SCOPE
 from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys
 from sales_agent_pipeline.steps.resolve_contact import resolve_contacts
+from sales_agent_pipeline.workflow.services import Log
 from sales_agent_pipeline.workflow.state import LeadState
 
-TASK_SCOPE = "hubspot.task.create"
 C = TypeVar("C")
 
 
 def per_tenant(
-    states: Iterable[LeadState], connector: Callable[[uuid.UUID], C], log: DagsterLogManager
+    states: Iterable[LeadState], connector: Callable[[uuid.UUID], C], log: Log
 ) -> Iterator[tuple[C, list[LeadState]]]:
     """The leads grouped by tenant, each group with its tenant's connector.
 
@@ -51,7 +48,7 @@ def per_tenant(
 
 
 def upsert_contacts(
-    crm: CRM, leads: Mapping[uuid.UUID, Lead], log: DagsterLogManager
+    crm: CRM, leads: Mapping[uuid.UUID, Lead], log: Log
 ) -> dict[uuid.UUID, ContactResult]:
     """Each lead's contact from batch upserts (idempotent by email); {} when it failed."""
     if len(leads) < 2:
@@ -68,7 +65,7 @@ def upsert_contacts(
     }
 
 
-def search_companies(crm: CRM, leads: list[Lead], log: DagsterLogManager) -> KnownCompanies:
+def search_companies(crm: CRM, leads: list[Lead], log: Log) -> KnownCompanies:
     """The batch's companies by domain, then by name for the domains not found: two searches
     per 100 leads instead of one or two per lead. {} when a search failed."""
     if len(leads) < 2:
@@ -92,42 +89,17 @@ def search_companies(crm: CRM, leads: list[Lead], log: DagsterLogManager) -> Kno
     return known
 
 
-def create_tasks_once(
-    sessions: sessionmaker[Session],
-    crm: CRM,
-    tasks: Mapping[uuid.UUID, NewTask],
-    log: DagsterLogManager,
+def create_tasks(
+    effects: EffectStore, crm: CRM, tasks: Mapping[uuid.UUID, NewTask], log: Log
 ) -> dict[uuid.UUID, Task]:
-    """Create the tasks no earlier attempt made, in batch calls, once per workflow.
-
-    Each workflow's idempotency record is written (pending) before the call and completed
-    with its task after it, as the single-task path does. A record left pending by a crash
-    is not batched: the per-lead path first looks for that task by its marker.
-    """
+    """Create the tasks no earlier attempt made, in batch calls, once per workflow (under
+    the same idempotency records as the single-task path, which then finds them done)."""
     if len(tasks) < 2:
         return {}
-    done: dict[uuid.UUID, Task] = {}
-    fresh: list[tuple[uuid.UUID, int]] = []
-    with sessions.begin() as session:
-        for workflow_id in tasks:
-            record, created = idempotency.begin(session, TASK_SCOPE, str(workflow_id), workflow_id)
-            if record.status == IdempotencyStatus.COMPLETED.value and record.result is not None:
-                done[workflow_id] = Task.model_validate(record.result)
-            elif created or record.status == IdempotencyStatus.FAILED.value:
-                if not created:
-                    idempotency.reopen(session, record.id)
-                fresh.append((workflow_id, record.id))
-    if not fresh:
-        return done
     try:
-        created_tasks = crm.create_tasks([tasks[workflow_id] for workflow_id, _ in fresh])
+        return effects.once_many(TASK_SCOPE, tasks, crm.create_tasks, model=Task)
     except PipelineError as exc:
         # The records stay pending: some tasks may exist (a 207, a 500 after commit), so the
         # per-lead path recovers by marker before it creates anything.
         log.warning(f"batch task create failed, each lead goes on its own: {exc}")
-        return done
-    with sessions.begin() as session:
-        for (workflow_id, record_id), task in zip(fresh, created_tasks, strict=True):
-            idempotency.complete(session, record_id, task.model_dump(mode="json"))
-            done[workflow_id] = task
-    return done
+        return {}

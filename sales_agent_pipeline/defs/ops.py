@@ -1,0 +1,215 @@
+"""The Dagster shell of the step table: one op per row, all made by one factory.
+
+An op builds the step's ports from the run's resources, hands the batch to the workflow's
+runner, and turns its outcome into Dagster's terms: the batch for the next op, a
+`RetryRequested`, or a `Failure`. The first op claims the run's leads; the last closes
+them and writes the materialisation's metadata.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    Failure,
+    In,
+    MetadataValue,
+    OpDefinition,
+    OpExecutionContext,
+    Out,
+    Output,
+    RetryRequested,
+    op,
+)
+
+from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline.db.effects import PostgresEffectStore
+from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
+from sales_agent_pipeline.db.repositories.lead_records import PostgresLeadRecords
+from sales_agent_pipeline.db.repositories.trail import PostgresTrail
+from sales_agent_pipeline.defs.resources import DatabaseResource
+from sales_agent_pipeline.defs.views import (
+    add_partition_metadata,
+    batch_metadata,
+    lead_metadata,
+    step_durations,
+)
+from sales_agent_pipeline.domain.enums import WorkflowStatus
+from sales_agent_pipeline.workflow.claim import claim
+from sales_agent_pipeline.workflow.outcome import Done, Outcome, RetryAfter, Stopped
+from sales_agent_pipeline.workflow.runner import RetryPolicy, StepRunner, waiting_outcome
+from sales_agent_pipeline.workflow.services import Services
+from sales_agent_pipeline.workflow.state import LeadBatch
+from sales_agent_pipeline.workflow.step import Step
+
+# The run's resources every step op may use; the vendors' by the port they serve.
+VENDOR_RESOURCES = {"crm": "hubspot", "mail": "gmail", "drive": "drive", "calendar": "calendar"}
+RESOURCE_KEYS = {"database", "settings", *VENDOR_RESOURCES.values()}
+# The run's lead threads log through Dagster too: room for each beside the main thread.
+DAGSTER_POOL_OVERFLOW = 8
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def services_for(context: OpExecutionContext) -> Services:
+    """The ports of a step, on this run's resources."""
+    resources = context.resources
+    database: DatabaseResource = resources.database
+    sessions = database.sessions
+    return Services(
+        settings=resources.settings.get(),
+        records=PostgresLeadRecords(sessions),
+        effects=PostgresEffectStore(sessions),
+        crm=resources.hubspot.for_tenant,
+        mail=resources.gmail.for_tenant,
+        drive=resources.drive.for_tenant,
+        calendar=resources.calendar.for_tenant,
+        history=lambda tenant_id, workflow_id: PostgresLeadHistory(
+            sessions, tenant_id, workflow_id
+        ),
+        now=_now,
+        log=context.log,
+    )
+
+
+def dagster_terms(outcome: Outcome) -> LeadBatch:
+    """The runner's outcome as Dagster takes it: the batch, or RetryRequested or Failure."""
+    if isinstance(outcome, Done):
+        return outcome.batch
+    if isinstance(outcome, RetryAfter):
+        raise RetryRequested(
+            max_retries=outcome.max_retries, seconds_to_wait=outcome.seconds
+        ) from outcome.error
+    assert isinstance(outcome, Stopped)
+    metadata = {
+        key: MetadataValue.bool(value) if isinstance(value, bool) else MetadataValue.text(value)
+        for key, value in outcome.details.items()
+    }
+    raise Failure(
+        description=outcome.description, metadata=metadata, allow_retries=outcome.retryable
+    )
+
+
+def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadBatch:
+    """One row of the table over the batch, with the audit trail and the retry policy."""
+    services = services_for(context)
+    config = services.settings
+    database: DatabaseResource = context.resources.database
+    runner = StepRunner(
+        PostgresTrail(database.sessions, context.run_id),
+        context.log,
+        attempt=context.retry_number,
+        policy=RetryPolicy(config.step_max_retries, config.step_retry_base_seconds),
+        concurrency=config.step_concurrency,
+    )
+    try:
+        outcome = runner.run(step, batch, services)
+    finally:
+        # What the step's vendor calls counted goes into each tenant's usage: once per op.
+        flushed: set[int] = set()
+        for port in sorted(step.vendors):
+            counters = getattr(context.resources, VENDOR_RESOURCES[port]).tenants
+            if id(counters) not in flushed:
+                flushed.add(id(counters))
+                counters.flush_usage()
+    result = dagster_terms(outcome)
+    run_tags = step.tags(result) if step.tags else {}
+    if run_tags:
+        context.instance.add_run_tags(context.run_id, run_tags)
+    return result
+
+
+def pool_dagster_connections(context: OpExecutionContext) -> None:
+    """Let this run's Dagster storage keep its PostgreSQL connections open.
+
+    In a run worker dagster-postgres opens a new connection (a new server process) for
+    every event it stores or reads: a batch run stores hundreds (each op's events, each
+    lead's materialisation), and they cost more than the leads' own work. The webserver's
+    pooled set-up (public on the instance) keeps a few open; no statement timeout.
+    """
+    context.instance.optimize_for_webserver(
+        statement_timeout=0, pool_recycle=3600, max_overflow=DAGSTER_POOL_OVERFLOW
+    )
+
+
+def claim_batch(context: OpExecutionContext, step: Step) -> LeadBatch:
+    """Claim the run's workflows (its partitions): the leads it carries."""
+    ids = [uuid.UUID(key) for key in context.partition_keys]
+    # A re-execution from the UI copies its parent's tags, the live trigger included, but
+    # it is an operator's re-run: it must take over the failed (or finished) workflow.
+    rerun = (
+        context.run.tags.get(tags.TRIGGER) not in tags.LIVE_TRIGGERS
+        or context.run.parent_run_id is not None
+    )
+    database: DatabaseResource = context.resources.database
+    claimed = claim(database.sessions, context.run_id, ids, rerun=rerun)
+    if claimed.refused:
+        context.log.info(f"{claimed.refused} workflow(s) not claimed: nothing to do")
+    if claimed.held and not claimed.batch.leads:
+        dagster_terms(waiting_outcome(step.name, claimed.held))
+    return claimed.batch
+
+
+def close_batch(context: AssetExecutionContext, batch: LeadBatch) -> Output[LeadBatch]:
+    """The run's leads that went through every step succeeded; the metadata operators see
+    (a batch run's has counts, and each lead's partition gets its own)."""
+    final = LeadBatch(
+        leads=tuple(
+            state.model_copy(update={"outcome": WorkflowStatus.SUCCEEDED})
+            if state.active
+            else state
+            for state in batch.leads
+        )
+    )
+    database: DatabaseResource = context.resources.database
+    if len(final.leads) > 1:
+        durations = step_durations(database.sessions, [s.workflow_id for s in final.leads])
+        add_partition_metadata(
+            context,
+            {
+                str(state.workflow_id): lead_metadata(state, durations[state.workflow_id])
+                for state in final.leads
+            },
+        )
+    return Output(final, metadata=batch_metadata(final, database.sessions))
+
+
+def step_op(step: Step, *, first: bool = False, last: bool = False) -> OpDefinition:
+    """The op of one row: the first takes no input (it claims the run's leads), the last
+    gives the asset's output with its metadata."""
+    common: dict[str, Any] = {
+        "name": step.name,
+        "description": step.description,
+        "required_resource_keys": RESOURCE_KEYS,
+    }
+    if first:
+
+        @op(**common, out=Out(LeadBatch))
+        def first_op(context: OpExecutionContext) -> LeadBatch:
+            pool_dagster_connections(context)
+            return run_step(context, step, claim_batch(context, step))
+
+        return first_op
+    if last:
+
+        @op(**common, ins={"batch": In(LeadBatch)}, out=Out(LeadBatch))
+        def last_op(context: AssetExecutionContext, batch: LeadBatch) -> Output[LeadBatch]:
+            return close_batch(context, run_step(context.op_execution_context, step, batch))
+
+        return last_op
+
+    @op(**common, ins={"batch": In(LeadBatch)}, out=Out(LeadBatch))
+    def step_in_between(context: OpExecutionContext, batch: LeadBatch) -> LeadBatch:
+        return run_step(context, step, batch)
+
+    return step_in_between
+
+
+def step_ops(table: Sequence[Step]) -> list[OpDefinition]:
+    """The table's ops, in order."""
+    last = len(table) - 1
+    return [step_op(step, first=i == 0, last=i == last) for i, step in enumerate(table)]

@@ -1,0 +1,55 @@
+"""Our own record of what a workflow wrote where: the draft, the mail, the task."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Protocol
+
+from sales_agent_pipeline.domain.enums import WorkflowMode
+from sales_agent_pipeline.domain.lead import Lead
+from sales_agent_pipeline.domain.models import DriveFile, Task
+from sales_agent_pipeline.domain.workflow import DraftContent, MailOutcome, PreviousMail
+
+
+class LeadRecords(Protocol):
+    """The steps' writes to our database; each call is one short transaction."""
+
+    def note_lead(self, workflow_id: uuid.UUID, lead: Lead) -> None:
+        """Keep the lead's industry and job title on its submission (step 6 matches them)."""
+        ...
+
+    def save_draft(
+        self, workflow_id: uuid.UUID, content: DraftContent, assets: list[DriveFile]
+    ) -> None:
+        """Store what the draft says before Gmail sees it; a sent draft is never changed."""
+        ...
+
+    def previous_mail(self, workflow_id: uuid.UUID) -> PreviousMail | None:
+        """What an earlier run of the workflow left in Gmail, if anything."""
+        ...
+
+    def sent_today(self, tenant_id: uuid.UUID, now: datetime) -> int:
+        """How many emails the tenant sent since midnight UTC (the daily cap)."""
+        ...
+
+    def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:
+        """Where Gmail put the draft or the sent message."""
+        ...
+
+    def save_task(
+        self,
+        workflow_id: uuid.UUID,
+        task: Task,
+        *,
+        contact_id: str,
+        company_id: str | None,
+        owner_id: str | None,
+        due_date: date,
+    ) -> None:
+        """Our record of the HubSpot task."""
+        ...
+
+    def finish(self, workflow_id: uuid.UUID, mode: WorkflowMode | None) -> None:
+        """Close the workflow as succeeded, in the mode its mail went out in."""
+        ...

@@ -1,0 +1,147 @@
+"""Steps 10-13's work on one lead: the writes to Gmail, HubSpot and our own records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline.domain.enums import WorkflowMode
+from sales_agent_pipeline.domain.models import NewTask
+from sales_agent_pipeline.steps.create_gmail_draft import ModePolicy, effective_mode
+from sales_agent_pipeline.steps.create_gmail_draft import create_gmail_draft as draft_or_send
+from sales_agent_pipeline.steps.create_hubspot_task import build_task, create_hubspot_task, task_due
+from sales_agent_pipeline.steps.record_audit import label_thread
+from sales_agent_pipeline.steps.write_draft import write_draft
+from sales_agent_pipeline.workflow.batched import create_tasks, per_tenant
+from sales_agent_pipeline.workflow.research import business_calendar, owner_timezone
+from sales_agent_pipeline.workflow.services import Services
+from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
+
+
+def draft(services: Services, state: LeadState, _: None) -> dict[str, Any]:
+    """Step 10: the email in the tenant's voice; stored before Gmail sees it."""
+    assert state.lead is not None
+    assert state.context is not None
+    assert state.plan is not None
+    content = write_draft(state.lead, state.context, state.plan, state.item.tenant.voice)
+    chosen = [state.plan.asset] if state.plan.asset else []
+    services.records.save_draft(state.workflow_id, content, chosen)
+    return {"draft": content}
+
+
+def mail(services: Services, state: LeadState, _: None) -> dict[str, Any]:
+    """Step 11: DRAFT_ONLY drafts (in the thread when one exists); SEND sends. Once."""
+    assert state.draft is not None
+    assert state.context is not None
+    config = services.settings
+    tenant = state.item.tenant
+    previous = services.records.previous_mail(state.workflow_id)
+    count = services.records.sent_today(tenant.tenant_id, services.now())
+    mode, reason = effective_mode(
+        ModePolicy(
+            global_mode=config.workflow_mode,
+            global_kill_switch=config.send_kill_switch,
+            tenant_mode=tenant.mode,
+            tenant_kill_switch=tenant.send_kill_switch,
+            override=state.item.mode_override,
+            sent_today=count,
+            daily_send_cap=tenant.daily_send_cap,
+        )
+    )
+    outcome = draft_or_send(
+        services.mail(tenant.tenant_id),
+        services.effects.for_workflow(state.workflow_id),
+        workflow_id=str(state.workflow_id),
+        content=state.draft,
+        context=state.context,
+        mode=mode,
+        mode_reason=reason,
+        previous=previous,
+    )
+    services.records.record_mail(state.workflow_id, outcome)
+    return {"mail": outcome}
+
+
+def drafting_only(services: Services, batch: LeadBatch) -> bool:
+    """Sends take turns (each checks the tenant's daily cap against what was sent before
+    it); a batch that only drafts goes at once."""
+    return not any(
+        (state.item.mode_override or state.item.tenant.mode or services.settings.workflow_mode)
+        is WorkflowMode.SEND
+        for state in batch.active
+    )
+
+
+def mode_tags(batch: LeadBatch) -> dict[str, str]:
+    """The run's mode tag; a batch whose leads went out in different modes is "mixed"."""
+    modes = {state.mail.mode.value for state in batch.leads if state.mail is not None}
+    if not modes:
+        return {}
+    return {tags.MODE: modes.pop() if len(modes) == 1 else "mixed"}
+
+
+def planned_task(state: LeadState, now: datetime) -> tuple[NewTask, datetime]:
+    """The lead's follow-up task and when it is due."""
+    assert state.contact is not None
+    assert state.draft is not None
+    assert state.plan is not None
+    assert state.mail is not None
+    due = task_due(now, owner_timezone(state), business_calendar(state, now))
+    owner = state.contact.owner
+    found = state.company.company if state.company else None
+    new_task = build_task(
+        workflow_id=str(state.workflow_id),
+        draft=state.draft,
+        plan=state.plan,
+        draft_link=state.mail.link,
+        due_at=due,
+        owner_id=owner.id if owner else None,
+        contact_id=state.contact.contact.id,
+        company_id=found.id if found else None,
+        sent=state.mail.sent,
+    )
+    return new_task, due
+
+
+def create_task_batch(services: Services, leads: Sequence[LeadState]) -> None:
+    """A batch of leads creates its tasks 100 per call first (HubSpot's batch create), each
+    under its workflow's idempotency record; the per-lead work then finds them done. Each
+    tenant's tasks go in its own calls, into its own portal."""
+    for crm, states in per_tenant(leads, services.crm, services.log):
+        tasks: dict[uuid.UUID, NewTask] = {
+            state.workflow_id: planned_task(state, services.now())[0]
+            for state in states
+            if state.contact and state.draft and state.plan and state.mail
+        }
+        create_tasks(services.effects, crm, tasks, services.log)
+
+
+def task(services: Services, state: LeadState, _: None) -> dict[str, Any]:
+    """Step 12: the owner's follow-up task, due in two business days, linked to contact
+    and company."""
+    new_task, due = planned_task(state, services.now())
+    assert state.contact is not None
+    owner = state.contact.owner
+    found = state.company.company if state.company else None
+    crm = services.crm(state.item.tenant.tenant_id)
+    effects = services.effects.for_workflow(state.workflow_id)
+    made = create_hubspot_task(crm, effects, str(state.workflow_id), new_task)
+    services.records.save_task(
+        state.workflow_id,
+        made,
+        contact_id=state.contact.contact.id,
+        company_id=found.id if found else None,
+        owner_id=owner.id if owner else None,
+        due_date=due.date(),
+    )
+    return {"task": made}
+
+
+def audit(services: Services, state: LeadState, _: None) -> dict[str, Any]:
+    """Step 13: label the thread and close the workflow with its status and duration."""
+    label_thread(services.mail(state.item.tenant.tenant_id), state.mail)
+    services.records.finish(state.workflow_id, state.mail.mode if state.mail else None)
+    return {}

@@ -1,0 +1,44 @@
+"""What the steps reach the outside through: every port, per tenant where it is per tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sales_agent_pipeline.ports.effects import EffectStore
+from sales_agent_pipeline.ports.history import LeadHistory
+from sales_agent_pipeline.ports.records import LeadRecords
+from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
+from sales_agent_pipeline.settings import Settings
+
+
+class Log(Protocol):
+    """The shell's logger (Dagster's in a run, the standard library's in tests)."""
+
+    def info(self, msg: str) -> None:
+        """An informational line."""
+        ...
+
+    def warning(self, msg: str) -> None:
+        """A warning line."""
+        ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """The ports one step's work uses; the shell builds it, tests fill it with fakes."""
+
+    settings: Settings
+    records: LeadRecords
+    effects: EffectStore
+    crm: Callable[[uuid.UUID], CRM]
+    mail: Callable[[uuid.UUID], Mail]
+    drive: Callable[[uuid.UUID], Drive]
+    calendar: Callable[[uuid.UUID], Calendar]
+    # (tenant id, workflow id) -> that tenant's history, without this workflow.
+    history: Callable[[uuid.UUID, uuid.UUID], LeadHistory]
+    now: Callable[[], datetime]
+    log: Log
