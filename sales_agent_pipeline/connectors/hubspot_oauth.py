@@ -9,7 +9,6 @@ which callers turn into "this tenant needs re-authorisation", never a retry loop
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -20,28 +19,14 @@ from urllib3.util.retry import Retry
 
 from sales_agent_pipeline.connectors.errors import classify
 from sales_agent_pipeline.connectors.factory import hubspot_base_url
-from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError
+from sales_agent_pipeline.domain.credentials import OAuthGrant
+from sales_agent_pipeline.domain.errors import ConfigurationError, GrantRevoked, PermanentError
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, HUBSPOT_AUTHORIZE_URL, Settings
 
 # HubSpot's answers to a refresh token it no longer honours (400; some proxies say 401).
 _REVOKED_STATUSES = {"BAD_REFRESH_TOKEN", "invalid_grant", "EXPIRED_REFRESH_TOKEN"}
 # Ours to fix, not the portal's: every tenant would fail alike.
 _CLIENT_STATUSES = {"BAD_CLIENT_ID", "BAD_CLIENT_SECRET", "invalid_client", "BAD_REDIRECT_URI"}
-
-
-@dataclass(frozen=True)
-class OAuthGrant:
-    """What HubSpot granted for one portal: tokens (hidden in reprs), expiry, portal, scopes."""
-
-    access_token: SecretStr
-    refresh_token: SecretStr
-    expires_at: datetime
-    hub_id: int
-    scopes: tuple[str, ...]
-
-
-class GrantRevoked(ConfigurationError):
-    """HubSpot refused the refresh token: the portal must install (authorise) the app again."""
 
 
 def authorize_url(settings: Settings, *, state: str, redirect_uri: str) -> str:

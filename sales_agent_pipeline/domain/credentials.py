@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
@@ -32,3 +35,14 @@ class SecretState(BaseModel):
     kind: SecretKind
     set: bool
     updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    """What HubSpot granted for one portal: tokens (hidden in reprs), expiry, portal, scopes."""
+
+    access_token: SecretStr
+    refresh_token: SecretStr
+    expires_at: datetime
+    hub_id: int
+    scopes: tuple[str, ...]

@@ -46,6 +46,10 @@ class ConfigurationError(PipelineError):
     error_class = ErrorClass.CONFIGURATION
 
 
+class GrantRevoked(ConfigurationError):
+    """HubSpot refused the refresh token: the portal must install (authorise) the app again."""
+
+
 class LeadRejected(PermanentError):
     """The lead itself is unacceptable (no email, bad syntax, form not allowed)."""
 

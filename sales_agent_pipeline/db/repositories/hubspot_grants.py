@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -23,14 +24,13 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.connectors.hubspot_oauth import GrantRevoked, OAuthGrant, refresh_grant
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import Tenant, TenantSecret
 from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
+from sales_agent_pipeline.domain.credentials import OAuthGrant
 from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
-from sales_agent_pipeline.domain.errors import ConfigurationError
+from sales_agent_pipeline.domain.errors import ConfigurationError, GrantRevoked
 from sales_agent_pipeline.secretbox import SecretBox
-from sales_agent_pipeline.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -109,14 +109,16 @@ class GrantTokens:
     """One tenant's OAuth access token for a process's HubSpot calls (a TokenSource).
 
     The token and its expiry are kept in memory, so a call costs no database round trip;
-    the database is read when the token nears expiry or HubSpot refused it.
+    the database is read when the token nears expiry or HubSpot refused it. `refresh_grant`
+    asks HubSpot for a new grant (`connectors.hubspot_oauth.refresh_grant` bound to the
+    settings): passed in, since the database layer imports no connector.
     """
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         box: SecretBox,
-        settings: Settings,
+        refresh_grant: Callable[[str], OAuthGrant],
         *,
         tenant_id: uuid.UUID,
         portal_id: int,
@@ -124,7 +126,7 @@ class GrantTokens:
     ) -> None:
         self._sessions = sessions
         self._box = box
-        self._settings = settings
+        self._refresh_grant = refresh_grant
         self.tenant_id = tenant_id
         self.portal_id = portal_id
         self._margin = margin
@@ -223,7 +225,7 @@ class GrantTokens:
             try:
                 if refresh is None:
                     raise GrantRevoked("no refresh token is stored")
-                grant = refresh_grant(self._settings, refresh.token)
+                grant = self._refresh_grant(refresh.token)
             except GrantRevoked as exc:
                 revoked = exc
                 reason = reauthorisation_message(self.portal_id, exc.message)

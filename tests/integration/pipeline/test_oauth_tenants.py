@@ -9,6 +9,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -19,7 +20,11 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.connectors.factory import build_crm
-from sales_agent_pipeline.connectors.hubspot_oauth import authorize_url, exchange_code
+from sales_agent_pipeline.connectors.hubspot_oauth import (
+    authorize_url,
+    exchange_code,
+    refresh_grant,
+)
 from sales_agent_pipeline.db.models import Tenant, TenantSecret, Workflow, WorkflowEvent
 from sales_agent_pipeline.db.repositories.hubspot_grants import GrantTokens, store_grant
 from sales_agent_pipeline.db.repositories.tenant_secrets import get_secret
@@ -125,7 +130,7 @@ def test_the_token_is_refreshed_before_expiry_once_for_two_engines(
         GrantTokens(
             make_session_factory(e),
             secret_box(settings),
-            settings,
+            partial(refresh_grant, settings),
             tenant_id=company.tenant.id,
             portal_id=company.portal_id,
         )
@@ -257,7 +262,7 @@ def test_a_short_lived_token_is_used_until_half_its_life_not_refreshed_every_cal
     source = GrantTokens(
         make_session_factory(engine),
         secret_box(settings),
-        settings,
+        partial(refresh_grant, settings),
         tenant_id=app.company.tenant.id,
         portal_id=app.company.portal_id,
     )
