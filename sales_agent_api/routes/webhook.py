@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
@@ -13,18 +12,17 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Engine
 
-from sales_agent_api import metrics, signature
-from sales_agent_api.deliveries import Delivery, parse_delivery
+from sales_agent_api import metrics
 from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_api.secret_cache import PlaintextCache
-from sales_agent_pipeline.db.models import Tenant, TenantSecret
-from sales_agent_pipeline.db.repositories.outbox import Accepted, accept_submission
-from sales_agent_pipeline.domain.enums import SecretKind
+from sales_agent_pipeline.connectors import hubspot_signature as signature
+from sales_agent_pipeline.db.repositories.outbox import Accepted
+from sales_agent_pipeline.domain.submission import InvalidSubmission, Submission
 from sales_agent_pipeline.secretbox import SecretDecryptError
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases import intake
 
 router = APIRouter(tags=["webhook"])
 log = structlog.get_logger(__name__)
@@ -72,16 +70,11 @@ def _json(request: Request, body: bytes) -> Any:
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
 
 
-def _deliveries(document: Any) -> list[Delivery]:
-    if isinstance(document, list):
-        if not document:
-            raise ApiError(400, "empty_batch", "the batch has no events")
-        deliveries = [parse_delivery(item, f"[{i}].") for i, item in enumerate(document)]
-    else:
-        deliveries = [parse_delivery(document)]
-    if len({d.portal_id for d in deliveries}) != 1:
-        raise ApiError(400, "mixed_portals", "one delivery carries one portal's events")
-    return deliveries
+def _submissions(document: Any) -> list[Submission]:
+    try:
+        return intake.parse_deliveries(document)
+    except InvalidSubmission as exc:
+        raise ApiError(400, exc.code, exc.message, exc.fields) from None
 
 
 def _verify(request: Request, body: bytes, secret: str | None, settings: Settings) -> None:
@@ -115,39 +108,6 @@ def _verify(request: Request, body: bytes, secret: str | None, settings: Setting
         raise ApiError(401, "bad_signature", exc.reason) from None
 
 
-@dataclass(frozen=True)
-class _Tenant:
-    """The columns of a tenant the outbox needs."""
-
-    id: uuid.UUID
-    portal_id: int
-
-
-_TENANTS = Tenant.__table__
-_SECRETS = TenantSecret.__table__
-# One Core SELECT (no ORM identity map) for the tenant and its webhook secret's ciphertext:
-# the secret's row is the tenant's own, found by its id and kind, never by a name.
-_TENANT_LOOKUP = (
-    select(
-        _TENANTS.c.id,
-        _TENANTS.c.portal_id,
-        _TENANTS.c.allowed_form_ids,
-        _TENANTS.c.disabled_at,
-        _SECRETS.c.ciphertext,
-    )
-    .select_from(
-        _TENANTS.outerjoin(
-            _SECRETS,
-            and_(
-                _SECRETS.c.tenant_id == _TENANTS.c.id,
-                _SECRETS.c.kind == SecretKind.WEBHOOK_SECRET.value,
-            ),
-        )
-    )
-    .where(_TENANTS.c.portal_id == bindparam("portal_id"))
-)
-
-
 def _secret(request: Request, portal_id: int, ciphertext: bytes | None) -> str | None:
     if ciphertext is None:
         return None
@@ -163,39 +123,20 @@ def _secret(request: Request, portal_id: int, ciphertext: bytes | None) -> str |
         ) from None
 
 
-def _store(request: Request, body: bytes, deliveries: list[Delivery]) -> list[Accepted]:
+def _store(request: Request, body: bytes, submissions: list[Submission]) -> list[Accepted]:
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
-    portal_id = deliveries[0].portal_id
-    with engine.begin() as connection:
-        row = connection.execute(_TENANT_LOOKUP, {"portal_id": portal_id}).first()
-        if row is None:
-            raise ApiError(403, "unknown_portal", f"portal {portal_id} is not a tenant here")
-        tenant_id, _, allowed, disabled_at, ciphertext = row
+    portal_id = submissions[0].portal_id
+
+    def authenticate(ciphertext: bytes | None) -> None:
         _verify(request, body, _secret(request, portal_id, ciphertext), settings)
-        if disabled_at is not None:
-            raise ApiError(403, "tenant_disabled", f"portal {portal_id} is disabled here")
-        # The tenant's own allowlist only: a form belongs to one portal (empty: any of its
-        # forms, the signature already proves the portal).
-        refused = [d.form_id for d in deliveries if allowed and d.form_id not in allowed]
-        if refused:
-            raise ApiError(403, "form_not_allowed", f"form {refused[0]} is not on the allowlist")
-        tenant = _Tenant(tenant_id, portal_id)
-        return [
-            accept_submission(
-                connection,
-                tenant,
-                form_id=d.form_id,
-                hubspot_submission_id=d.submission_id,
-                payload=d.payload,
-                email=d.email,
-                first_name=d.fields.get("first_name"),
-                last_name=d.fields.get("last_name"),
-                company=d.fields.get("company"),
-                submitted_at=d.submitted_at,
-            )
-            for d in deliveries
-        ]
+
+    try:
+        # One transaction: the tenant's look-up, the checks and every insert, or nothing.
+        with engine.begin() as connection:
+            return intake.receive(connection, submissions, authenticate)
+    except intake.SubmissionRefused as exc:
+        raise ApiError(403, exc.code, exc.message) from None
 
 
 @router.post(
@@ -217,9 +158,9 @@ async def receive_formlead(
     request: Request, body: Annotated[bytes, Depends(raw_body)]
 ) -> JSONResponse:
     """Verify the signature, store the submission and its workflow, answer 202 (200 if seen)."""
-    deliveries = _deliveries(_json(request, body))
+    submissions = _submissions(_json(request, body))
     accepted = await anyio.to_thread.run_sync(
-        _store, request, body, deliveries, limiter=request.app.state.store_limiter
+        _store, request, body, submissions, limiter=request.app.state.store_limiter
     )
     receipts = [
         Receipt(
@@ -233,7 +174,7 @@ async def receive_formlead(
     metrics.DELIVERIES.labels("accepted").inc(len(new))
     metrics.DELIVERIES.labels("duplicate").inc(len(accepted) - len(new))
     if new:
-        request.app.state.launches.submit(new, deliveries[0].portal_id)
+        request.app.state.launches.submit(new, submissions[0].portal_id)
     code = 202 if new else 200
     if len(receipts) == 1:
         return JSONResponse(receipts[0].model_dump(mode="json"), status_code=code)

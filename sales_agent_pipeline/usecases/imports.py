@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import imports as repository
 from sales_agent_pipeline.domain.errors import LeadRejected
-from sales_agent_pipeline.steps.validate_payload import canonical_field, normalise_email
+from sales_agent_pipeline.domain.submission import canonical_field, normalise_email
+from sales_agent_pipeline.usecases import intake
 
 IMPORT_FORM_ID = "import"
 RowStatus = Literal["accepted", "rejected"]
@@ -152,16 +153,6 @@ def judge_rows(
     return accepted, rejected
 
 
-def _payload(tenant: Tenant, submission_id: str, fields: dict[str, str]) -> dict[str, Any]:
-    # The form webhook's own shape, so step 1 reads an imported lead like any other.
-    return {
-        "portalId": tenant.portal_id,
-        "formId": IMPORT_FORM_ID,
-        "formSubmissionId": submission_id,
-        "fieldValues": [{"name": name, "value": value} for name, value in fields.items()],
-    }
-
-
 def import_csv(
     session: Session,
     tenant: Tenant,
@@ -197,21 +188,20 @@ def import_csv(
         ],
         rows_accepted=len(accepted),
     )
-    leads = [
-        repository.NewLead(
-            row=parsed.row,
-            email=email,
-            hubspot_submission_id=f"import:{import_id}:{parsed.row}",
-            first_name=parsed.fields.get("first_name"),
-            last_name=parsed.fields.get("last_name"),
-            company=parsed.fields.get("company"),
-            payload=_payload(tenant, f"import:{import_id}:{parsed.row}", parsed.fields),
+    submissions = [
+        intake.from_fields(
+            tenant.portal_id,
+            IMPORT_FORM_ID,
+            f"import:{import_id}:{parsed.row}",
+            parsed.fields,
+            email,
         )
         for parsed, email in accepted
     ]
-    workflow_ids = repository.store_leads(session, import_id, tenant, IMPORT_FORM_ID, leads)
+    workflow_ids = intake.accept_imported(session, tenant, import_id, submissions)
     reports = rejected + [
-        RowReport(lead.row, lead.email, "accepted", None, workflow_ids[lead.row]) for lead in leads
+        RowReport(parsed.row, email, "accepted", None, workflow_id)
+        for (parsed, email), workflow_id in zip(accepted, workflow_ids, strict=True)
     ]
     reports.sort(key=lambda report: report.row)
     return ImportResult(import_id, reports)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import FormSubmission, LeadImport, Tenant, Workflow
-from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
+from sales_agent_pipeline.domain.enums import WorkflowStatus
 
 AWAITING = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
 DONE = (
@@ -23,19 +23,6 @@ DONE = (
 FAILED = (WorkflowStatus.FAILED.value, WorkflowStatus.REJECTED.value)
 # Rows per INSERT statement: well under PostgreSQL's 65,535 bind parameters.
 _CHUNK = 1000
-
-
-@dataclass(frozen=True)
-class NewLead:
-    """One accepted row, ready to store."""
-
-    row: int
-    email: str
-    hubspot_submission_id: str
-    payload: dict[str, Any]
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
 
 
 def known_emails(session: Session, tenant_id: uuid.UUID, emails: Iterable[str]) -> set[str]:
@@ -80,61 +67,6 @@ def create_import(
             completed_at=None if rows_accepted else utcnow(),
         )
     )
-
-
-def store_leads(
-    session: Session,
-    import_id: uuid.UUID,
-    tenant: Tenant,
-    form_id: str,
-    leads: list[NewLead],
-) -> dict[int, uuid.UUID]:
-    """Insert the submissions and their workflows (status received); row -> workflow id.
-
-    Multi-row INSERTs rather than `accept_submission` per row: 10,000 rows take about a
-    second instead of 20,000 round trips. The ids are new, so no conflict can arise.
-    """
-    workflow_ids: dict[int, uuid.UUID] = {}
-    for start in range(0, len(leads), _CHUNK):
-        chunk = leads[start : start + _CHUNK]
-        submissions = [uuid.uuid4() for _ in chunk]
-        session.execute(
-            insert(FormSubmission),
-            [
-                {
-                    "id": submission_id,
-                    "tenant_id": tenant.id,
-                    "portal_id": tenant.portal_id,
-                    "form_id": form_id,
-                    "hubspot_submission_id": lead.hubspot_submission_id,
-                    "source": SubmissionSource.IMPORT.value,
-                    "email": lead.email,
-                    "first_name": lead.first_name,
-                    "last_name": lead.last_name,
-                    "company": lead.company,
-                    "raw_payload": lead.payload,
-                    "import_id": import_id,
-                }
-                for submission_id, lead in zip(submissions, chunk, strict=True)
-            ],
-        )
-        ids = [uuid.uuid4() for _ in chunk]
-        session.execute(
-            insert(Workflow),
-            [
-                {
-                    "id": workflow_id,
-                    "tenant_id": tenant.id,
-                    "form_submission_id": submission_id,
-                    "prospect_email": lead.email,
-                    "prospect_company": lead.company,
-                    "email_domain": lead.email.rsplit("@", 1)[-1],
-                }
-                for workflow_id, submission_id, lead in zip(ids, submissions, chunk, strict=True)
-            ],
-        )
-        workflow_ids.update({lead.row: wid for lead, wid in zip(chunk, ids, strict=True)})
-    return workflow_ids
 
 
 def get_import(session: Session, tenant_id: uuid.UUID, import_id: uuid.UUID) -> LeadImport | None:

@@ -8,15 +8,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, String, Table, bindparam, func, or_, select, type_coerce, update
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import (
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
+from sales_agent_pipeline.domain.submission import Submission
 
 AWAITING = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
+# Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters.
+_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,7 @@ _SUBMISSION_FIELDS = (
 # insert the submission unless the unique constraint already holds it, and its workflow from
 # what that insert returned. No row back means a duplicate.
 _NEW_SUBMISSION = (
-    insert(_SUBMISSIONS)
+    pg_insert(_SUBMISSIONS)
     .values(
         id=bindparam("submission_id", type_=UUID(as_uuid=True)),
         **{name: bindparam(name, type_=_SUBMISSIONS.c[name].type) for name in _SUBMISSION_FIELDS},
@@ -68,7 +83,7 @@ _NEW_SUBMISSION = (
     .cte("new_submission")
 )
 _ACCEPT = (
-    insert(_WORKFLOWS)
+    pg_insert(_WORKFLOWS)
     .from_select(
         [
             "id",
@@ -97,6 +112,10 @@ _EXISTING = (
         _SUBMISSIONS.c.hubspot_submission_id == bindparam("hubspot_submission_id"),
     )
 )
+
+
+def _email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower()
 
 
 def accept_submission(
@@ -138,7 +157,7 @@ def accept_submission(
             "raw_payload": payload,
             "submitted_at": submitted_at,
             "import_id": import_id,
-            "email_domain": email.rsplit("@", 1)[-1].lower(),
+            "email_domain": _email_domain(email),
         },
     ).scalar()
     if inserted is None:
@@ -148,6 +167,66 @@ def accept_submission(
         ).one()
         return Accepted(existing_submission, existing_workflow, duplicate=True)
     return Accepted(submission_id, workflow_id, duplicate=False)
+
+
+def accept_new(
+    session: Session,
+    tenant: TenantRef,
+    submissions: Sequence[Submission],
+    *,
+    source: SubmissionSource,
+    import_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Insert submissions whose ids are new, and their workflows (status received); the
+    workflow ids in the submissions' order.
+
+    Multi-row INSERTs rather than `accept_submission` per row: 10,000 rows take about a
+    second instead of 20,000 round trips. The caller vouches the ids are new (an import's
+    own), so no conflict can arise.
+    """
+    workflow_ids: list[uuid.UUID] = []
+    for start in range(0, len(submissions), _CHUNK):
+        chunk = submissions[start : start + _CHUNK]
+        ids = [uuid.uuid4() for _ in chunk]
+        session.execute(
+            insert(FormSubmission),
+            [
+                {
+                    "id": submission_id,
+                    "tenant_id": tenant.id,
+                    "portal_id": tenant.portal_id,
+                    "form_id": submission.form_id,
+                    "hubspot_submission_id": submission.submission_id,
+                    "source": source.value,
+                    "email": submission.email,
+                    "first_name": submission.fields.get("first_name"),
+                    "last_name": submission.fields.get("last_name"),
+                    "company": submission.fields.get("company"),
+                    "raw_payload": submission.payload,
+                    "import_id": import_id,
+                }
+                for submission_id, submission in zip(ids, chunk, strict=True)
+            ],
+        )
+        chunk_workflows = [uuid.uuid4() for _ in chunk]
+        session.execute(
+            insert(Workflow),
+            [
+                {
+                    "id": workflow_id,
+                    "tenant_id": tenant.id,
+                    "form_submission_id": submission_id,
+                    "prospect_email": submission.email,
+                    "prospect_company": submission.fields.get("company"),
+                    "email_domain": _email_domain(submission.email),
+                }
+                for workflow_id, submission_id, submission in zip(
+                    chunk_workflows, ids, chunk, strict=True
+                )
+            ],
+        )
+        workflow_ids.extend(chunk_workflows)
+    return workflow_ids
 
 
 @dataclass(frozen=True)

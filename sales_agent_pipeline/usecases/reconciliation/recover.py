@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import reconciliation as repo
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.domain.enums import SubmissionSource
 from sales_agent_pipeline.domain.errors import LeadRejected, PipelineError
 from sales_agent_pipeline.domain.models import UpstreamSubmission
 from sales_agent_pipeline.ports.vendors import CRM
-from sales_agent_pipeline.steps.validate_payload import extract_fields, normalise_email
+from sales_agent_pipeline.usecases import intake
 
 log = structlog.get_logger(__name__)
 
@@ -85,19 +84,6 @@ def list_window(
         after = page.next_after
 
 
-def webhook_shaped(tenant: Tenant, submission: UpstreamSubmission) -> dict[str, Any]:
-    """The listing entry as the payload we store: the listing's own names, plus the portal
-    and form a webhook body carries, so step 1 reads both alike."""
-    return {
-        "portalId": tenant.portal_id,
-        "formId": submission.form_id,
-        "conversionId": submission.conversion_id,
-        "submittedAt": int(submission.submitted_at.timestamp() * 1000),
-        "pageUrl": submission.page_url,
-        "values": [{"name": name, "value": value} for name, value in submission.values.items()],
-    }
-
-
 def _insert_missing(
     session: Session,
     tenant: Tenant,
@@ -110,27 +96,12 @@ def _insert_missing(
     for conversion_id, submission in upstream.items():
         if conversion_id in held:
             continue
-        payload = webhook_shaped(tenant, submission)
-        fields = extract_fields(payload)
         try:
-            email = normalise_email(fields.get("email", ""))
+            accepted = intake.recover(session, tenant, submission)
         except LeadRejected as exc:
             # The webhook answers such a delivery with a 400: nothing to process either way.
             unusable[conversion_id] = str(exc)
             continue
-        accepted = accept_submission(
-            session,
-            tenant,
-            form_id=submission.form_id,
-            hubspot_submission_id=conversion_id,
-            payload=payload,
-            email=email,
-            first_name=fields.get("first_name"),
-            last_name=fields.get("last_name"),
-            company=fields.get("company"),
-            submitted_at=submission.submitted_at,
-            source=SubmissionSource.RECONCILIATION,
-        )
         # A webhook delivery may land between the SELECT and the insert: then it is its.
         coverage.recovered += 0 if accepted.duplicate else 1
     if unusable:
