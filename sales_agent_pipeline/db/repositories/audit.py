@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -95,3 +96,31 @@ def step_outcomes(
         .order_by(WorkflowEvent.id)
     ).all()
     return {workflow_id: details for workflow_id, details in rows}  # noqa: C416 (typed pairs)
+
+
+def latest_step_durations(
+    session: Session, workflow_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """Milliseconds per step ("01 validate_payload") of each lead's latest run, in one query."""
+    durations: dict[uuid.UUID, dict[str, int]] = {workflow_id: {} for workflow_id in workflow_ids}
+    if not durations:
+        return durations
+    rows = session.execute(
+        select(
+            WorkflowEvent.workflow_id,
+            WorkflowEvent.step_number,
+            WorkflowEvent.step_name,
+            WorkflowEvent.duration_ms,
+        )
+        .where(
+            WorkflowEvent.workflow_id.in_(list(durations)),
+            WorkflowEvent.status == StepStatus.SUCCEEDED.value,
+            # Events outside the 13 steps (an approval, a retry) have no step number.
+            WorkflowEvent.step_number.is_not(None),
+        )
+        .order_by(WorkflowEvent.id)
+    ).all()
+    for workflow_id, number, name, ms in rows:
+        # Ordered by id: a later run's event for the same step replaces an earlier one.
+        durations[workflow_id][f"{number:02d} {name}"] = ms or 0
+    return durations
