@@ -33,8 +33,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from support import free_port, stack_plan, wait_ok
 
-from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
+from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
 from sales_agent_pipeline.db.urls import app_url

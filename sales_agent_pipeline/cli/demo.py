@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
 from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.tenant_secrets import get_secret, put_secret
 from sales_agent_pipeline.domain.enums import SecretKind
@@ -100,8 +101,6 @@ def post_demo_leads(api_url: str, secret: str, sandbox_url: str | None = None) -
     as HubSpot records a submission before its workflow posts it: reconciliation then
     finds all three delivered by webhook.
     """
-    from sales_agent_api.signature import sign_v3
-
     url = f"{api_url}/webhook/formlead"
     ids: list[str] = []
     run = uuid.uuid4().hex[:8]

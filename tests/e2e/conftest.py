@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
+from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
 from sales_agent_pipeline.db.models import Workflow
 from sales_agent_pipeline.db.urls import app_url
 from tests.conftest import free_port

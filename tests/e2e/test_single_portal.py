@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from sales_agent_api.signature import sign_v3
+from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.urls import app_url
 from tests.conftest import free_port

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
-from sales_agent_api.signature import sign_v3
 from sales_agent_pipeline.connectors.dagster_launcher import LOCATION, REPOSITORY
+from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.db.urls import app_url
 from tests.e2e.conftest import RunningStack

@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from sales_agent_api.app import create_app
-from sales_agent_api.signature import sign_v3
+from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.tenant_secrets import put_secret
 from sales_agent_pipeline.db.urls import libpq_dsn

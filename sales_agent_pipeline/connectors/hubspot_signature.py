@@ -1,5 +1,8 @@
 """HubSpot request signatures (v3, v2, v1): pure functions over the raw request, no framework.
 
+Below the shells, so the API's webhook verifies with them and the CLI's demo signs its leads
+with them without either shell importing the other.
+
 HubSpot's rules, as documented under "Validating requests" and as the official SDK computes them:
 - v3: base64(HMAC-SHA256(secret, method + uri + body + timestamp)); the timestamp (ms) comes in
   X-HubSpot-Request-Timestamp and requests older than 5 minutes are to be refused;

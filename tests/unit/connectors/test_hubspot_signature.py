@@ -11,7 +11,13 @@ from hubspot.utils.signature import Signature
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sales_agent_api.signature import SignatureError, canonical_uri, public_url, sign_v3, verify
+from sales_agent_pipeline.connectors.hubspot_signature import (
+    SignatureError,
+    canonical_uri,
+    public_url,
+    sign_v3,
+    verify,
+)
 
 SECRET = "test-client-secret"
 NOW_MS = 1_750_000_000_000
