@@ -6,12 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api.auth import ADMIN_RESPONSES, AdminKey, Principal
 from sales_agent_api.deps import ReadSession, Responses
-from sales_agent_api.errors import ErrorResponse
-from sales_agent_api.id_checks import check_new_ids
+from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from sales_agent_api.routes.admin_credentials import auth_state, key_tenant
 from sales_agent_api.schemas.settings import (
@@ -25,6 +23,11 @@ from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import tenant_settings
 from sales_agent_pipeline.domain.workflow import VoiceProfile
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.operator_settings import (
+    CredentialsUnreadable,
+    IdsRefused,
+    change_settings,
+)
 
 router = APIRouter(prefix="/api/admin/settings", tags=["admin"])
 BAD_REQUEST: Responses = {
@@ -66,28 +69,25 @@ def get_settings_(
 
 
 def _update(request: Request, principal: Principal, update: SettingsUpdate) -> TenantSettingsView:
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    settings: Settings = request.app.state.settings
     secrets: PlaintextCache = request.app.state.secrets
-    changes = update.changes()
-    # Asked before the transaction: no row lock is held while a vendor answers.
-    notes = check_new_ids(
-        sessions,
-        secrets.box,
-        settings,
-        principal.tenant_id,
-        forms=update.allowed_form_ids,
-        folders=update.drive_folder_ids,
-    )
-    with sessions.begin() as session:
-        tenant, _ = tenant_settings.update_settings(
-            session,
+    settings: Settings = request.app.state.settings
+    try:
+        changed = change_settings(
+            request.app.state.sessions,
+            secrets.box,
+            settings,
             principal.tenant_id,
-            changes,
+            update.changes(),
+            forms=update.allowed_form_ids,
+            folders=update.drive_folder_ids,
             changed_by=principal.actor,
             api_key_id=principal.key_id,
         )
-        return _view(tenant, settings, request, notes)
+    except IdsRefused as exc:
+        raise ApiError(400, exc.code, exc.message, exc.fields) from None
+    except CredentialsUnreadable as exc:
+        raise ApiError(503, "secret_unreadable", str(exc)) from None
+    return _view(changed.tenant, settings, request, changed.notes)
 
 
 @router.put(

@@ -8,14 +8,11 @@ client secret as its webhook secret (HubSpot signs an app's webhooks with it).
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api.deps import Responses
@@ -25,13 +22,11 @@ from sales_agent_api.public_urls import redirect_uri
 from sales_agent_api.schemas.credentials import InstallResult
 from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline.connectors import hubspot_oauth
-from sales_agent_pipeline.db.models import Tenant
-from sales_agent_pipeline.db.repositories.hubspot_grants import store_grant
-from sales_agent_pipeline.db.repositories.tenant_secrets import delete_secret, put_secret
-from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
+from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError, TransientError
 from sales_agent_pipeline.secretbox import SecretBox
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.hubspot_install import install_grant
 
 router = APIRouter(prefix="/oauth/hubspot", tags=["oauth"])
 
@@ -100,44 +95,22 @@ def _install(
     client_secret = settings.hubspot_client_secret
     if client_secret is None or not client_secret.get_secret_value():
         raise ApiError(503, "oauth_app_refused", "HUBSPOT_CLIENT_SECRET is not set")
-    portal = grant.hub_id
-    with sessions.begin() as session:
-        # The unique portal id decides a race between two callbacks, not a prior SELECT.
-        created = session.scalar(
-            insert(Tenant)
-            .values(
-                id=uuid.uuid4(),
-                portal_id=portal,
-                name=f"HubSpot portal {portal}",
-                hubspot_auth=HubSpotAuth.OAUTH.value,
-            )
-            .on_conflict_do_nothing(index_elements=[Tenant.portal_id])
-            .returning(Tenant.id)
-        )
-        tenant = session.scalars(
-            select(Tenant).where(Tenant.portal_id == portal).with_for_update()
-        ).one()
-        # Both tokens encrypted, the tenant switched to OAuth, a re-authorisation cleared.
-        store_grant(session, box, tenant, grant)
-        put_secret(
-            session, box, tenant.id, SecretKind.WEBHOOK_SECRET, client_secret.get_secret_value()
-        )
-        # A private app's token would only mislead now that the grant authenticates.
-        delete_secret(session, tenant.id, SecretKind.HUBSPOT_TOKEN)
-        return InstallResult(
-            portal_id=portal,
-            tenant_name=tenant.name,
-            created=created is not None,
-            hubspot_auth=HubSpotAuth.OAUTH,
-            scopes=list(grant.scopes),
-            access_token_expires_at=grant.expires_at,
-            disabled=tenant.disabled_at is not None,
-            next_step=(
-                f"create an admin API key for this portal: `sales-agent apikey create "
-                f"--tenant {portal} --admin`, then set its sender and Google credentials "
-                "(PUT /api/admin/credentials)"
-            ),
-        )
+    installed = install_grant(sessions, box, grant, client_secret=client_secret.get_secret_value())
+    portal = installed.portal_id
+    return InstallResult(
+        portal_id=portal,
+        tenant_name=installed.tenant_name,
+        created=installed.created,
+        hubspot_auth=HubSpotAuth.OAUTH,
+        scopes=list(grant.scopes),
+        access_token_expires_at=grant.expires_at,
+        disabled=installed.disabled,
+        next_step=(
+            f"create an admin API key for this portal: `sales-agent apikey create "
+            f"--tenant {portal} --admin`, then set its sender and Google credentials "
+            "(PUT /api/admin/credentials)"
+        ),
+    )
 
 
 @router.get(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api.auth import AUTH_RESPONSES, CurrentKey, Principal
 from sales_agent_api.deps import ReadSession, Responses
@@ -29,11 +28,9 @@ from sales_agent_api.schemas.workflows import (
     WorkflowSummary,
 )
 from sales_agent_pipeline import run_tags
-from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.repositories import browse
-from sales_agent_pipeline.db.repositories.retries import NotRetryable, requeue_for_retry
 from sales_agent_pipeline.domain.enums import WorkflowStatus
-from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.retries import RetryRefused, requeue_workflow
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -140,29 +137,19 @@ def get_trail(workflow_id: uuid.UUID, principal: CurrentKey, session: ReadSessio
 
 
 def _requeue(request: Request, principal: Principal, workflow_id: uuid.UUID) -> WorkflowStatus:
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    settings: Settings = request.app.state.settings
-    # In-flight work untouched this long is stuck: the same threshold reconciliation uses.
-    stuck_minutes = settings.reconciliation_stuck_minutes
-    with sessions.begin() as session:
-        try:
-            workflow = requeue_for_retry(
-                session,
-                principal.tenant_id,
-                workflow_id,
-                stuck_before=utcnow() - timedelta(minutes=stuck_minutes),
-                actor=principal.actor,
-            )
-        except NotRetryable as exc:
-            raise ApiError(
-                409,
-                "not_retryable",
-                f"the workflow is {exc.status}: only failed workflows, or ones stuck for "
-                f"{stuck_minutes:g} minutes (RECONCILIATION_STUCK_MINUTES), can be retried",
-            ) from None
-        if workflow is None:
-            raise _not_found(workflow_id)
-        return WorkflowStatus(workflow.status)
+    try:
+        status = requeue_workflow(
+            request.app.state.sessions,
+            request.app.state.settings,
+            principal.tenant_id,
+            workflow_id,
+            actor=principal.actor,
+        )
+    except RetryRefused as exc:
+        raise ApiError(409, "not_retryable", str(exc)) from None
+    if status is None:
+        raise _not_found(workflow_id)
+    return status
 
 
 @router.post(

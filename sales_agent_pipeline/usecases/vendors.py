@@ -24,15 +24,15 @@ from sales_agent_pipeline.connectors.factory import (
 )
 from sales_agent_pipeline.connectors.hubspot_oauth import refresh_grant
 from sales_agent_pipeline.connectors.metering import UsageMeter
-from sales_agent_pipeline.connectors.ratelimit import (
-    HUBSPOT_SEARCH_WINDOW_SECONDS,
-    HUBSPOT_WINDOW_SECONDS,
-    QUOTA_WINDOW_SECONDS,
-)
 from sales_agent_pipeline.db.quota import Lane, PostgresQuota
 from sales_agent_pipeline.db.repositories.hubspot_grants import GrantTokens
 from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.enums import HubSpotAuth
+from sales_agent_pipeline.domain.quotas import (
+    HUBSPOT_SEARCH_WINDOW_SECONDS,
+    HUBSPOT_WINDOW_SECONDS,
+    QUOTA_WINDOW_SECONDS,
+)
 from sales_agent_pipeline.ports.vendors import CRM, Mail
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings
