@@ -24,7 +24,7 @@ from sales_agent_pipeline.connectors.factory import build_crm, build_mail
 from sales_agent_pipeline.domain.models import NewTask, OutgoingMail
 from sales_agent_pipeline.settings import Settings
 from sales_agent_sandbox.app import create_app
-from sales_agent_sandbox.state import SandboxConfig
+from sales_agent_sandbox.config import SandboxConfig
 
 
 def measure(call: Callable[[int], object], calls: int, threads: int) -> tuple[float, list[float]]:

@@ -8,9 +8,9 @@ import os
 import sys
 from typing import Any
 
+from .config import SandboxConfig
 from .faults import FaultSpecError, check_rules
 from .server import DEFAULT_HOST, DEFAULT_PORT, serve
-from .state import SandboxConfig
 
 
 def config_from_env() -> SandboxConfig:

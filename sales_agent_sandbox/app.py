@@ -23,11 +23,12 @@ from . import (
     hubspot_oauth,
     inspection,
 )
+from .config import SandboxConfig
 from .demo import load_demo
 from .errors import MISROUTED_GOOGLE, GoogleError, HubSpotError, is_google_path, vendor_error
 from .faults import Faults
 from .gate import install
-from .state import SandboxConfig, Store
+from .state import Store
 
 
 def create_app(

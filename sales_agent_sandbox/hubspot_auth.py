@@ -21,7 +21,7 @@ from .errors import HubSpotError
 from .locked import LockedState
 
 if TYPE_CHECKING:
-    from .state import SandboxConfig
+    from .config import SandboxConfig
 
 # The product's demo token: always bound to the default portal, whatever the resets.
 DEMO_TOKEN = "sandbox-token"  # noqa: S105 (not a secret)

@@ -10,7 +10,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .state import SandboxConfig
+    from .config import SandboxConfig
 
 
 class LockedState:

@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
-from .state import SandboxConfig
+from .config import SandboxConfig
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

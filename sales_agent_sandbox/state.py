@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .config import DEFAULT_GOOGLE_USER, SandboxConfig
 from .google_auth import GoogleAuth
 from .hubspot_auth import HubSpotAuth
 from .request_log import RequestLog
-
-DEFAULT_PORTAL_ID = 1000
-DEFAULT_GOOGLE_USER = "owner@sandbox.example.com"
 
 
 def utcnow() -> datetime:
@@ -35,32 +33,6 @@ def parse_time(value: str | int | float) -> datetime:
     text = str(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@dataclass
-class SandboxConfig:
-    """Tunable behaviour; tests change it through /_sandbox/config."""
-
-    rate_limit_max: int = 190
-    rate_limit_interval_ms: int = 10_000
-    search_per_second: int = 4
-    rate_limits_enabled: bool = True
-    # Gmail's per-user budget (Google's is 15,000 units a minute); None counts units only.
-    gmail_units_per_minute: int | None = None
-    # HubSpot's search index trails writes by a few seconds; 0 makes it immediate.
-    search_lag_seconds: float = 0.0
-    default_portal_id: int = DEFAULT_PORTAL_ID
-    default_google_user: str = DEFAULT_GOOGLE_USER
-    # HubSpot's burst limit for a public (OAuth) app, per installing portal and app.
-    oauth_rate_limit_max: int = 110
-    # Lifetimes of issued access tokens: HubSpot OAuth (a new app's default) and Google.
-    oauth_access_token_seconds: int = 1800
-    google_token_seconds: int = 3600
-    # Off: a Google request without Authorization acts as the default user (the demo's
-    # anonymous clients); on: 401, as Google answers.
-    google_require_auth: bool = False
-    # The request log keeps this many of the latest vendor requests.
-    request_log_size: int = 20_000
 
 
 @dataclass
