@@ -1,1 +1,1 @@
-"""Connectors: protocols, then adapters on the official HubSpot and Google SDKs."""
+"""Connectors: the adapters of the ports on the official HubSpot and Google SDKs."""

@@ -39,7 +39,6 @@ from sales_agent_pipeline.connectors.ratelimit import (
 from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.errors import ConfigurationError
-from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
 
 # The sandbox accepts this token for its default portal.
@@ -48,12 +47,13 @@ SANDBOX_HUBSPOT_TOKEN = "sandbox-token"  # noqa: S105 (not a secret)
 
 @dataclass(frozen=True)
 class Connectors:
-    """The four connectors of one tenant (or of a single-tenant process)."""
+    """The four connectors of one tenant (or of a single-tenant process); each adapter
+    satisfies its port (`ports.vendors`) structurally, so nothing here imports the ports."""
 
-    crm: CRM
-    mail: Mail
-    calendar: Calendar
-    drive: Drive
+    crm: HubSpotCRM
+    mail: GmailMail
+    calendar: GoogleCalendar
+    drive: GoogleDrive
 
 
 def hubspot_base_url(settings: Settings) -> str:
