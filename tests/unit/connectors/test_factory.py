@@ -1,9 +1,7 @@
-"""Pure rules of the per-tenant connectors: usage counters, budgets by app kind, and which
-HubSpot token a tenant's calls carry (never another's, never the environment's)."""
+"""Pure rules of the per-tenant connectors: budgets by app kind, and which HubSpot token a
+tenant's calls carry (never another's, never the environment's)."""
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pydantic import SecretStr
@@ -13,29 +11,10 @@ from sales_agent_pipeline.connectors.factory import (
     hubspot_requests_per_10s,
     hubspot_token,
 )
-from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.settings import Settings
-
-
-def test_a_meter_counts_from_many_threads_and_drains_once() -> None:
-    meter = UsageMeter()
-
-    def calls(_: int) -> None:
-        for _ in range(1000):
-            meter.add("vendor_calls.hubspot")
-            meter.add("quota_units.gmail", 10)
-        meter.add("vendor_calls.google", 0)
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(calls, range(8)))
-    assert meter.drain() == {"vendor_calls.hubspot": 8000, "quota_units.gmail": 80000}
-    assert meter.drain() == {}
-    meter.restore({"vendor_calls.hubspot": 3})
-    meter.add("vendor_calls.hubspot")
-    assert meter.drain() == {"vendor_calls.hubspot": 4}
 
 
 def test_budgets_follow_the_app_kind() -> None:
