@@ -29,6 +29,7 @@ from sales_agent_pipeline.db.effects import PostgresEffectStore
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.db.repositories.lead_records import PostgresLeadRecords
 from sales_agent_pipeline.db.repositories.trail import PostgresTrail
+from sales_agent_pipeline.defs.dagster_internals import pool_storage_connections, tag_run
 from sales_agent_pipeline.defs.resources import DatabaseResource
 from sales_agent_pipeline.defs.views import (
     add_partition_metadata,
@@ -119,7 +120,7 @@ def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadB
     result = dagster_terms(outcome)
     run_tags = step.tags(result) if step.tags else {}
     if run_tags:
-        context.instance.add_run_tags(context.run_id, run_tags)
+        tag_run(context.instance, context.run_id, run_tags)
     return result
 
 
@@ -129,10 +130,10 @@ def pool_dagster_connections(context: OpExecutionContext) -> None:
     In a run worker dagster-postgres opens a new connection (a new server process) for
     every event it stores or reads: a batch run stores hundreds (each op's events, each
     lead's materialisation), and they cost more than the leads' own work. The webserver's
-    pooled set-up (public on the instance) keeps a few open; no statement timeout.
+    pooled set-up keeps a few open; no statement timeout.
     """
-    context.instance.optimize_for_webserver(
-        statement_timeout=0, pool_recycle=3600, max_overflow=DAGSTER_POOL_OVERFLOW
+    pool_storage_connections(
+        context.instance, statement_timeout=0, pool_recycle=3600, max_overflow=DAGSTER_POOL_OVERFLOW
     )
 
 
