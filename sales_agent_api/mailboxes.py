@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.db.models import Tenant, TenantSecret
 from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials
-from sales_agent_pipeline.db.repositories.usage import add_usage
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.ports.vendors import Mail
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.usage import record_usage
 from sales_agent_pipeline.usecases.vendors import tenant_mail
 
 log = structlog.get_logger(__name__)
@@ -82,13 +82,9 @@ class TenantMailboxes:
             found = self._built.get(tenant_id)
         if found is None:
             return
-        counts = found.meter.drain()
-        if not counts:
-            return
         try:
-            with self._sessions.begin() as session:
-                add_usage(session, tenant_id, counts)
+            record_usage(self._sessions.begin, {tenant_id: found.meter})
         except Exception:
-            # Kept for the next approval's write: usage is counted late, never lost here.
-            found.meter.restore(counts)
+            # The counts went back to the meter for the next approval's write: usage is
+            # counted late, never lost, and an approval never fails on it.
             log.warning("usage.write_failed", tenant_id=str(tenant_id), exc_info=True)

@@ -20,11 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials
-from sales_agent_pipeline.db.repositories.usage import add_usage
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.secretbox import secret_box
+from sales_agent_pipeline.usecases.usage import record_usage
 
 log = structlog.get_logger(__name__)
 
@@ -82,17 +82,9 @@ class TenantsResource(ConfigurableResource):
             if not force and time.monotonic() - self._flushed < FLUSH_SECONDS:
                 return
             self._flushed = time.monotonic()
-            drained = {tenant_id: meter.drain() for tenant_id, meter in self._meters.items()}
-        drained = {tenant_id: counts for tenant_id, counts in drained.items() if counts}
-        if not drained:
-            return
+            meters = dict(self._meters)
         try:
-            with self.database.session() as session:
-                for tenant_id, counts in drained.items():
-                    add_usage(session, tenant_id, counts)
+            record_usage(self.database.session, meters)
         except SQLAlchemyError as exc:
-            # Counters never fail a lead: they go back and ride with the next flush.
-            with self._lock:
-                for tenant_id, counts in drained.items():
-                    self._meters.setdefault(tenant_id, UsageMeter()).restore(counts)
+            # Counters never fail a lead: they went back and ride with the next flush.
             log.warning("usage.flush_failed", error=type(exc).__name__)
