@@ -1,14 +1,18 @@
-"""Steps 5 and 6: what the last message said and who said it; the angle past leads suggest."""
+"""Step 5: what the last message said and who said it, read from the newest thread."""
 
 from datetime import UTC, datetime
 
-from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import MailMessage, MailThread
-from sales_agent_pipeline.domain.workflow import PastLead, Speaker
-from sales_agent_pipeline.steps.find_similar_patterns import summarise_patterns
-from sales_agent_pipeline.steps.read_thread_context import latest_reply_text, thread_context
+from sales_agent_pipeline.domain.workflow import Speaker, ThreadContext
+from sales_agent_pipeline.steps.read_thread_context import (
+    latest_reply_text,
+    read_thread_context,
+    thread_context,
+)
+from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads
+from tests.fakes import FakeMail
+from tests.unit.steps.examples import ACME as LEAD
 
-LEAD = Lead(email="jane@acme.example", email_domain="acme.example", industry="Robotics")
 REPLY = """Thanks Sam, that sounds great.
 
 Could you send over pricing for 20 seats?
@@ -65,33 +69,31 @@ def test_we_spoke_last() -> None:
     assert thread_context(thread, LEAD).last_speaker is Speaker.US
 
 
-def past(domain: str, **values: object) -> PastLead:
-    return PastLead.model_validate(
-        {
-            "email_domain": domain,
-            "status": "succeeded",
-            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
-            **values,
-        }
+def test_no_thread_is_an_empty_context_without_a_read() -> None:
+    mail = FakeMail()
+    assert read_thread_context(mail, [], LEAD) == ThreadContext()
+    assert mail.calls["get_thread"] == 0
+
+
+def test_the_newest_thread_is_read_with_what_a_reply_needs() -> None:
+    mail = FakeMail("sam@ourco.example")
+    mail.add_message(from_address=LEAD.email, subject="Old question", text_body="Hello?")
+    first = mail.add_message(
+        from_address="sam@ourco.example", to=(LEAD.email,), subject="Pricing", text_body="Hi Jane"
     )
-
-
-def test_a_returning_account_is_recognised() -> None:
-    patterns = summarise_patterns(LEAD, [past("acme.example"), past("other.example")])
-    assert (patterns.matches, patterns.same_domain) == (2, 1)
-    assert patterns.angle.startswith("returning account")
-
-
-def test_an_industry_with_engagement_leads_with_peers() -> None:
-    history = [
-        past("a.example", industry="Robotics", draft_sent=True),
-        past("b.example", industry="Robotics", task_completed=True),
-        past("c.example", industry="Robotics"),
-    ]
-    patterns = summarise_patterns(LEAD, history)
-    assert (patterns.drafts_sent, patterns.tasks_completed) == (1, 1)
-    assert patterns.angle.startswith("proven in Robotics: 2 of 3")
-
-
-def test_no_history_is_a_first_contact() -> None:
-    assert summarise_patterns(LEAD, []).angle.startswith("first contact")
+    last = mail.add_message(
+        first.thread_id,
+        from_address=f"Jane Doe <{LEAD.email}>",
+        subject="Re: Pricing",
+        text_body=REPLY,
+        references=(str(first.message_id_header),),
+    )
+    context = read_thread_context(mail, search_gmail_threads(mail, LEAD), LEAD)
+    assert context.thread_id == first.thread_id
+    assert (context.subject, context.message_count) == ("Pricing", 2)
+    assert context.last_speaker is Speaker.PROSPECT
+    assert context.last_message_text == (
+        "Thanks Sam, that sounds great.\n\nCould you send over pricing for 20 seats?"
+    )
+    assert context.last_message_id_header == last.message_id_header
+    assert context.references == (first.message_id_header,)
