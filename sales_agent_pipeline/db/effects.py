@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +15,18 @@ from sales_agent_pipeline.domain.errors import PermanentError
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+
+
+def _open(
+    session: Session, scope: str, key: str, workflow_id: uuid.UUID
+) -> tuple[int, str, dict[str, Any] | None, bool]:
+    """The (scope, key) record, made pending when new and reopened when it failed: its id,
+    status as found, stored result and whether it is new."""
+    record, created = idempotency.begin(session, scope, key, workflow_id)
+    record_id, status, stored = record.id, record.status, record.result
+    if status == IdempotencyStatus.FAILED.value:
+        idempotency.reopen(session, record_id)
+    return record_id, status, stored, created
 
 
 class PostgresEffects:
@@ -35,10 +47,7 @@ class PostgresEffects:
     ) -> M:
         """Run `action` unless (scope, key) already completed; recover a crashed attempt."""
         with self._sessions.begin() as session:
-            record, created = idempotency.begin(session, scope, key, self._workflow_id)
-            record_id, status, stored = record.id, record.status, record.result
-            if status == IdempotencyStatus.FAILED.value:
-                idempotency.reopen(session, record_id)
+            record_id, status, stored, created = _open(session, scope, key, self._workflow_id)
         if status == IdempotencyStatus.COMPLETED.value and stored is not None:
             return model.model_validate(stored)
         if not created and status == IdempotencyStatus.PENDING.value and recover is not None:
@@ -92,13 +101,13 @@ class PostgresEffectStore:
         fresh: list[tuple[uuid.UUID, int]] = []
         with self._sessions.begin() as session:
             for workflow_id in items:
-                record, created = idempotency.begin(session, scope, str(workflow_id), workflow_id)
-                if record.status == IdempotencyStatus.COMPLETED.value and record.result is not None:
-                    done[workflow_id] = model.model_validate(record.result)
-                elif created or record.status == IdempotencyStatus.FAILED.value:
-                    if not created:
-                        idempotency.reopen(session, record.id)
-                    fresh.append((workflow_id, record.id))
+                record_id, status, stored, created = _open(
+                    session, scope, str(workflow_id), workflow_id
+                )
+                if status == IdempotencyStatus.COMPLETED.value and stored is not None:
+                    done[workflow_id] = model.model_validate(stored)
+                elif created or status == IdempotencyStatus.FAILED.value:
+                    fresh.append((workflow_id, record_id))
         if not fresh:
             return done
         results = action([items[workflow_id] for workflow_id, _ in fresh])

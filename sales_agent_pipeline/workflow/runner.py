@@ -17,9 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sales_agent_pipeline.connectors.hubspot_oauth import GrantRevoked
 from sales_agent_pipeline.domain.enums import ErrorClass, WorkflowStatus
-from sales_agent_pipeline.domain.errors import LeadRejected, PipelineError, TransientError
+from sales_agent_pipeline.domain.errors import (
+    GrantRevoked,
+    LeadRejected,
+    PipelineError,
+    TransientError,
+)
 from sales_agent_pipeline.ports.trail import Trail
 from sales_agent_pipeline.workflow.outcome import Done, Outcome, RetryAfter, Stopped
 from sales_agent_pipeline.workflow.services import Log, Services

@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 
-from sales_agent_pipeline.connectors.hubspot_oauth import GrantRevoked
 from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowStatus
-from sales_agent_pipeline.domain.errors import LeadRejected, PermanentError, TransientError
+from sales_agent_pipeline.domain.errors import (
+    GrantRevoked,
+    LeadRejected,
+    PermanentError,
+    TransientError,
+)
 from sales_agent_pipeline.workflow.outcome import Done, RetryAfter, Stopped
 from sales_agent_pipeline.workflow.runner import RetryPolicy, StepRunner, backoff_seconds
 from sales_agent_pipeline.workflow.services import Services
