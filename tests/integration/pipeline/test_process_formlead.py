@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import DraftEmail, HubspotTask, Workflow, WorkflowEvent
-from sales_agent_pipeline.workflow.table import STEPS
 from sales_agent_pipeline.settings import get_settings
+from sales_agent_pipeline.workflow.table import STEPS
 from tests.integration.pipeline.conftest import Lead
 from tests.sandbox.conftest import Admin
 
