@@ -68,6 +68,10 @@ def _json(request: Request, body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    except RecursionError:
+        # The standard parser recurses per nesting level: a body nested thousands deep
+        # exhausts the stack before any depth check of ours could run.
+        raise ApiError(400, "too_deep", "the body's JSON nests too deeply") from None
 
 
 def _submissions(document: Any) -> list[Submission]:

@@ -10,9 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from sales_agent_api.schemas.credentials import Reauthorisation
 from sales_agent_pipeline.domain.enums import HubSpotAuth, WorkflowMode
+from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
 from sales_agent_pipeline.domain.workflow import VoiceProfile
 
-FormId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+FormId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)
+]
 FolderId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 MAX_IDS = 500
 # A day of sends is bounded by Gmail's own per-user limit (2,000 for Workspace).

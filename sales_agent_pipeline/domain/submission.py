@@ -42,6 +42,10 @@ class Submission:
     payload: dict[str, Any]
 
 
+# HubSpot's form and submission ids as we store them (the seed's example form id has 73).
+MAX_ID_LENGTH = 255
+
+
 class InvalidSubmission(ValueError):
     """A delivery that cannot be a submission: `code` says why, `fields` name what is at fault."""
 
@@ -111,3 +115,51 @@ def normalise_email(address: str) -> str:
     except EmailNotValidError as exc:
         raise LeadRejected(f"email {address!r} is not valid: {exc}", field="email") from exc
     return checked.normalized.lower()
+
+
+# How deep a delivery's JSON may nest: HubSpot's deepest (the legacy contact format) is 5.
+MAX_DEPTH = 32
+# PostgreSQL's bigint, the portal id's column.
+MAX_PORTAL_ID = 2**63 - 1
+
+
+def check_storable(value: Any, path: str = "body", depth: int = 0) -> None:
+    """Refuse what PostgreSQL cannot store as sent (InvalidSubmission naming where).
+
+    A JSONB document holds no NUL character and no lone UTF-16 surrogate (JSON's `\\ud800`
+    escapes decode to one in Python), and nesting is bounded before anything walks it.
+    """
+    if depth > MAX_DEPTH:
+        raise InvalidSubmission("too_deep", f"{path} nests deeper than {MAX_DEPTH} levels", [path])
+    if isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_text(str(key), path)
+            check_storable(item, f"{path}.{key}"[:200], depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{path}[{index}]"[:200], depth + 1)
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise InvalidSubmission("invalid_text", f"{path} contains a NUL character", [path])
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidSubmission(
+            "invalid_text", f"{path} is not valid Unicode (a lone surrogate)", [path]
+        ) from None
+
+
+def check_id(value: Any, name: str) -> str:
+    """A HubSpot id as text: a string or an integer, at most MAX_ID_LENGTH characters."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidSubmission("invalid_field", f"{name} must be a string", [name])
+    text = str(value)
+    if len(text) > MAX_ID_LENGTH:
+        raise InvalidSubmission(
+            "invalid_field", f"{name} is longer than {MAX_ID_LENGTH} characters", [name]
+        )
+    return text

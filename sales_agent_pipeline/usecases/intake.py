@@ -22,11 +22,18 @@ from sales_agent_pipeline.domain.enums import SubmissionSource
 from sales_agent_pipeline.domain.errors import LeadRejected
 from sales_agent_pipeline.domain.models import UpstreamSubmission
 from sales_agent_pipeline.domain.submission import (
+    MAX_ID_LENGTH,
+    MAX_PORTAL_ID,
     InvalidSubmission,
     Submission,
+    check_id,
+    check_storable,
     extract_fields,
     normalise_email,
 )
+
+# The fields kept in their own columns (255 characters each) besides the payload.
+STORED_FIELDS = ("first_name", "last_name", "company")
 
 
 class SubmissionRefused(Exception):
@@ -64,6 +71,7 @@ def parse_delivery(obj: Any, where: str = "") -> Submission:
     wrong (`where` prefixes the field names: a batch's "[2].")."""
     if not isinstance(obj, Mapping):
         raise InvalidSubmission("invalid_body", f"{where or 'body'} must be a JSON object")
+    check_storable(obj, where.rstrip(".") or "body")
     # The legacy contact format keeps its latest form submission in a list.
     legacy = obj.get("form-submissions")
     latest: Mapping[str, Any] = legacy[-1] if isinstance(legacy, list) and legacy else {}
@@ -90,7 +98,18 @@ def parse_delivery(obj: Any, where: str = "") -> Submission:
         raise InvalidSubmission(
             "invalid_field", "portalId must be a number", [f"{where}portalId"]
         ) from None
+    if not 0 < portal_id <= MAX_PORTAL_ID:
+        raise InvalidSubmission("invalid_field", "portalId is out of range", [f"{where}portalId"])
+    form_id = check_id(form, f"{where}formId")
+    submission_id = check_id(submission, f"{where}formSubmissionId")
     fields = extract_fields(obj)
+    for name in STORED_FIELDS:
+        if len(fields.get(name) or "") > MAX_ID_LENGTH:
+            raise InvalidSubmission(
+                "invalid_field",
+                f"{name} is longer than {MAX_ID_LENGTH} characters",
+                [f"{where}{name}"],
+            )
     if "email" not in fields:
         raise InvalidSubmission("missing_email", "the submission has no email", [f"{where}email"])
     try:
@@ -99,8 +118,8 @@ def parse_delivery(obj: Any, where: str = "") -> Submission:
         raise InvalidSubmission("invalid_email", str(exc), [f"{where}email"]) from None
     return Submission(
         portal_id=portal_id,
-        form_id=str(form),
-        submission_id=str(submission),
+        form_id=form_id,
+        submission_id=submission_id,
         email=email,
         fields=fields,
         submitted_at=_timestamp(

@@ -16,10 +16,11 @@ from pydantic import SecretStr
 
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.errors import PermanentError
+from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
 
 MAX_PORTAL_ID = 2**63 - 1
 MAX_NAME = 255
-MAX_FORM_ID = 64
+MAX_FORM_ID = MAX_ID_LENGTH
 MAX_FOLDER_ID = 128
 MAX_TIMEZONE = 64
 # A HubSpot token is ~45 characters and a client secret 36; a Google key file ~2.3 KB.

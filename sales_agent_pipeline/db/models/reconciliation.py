@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sales_agent_pipeline.db.base import Base
+from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
 
 
 class FormCursor(Base):
@@ -18,7 +19,7 @@ class FormCursor(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
-    form_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH), primary_key=True)
     last_submitted_at: Mapped[datetime | None]
     last_run_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
@@ -32,7 +33,7 @@ class ReconciliationReport(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    form_id: Mapped[str] = mapped_column(String(64))
+    form_id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH))
     dagster_run_id: Mapped[str | None] = mapped_column(String(64))
     window_start: Mapped[datetime | None]
     window_end: Mapped[datetime | None]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sales_agent_pipeline.db.base import Base, Timestamps, UUIDPrimaryKey, check_in
 from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind, WorkflowMode, values
+from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
 
 
 class Tenant(UUIDPrimaryKey, Timestamps, Base):
@@ -42,7 +43,7 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     mode: Mapped[str | None] = mapped_column(String(20))
     send_kill_switch: Mapped[bool] = mapped_column(server_default=text("false"))
     allowed_form_ids: Mapped[list[str]] = mapped_column(
-        ARRAY(String(64)), server_default=text("'{}'")
+        ARRAY(String(MAX_ID_LENGTH)), server_default=text("'{}'")
     )
     drive_folder_ids: Mapped[list[str]] = mapped_column(
         ARRAY(String(128)), server_default=text("'{}'")

@@ -23,6 +23,7 @@ from sales_agent_pipeline.domain.enums import (
     WorkflowStatus,
     values,
 )
+from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
 
 
 class FormSubmission(UUIDPrimaryKey, Base):
@@ -40,7 +41,7 @@ class FormSubmission(UUIDPrimaryKey, Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     portal_id: Mapped[int] = mapped_column(BigInteger)
-    form_id: Mapped[str] = mapped_column(String(64))
+    form_id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH))
     # HubSpot's formSubmissionId (webhook) or conversionId (submissions listing).
     hubspot_submission_id: Mapped[str] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(20), server_default=SubmissionSource.WEBHOOK.value)
