@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from sales_agent_pipeline.db.errors import as_transient
 from sales_agent_pipeline.domain.enums import ErrorClass, WorkflowStatus
 from sales_agent_pipeline.domain.errors import (
     GrantRevoked,
@@ -169,24 +170,28 @@ class StepRunner:
         started = time.perf_counter()
         try:
             update = work(state)
-        except TransientError as error:
-            self.trail.retrying(
-                state.workflow_id,
-                step.number,
-                step.name,
-                error,
-                http_status=error.http_status,
-                retry_after=error.retry_after_seconds,
-                ms=_ms(started),
-                attempt=self.attempt + 1,
-            )
-            return state, error
         except LeadRejected as error:
             return self._stop(step, state, error, WorkflowStatus.REJECTED, _ms(started)), None
         except GrantRevoked as error:
             return self.wait(step, state, error.message, _ms(started)), None
         except Exception as error:
-            return self._stop(step, state, error, WorkflowStatus.FAILED, _ms(started)), None
+            # A vendor's 429/5xx, or the database's connection failing (a restart): retried.
+            transient = error if isinstance(error, TransientError) else as_transient(error)
+            if transient is None:
+                return self._stop(step, state, error, WorkflowStatus.FAILED, _ms(started)), None
+            if transient is not error:
+                transient.__cause__ = error
+            self.trail.retrying(
+                state.workflow_id,
+                step.number,
+                step.name,
+                transient,
+                http_status=transient.http_status,
+                retry_after=transient.retry_after_seconds,
+                ms=_ms(started),
+                attempt=self.attempt + 1,
+            )
+            return state, transient
         ms = _ms(started)
         skip = update.pop("skip_reason", None)
         new_state = state.model_copy(update=update)

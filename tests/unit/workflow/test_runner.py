@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowStatus
 from sales_agent_pipeline.domain.errors import (
@@ -293,3 +294,25 @@ def test_backoff_grows_with_jitter_up_to_the_cap_and_honours_retry_after(attempt
     wait = backoff_seconds(attempt, None, rng)
     assert ceiling / 2 <= wait <= ceiling
     assert backoff_seconds(attempt, 90.0, rng) == 90.0
+
+
+def test_a_lost_database_connection_is_retried_and_a_bad_statement_is_not() -> None:
+    world, trail = FakeWorld(), FakeTrail()
+    batch = world.batch(*emails(2))
+    restart = OperationalError(
+        "SELECT 1", {}, Exception("terminating connection due to administrator command")
+    )
+    bug = ProgrammingError("SELEC 1", {}, Exception('syntax error at or near "SELEC"'))
+
+    def work(services: Services, state: LeadState, _: None) -> dict[str, Any]:
+        raise restart if state.item.hubspot_submission_id == "sub-0" else bug
+
+    outcome = runner(trail).run(step_of(work), batch, world.services())
+
+    assert isinstance(outcome, RetryAfter)
+    assert str(outcome.error) == (
+        "database unavailable: terminating connection due to administrator command"
+    )
+    restarted, broken = batch.leads
+    assert trail.of(restarted.workflow_id)[-1] == ("toy", StepStatus.RETRYING)
+    assert trail.ended == {broken.workflow_id: WorkflowStatus.FAILED}
