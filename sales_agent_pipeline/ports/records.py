@@ -25,12 +25,11 @@ class LeadRecords(Protocol):
         """Store what the draft says before Gmail sees it; a sent draft is never changed."""
         ...
 
-    def previous_mail(self, workflow_id: uuid.UUID) -> PreviousMail | None:
-        """What an earlier run of the workflow left in Gmail, if anything."""
-        ...
-
-    def sent_today(self, tenant_id: uuid.UUID, now: datetime) -> int:
-        """How many emails the tenant sent since midnight UTC (the daily cap)."""
+    def mail_so_far(
+        self, workflow_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime
+    ) -> tuple[PreviousMail | None, int]:
+        """What an earlier run of the workflow left in Gmail (if anything), and how many
+        emails the tenant sent since midnight UTC (the daily cap), read together."""
         ...
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:

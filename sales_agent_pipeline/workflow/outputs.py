@@ -38,8 +38,9 @@ def mail(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     assert state.context is not None
     config = services.settings
     tenant = state.item.tenant
-    previous = services.records.previous_mail(state.workflow_id)
-    count = services.records.sent_today(tenant.tenant_id, services.now())
+    previous, count = services.records.mail_so_far(
+        state.workflow_id, tenant.tenant_id, services.now()
+    )
     mode, reason = effective_mode(
         ModePolicy(
             global_mode=config.workflow_mode,

@@ -43,23 +43,23 @@ class PostgresLeadRecords:
         with self._sessions.begin() as session:
             outputs.save_draft_content(session, workflow_id, content, assets)
 
-    def previous_mail(self, workflow_id: uuid.UUID) -> PreviousMail | None:
-        """What an earlier run of the workflow left in Gmail."""
+    def mail_so_far(
+        self, workflow_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime
+    ) -> tuple[PreviousMail | None, int]:
+        """The earlier run's mail and the tenant's sends today, in one transaction."""
         with self._sessions.begin() as session:
             row = outputs.get_draft(session, workflow_id)
-            if row is None or not (row.gmail_draft_id or row.sent):
-                return None
-            return PreviousMail(
-                draft_id=row.gmail_draft_id,
-                message_id=row.gmail_message_id,
-                thread_id=row.gmail_thread_id,
-                sent=row.sent,
+            previous = (
+                PreviousMail(
+                    draft_id=row.gmail_draft_id,
+                    message_id=row.gmail_message_id,
+                    thread_id=row.gmail_thread_id,
+                    sent=row.sent,
+                )
+                if row is not None and (row.gmail_draft_id or row.sent)
+                else None
             )
-
-    def sent_today(self, tenant_id: uuid.UUID, now: datetime) -> int:
-        """How many emails the tenant sent since midnight UTC."""
-        with self._sessions.begin() as session:
-            return outputs.sent_today(session, tenant_id, now)
+            return previous, outputs.sent_today(session, tenant_id, now)
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:
         """Where Gmail put the draft or the sent message."""
