@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 from dagster import Definitions, GraphDefinition
 
 from sales_agent_pipeline.defs.assets import lead_asset
@@ -36,8 +37,9 @@ def run_table(
 
 def test_the_table_numbers_its_steps_in_order_and_names_each_once() -> None:
     assert [step.number for step in STEP_TABLE] == list(range(1, 14))
-    assert tuple(step.name for step in STEP_TABLE) == STEPS
     assert len(set(STEPS)) == 13
+    with pytest.raises(ValueError, match="unique: write_draft"):
+        numbered([*STEP_TABLE, Step("write_draft", "again", count_words)])
 
 
 def test_a_lead_goes_through_the_13_steps_on_the_fakes() -> None:
