@@ -20,6 +20,9 @@ class WorkflowStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     REJECTED = "rejected"
+    # Transient retries exhausted: re-driven automatically with growing delays, then kept
+    # for a person (`sales-agent dlq`).
+    DEAD_LETTER = "dead_letter"
 
 
 class SubmissionSource(StrEnum):
@@ -86,3 +89,19 @@ class HubSpotAuth(StrEnum):
 
     PRIVATE_APP = "private_app"
     OAUTH = "oauth"
+
+
+class BreakerState(StrEnum):
+    """A circuit breaker per vendor and tenant: calls flow, stop, or probe."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class ReservationStatus(StrEnum):
+    """A slot of a tenant's daily send cap: held for a send in progress, used, or given back."""
+
+    RESERVED = "reserved"
+    SENT = "sent"
+    RELEASED = "released"

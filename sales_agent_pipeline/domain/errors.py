@@ -56,3 +56,18 @@ class LeadRejected(PermanentError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class BreakerOpen(TransientError):
+    """A vendor's circuit breaker for the tenant is open: no call was made. The lead waits
+    (back in the queue, the attempt not counted) and resumes once the breaker lets calls
+    through again; it never fails or writes twice because of it."""
+
+    def __init__(self, vendor: str, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds)
+        self.vendor = vendor
+
+
+class WriteInProgress(TransientError):
+    """Another live attempt holds the lease of this external write: retry later, never
+    write a second time."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sales_agent_pipeline.db.errors import as_transient
 from sales_agent_pipeline.domain.enums import ErrorClass, WorkflowStatus
 from sales_agent_pipeline.domain.errors import (
+    BreakerOpen,
     GrantRevoked,
     LeadRejected,
     PipelineError,
@@ -172,7 +173,9 @@ class StepRunner:
             update = work(state)
         except LeadRejected as error:
             return self._stop(step, state, error, WorkflowStatus.REJECTED, _ms(started)), None
-        except GrantRevoked as error:
+        except (GrantRevoked, BreakerOpen) as error:
+            # The tenant cannot run now (re-authorisation, or a vendor's breaker is open):
+            # the lead goes back to the queue, this attempt not counted.
             return self.wait(step, state, error.message, _ms(started)), None
         except Exception as error:
             # A vendor's 429/5xx, or the database's connection failing (a restart): retried.
@@ -251,7 +254,9 @@ class StepRunner:
         transient: list[tuple[int, LeadState, TransientError]],
         results: list[LeadState],
     ) -> RetryAfter | None:
-        """Ask for the step again while retries remain; then the leads fail."""
+        """Ask for the step again while retries remain; then the leads go to the dead-letter
+        queue, from where they are re-driven later (a vendor's outage outlasts a run's
+        retries)."""
         retries = self.policy.max_retries
         if self.attempt < retries:
             wait = backoff_seconds(
@@ -274,7 +279,7 @@ class StepRunner:
                 http_status=error.http_status,
                 vendor_message=error.vendor_message,
             )
-            results[index] = self._stop(step, state, exhausted, WorkflowStatus.FAILED, 0)
+            results[index] = self._stop(step, state, exhausted, WorkflowStatus.DEAD_LETTER, 0)
         return None
 
     def _stopped_if_nothing_left(
@@ -288,7 +293,11 @@ class StepRunner:
             if old.active and not state.active
         ]
         waiting = [state for state in stopped_here if state.outcome is WorkflowStatus.QUEUED]
-        failed_here = [state for state in stopped_here if state.outcome is WorkflowStatus.FAILED]
+        failed_here = [
+            state
+            for state in stopped_here
+            if state.outcome in (WorkflowStatus.FAILED, WorkflowStatus.DEAD_LETTER)
+        ]
         if waiting and not failed_here:
             return waiting_outcome(step.name, {s.workflow_id: s.reason or "" for s in waiting})
         if not failed_here:

@@ -29,6 +29,9 @@ TABLES = {
     "quota_usage",
     "tenant_secrets",
     "tenant_usage",
+    "send_reservations",
+    "global_switches",
+    "circuit_breakers",
 }
 
 # The seed's columns (roadmap 4.1), which outside tools and reports rely on.

@@ -7,6 +7,11 @@ from sales_agent_pipeline.db.models.imports import LeadImport
 from sales_agent_pipeline.db.models.outputs import DraftEmail, HubspotTask
 from sales_agent_pipeline.db.models.quota import QuotaBucket, QuotaUsage
 from sales_agent_pipeline.db.models.reconciliation import FormCursor, ReconciliationReport
+from sales_agent_pipeline.db.models.reliability import (
+    CircuitBreaker,
+    GlobalSwitch,
+    SendReservation,
+)
 from sales_agent_pipeline.db.models.settings_audit import SettingsChange
 from sales_agent_pipeline.db.models.tenants import ApiKey, Tenant, TenantSecret, TenantUsage
 from sales_agent_pipeline.db.models.workflows import FormSubmission, Workflow
@@ -14,15 +19,18 @@ from sales_agent_pipeline.db.models.workflows import FormSubmission, Workflow
 __all__ = [
     "ApiKey",
     "Base",
+    "CircuitBreaker",
     "DraftEmail",
     "FormCursor",
     "FormSubmission",
+    "GlobalSwitch",
     "HubspotTask",
     "IdempotencyKey",
     "LeadImport",
     "QuotaBucket",
     "QuotaUsage",
     "ReconciliationReport",
+    "SendReservation",
     "SettingsChange",
     "Tenant",
     "TenantSecret",

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,3 +41,11 @@ class IdempotencyKey(Timestamps, Base):
     result: Mapped[dict[str, Any] | None]
     error_message: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None]
+    # The lease: who may write now (a run's id, or a process's) and until when. A record
+    # under another owner's live lease is a retry-later, never a second write.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    # Calls made for this record, and when its write first became uncertain (a timeout or
+    # a 5xx): look-ups by marker go on until the vendor's index has surely caught up.
+    write_attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    uncertain_since: Mapped[datetime | None]

@@ -82,6 +82,12 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
             "created_at",
             postgresql_where=text("status IN ('received', 'queued') AND run_requested_at IS NULL"),
         ),
+        # Dead letters due for their next automatic re-drive.
+        Index(
+            "ix_workflows_redrive_due",
+            "next_redrive_at",
+            postgresql_where=text("status = 'dead_letter' AND next_redrive_at IS NOT NULL"),
+        ),
         # Stuck work: running (or requested) for too long.
         Index(
             "ix_workflows_in_flight",
@@ -109,5 +115,10 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None]
+    # The dead-letter queue: how a lead whose transient retries ran out came there, how
+    # often it was re-driven, and when the next automatic re-drive is due (None: a person's).
+    error_class: Mapped[str | None] = mapped_column(String(20))
+    redrives: Mapped[int] = mapped_column(server_default=text("0"))
+    next_redrive_at: Mapped[datetime | None]
 
     submission: Mapped[FormSubmission] = relationship(lazy="raise")

@@ -153,7 +153,7 @@ def test_a_transient_error_asks_for_the_step_again_and_the_retry_redoes_only_tha
     assert [s.model_extra for s in second.batch.leads] == [{"toy_output": 1}] * 3
 
 
-def test_transient_errors_past_the_last_retry_fail_the_lead() -> None:
+def test_transient_errors_past_the_last_retry_send_the_lead_to_the_dead_letter_queue() -> None:
     world, trail = FakeWorld(), FakeTrail()
     batch = world.batch(*emails(2))
     step = step_of(fail_for("sub-0", TransientError("503", http_status=503)))
@@ -164,7 +164,7 @@ def test_transient_errors_past_the_last_retry_fail_the_lead() -> None:
 
     assert isinstance(outcome, Done)
     failed = outcome.batch.leads[0]
-    assert failed.outcome is WorkflowStatus.FAILED
+    assert failed.outcome is WorkflowStatus.DEAD_LETTER
     assert failed.reason == "step 4 toy: still failing after 2 retries: 503"
     assert failed.error_class is ErrorClass.TRANSIENT
 
