@@ -4,6 +4,7 @@ from dagster import Definitions, EnvVar, in_process_executor, mem_io_manager
 
 from sales_agent_pipeline.defs.approve import approve_and_send_draft
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
+from sales_agent_pipeline.defs.dead_letters import dead_letter_redrive_sensor, replay_dead_letters
 from sales_agent_pipeline.defs.imports import import_runs_sensor
 from sales_agent_pipeline.defs.reconciliation import (
     reconcile_submissions,
@@ -32,8 +33,13 @@ _tenants = TenantsResource.configure_at_launch(settings=_settings, database=_dat
 
 defs = Definitions(
     assets=[lead_followup, submission_coverage],
-    jobs=[process_formlead, reconcile_submissions, approve_and_send_draft],
-    sensors=[received_leads_sensor, stuck_workflows_sensor, import_runs_sensor],
+    jobs=[process_formlead, reconcile_submissions, approve_and_send_draft, replay_dead_letters],
+    sensors=[
+        received_leads_sensor,
+        stuck_workflows_sensor,
+        import_runs_sensor,
+        dead_letter_redrive_sensor,
+    ],
     schedules=[reconciliation_schedule()],
     # Backfills and the UI's "Materialize" run the implicit asset job: in process too, like
     # process_formlead (the mem IO manager cannot hand batches across processes).

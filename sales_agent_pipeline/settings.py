@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sales_agent_pipeline.domain.enums import WorkflowMode
+from sales_agent_pipeline.domain.redrive import DEFAULT_REDRIVE_DELAYS, parse_delays
 
 # Values people paste from examples; treated as missing outside development.
 _PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "secret", "xxx", "todo", "placeholder"}
@@ -154,6 +156,11 @@ class Settings(BaseSettings):
     reconciliation_lookback_days: float = Field(default=7.0, gt=0)
     reconciliation_stuck_minutes: float = Field(default=30.0, gt=0)
     reconciliation_drift_days: float = Field(default=7.0, ge=0)
+    # The dead-letter queue: a lead whose transient retries ran out is re-driven after each
+    # of these delays in turn (its n-th re-drive after the n-th), then waits for a person.
+    dlq_redrive_delays: Annotated[tuple[timedelta, ...], NoDecode] = parse_delays(
+        DEFAULT_REDRIVE_DELAYS
+    )
 
     @field_validator("allowed_form_ids", mode="before")
     @classmethod
@@ -161,6 +168,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("dlq_redrive_delays", mode="before")
+    @classmethod
+    def _parse_redrive_delays(cls, value: object) -> object:
+        return parse_delays(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _require_secrets_outside_development(self) -> Settings:

@@ -101,7 +101,7 @@ def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadB
     config = services.settings
     database: DatabaseResource = context.resources.database
     runner = StepRunner(
-        PostgresTrail(database.sessions, context.run_id),
+        PostgresTrail(database.sessions, context.run_id, redrive_delays=config.dlq_redrive_delays),
         context.log,
         attempt=context.retry_number,
         policy=RetryPolicy(config.step_max_retries, config.step_retry_base_seconds),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,11 +14,19 @@ from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowSt
 
 
 class PostgresTrail:
-    """The trail of one Dagster run's leads (every event carries the run id)."""
+    """The trail of one Dagster run's leads (every event carries the run id); a lead sent
+    to the dead-letter queue is re-driven after `redrive_delays` (DLQ_REDRIVE_DELAYS)."""
 
-    def __init__(self, sessions: sessionmaker[Session], run_id: str) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        run_id: str,
+        *,
+        redrive_delays: Sequence[timedelta],
+    ) -> None:
         self._sessions = sessions
         self._run_id = run_id
+        self._redrive_delays = redrive_delays
 
     def _event(
         self,
@@ -140,7 +150,14 @@ class PostgresTrail:
                     "http_status": http_status,
                 },
             )
-            workflows.finish(session, workflow_id, outcome, reason=reason)
+            workflows.finish(
+                session,
+                workflow_id,
+                outcome,
+                reason=reason,
+                error_class=error_class,
+                redrive_delays=self._redrive_delays,
+            )
 
     def skipped(self, workflow_id: uuid.UUID, number: int, step: str, reason: str) -> None:
         """The skipped event and the workflow closed as skipped."""

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
-from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowMode, WorkflowStatus
+from sales_agent_pipeline.domain.enums import (
+    ErrorClass,
+    SubmissionSource,
+    WorkflowMode,
+    WorkflowStatus,
+)
 from sales_agent_pipeline.domain.workflow import TenantSettings, VoiceProfile, WorkItem
 
 CLAIMABLE = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
-# A re-run (re-materialisation, retry, backfill) may take over finished work too.
+# A re-run (re-materialisation, retry, backfill) may take over finished work too, and a
+# dead letter (an operator's re-execution of its run takes it out of the queue).
 RECLAIMABLE = (
     *CLAIMABLE,
     WorkflowStatus.SUCCEEDED.value,
     WorkflowStatus.FAILED.value,
     WorkflowStatus.SKIPPED.value,
+    WorkflowStatus.DEAD_LETTER.value,
 )
 
 
@@ -59,6 +67,7 @@ def claim(
             attempts=Workflow.attempts + 1,
             completed_at=None,
             failure_reason=None,
+            next_redrive_at=None,
         )
         .returning(Workflow.id)
     ).scalars()
@@ -177,6 +186,17 @@ def previous_submission_at(session: Session, workflow: Workflow) -> datetime | N
     )
 
 
+def _next_redrive_at(delays: Sequence[timedelta]) -> Any:
+    """When a dead letter is re-driven next: its `redrives`-th delay from now, or never (NULL)
+    once the delays are used up. One expression, so the row's own count decides."""
+    if not delays:
+        return null()
+    return case(
+        *((Workflow.redrives == index, func.now() + delay) for index, delay in enumerate(delays)),
+        else_=null(),
+    )
+
+
 def finish(
     session: Session,
     workflow_id: uuid.UUID,
@@ -184,11 +204,21 @@ def finish(
     *,
     reason: str | None = None,
     mode: WorkflowMode | None = None,
+    error_class: ErrorClass | None = None,
+    redrive_delays: Sequence[timedelta] = (),
 ) -> None:
-    """Close a workflow with its outcome and duration."""
+    """Close a workflow with its outcome and duration.
+
+    A dead letter (transient retries exhausted) gets its next automatic re-drive from
+    `redrive_delays` by how often it was re-driven already; every other outcome clears it.
+    """
     values: dict[str, object] = {
         "status": status.value,
         "failure_reason": reason,
+        "error_class": error_class.value if error_class else None,
+        "next_redrive_at": _next_redrive_at(redrive_delays)
+        if status is WorkflowStatus.DEAD_LETTER
+        else None,
         "completed_at": utcnow(),
         "duration_ms": func.greatest(
             0,
