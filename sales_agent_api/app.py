@@ -16,6 +16,7 @@ from sales_agent_api.metrics import MetricsMiddleware
 from sales_agent_api.routes import (
     admin_credentials,
     admin_settings,
+    breakers,
     dead_letters,
     drafts,
     health,
@@ -97,4 +98,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(oauth.router)
     app.include_router(usage.router)
+    app.include_router(breakers.router)
     return app

@@ -156,6 +156,15 @@ class Settings(BaseSettings):
     reconciliation_lookback_days: float = Field(default=7.0, gt=0)
     reconciliation_stuck_minutes: float = Field(default=30.0, gt=0)
     reconciliation_drift_days: float = Field(default=7.0, ge=0)
+    # Circuit breaker per vendor and tenant: after this many consecutive transient failures
+    # (5xx, timeouts, lost connections) calls stop for a cool-down that doubles with each
+    # trip in a row, up to the cap; then one process probes (holding the probe this long,
+    # longer than a call's timeout). A closed breaker is re-read at most this often.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    breaker_cooldown_max_seconds: float = Field(default=600.0, gt=0)
+    breaker_probe_lease_seconds: float = Field(default=60.0, gt=0)
+    breaker_cache_seconds: float = Field(default=2.0, ge=0)
     # The dead-letter queue: a lead whose transient retries ran out is re-driven after each
     # of these delays in turn (its n-th re-drive after the n-th), then waits for a person.
     dlq_redrive_delays: Annotated[tuple[timedelta, ...], NoDecode] = parse_delays(

@@ -6,6 +6,7 @@ runner, and turns its outcome into Dagster's terms: the batch for the next op, a
 them and writes the materialisation's metadata.
 """
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,9 +24,11 @@ from dagster import (
     RetryRequested,
     op,
 )
+from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.effects import PostgresEffectStore
+from sales_agent_pipeline.db.repositories.breakers import PostgresBreakerStore
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.db.repositories.lead_records import PostgresLeadRecords
 from sales_agent_pipeline.db.repositories.trail import PostgresTrail
@@ -38,6 +41,7 @@ from sales_agent_pipeline.defs.views import (
     step_durations,
 )
 from sales_agent_pipeline.domain.enums import WorkflowStatus
+from sales_agent_pipeline.workflow.breaker import BreakerPolicy, CircuitBreakers
 from sales_agent_pipeline.workflow.claim import claim
 from sales_agent_pipeline.workflow.outcome import Done, Outcome, RetryAfter, Stopped
 from sales_agent_pipeline.workflow.runner import RetryPolicy, StepRunner, waiting_outcome
@@ -56,19 +60,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=4)
+def circuit_breakers(sessions: sessionmaker[Session], policy: BreakerPolicy) -> CircuitBreakers:
+    """The run process's breakers (one per run's database resource): every op of the run
+    shares their in-memory copies, so a closed breaker costs no query per vendor call."""
+    return CircuitBreakers(PostgresBreakerStore(sessions), policy, _now)
+
+
 def services_for(context: OpExecutionContext) -> Services:
-    """The ports of a step, on this run's resources."""
+    """The ports of a step, on this run's resources; every vendor call goes through the
+    tenant's circuit breaker of that vendor."""
     resources = context.resources
     database: DatabaseResource = resources.database
     sessions = database.sessions
+    settings = resources.settings.get()
+    breakers = circuit_breakers(sessions, BreakerPolicy.from_settings(settings))
     return Services(
-        settings=resources.settings.get(),
+        settings=settings,
         records=PostgresLeadRecords(sessions),
         effects=PostgresEffectStore(sessions),
-        crm=resources.hubspot.for_tenant,
-        mail=resources.gmail.for_tenant,
-        drive=resources.drive.for_tenant,
-        calendar=resources.calendar.for_tenant,
+        crm=breakers.guard("crm", resources.hubspot.for_tenant),
+        mail=breakers.guard("mail", resources.gmail.for_tenant),
+        drive=breakers.guard("drive", resources.drive.for_tenant),
+        calendar=breakers.guard("calendar", resources.calendar.for_tenant),
         history=lambda tenant_id, workflow_id: PostgresLeadHistory(
             sessions, tenant_id, workflow_id
         ),

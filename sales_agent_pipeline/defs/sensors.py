@@ -25,7 +25,8 @@ from sales_agent_pipeline.defs.stuck import sweep_stuck
     default_status=DefaultSensorStatus.RUNNING,
     description="Launches received leads that no run was asked for (Dagster was down, the "
     "API died after its 202); a backlog goes out in batched runs. Leads of a disabled tenant, "
-    "or of one needing HubSpot re-authorisation, wait: each tick names those tenants.",
+    "of one needing HubSpot re-authorisation, or of one whose vendor's circuit breaker is "
+    "open, wait: each tick names those tenants.",
 )
 def received_leads_sensor(
     context: SensorEvaluationContext, database: DatabaseResource, settings: SettingsResource

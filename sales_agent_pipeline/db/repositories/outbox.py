@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -25,8 +26,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
-from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowStatus
+from sales_agent_pipeline.db.models import CircuitBreaker, FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.db.repositories.breakers import stopped_tenants, stopping
+from sales_agent_pipeline.domain.enums import BreakerState, SubmissionSource, WorkflowStatus
 from sales_agent_pipeline.domain.submission import Submission
 
 AWAITING = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
@@ -247,6 +249,12 @@ def blocked_tenants() -> Select[tuple[uuid.UUID]]:
     )  # type: ignore[return-value]
 
 
+def held_tenants() -> Select[tuple[uuid.UUID]]:
+    """The blocked tenants, and those with a vendor's circuit breaker open: their queued
+    leads are not launched until the breaker may probe (they would only wait again)."""
+    return blocked_tenants().union(stopped_tenants())  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class WaitingTenant:
     """A tenant whose received work waits, and why."""
@@ -276,6 +284,41 @@ def waiting_blocked(session: Session) -> list[WaitingTenant]:
             count,
         )
         for portal_id, disabled_at, auth_error, count in rows
+    ] + _waiting_on_breakers(session)
+
+
+def _waiting_on_breakers(session: Session) -> list[WaitingTenant]:
+    """Tenants whose work waits for a vendor's circuit breaker, and until when."""
+    rows = session.execute(
+        select(
+            Tenant.portal_id,
+            CircuitBreaker.vendor,
+            CircuitBreaker.state,
+            case(
+                (CircuitBreaker.state == BreakerState.OPEN.value, CircuitBreaker.open_until),
+                else_=CircuitBreaker.probe_until,
+            ),
+            func.count(Workflow.id),
+        )
+        .join(CircuitBreaker, CircuitBreaker.tenant_id == Tenant.id)
+        .join(Workflow, Workflow.tenant_id == Tenant.id)
+        .where(stopping(), Workflow.status.in_(AWAITING), Workflow.run_requested_at.is_(None))
+        .group_by(
+            Tenant.portal_id,
+            CircuitBreaker.vendor,
+            CircuitBreaker.state,
+            CircuitBreaker.open_until,
+            CircuitBreaker.probe_until,
+        )
+        .order_by(Tenant.portal_id, CircuitBreaker.vendor)
+    ).all()
+    return [
+        WaitingTenant(
+            portal_id,
+            f"{vendor} circuit breaker {state} until {until.isoformat(timespec='seconds')}",
+            count,
+        )
+        for portal_id, vendor, state, until, count in rows
     ]
 
 
@@ -293,7 +336,7 @@ def claim_launch(session: Session, workflow_ids: list[uuid.UUID]) -> list[uuid.U
             Workflow.id.in_(workflow_ids),
             Workflow.status.in_(AWAITING),
             Workflow.run_requested_at.is_(None),
-            Workflow.tenant_id.not_in(blocked_tenants()),
+            Workflow.tenant_id.not_in(held_tenants()),
         )
         .values(run_requested_at=func.now())
         .returning(Workflow.id)
@@ -334,7 +377,7 @@ def claim_awaiting(session: Session, older_than: timedelta, limit: int) -> list[
             Workflow.run_requested_at.is_(None),
             Workflow.created_at < func.now() - older_than,
             Workflow.form_submission_id.not_in(imported),
-            Workflow.tenant_id.not_in(blocked_tenants()),
+            Workflow.tenant_id.not_in(held_tenants()),
         )
         .order_by(Workflow.created_at)
         .limit(limit)
