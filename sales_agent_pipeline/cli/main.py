@@ -152,8 +152,9 @@ def _prepare_tenants(settings: Settings, databases: Databases) -> str | None:
 @app.command()
 def up() -> None:
     """Start everything: PostgreSQL if embedded, migrations, Dagster UI and daemon, the API."""
-    from sales_agent_pipeline.cli.stack import Stack, StackError, check_ports
+    from sales_agent_pipeline.cli.stack import Stack, StackError, check_ports, connection_budget
     from sales_agent_pipeline.cli.summary import StartTimes, up_summary
+    from sales_agent_pipeline.db.budget import ConnectionBudgetExceeded
 
     # Wall clock from the process's start: Python and our imports take seconds too.
     launched = psutil.Process().create_time()
@@ -161,8 +162,14 @@ def up() -> None:
     settings = load_settings()
     try:
         check_ports(settings)
-        databases = provision(settings)
-    except (StackError, EmbeddedPostgresError, psycopg.OperationalError, OperationalError) as exc:
+        databases = provision(settings, budget=connection_budget(settings))
+    except (
+        StackError,
+        EmbeddedPostgresError,
+        ConnectionBudgetExceeded,
+        psycopg.OperationalError,
+        OperationalError,
+    ) as exc:
         typer.secho(f"cannot start: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
     try:

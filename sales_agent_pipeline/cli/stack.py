@@ -17,8 +17,14 @@ from typing import IO
 import httpx
 import psutil
 import structlog
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; stubs are not locked
 
 from sales_agent_pipeline.cli.demo import DEMO_SENDER
+from sales_agent_pipeline.db.budget import (
+    DAGSTER_WEBSERVER_POOL_OVERFLOW,
+    ConnectionBudget,
+    stack_budget,
+)
 from sales_agent_pipeline.db.embedded import port_is_free
 from sales_agent_pipeline.db.provision import Databases
 from sales_agent_pipeline.settings import Settings
@@ -27,6 +33,8 @@ log = structlog.get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_SECONDS = 20.0
+# QueuedRunCoordinator's own default when dagster.yaml names no limit.
+DAGSTER_DEFAULT_MAX_CONCURRENT_RUNS = 10
 
 
 class StackError(RuntimeError):
@@ -79,6 +87,28 @@ def install_dagster_home(settings: Settings) -> Path:
     if settings.dagster_home is None or not target.exists():
         shutil.copyfile(ours, target)
     return home
+
+
+def max_concurrent_runs(dagster_yaml: Path) -> int:
+    """The run limit of the instance's run coordinator (an `env:` value read from ours)."""
+    config = yaml.safe_load(dagster_yaml.read_text()) or {}
+    limit = (config.get("run_coordinator") or {}).get("config", {}).get("max_concurrent_runs")
+    if isinstance(limit, dict) and "env" in limit:
+        limit = os.environ.get(str(limit["env"]))
+    limit = DAGSTER_DEFAULT_MAX_CONCURRENT_RUNS if limit is None else int(limit)
+    if limit < 0:
+        raise StackError(
+            f"{dagster_yaml}: max_concurrent_runs is unlimited ({limit}), so no number of "
+            "database connections is enough; set a limit"
+        )
+    return limit
+
+
+def connection_budget(settings: Settings) -> ConnectionBudget:
+    """The most database connections the stack can open (db/budget.py), with the run limit
+    of the dagster.yaml the stack will use."""
+    home = install_dagster_home(settings)
+    return stack_budget(settings, max_concurrent_runs(home / "dagster.yaml"))
 
 
 def child_environment(settings: Settings, databases: Databases) -> dict[str, str]:
@@ -141,6 +171,9 @@ def services(settings: Settings) -> list[list[Service]]:
             str(settings.dagster_ui_port),
             "-w",
             workspace,
+            # Its storage pools within the connection budget (Dagster's default overflow: 20).
+            "--db-pool-max-overflow",
+            str(DAGSTER_WEBSERVER_POOL_OVERFLOW),
         ],
         ready_url=f"{ui}/server_info",
     )

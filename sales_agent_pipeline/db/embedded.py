@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import psycopg
 import structlog
+from psycopg import sql
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +66,9 @@ class EmbeddedPostgres:
     pgdata: Path
     port: int
     host: str = "127.0.0.1"
+    # Sized by provision from the stack's connection budget (db/budget.py); None keeps the
+    # server's own setting (PostgreSQL's default is 100).
+    max_connections: int | None = None
     started_here: bool = False
 
     @property
@@ -149,6 +154,7 @@ class EmbeddedPostgres:
             )
         if self.running_pid() is not None:
             log.info("embedded_postgres.already_running", pgdata=str(self.pgdata))
+            self._keep_max_connections()
             return self
         if not port_is_free(self.host, self.port):
             raise EmbeddedPostgresError(
@@ -157,6 +163,8 @@ class EmbeddedPostgres:
             )
         # TCP only (no Unix socket: data dir paths can exceed the socket path limit).
         options = f"-h {self.host} -p {self.port} -c unix_socket_directories='' -c fsync=on"
+        if self.max_connections is not None:
+            options += f" -c max_connections={self.max_connections}"
         self._pg(
             _bin("pg_ctl"),
             "-D",
@@ -172,7 +180,20 @@ class EmbeddedPostgres:
         )
         self.started_here = True
         log.info("embedded_postgres.started", port=self.port, pgdata=str(self.pgdata))
+        self._keep_max_connections()
         return self
+
+    def _keep_max_connections(self) -> None:
+        """Write max_connections into the data dir's config, so a restart by anyone else
+        (pg_ctl, an operator, a crash recovery) keeps the size the budget asked for."""
+        if self.max_connections is None:
+            return
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET max_connections = {}").format(
+                    sql.Literal(self.max_connections)
+                )
+            )
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: running transactions roll back)."""

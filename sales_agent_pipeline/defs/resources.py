@@ -22,7 +22,8 @@ class DatabaseResource(ConfigurableResource):
     """The app database; an op opens one transaction with `session()` and it commits on exit."""
 
     url: str
-    pool_size: int = 5
+    # Unset: DB_POOL_SIZE (db/budget.py counts this pool once per run worker).
+    pool_size: int | None = None
 
     _engine: Engine | None = PrivateAttr(default=None)
     _sessions: sessionmaker[Session] | None = PrivateAttr(default=None)
