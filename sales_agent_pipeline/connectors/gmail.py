@@ -47,6 +47,11 @@ def _sent_ref(data: dict[str, Any]) -> SentRef:
     )
 
 
+def _is_sent(message: dict[str, Any]) -> bool:
+    labels = message.get("labelIds") or []
+    return "SENT" in labels and "DRAFT" not in labels
+
+
 class GmailMail:
     """Mail adapter for one sending user; thread-safe."""
 
@@ -139,6 +144,25 @@ class GmailMail:
         )
         return _sent_ref(answer)
 
+    def _thread_marked(self, thread_id: str, wanted: str) -> list[dict[str, Any]]:
+        """A thread's messages (id, threadId, labelIds) whose Message-ID is `wanted`."""
+        thread = self._run(
+            "threads.get",
+            lambda s: (
+                s.users()
+                .threads()
+                .get(userId=_ME, id=thread_id, format="metadata", metadataHeaders=["Message-ID"])
+            ),
+        )
+        found: list[dict[str, Any]] = []
+        for message in thread.get("messages") or []:
+            headers = (message.get("payload") or {}).get("headers") or []
+            # Folded header values may keep their leading white space.
+            ids = {str(h.get("value", "")).strip().lower() for h in headers}
+            if wanted in ids:
+                found.append(message)
+        return found
+
     def _marked(self, to: str, marker: str, where: str) -> list[dict[str, Any]]:
         """Messages (id, threadId, labelIds) whose Message-ID the marker set."""
         wanted = marker_message_id(marker)
@@ -152,20 +176,7 @@ class GmailMail:
         )
         found: list[dict[str, Any]] = []
         for summary in listed.get("threads") or []:
-            thread = self._run(
-                "threads.get",
-                lambda s, t=summary["id"]: (
-                    s.users()
-                    .threads()
-                    .get(userId=_ME, id=t, format="metadata", metadataHeaders=["Message-ID"])
-                ),
-            )
-            for message in thread.get("messages") or []:
-                headers = (message.get("payload") or {}).get("headers") or []
-                # Folded header values may keep their leading white space.
-                ids = {str(h.get("value", "")).strip().lower() for h in headers}
-                if wanted in ids:
-                    found.append(message)
+            found.extend(self._thread_marked(str(summary["id"]), wanted))
         return found
 
     def find_draft_by_marker(self, to: str, marker: str) -> DraftRef | None:
@@ -194,11 +205,18 @@ class GmailMail:
 
     def find_sent_by_marker(self, to: str, marker: str) -> SentRef | None:
         """The message sent to `to` with this marker, if one exists."""
-        for message in self._marked(to, marker, "sent"):
-            labels = message.get("labelIds") or []
-            if "SENT" in labels and "DRAFT" not in labels:
-                return _sent_ref(message)
-        return None
+        return next((_sent_ref(m) for m in self._marked(to, marker, "sent") if _is_sent(m)), None)
+
+    def find_sent_in_thread(self, thread_id: str, marker: str) -> SentRef | None:
+        """The sent message with this marker in the thread, if there is one: threads.get
+        reads the mailbox itself, so unlike a `q=` search it never lags behind a send."""
+        try:
+            messages = self._thread_marked(thread_id, marker_message_id(marker))
+        except PermanentError as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+        return next((_sent_ref(m) for m in messages if _is_sent(m)), None)
 
     def list_labels(self) -> list[Label]:
         """System and user labels."""

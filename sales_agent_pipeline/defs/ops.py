@@ -31,6 +31,7 @@ from sales_agent_pipeline.db.effects import PostgresEffectStore
 from sales_agent_pipeline.db.repositories.breakers import PostgresBreakerStore
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.db.repositories.lead_records import PostgresLeadRecords
+from sales_agent_pipeline.db.repositories.sends import PostgresSendGate
 from sales_agent_pipeline.db.repositories.trail import PostgresTrail
 from sales_agent_pipeline.defs.dagster_internals import pool_storage_connections, tag_run
 from sales_agent_pipeline.defs.resources import DatabaseResource
@@ -79,6 +80,7 @@ def services_for(context: OpExecutionContext) -> Services:
         settings=settings,
         records=PostgresLeadRecords(sessions),
         effects=PostgresEffectStore(sessions),
+        sends=PostgresSendGate(sessions, resources.settings.get()),
         crm=breakers.guard("crm", resources.hubspot.for_tenant),
         mail=breakers.guard("mail", resources.gmail.for_tenant),
         drive=breakers.guard("drive", resources.drive.for_tenant),

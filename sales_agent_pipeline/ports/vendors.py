@@ -161,6 +161,11 @@ class Mail(Protocol):
         """The message sent to `to` with this marker, if one exists."""
         ...
 
+    def find_sent_in_thread(self, thread_id: str, marker: str) -> SentRef | None:
+        """The sent message with this marker in the thread (a direct read, no search
+        index: what a sent draft became), if there is one."""
+        ...
+
     def list_labels(self) -> list[Label]:
         """System and user labels."""
         ...

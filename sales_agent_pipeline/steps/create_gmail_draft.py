@@ -1,8 +1,14 @@
-"""Step 11: a Gmail draft (DRAFT_ONLY) or a sent email (SEND), exactly once per workflow."""
+"""Step 11: a Gmail draft (DRAFT_ONLY) or a sent email (SEND), exactly once per workflow.
+
+SEND drafts first, then sends that draft with `drafts.send`: Gmail deletes a draft when it
+sends it, so a repeated send of the same draft is refused by Gmail itself, and a send
+whose answer was lost is resolved by asking for the draft (gone: it was sent) instead of
+by a search whose index lags behind the send.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
 
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.errors import PermanentError
@@ -14,33 +20,15 @@ from sales_agent_pipeline.domain.workflow import (
     ThreadContext,
 )
 from sales_agent_pipeline.ports.effects import Effects
+from sales_agent_pipeline.ports.sends import SendGate
 from sales_agent_pipeline.ports.vendors import Mail
 
-
-@dataclass(frozen=True)
-class ModePolicy:
-    """Everything that decides between drafting and sending."""
-
-    global_mode: WorkflowMode
-    global_kill_switch: bool
-    tenant_mode: WorkflowMode | None
-    tenant_kill_switch: bool
-    override: WorkflowMode | None
-    sent_today: int
-    daily_send_cap: int
+DRAFT_SCOPE = "gmail.draft.create"
+SEND_SCOPE = "gmail.message.send"
 
 
-def effective_mode(policy: ModePolicy) -> tuple[WorkflowMode, str | None]:
-    """The workflow's override, else the tenant's, else the global mode; the kill switch and
-    the daily cap force DRAFT_ONLY. Returns the mode and why it differs from the request."""
-    wanted = policy.override or policy.tenant_mode or policy.global_mode
-    if wanted is not WorkflowMode.SEND:
-        return WorkflowMode.DRAFT_ONLY, None
-    if policy.global_kill_switch or policy.tenant_kill_switch:
-        return WorkflowMode.DRAFT_ONLY, "send kill switch is on"
-    if policy.sent_today >= policy.daily_send_cap:
-        return WorkflowMode.DRAFT_ONLY, f"daily send cap of {policy.daily_send_cap} reached"
-    return WorkflowMode.SEND, None
+class SendRefused(PermanentError):
+    """The gate refused a send whose earlier attempt was not found sent: nothing goes out."""
 
 
 def outgoing_mail(content: DraftContent, context: ThreadContext, marker: str) -> OutgoingMail:
@@ -60,18 +48,129 @@ def outgoing_mail(content: DraftContent, context: ThreadContext, marker: str) ->
     )
 
 
+def draft_gone(exc: PermanentError) -> bool:
+    """Gmail's answer for a draft it no longer has: 404, or 400 "Invalid draft" from
+    drafts.send (a sent draft is deleted)."""
+    return exc.http_status == 404 or (
+        exc.http_status == 400 and "invalid draft" in str(exc).lower()
+    )
+
+
+def sent_copy(mail: Mail, draft: DraftRef, marker: str) -> SentRef | None:
+    """What the draft became when it was sent: the marked sent message in its thread."""
+    if not draft.thread_id:
+        return None
+    return mail.find_sent_in_thread(draft.thread_id, marker)
+
+
+def send_draft_once(
+    mail: Mail,
+    effects: Effects,
+    draft: DraftRef,
+    marker: str,
+    *,
+    refused: str | None = None,
+) -> SentRef:
+    """Send the draft under the workflow's send record (scope gmail.message.send).
+
+    A record an earlier attempt left uncertain is resolved by asking Gmail for the draft,
+    which (unlike a search) never lags: gone means Gmail sent it (found in its thread, else
+    recorded with what is known), never a reason to send a new message; still there means
+    nothing was sent, and it is sent now (Gmail sends a draft once at most, so an earlier
+    call still on its way cannot make it two). `refused` (the gate's reason) resolves an
+    uncertain attempt but never sends: SendRefused, nothing written.
+    """
+
+    def send() -> SentRef:
+        if refused is not None:
+            raise SendRefused(f"not sent: {refused}")
+        try:
+            return mail.send_draft(draft.draft_id)
+        except PermanentError as exc:
+            if not draft_gone(exc):
+                raise
+            # Sent by an attempt whose answer is still on its way, or deleted by the owner.
+            found = sent_copy(mail, draft, marker)
+            if found is None:
+                raise
+            return found
+
+    def resolve() -> SentRef:
+        try:
+            mail.get_draft(draft.draft_id)
+        except PermanentError as exc:
+            if exc.http_status != 404:
+                raise
+            return sent_copy(mail, draft, marker) or SentRef(
+                message_id=draft.message_id, thread_id=draft.thread_id, label_ids=("SENT",)
+            )
+        return send()
+
+    return effects.once(SEND_SCOPE, marker, send, model=SentRef, recover=resolve)
+
+
+def _write_draft(
+    mail: Mail,
+    effects: Effects,
+    outgoing: OutgoingMail,
+    key: str,
+    previous: PreviousMail | None,
+) -> tuple[DraftRef | SentRef, bool]:
+    """The workflow's draft, written once (an earlier run's brought up to date), and
+    whether it was an update; a SentRef when that earlier draft turns out sent."""
+    to = outgoing.to[0]
+    if previous is None or not previous.draft_id:
+        ref = effects.once(
+            DRAFT_SCOPE,
+            key,
+            lambda: mail.create_draft(outgoing),
+            model=DraftRef,
+            recover=lambda: mail.find_draft_by_marker(to, key),
+        )
+        return ref, False
+    try:
+        return mail.update_draft(previous.draft_id, outgoing), True
+    except PermanentError as exc:
+        if exc.http_status != 404:
+            raise
+    gone = DraftRef(
+        draft_id=previous.draft_id,
+        message_id=previous.message_id or "",
+        thread_id=previous.thread_id or "",
+    )
+    # A send whose record never reached our tables, or the owner deleted the draft. (An
+    # update may have moved the draft to a thread of its own: the search is the fallback,
+    # and a miss costs at most a second draft, never a second send.)
+    sent = sent_copy(mail, gone, key) or mail.find_sent_by_marker(to, key)
+    if sent is not None:
+        return sent, False
+    # Deleted: write a new one under a key of its own.
+    after = f"{key}:after:{previous.draft_id}"
+    ref = effects.once(
+        DRAFT_SCOPE,
+        after,
+        lambda: mail.create_draft(outgoing),
+        model=DraftRef,
+        recover=lambda: mail.find_draft_by_marker(to, key),
+    )
+    return ref, False
+
+
 def create_gmail_draft(
     mail: Mail,
     effects: Effects,
+    gate: SendGate,
     *,
-    workflow_id: str,
+    tenant_id: uuid.UUID,
+    workflow_id: uuid.UUID,
     content: DraftContent,
     context: ThreadContext,
     mode: WorkflowMode,
-    mode_reason: str | None = None,
     previous: PreviousMail | None = None,
 ) -> MailOutcome:
-    """Draft or send; a re-run updates its draft and never sends twice."""
+    """Draft, and in SEND mode (`mode`: what the lead was claimed in) send that draft when
+    the gate grants a slot; a refusal leaves the draft with the gate's reason. A re-run
+    updates its draft and never sends twice."""
     if previous is not None and previous.sent:
         return MailOutcome(
             mode=WorkflowMode.SEND,
@@ -80,48 +179,36 @@ def create_gmail_draft(
             sent=True,
             mode_reason="already sent by an earlier run: never sent twice",
         )
-    outgoing = outgoing_mail(content, context, marker=workflow_id)
-    if mode is WorkflowMode.SEND:
-        draft_id = previous.draft_id if previous is not None else None
-
-        def send() -> SentRef:
-            if draft_id is None:
-                return mail.send_message(outgoing)
-            # An earlier DRAFT_ONLY run left a draft: bring it up to date, then send it.
-            mail.update_draft(draft_id, outgoing)
-            return mail.send_draft(draft_id)
-
-        sent = effects.once(
-            "gmail.message.send",
-            workflow_id,
-            send,
-            model=SentRef,
-            recover=lambda: mail.find_sent_by_marker(content.to, workflow_id),
-        )
-        return MailOutcome(
-            mode=mode, message_id=sent.message_id, thread_id=sent.thread_id, sent=True
-        )
-    if previous is not None and previous.draft_id:
-        try:
-            ref = mail.update_draft(previous.draft_id, outgoing)
-            return _drafted(ref, mode_reason, updated=True)
-        except PermanentError as exc:
-            if exc.http_status != 404:
-                raise
-            # The owner deleted the draft: write a new one under a key of its own.
-            key = f"{workflow_id}:after:{previous.draft_id}"
-            ref = effects.once(
-                "gmail.draft.create", key, lambda: mail.create_draft(outgoing), model=DraftRef
-            )
-            return _drafted(ref, mode_reason)
-    ref = effects.once(
-        "gmail.draft.create",
-        workflow_id,
-        lambda: mail.create_draft(outgoing),
-        model=DraftRef,
-        recover=lambda: mail.find_draft_by_marker(content.to, workflow_id),
+    key = str(workflow_id)
+    written, updated = _write_draft(
+        mail, effects, outgoing_mail(content, context, marker=key), key, previous
     )
-    return _drafted(ref, mode_reason)
+    if isinstance(written, SentRef):
+        gate.mark_sent(workflow_id)
+        return _sent(written)
+    if mode is not WorkflowMode.SEND:
+        return _drafted(written, None, updated=updated)
+    grant = gate.reserve(tenant_id, workflow_id)
+    if not grant.granted and not grant.held:
+        return _drafted(written, grant.reason, updated=updated)
+    try:
+        sent = send_draft_once(
+            mail, effects, written, key, refused=None if grant.granted else grant.reason
+        )
+    except PermanentError as exc:
+        # Nothing went out: the slot returns to the day.
+        gate.release(workflow_id)
+        if isinstance(exc, SendRefused):
+            return _drafted(written, grant.reason, updated=updated)
+        raise
+    gate.mark_sent(workflow_id)
+    return _sent(sent)
+
+
+def _sent(ref: SentRef) -> MailOutcome:
+    return MailOutcome(
+        mode=WorkflowMode.SEND, message_id=ref.message_id, thread_id=ref.thread_id, sent=True
+    )
 
 
 def _drafted(ref: DraftRef, reason: str | None, *, updated: bool = False) -> MailOutcome:

@@ -1,9 +1,10 @@
 """Approve and send a DRAFT_ONLY draft: one function for the API and the Dagster job.
 
-The send goes through the pipeline's own pieces: its send policy (`effective_mode` with a
-SEND override, so the kill switches and the daily cap refuse exactly as they do in step 11)
-and its exactly-once record (`gmail.message.send`, keyed by the workflow), so a re-run of
-the workflow, a repeated approve, or an approve after a SEND run never sends twice.
+The send goes through the pipeline's own pieces: the send gate (a slot of the tenant's
+daily cap, with the kill switches re-read, in one short transaction, as step 11 takes it)
+and step 11's send of a draft under its exactly-once record (`gmail.message.send`, keyed
+by the workflow), so a re-run of the workflow, a repeated approve, or an approve after a
+SEND run never sends twice.
 """
 
 from __future__ import annotations
@@ -16,24 +17,29 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.effects import PostgresEffects
 from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
-from sales_agent_pipeline.db.repositories import audit, outputs
+from sales_agent_pipeline.db.repositories import audit, outputs, sends
+from sales_agent_pipeline.db.repositories.sends import PostgresSendGate
 from sales_agent_pipeline.domain.enums import StepStatus, WorkflowMode, WorkflowStatus
-from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError, TransientError
-from sales_agent_pipeline.domain.models import SentRef
+from sales_agent_pipeline.domain.errors import (
+    ConfigurationError,
+    PermanentError,
+    TransientError,
+    WriteInProgress,
+)
+from sales_agent_pipeline.domain.models import DraftRef, SentRef
+from sales_agent_pipeline.domain.sending import SendBlock, SendGrant
 from sales_agent_pipeline.domain.workflow import MailOutcome
 from sales_agent_pipeline.ports.vendors import Mail
 from sales_agent_pipeline.settings import Settings
-from sales_agent_pipeline.steps.create_gmail_draft import ModePolicy, effective_mode
+from sales_agent_pipeline.steps.create_gmail_draft import SendRefused, draft_gone, send_draft_once
 
 # The Gmail connector of a draft's tenant (its own credentials and mailbox).
 MailFor = Callable[[Tenant], Mail]
 
-# The pipeline's scope for a workflow's one email (steps/create_gmail_draft.py).
-SEND_SCOPE = "gmail.message.send"
 IN_FLIGHT = (
     WorkflowStatus.RECEIVED.value,
     WorkflowStatus.QUEUED.value,
@@ -89,50 +95,36 @@ def _result(draft: DraftEmail, *, already_sent: bool) -> ApprovalResult:
     )
 
 
-def _check_policy(session: Session, tenant: Tenant, settings: Settings) -> None:
-    mode, reason = effective_mode(
-        ModePolicy(
-            global_mode=settings.workflow_mode,
-            global_kill_switch=settings.send_kill_switch,
-            tenant_mode=WorkflowMode(tenant.mode) if tenant.mode else None,
-            tenant_kill_switch=tenant.send_kill_switch,
-            # An approval is an explicit request to send this one email.
-            override=WorkflowMode.SEND,
-            sent_today=outputs.sent_today(session, tenant.id, utcnow()),
-            daily_send_cap=tenant.daily_send_cap,
-        )
+def _refusal(grant: SendGrant) -> ApprovalRefused:
+    kill = grant.block is SendBlock.KILL_SWITCH
+    return ApprovalRefused(
+        Refusal.KILL_SWITCH if kill else Refusal.DAILY_CAP, f"not sent: {grant.reason}"
     )
-    if mode is WorkflowMode.SEND:
-        return
-    kill = settings.send_kill_switch or tenant.send_kill_switch
-    raise ApprovalRefused(Refusal.KILL_SWITCH if kill else Refusal.DAILY_CAP, f"not sent: {reason}")
 
 
-def approve_draft(
+@dataclass(frozen=True)
+class _Pending:
+    """What the approval read of the draft before calling Gmail (no lock kept)."""
+
+    draft_id: uuid.UUID
+    workflow_id: uuid.UUID
+    tenant_id: uuid.UUID
+    gmail_draft: DraftRef
+    sender: Mail
+
+
+def _pending(
     sessions: sessionmaker[Session],
     mail: MailFor,
-    settings: Settings,
-    *,
-    approved_by: str,
-    draft_id: uuid.UUID | None = None,
-    workflow_id: uuid.UUID | None = None,
-    tenant_id: uuid.UUID | None = None,
-) -> ApprovalResult:
-    """Send the draft (named by its id or its workflow's) once, recording who approved it.
-
-    `mail` gives the Gmail connector of the draft's tenant: the send goes from that
-    tenant's mailbox with its credentials, never another's (the API passes its cached
-    `vendors.tenant_mail`, the Dagster job its per-tenant resource). An already sent draft is
-    answered as it is. The draft row stays locked from the check to the record, so a
-    concurrent approve waits and then finds it sent.
-    """
-    if (draft_id is None) == (workflow_id is None):
-        raise ValueError("name the draft by draft_id or by workflow_id")
+    draft_id: uuid.UUID | None,
+    workflow_id: uuid.UUID | None,
+    tenant_id: uuid.UUID | None,
+) -> _Pending | ApprovalResult:
+    """The draft to send, or its result when it was sent already; refusals raised."""
     statement = (
         select(DraftEmail, Workflow, Tenant)
         .join(Workflow, DraftEmail.workflow_id == Workflow.id)
         .join(Tenant, Workflow.tenant_id == Tenant.id)
-        .with_for_update(of=DraftEmail)
     )
     if draft_id is not None:
         statement = statement.where(DraftEmail.id == draft_id)
@@ -154,36 +146,79 @@ def approve_draft(
             )
         if draft.gmail_draft_id is None:
             raise ApprovalRefused(Refusal.NO_GMAIL_DRAFT, "the draft was never written to Gmail")
-        # Approvals of one tenant take turns from here to the record, so two approvals of
-        # different drafts cannot both pass a cap with one send left.
-        session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
-        _check_policy(session, tenant, settings)
-        gmail_draft_id, to, key = draft.gmail_draft_id, draft.to_email, str(workflow.id)
-        sender = mail(tenant)
-        try:
-            sent = PostgresEffects(sessions, workflow.id).once(
-                SEND_SCOPE,
-                key,
-                lambda: sender.send_draft(gmail_draft_id),
-                model=SentRef,
-                recover=lambda: sender.find_sent_by_marker(to, key),
-            )
-        except (TransientError, ConfigurationError) as exc:
-            raise ApprovalRefused(Refusal.GMAIL_UNAVAILABLE, f"Gmail: {exc}") from exc
-        except PermanentError as exc:
-            # Gmail answers 400 "Invalid draft" for a draft id it no longer has.
-            gone = exc.http_status == 404 or (
-                exc.http_status == 400 and "invalid draft" in str(exc).lower()
-            )
-            if gone:
-                raise ApprovalRefused(
-                    Refusal.NO_GMAIL_DRAFT,
-                    "the Gmail draft is gone (deleted or sent from Gmail): retry the workflow",
-                ) from exc
-            raise ApprovalRefused(Refusal.GMAIL_REFUSED, f"Gmail refused: {exc}") from exc
+        return _Pending(
+            draft_id=draft.id,
+            workflow_id=workflow.id,
+            tenant_id=tenant.id,
+            gmail_draft=DraftRef(
+                draft_id=draft.gmail_draft_id,
+                message_id=draft.gmail_message_id or "",
+                thread_id=draft.gmail_thread_id or "",
+            ),
+            sender=mail(tenant),
+        )
+
+
+# Another approval of the same draft is sending it: wait for its answer, then report it.
+_wait_for_other_send = retry(
+    retry=retry_if_exception_type(WriteInProgress),
+    wait=wait_exponential(multiplier=0.1, max=2),
+    stop=stop_after_delay(20),
+    reraise=True,
+)
+
+
+def _send(sessions: sessionmaker[Session], settings: Settings, pending: _Pending) -> SentRef:
+    """Take a slot in the gate's short transaction, then send the draft once (no lock held
+    across Gmail); the slot returns when nothing was sent."""
+    gate = PostgresSendGate(sessions, settings)
+    grant = gate.reserve(pending.tenant_id, pending.workflow_id, approved=True)
+    if not grant.granted and not grant.held:
+        raise _refusal(grant)
+    effects = PostgresEffects(sessions, pending.workflow_id)
+    marker = str(pending.workflow_id)
+    try:
+        return _wait_for_other_send(send_draft_once)(
+            pending.sender,
+            effects,
+            pending.gmail_draft,
+            marker,
+            refused=None if grant.granted else grant.reason,
+        )
+    except WriteInProgress as exc:
+        raise ApprovalRefused(
+            Refusal.IN_FLIGHT, "another approval of this draft is still sending it"
+        ) from exc
+    except (TransientError, ConfigurationError) as exc:
+        # The send may have reached Gmail: the slot stays until a retry resolves it.
+        raise ApprovalRefused(Refusal.GMAIL_UNAVAILABLE, f"Gmail: {exc}") from exc
+    except PermanentError as exc:
+        gate.release(pending.workflow_id)
+        if isinstance(exc, SendRefused):
+            raise _refusal(grant) from exc
+        if draft_gone(exc):
+            raise ApprovalRefused(
+                Refusal.NO_GMAIL_DRAFT,
+                "the Gmail draft is gone (deleted or sent from Gmail): retry the workflow",
+            ) from exc
+        raise ApprovalRefused(Refusal.GMAIL_REFUSED, f"Gmail refused: {exc}") from exc
+
+
+def _record(
+    sessions: sessionmaker[Session], pending: _Pending, sent: SentRef, approved_by: str
+) -> ApprovalResult:
+    """Record the send, its slot used and who approved it; a concurrent approval that
+    recorded it first makes this one report it as already sent."""
+    with sessions.begin() as session:
+        draft = session.execute(
+            select(DraftEmail).where(DraftEmail.id == pending.draft_id).with_for_update()
+        ).scalar_one()
+        sends.mark_sent(session, pending.workflow_id)
+        if draft.sent:
+            return _result(draft, already_sent=True)
         outputs.record_mail(
             session,
-            workflow.id,
+            pending.workflow_id,
             MailOutcome(
                 mode=WorkflowMode.SEND,
                 message_id=sent.message_id,
@@ -195,7 +230,7 @@ def approve_draft(
         draft.approved_at = draft.sent_at
         audit.record_event(
             session,
-            workflow.id,
+            pending.workflow_id,
             event_type="draft_approved",
             status=StepStatus.SUCCEEDED,
             details={
@@ -206,3 +241,30 @@ def approve_draft(
         )
         session.flush()
         return _result(draft, already_sent=False)
+
+
+def approve_draft(
+    sessions: sessionmaker[Session],
+    mail: MailFor,
+    settings: Settings,
+    *,
+    approved_by: str,
+    draft_id: uuid.UUID | None = None,
+    workflow_id: uuid.UUID | None = None,
+    tenant_id: uuid.UUID | None = None,
+) -> ApprovalResult:
+    """Send the draft (named by its id or its workflow's) once, recording who approved it.
+
+    `mail` gives the Gmail connector of the draft's tenant: the send goes from that
+    tenant's mailbox with its credentials, never another's (the API passes its cached
+    `vendors.tenant_mail`, the Dagster job its per-tenant resource). An already sent draft is
+    answered as it is. Three short transactions, none open during the Gmail call: read the
+    draft, take the send slot (the kill switches and the cap re-checked there), record.
+    """
+    if (draft_id is None) == (workflow_id is None):
+        raise ValueError("name the draft by draft_id or by workflow_id")
+    pending = _pending(sessions, mail, draft_id, workflow_id, tenant_id)
+    if isinstance(pending, ApprovalResult):
+        return pending
+    sent = _send(sessions, settings, pending)
+    return _record(sessions, pending, sent, approved_by)

@@ -10,7 +10,6 @@ from typing import Any
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.models import NewTask
-from sales_agent_pipeline.steps.create_gmail_draft import ModePolicy, effective_mode
 from sales_agent_pipeline.steps.create_gmail_draft import create_gmail_draft as draft_or_send
 from sales_agent_pipeline.steps.create_hubspot_task import build_task, create_hubspot_task, task_due
 from sales_agent_pipeline.steps.record_audit import label_thread
@@ -33,47 +32,40 @@ def draft(services: Services, state: LeadState, _: None) -> dict[str, Any]:
 
 
 def mail(services: Services, state: LeadState, _: None) -> dict[str, Any]:
-    """Step 11: DRAFT_ONLY drafts (in the thread when one exists); SEND sends. Once."""
+    """Step 11: DRAFT_ONLY drafts (in the thread when one exists); SEND drafts and sends
+    that draft when the send gate grants a slot at that moment. Once."""
     assert state.draft is not None
     assert state.context is not None
-    config = services.settings
     tenant = state.item.tenant
-    previous, count = services.records.mail_so_far(
+    # The day's count that comes with it is the gate's business now, taken at send time.
+    previous, _sent_today = services.records.mail_so_far(
         state.workflow_id, tenant.tenant_id, services.now()
-    )
-    mode, reason = effective_mode(
-        ModePolicy(
-            global_mode=config.workflow_mode,
-            global_kill_switch=config.send_kill_switch,
-            tenant_mode=tenant.mode,
-            tenant_kill_switch=tenant.send_kill_switch,
-            override=state.item.mode_override,
-            sent_today=count,
-            daily_send_cap=tenant.daily_send_cap,
-        )
     )
     outcome = draft_or_send(
         services.mail(tenant.tenant_id),
         services.effects.for_workflow(state.workflow_id),
-        workflow_id=str(state.workflow_id),
+        services.sends,
+        tenant_id=tenant.tenant_id,
+        workflow_id=state.workflow_id,
         content=state.draft,
         context=state.context,
-        mode=mode,
-        mode_reason=reason,
+        mode=wanted_mode(services, state),
         previous=previous,
     )
     services.records.record_mail(state.workflow_id, outcome)
     return {"mail": outcome}
 
 
+def wanted_mode(services: Services, state: LeadState) -> WorkflowMode:
+    """The mode the lead was claimed in: only a SEND lead asks the gate for a slot (which
+    re-reads the mode, the switches and the cap)."""
+    return state.item.mode_override or state.item.tenant.mode or services.settings.workflow_mode
+
+
 def drafting_only(services: Services, batch: LeadBatch) -> bool:
-    """Sends take turns (each checks the tenant's daily cap against what was sent before
-    it); a batch that only drafts goes at once."""
-    return not any(
-        (state.item.mode_override or state.item.tenant.mode or services.settings.workflow_mode)
-        is WorkflowMode.SEND
-        for state in batch.active
-    )
+    """Sends take turns within a run (each takes its slot with the tenant's row locked, so
+    threads would only queue on that lock); a batch that only drafts goes at once."""
+    return not any(wanted_mode(services, state) is WorkflowMode.SEND for state in batch.active)
 
 
 def mode_tags(batch: LeadBatch) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import Protocol
 from sales_agent_pipeline.ports.effects import EffectStore
 from sales_agent_pipeline.ports.history import LeadHistory
 from sales_agent_pipeline.ports.records import LeadRecords
+from sales_agent_pipeline.ports.sends import SendGate
 from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.settings import Settings
 
@@ -34,6 +35,8 @@ class Services:
     settings: Settings
     records: LeadRecords
     effects: EffectStore
+    # Step 11's slots of the daily cap, decided at send time.
+    sends: SendGate
     crm: Callable[[uuid.UUID], CRM]
     mail: Callable[[uuid.UUID], Mail]
     drive: Callable[[uuid.UUID], Drive]

@@ -274,6 +274,20 @@ class FakeMail(FakeVendor):
                 message_id=found[0].id, thread_id=found[0].thread_id, label_ids=found[0].label_ids
             )
 
+    def find_sent_in_thread(self, thread_id: str, marker: str) -> SentRef | None:
+        """The sent message with this marker in the thread (a direct read, never lagging)."""
+        with self.request("find_sent_in_thread"):
+            wanted = marker_message_id(marker)
+            found = (
+                m
+                for m in self.thread_messages(thread_id)
+                if m.message_id_header == wanted and "SENT" in m.label_ids
+            )
+            sent = next(found, None)
+            if sent is None:
+                return None
+            return SentRef(message_id=sent.id, thread_id=sent.thread_id, label_ids=sent.label_ids)
+
     def list_labels(self) -> list[Label]:
         """System and user labels."""
         with self.request("list_labels"):

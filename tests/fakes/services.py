@@ -18,6 +18,7 @@ from tests.fakes.drive import FakeDrive
 from tests.fakes.effects import FakeEffects
 from tests.fakes.history import FakeLeadHistory
 from tests.fakes.mail import FakeMail
+from tests.fakes.sends import FakeSendGate
 from tests.fakes.trail import FakeLeadRecords
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # a Tuesday morning
@@ -42,6 +43,7 @@ class FakeWorld:
     effects: FakeEffects = field(default_factory=FakeEffects)
     history: FakeLeadHistory = field(default_factory=FakeLeadHistory)
     records: FakeLeadRecords = field(default_factory=FakeLeadRecords)
+    sends: FakeSendGate = field(default_factory=FakeSendGate)
 
     def services(self, settings: Settings | None = None, now: datetime = NOW) -> Services:
         """The ports a step sees, all answered by this world's fakes."""
@@ -49,6 +51,7 @@ class FakeWorld:
             settings=settings or Settings(_env_file=None),
             records=self.records,
             effects=self.effects,
+            sends=self.sends,
             crm=lambda _tenant: self.crm,
             mail=lambda _tenant: self.mail,
             drive=lambda _tenant: self.drive,
