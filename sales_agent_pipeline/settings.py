@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     dagster_home: Path | None = None
     embedded_pg_port: int = Field(default=54329, ge=1, le=65535)
+    # Limits on every app connection (libpq options, db/session.py): a dead server, a stuck
+    # statement, a lock wait or a transaction left open ends in an error the runner retries
+    # instead of a hang. Milliseconds as PostgreSQL takes them; 0 turns one off.
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_lock_timeout_ms: int = Field(default=10_000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    # Each app engine's pool (one per API worker, run worker, sensor tick, CLI command):
+    # connections kept open, and extra ones under a burst (closed when handed back).
+    # db/budget.py adds up every process's share against the server's max_connections.
+    db_pool_size: int = Field(default=4, ge=1, le=64)
+    db_max_overflow: int = Field(default=2, ge=0, le=64)
 
     # Ports of the stack that `sales-agent up` starts; every one configurable.
     api_host: str = "127.0.0.1"

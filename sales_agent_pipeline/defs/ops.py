@@ -27,6 +27,7 @@ from dagster import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline.db.budget import DAGSTER_RUN_POOL_OVERFLOW
 from sales_agent_pipeline.db.effects import PostgresEffectStore
 from sales_agent_pipeline.db.repositories.breakers import PostgresBreakerStore
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
@@ -53,8 +54,6 @@ from sales_agent_pipeline.workflow.step import Step
 # The run's resources every step op may use; the vendors' by the port they serve.
 VENDOR_RESOURCES = {"crm": "hubspot", "mail": "gmail", "drive": "drive", "calendar": "calendar"}
 RESOURCE_KEYS = {"database", "settings", *VENDOR_RESOURCES.values()}
-# The run's lead threads log through Dagster too: room for each beside the main thread.
-DAGSTER_POOL_OVERFLOW = 8
 
 
 def _now() -> datetime:
@@ -146,10 +145,13 @@ def pool_dagster_connections(context: OpExecutionContext) -> None:
     In a run worker dagster-postgres opens a new connection (a new server process) for
     every event it stores or reads: a batch run stores hundreds (each op's events, each
     lead's materialisation), and they cost more than the leads' own work. The webserver's
-    pooled set-up keeps a few open; no statement timeout.
+    pooled set-up keeps a few open (within db/budget.py's share); no statement timeout.
     """
     pool_storage_connections(
-        context.instance, statement_timeout=0, pool_recycle=3600, max_overflow=DAGSTER_POOL_OVERFLOW
+        context.instance,
+        statement_timeout=0,
+        pool_recycle=3600,
+        max_overflow=DAGSTER_RUN_POOL_OVERFLOW,
     )
 
 
