@@ -27,6 +27,11 @@ class WorkflowSummary(_FromRow):
     dagster_run_id: str | None
     attempts: int
     failure_reason: str | None
+    error_class: str | None = Field(description="transient, permanent or configuration")
+    redrives: int = Field(description="automatic re-drives out of the dead-letter queue")
+    next_redrive_at: datetime | None = Field(
+        description="a dead letter's next automatic re-drive; null: none left (a person's)"
+    )
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None

@@ -110,7 +110,8 @@ def test_each_dead_letter_waits_the_delay_of_its_redrive_count_then_stays_for_a_
         stored = row(engine, workflow_id)
         assert stored.status == "dead_letter"
         assert stored.error_class == "transient"
-        assert stored.failure_reason is not None and "HubSpot 503" in stored.failure_reason
+        assert stored.failure_reason is not None
+        assert "HubSpot 503" in stored.failure_reason
         waits.append(seconds_until_redrive(engine, workflow_id))
     # now() is the transaction's start, completed_at the statement's clock: close, not equal.
     assert [round(w) if w is not None else None for w in waits] == [60, 300, 3600, None]
@@ -148,10 +149,12 @@ def test_the_redrive_queues_due_dead_letters_only(
         redriven = dead_letters.redrive_due(session, limit=1000)
 
     assert due in redriven
-    assert later not in redriven and for_a_person not in redriven
+    assert later not in redriven
+    assert for_a_person not in redriven
     queued = row(engine, due)
     assert queued.status == "queued"
-    assert queued.run_requested_at is None and queued.dagster_run_id is None
+    assert queued.run_requested_at is None
+    assert queued.dagster_run_id is None
     assert (queued.redrives, queued.next_redrive_at, queued.attempts) == (3, None, 0)
     assert events(engine, due)[-1] == ("dead_letter_redriven", {"redrive": 3})
     assert row(engine, later).status == "dead_letter"
@@ -199,19 +202,23 @@ def test_replaying_what_is_not_a_dead_letter_changes_nothing(
 ) -> None:
     letter = dead_letter(engine, tenant, due_in=None)
     done = add_workflow(engine, tenant, "done@acme.example", status="succeeded")
-    with pytest.raises(dead_letters.NotDeadLetter, match=f"{done} is succeeded"):
-        with sessions.begin() as session:
-            dead_letters.replay(session, [letter, done], tenant_id=tenant.id, actor="alice")
+    with (
+        pytest.raises(dead_letters.NotDeadLetter, match=f"{done} is succeeded"),
+        sessions.begin() as session,
+    ):
+        dead_letters.replay(session, [letter, done], tenant_id=tenant.id, actor="alice")
     assert row(engine, letter).status == "dead_letter"
     assert events(engine, letter) == []
 
     other = make_tenant(engine, SecretBox([generate_key()]), webhook_secret=None)
     theirs = dead_letter(engine, other, due_in=None)
-    with pytest.raises(dead_letters.UnknownWorkflows, match=str(theirs)):
-        with sessions.begin() as session:
-            dead_letters.discard(
-                session, [theirs], tenant_id=tenant.id, actor="alice", reason="not mine"
-            )
+    with (
+        pytest.raises(dead_letters.UnknownWorkflows, match=str(theirs)),
+        sessions.begin() as session,
+    ):
+        dead_letters.discard(
+            session, [theirs], tenant_id=tenant.id, actor="alice", reason="not mine"
+        )
     assert row(engine, theirs).status == "dead_letter"
 
 
