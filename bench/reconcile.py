@@ -141,9 +141,9 @@ def run(base: str, sessions: sessionmaker[Session], args: argparse.Namespace) ->
     crm, mail = build_crm(settings), build_mail(settings)
     owners = crm.list_owners()
     contact = crm.upsert_contact("drift@acme-robotics.example", {"firstname": "Drift"})
-    tasks = crm.create_tasks(
-        [
-            NewTask(
+    batch = crm.create_tasks(
+        {
+            str(n): NewTask(
                 subject=f"Follow up {n}",
                 body=f"bench {n}",
                 due_at=now + timedelta(days=2),
@@ -151,8 +151,9 @@ def run(base: str, sessions: sessionmaker[Session], args: argparse.Namespace) ->
                 contact_id=contact.id,
             )
             for n in range(args.outputs)
-        ]
+        }
     )
+    tasks = [batch.created[str(n)] for n in range(args.outputs)]
     with sessions.begin() as session:
         for n, task in enumerate(tasks):
             email = f"out{n}@acme-robotics.example"

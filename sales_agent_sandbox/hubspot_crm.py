@@ -94,13 +94,45 @@ def batch_upsert(
 @router.post("/crm/v3/objects/{object_type}/batch/create", status_code=201)
 def batch_create(
     object_type: str, body: JsonBody, store: StoreDep, portal: PortalDep
-) -> dict[str, Any]:
-    """Create several records, each with optional associations."""
+) -> JSONResponse:
+    """Create several records, each with optional associations.
+
+    With an objectWriteTraceId on every input (HubSpot's multi-status mode) each input
+    stands alone: results echo their trace id, and refused inputs come back as a 207's
+    errors, each naming its trace id in `context`.
+    """
     otype = objs.object_type(object_type)
     started = iso(utcnow())
+    inputs = _inputs(body)
+    traced = bool(inputs) and all(item.get("objectWriteTraceId") for item in inputs)
+    created: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     with store.locked():
-        created = [_create(store, portal, otype, item) for item in _inputs(body)]
-    return _batch_envelope(created, started)
+        for item in inputs:
+            if not traced:
+                created.append(_create(store, portal, otype, item))
+                continue
+            trace = str(item["objectWriteTraceId"])
+            try:
+                created.append({**_create(store, portal, otype, item), "objectWriteTraceId": trace})
+            except HubSpotError as exc:
+                errors.append(_trace_error(exc, trace))
+    envelope = _batch_envelope(created, started)
+    if not errors:
+        return JSONResponse(envelope, status_code=201)
+    envelope.update(numErrors=len(errors), errors=errors)
+    return JSONResponse(envelope, status_code=207)
+
+
+def _trace_error(exc: HubSpotError, trace: str) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "category": exc.category,
+        "message": exc.message,
+        "context": {**(exc.context or {}), "objectWriteTraceId": [trace]},
+        "errors": exc.errors or [],
+        "links": {},
+    }
 
 
 @router.post("/crm/v3/objects/{object_type}/batch/read")

@@ -29,7 +29,8 @@ from sales_agent_pipeline.connectors.hubspot_mapping import (
     TASK_TO_COMPANY,
     TASK_TO_CONTACT,
 )
-from sales_agent_pipeline.domain.errors import PermanentError
+from sales_agent_pipeline.domain.effects import BatchWrite, nothing_written
+from sales_agent_pipeline.domain.errors import PermanentError, PipelineError
 from sales_agent_pipeline.domain.models import (
     Company,
     Contact,
@@ -304,39 +305,53 @@ class HubSpotCRM:
         obj = self._http.call("create task", self._http.tasks.create, request)
         return mapping.with_links(mapping.to_task(obj), task)
 
-    def create_tasks(self, tasks: Sequence[NewTask]) -> list[Task]:
-        """Create several tasks in batch calls, in input order."""
-        created: list[Task] = []
-        for start in range(0, len(tasks), _BATCH_LIMIT):
-            chunk = tasks[start : start + _BATCH_LIMIT]
-            inputs = [
-                tasks_sdk.SimplePublicObjectBatchInputForCreate(
-                    properties=mapping.task_properties(task),
-                    associations=mapping.task_associations(task),
-                    object_write_trace_id=str(index),
-                )
-                for index, task in enumerate(chunk)
-            ]
-            answer = self._http.call(
-                "create tasks",
-                self._http.tasks_batch.create,
-                tasks_sdk.BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
+    def create_tasks(self, tasks: Mapping[str, NewTask]) -> BatchWrite[Task]:
+        """Create tasks in batch calls of 100, each input carrying its key as its
+        objectWriteTraceId (which turns on HubSpot's 207 answers with partial results).
+
+        Results are matched to inputs by trace id only: a result without one, an error
+        HubSpot may have committed, and every input of a call that failed uncertainly (a
+        timeout, a 5xx) are left out, uncertain. Refused inputs (a 4xx for the item or the
+        call) and those of calls not made after a failure are `refused`: nothing exists.
+        """
+        outcome: BatchWrite[Task] = BatchWrite()
+        keys = list(tasks)
+        for start in range(0, len(keys), _BATCH_LIMIT):
+            chunk = keys[start : start + _BATCH_LIMIT]
+            sent = set(chunk)
+            try:
+                answer = self._create_task_batch({key: tasks[key] for key in chunk})
+            except PipelineError as exc:
+                if nothing_written(exc):
+                    outcome.refused.update(dict.fromkeys(chunk, str(exc)))
+                # The later calls are not made: the vendor is failing now.
+                later = keys[start + _BATCH_LIMIT :]
+                outcome.refused.update(dict.fromkeys(later, f"not sent after: {exc}"))
+                return outcome
+            for obj in answer.results or []:
+                key = getattr(obj, "object_write_trace_id", None)
+                if key in sent:
+                    outcome.created[key] = mapping.with_links(mapping.to_task(obj), tasks[key])
+            refused = mapping.refused_inputs(getattr(answer, "errors", None))
+            outcome.refused.update(
+                {k: why for k, why in refused.items() if k in sent and k not in outcome.created}
             )
-            errors = getattr(answer, "errors", None)
-            results = list(answer.results or [])
-            if errors or len(results) != len(chunk):
-                raise PermanentError(
-                    f"HubSpot create tasks: {len(results)} of {len(chunk)} created: {errors}",
-                    http_status=207,
-                )
-            # HubSpot does not promise input order; the trace id, when echoed, restores it.
-            if all(getattr(r, "object_write_trace_id", None) for r in results):
-                results.sort(key=lambda r: int(r.object_write_trace_id))
-            created.extend(
-                mapping.with_links(mapping.to_task(obj), task)
-                for obj, task in zip(results, chunk, strict=True)
+        return outcome
+
+    def _create_task_batch(self, chunk: Mapping[str, NewTask]) -> Any:
+        inputs = [
+            tasks_sdk.SimplePublicObjectBatchInputForCreate(
+                properties=mapping.task_properties(task),
+                associations=mapping.task_associations(task),
+                object_write_trace_id=key,
             )
-        return created
+            for key, task in chunk.items()
+        ]
+        return self._http.call(
+            "create tasks",
+            self._http.tasks_batch.create,
+            tasks_sdk.BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
+        )
 
     def get_task(self, task_id: str) -> Task:
         """Read a task with its associations."""
@@ -378,8 +393,9 @@ class HubSpotCRM:
     def find_task_by_marker(self, marker: str) -> Task | None:
         """The oldest task whose body contains `marker` (recovery after a lost answer).
 
-        HubSpot's search index trails writes by a few seconds, so a task created just
-        now may not be found yet; callers use this only to recover after a crash.
+        HubSpot's search index trails writes by seconds to minutes, so a task created
+        just now may not be found yet: a miss proves nothing until the lag window has
+        passed (domain/effects.py looks again until then instead of creating).
         """
         tokens = [t for t in re.split(r"[\s,;@.\[\]]+", marker) if t]
         if not tokens:

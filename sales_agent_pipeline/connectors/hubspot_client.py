@@ -11,7 +11,8 @@ from urllib3.util.retry import Retry
 from sales_agent_pipeline.connectors.errors import vendor_call
 from sales_agent_pipeline.connectors.metering import HUBSPOT_CALLS, UsageMeter
 from sales_agent_pipeline.connectors.ratelimit import HubSpotLimits, retry_throttled
-from sales_agent_pipeline.domain.errors import ConfigurationError
+from sales_agent_pipeline.domain.effects import NotSent
+from sales_agent_pipeline.domain.errors import ConfigurationError, TransientError
 
 T = TypeVar("T")
 
@@ -139,7 +140,13 @@ class HubSpotTransport:
     def _send(
         self, operation: str, send: Callable[[dict[str, str]], T], token: str, search: bool
     ) -> T:
-        self._limits.acquire(search=search)
+        try:
+            self._limits.acquire(search=search)
+        except TransientError as exc:
+            # No request left: an external write cannot have happened (domain/effects.py).
+            if isinstance(exc, NotSent):
+                raise
+            raise NotSent(str(exc), retry_after_seconds=exc.retry_after_seconds) from exc
         if self._meter is not None:
             self._meter.add(HUBSPOT_CALLS)
         with vendor_call(f"HubSpot {operation}"):

@@ -38,6 +38,19 @@ CONTACT_PROPERTIES = [
     "lastmodifieddate",
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hubspot_owner_id", "industry", "website", "createdate"]
+# Categories of a batch answer's errors that say HubSpot refused the input, writing
+# nothing; any other (its own failure) may have written.
+_REFUSALS = frozenset(
+    {
+        "VALIDATION_ERROR",
+        "OBJECT_NOT_FOUND",
+        "CONFLICT",
+        "RATE_LIMITS",
+        "MISSING_SCOPES",
+        "INVALID_AUTHENTICATION",
+        "EXPIRED_AUTHENTICATION",
+    }
+)
 TASK_PROPERTIES = [
     "hs_timestamp",
     "hs_task_subject",
@@ -220,3 +233,17 @@ def with_links(created: Task, task: NewTask) -> Task:
             "company_ids": (task.company_id,) if task.company_id else (),
         }
     )
+
+
+def refused_inputs(errors: Any) -> dict[str, str]:
+    """The inputs a 207 answer refused, by the trace ids in each error's context, with
+    the reason; errors of other categories are left out (the input may exist)."""
+    refused: dict[str, str] = {}
+    for error in errors or []:
+        category = getattr(error, "category", None)
+        if category not in _REFUSALS:
+            continue
+        context = getattr(error, "context", None) or {}
+        for key in context.get("objectWriteTraceId") or []:
+            refused[str(key)] = f"HubSpot refused: {category}: {getattr(error, 'message', '')}"
+    return refused

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.budget import DAGSTER_RUN_POOL_OVERFLOW
-from sales_agent_pipeline.db.effects import PostgresEffectStore
+from sales_agent_pipeline.db.effects import PostgresEffectStore, effect_policy
 from sales_agent_pipeline.db.repositories.breakers import PostgresBreakerStore
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.db.repositories.lead_records import PostgresLeadRecords
@@ -78,7 +78,11 @@ def services_for(context: OpExecutionContext) -> Services:
     return Services(
         settings=settings,
         records=PostgresLeadRecords(sessions),
-        effects=PostgresEffectStore(sessions),
+        # The run holds the leases of its writes: its retries take them over, another
+        # run waits (WriteInProgress) until they are released or expire.
+        effects=PostgresEffectStore(
+            sessions, owner=context.run_id, policy=effect_policy(resources.settings.get())
+        ),
         sends=PostgresSendGate(sessions, resources.settings.get()),
         crm=breakers.guard("crm", resources.hubspot.for_tenant),
         mail=breakers.guard("mail", resources.gmail.for_tenant),

@@ -8,6 +8,8 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from sales_agent_pipeline.domain.effects import BatchWrite
+
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
@@ -26,8 +28,10 @@ class Effects(Protocol):
     ) -> M:
         """The stored result when the write already happened, else the action's result.
 
-        A record left pending by a crash is resolved with `recover` (looking the object up
-        by a marker the write set) before the action runs again.
+        A write that may have landed (a timeout, a 5xx, a crash) is looked up with
+        `recover` (by a marker the write set) before the action runs again; while the
+        vendor's search may still lag behind it, a miss raises WriteInProgress (retry
+        later) instead of writing. So does a record another live attempt holds.
         """
         ...
 
@@ -43,15 +47,16 @@ class EffectStore(Protocol):
         self,
         scope: str,
         items: Mapping[uuid.UUID, T],
-        action: Callable[[list[T]], list[M]],
+        action: Callable[[Mapping[str, T]], BatchWrite[M]],
         *,
         model: type[M],
     ) -> dict[uuid.UUID, M]:
         """One write per workflow (key: its id) for many at once, in one `action` call.
 
-        Workflows whose write already completed get the stored result; those a crashed
-        attempt left pending are not written here (the per-workflow `once` recovers them
-        first). When `action` fails the records stay pending and nothing is returned for
-        them: some writes may have landed.
+        `action` gets the items by key (each input's trace id) and answers what it
+        created and what was refused, by key. Workflows whose write already completed get
+        the stored result; those whose write may have landed earlier are not written here.
+        Inputs with no matched result (a timeout, a 5xx, a result without its trace id)
+        become uncertain: the per-workflow `once` looks them up before writing.
         """
         ...

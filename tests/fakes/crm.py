@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import SimpleNamespace
 
 from sales_agent_pipeline.connectors import hubspot_mapping as mapping
-from sales_agent_pipeline.domain.errors import PermanentError
+from sales_agent_pipeline.domain.effects import BatchWrite, nothing_written
+from sales_agent_pipeline.domain.errors import PermanentError, PipelineError
 from sales_agent_pipeline.domain.models import (
     Company,
     Contact,
@@ -53,6 +54,7 @@ class FakeCRM(FakeVendor):
         self.associations: set[tuple[str, str]] = set()
         self.submissions: dict[str, list[UpstreamSubmission]] = {}
         self._unindexed: set[str] = set()
+        self.echo_trace_ids = True
         self._ids = itertools.count(4100000001)
 
     # Seeding and inspection, for tests.
@@ -243,13 +245,33 @@ class FakeCRM(FakeVendor):
         with self.request("create_task"):
             return self._new_task(task)
 
-    def create_tasks(self, tasks: Sequence[NewTask]) -> list[Task]:
-        """Create several tasks, 100 a request, in input order."""
-        created: list[Task] = []
-        for start in _chunks(len(tasks)):
-            with self.request("create_tasks"):
-                created.extend(self._new_task(task) for task in tasks[start : start + BATCH_LIMIT])
-        return created
+    def create_tasks(self, tasks: Mapping[str, NewTask]) -> BatchWrite[Task]:
+        """Create several tasks, 100 a request, each traced by its key, as the adapter
+        answers: a task HubSpot refuses is `refused` (a 207); a request that fails leaves
+        its tasks uncertain (written or not, as the fault says) and the later ones unsent.
+        Without `echo_trace_ids` the results come back untraced, matched to nothing."""
+        outcome: BatchWrite[Task] = BatchWrite()
+        keys = list(tasks)
+        for start in _chunks(len(keys)):
+            chunk = keys[start : start + BATCH_LIMIT]
+            try:
+                with self.request("create_tasks"):
+                    for key in chunk:
+                        try:
+                            made = self._new_task(tasks[key])
+                        except PermanentError as exc:
+                            outcome.refused[key] = str(exc)
+                            continue
+                        if self.echo_trace_ids:
+                            outcome.created[key] = made
+            except PipelineError as exc:
+                for key in chunk:
+                    outcome.created.pop(key, None)
+                    outcome.refused.pop(key, None)
+                unsent = keys[start:] if nothing_written(exc) else keys[start + BATCH_LIMIT :]
+                outcome.refused.update(dict.fromkeys(unsent, f"not sent: {exc}"))
+                return outcome
+        return outcome
 
     def get_task(self, task_id: str) -> Task:
         """Read a task with its associations."""

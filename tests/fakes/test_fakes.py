@@ -1,10 +1,12 @@
 """The fakes' own behaviour the step tests do not reach, for the runner tests that rely on it."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sales_agent_pipeline.domain.effects import BatchWrite
 from sales_agent_pipeline.domain.errors import TransientError
 from sales_agent_pipeline.domain.models import NewTask, Task, UpstreamSubmission
 from tests.fakes import Crash, FakeCalendar, FakeCRM, FakeEffects
@@ -20,9 +22,10 @@ def test_a_misspelt_method_cannot_be_failed() -> None:
 def test_batch_tasks_are_made_100_a_request_and_read_back_without_the_deleted() -> None:
     crm = FakeCRM()
     contact = crm.upsert_contact("jane@acme.example", {}).id
-    made = crm.create_tasks(
-        [NewTask(subject=f"t{n}", due_at=NOON, contact_id=contact) for n in range(150)]
+    batch = crm.create_tasks(
+        {f"k{n}": NewTask(subject=f"t{n}", due_at=NOON, contact_id=contact) for n in range(150)}
     )
+    made = [batch.created[f"k{n}"] for n in range(150)]
     assert [t.subject for t in made] == [f"t{n}" for n in range(150)]
     assert crm.calls["create_tasks"] == 2
     crm.delete_task(made[0].id)
@@ -66,9 +69,9 @@ def test_many_writes_at_once_skip_the_done_and_leave_the_crashed_to_once() -> No
         effects.once("s", str(crashed), lambda: Task(id="2"), model=Task)
     written: list[str] = []
 
-    def create(subjects: list[str]) -> list[Task]:
-        written.extend(subjects)
-        return [Task(id=f"new-{s}") for s in subjects]
+    def create(subjects: Mapping[str, str]) -> BatchWrite[Task]:
+        written.extend(subjects.values())
+        return BatchWrite(created={key: Task(id=f"new-{s}") for key, s in subjects.items()})
 
     items = {done: "a", crashed: "b", fresh: "c"}
     results = effects.once_many("s", items, create, model=Task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from sales_agent_pipeline.connectors.hubspot import (
 )
 from sales_agent_pipeline.domain.enums import TaskStatus
 from sales_agent_pipeline.domain.errors import PermanentError
-from sales_agent_pipeline.domain.models import NewNote, NewTask
+from sales_agent_pipeline.domain.models import NewNote, NewTask, Task
 
 PORTAL = "1000"
 
@@ -161,14 +162,42 @@ def test_task_create_read_and_associations(crm: HubSpotCRM, admin):
     assert (task.id, company.id, TASK_TO_COMPANY) in links
 
 
-def test_batch_task_create_keeps_input_order(crm: HubSpotCRM, admin):
+def _batch(crm: HubSpotCRM, owner: str, contact: str, numbers: Sequence[int]) -> list[Task]:
+    made = crm.create_tasks({f"wf-{n}": _new_task(owner, contact, None, n) for n in numbers})
+    assert made.refused == {}
+    return [made.created[f"wf-{n}"] for n in numbers]
+
+
+def test_batch_task_create_matches_results_to_inputs_by_trace_id(crm: HubSpotCRM, admin):
     owner = _owner(admin)
     contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
-    tasks = crm.create_tasks([_new_task(owner, contact.id, None, n) for n in range(3)])
+    tasks = _batch(crm, owner, contact.id, range(3))
     assert [t.subject for t in tasks] == ["Follow up 0", "Follow up 1", "Follow up 2"]
     assert all(t.contact_ids == (contact.id,) for t in tasks)
     assert len(_portal(admin)["objects"]["tasks"]) == 3
     assert _calls(admin, "POST /crm/v3/objects/{object_type}/batch/create") == 1
+
+
+def test_a_207_creates_the_good_inputs_and_names_the_refused_one(crm: HubSpotCRM, admin):
+    owner = _owner(admin)
+    contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
+    tasks = {f"wf-{n}": _new_task(owner, contact.id, None, n) for n in range(3)}
+    tasks["wf-1"] = _new_task(owner, "999999999", None, 1)  # no such contact: refused
+    made = crm.create_tasks(tasks)
+    assert sorted(made.created) == ["wf-0", "wf-2"]
+    assert made.created["wf-2"].subject == "Follow up 2"
+    assert list(made.refused) == ["wf-1"]
+    assert len(_portal(admin)["objects"]["tasks"]) == 2
+
+
+def test_a_batch_that_fails_after_committing_settles_nothing(crm: HubSpotCRM, admin):
+    # A 500 after the commit: the tasks exist, but nothing can say which is which.
+    admin.fault(pathPattern="/crm/v3/objects/tasks/batch/create", status=500, afterCommit=True)
+    owner = _owner(admin)
+    contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
+    made = crm.create_tasks({f"wf-{n}": _new_task(owner, contact.id, None, n) for n in range(2)})
+    assert (made.created, made.refused) == ({}, {})
+    assert len(_portal(admin)["objects"]["tasks"]) == 2
 
 
 def test_batch_task_read_leaves_out_deleted_tasks(crm: HubSpotCRM, admin, sandbox_url):
@@ -176,7 +205,7 @@ def test_batch_task_read_leaves_out_deleted_tasks(crm: HubSpotCRM, admin, sandbo
 
     owner = _owner(admin)
     contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
-    made = crm.create_tasks([_new_task(owner, contact.id, None, n) for n in range(3)])
+    made = _batch(crm, owner, contact.id, range(3))
     # The owner deletes one task in HubSpot.
     httpx.delete(
         f"{sandbox_url}/crm/v3/objects/tasks/{made[1].id}",
@@ -195,7 +224,7 @@ def test_batch_task_read_leaves_out_deleted_tasks(crm: HubSpotCRM, admin, sandbo
 def test_find_task_by_marker(crm: HubSpotCRM, admin):
     owner = _owner(admin)
     contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
-    made = crm.create_tasks([_new_task(owner, contact.id, None, n) for n in (1, 12)])
+    made = _batch(crm, owner, contact.id, (1, 12))
     found = crm.find_task_by_marker("[sales-agent workflow wf-1]")
     assert found is not None
     assert found.id == made[0].id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 
 import pytest
 from sqlalchemy import Engine
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sales_agent_pipeline.db.effects import PostgresEffectStore
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.session import make_session_factory
+from sales_agent_pipeline.domain.effects import BatchWrite
 from sales_agent_pipeline.domain.errors import PermanentError, TransientError
 from sales_agent_pipeline.domain.models import Task
 from tests.conftest import accept_lead
@@ -40,11 +42,13 @@ class Creator:
         self.made: list[str] = []
         self.fail: Exception | None = None
 
-    def __call__(self, subjects: list[str]) -> list[Task]:
+    def __call__(self, subjects: Mapping[str, str]) -> BatchWrite[Task]:
         if self.fail is not None:
             raise self.fail
-        self.made.extend(subjects)
-        return [Task(id=f"t-{s}", subject=s) for s in subjects]
+        self.made.extend(subjects.values())
+        return BatchWrite(
+            created={key: Task(id=f"t-{s}", subject=s) for key, s in subjects.items()}
+        )
 
 
 def test_once_writes_once_and_returns_the_stored_result_after(
