@@ -16,6 +16,7 @@ from sales_agent_api.metrics import MetricsMiddleware
 from sales_agent_api.routes import (
     admin_credentials,
     admin_settings,
+    admin_switches,
     breakers,
     dead_letters,
     drafts,
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(drafts.router)
     app.include_router(admin_settings.router)
     app.include_router(admin_credentials.router)
+    app.include_router(admin_switches.router)
     app.include_router(dead_letters.router)
     app.include_router(imports.router)
     app.include_router(oauth.router)

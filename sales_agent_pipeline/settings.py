@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # Behaviour. DRAFT_ONLY unless someone says otherwise; the kill switch wins over SEND.
     workflow_mode: WorkflowMode = WorkflowMode.DRAFT_ONLY
     send_kill_switch: bool = False
+    # The operator's key for actions over every tenant through the API (the global send
+    # kill switch); unset or shorter than 32 characters: they are the CLI's only.
+    operator_api_key: SecretStr | None = None
     allowed_form_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Secrets kept in the database (tenants' tokens, webhook secrets, Google keys) are

@@ -23,6 +23,7 @@ from sales_agent_pipeline.cli.bulk import import_file, rerun
 from sales_agent_pipeline.cli.context import settings as load_settings
 from sales_agent_pipeline.cli.dlq import dlq_app
 from sales_agent_pipeline.cli.secrets import secrets_app
+from sales_agent_pipeline.cli.switches import send_app
 from sales_agent_pipeline.cli.tenant import tenant_app
 from sales_agent_pipeline.cli.usage import usage
 from sales_agent_pipeline.db import migrate
@@ -40,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(send_app, name="send")
 app.add_typer(dlq_app, name="dlq")
 app.command("import")(import_file)
 app.command("rerun")(rerun)
