@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sales_agent_pipeline.domain.errors import PermanentError, TransientError
+from sales_agent_pipeline.domain.errors import PermanentError, TransientError, WriteInProgress
 from sales_agent_pipeline.domain.models import NewTask
 from sales_agent_pipeline.domain.workflow import Action, NextStep, ThreadContext, VoiceProfile
 from sales_agent_pipeline.ports.vendors import CRM
@@ -147,3 +147,58 @@ def test_the_task_of_a_sent_mail_says_it_was_sent() -> None:
     crm, task = seeded(sent=True)
     created = create_hubspot_task(crm, FakeEffects(), "wf-1", task)
     assert (created.body or "").startswith(f'Sent follow-up to {LEAD.email}: "')
+
+
+def test_a_lost_answer_is_not_written_again_while_search_lags_and_is_found_later() -> None:
+    crm, task = seeded()
+    crm.search_lags = True
+    effects = FakeEffects()
+    crm.fail_next("create_task", TransientError("HubSpot 504"), after_write=True)
+    with pytest.raises(TransientError):
+        create_hubspot_task(crm, effects, "wf-1", task)
+    # The task exists but the search does not show it yet: a retry later, no second task.
+    for seconds in (1, 30, 120):
+        effects.advance(seconds)
+        with pytest.raises(WriteInProgress) as waiting:
+            create_hubspot_task(crm, effects, "wf-1", task)
+        assert waiting.value.retry_after_seconds
+    assert (crm.calls["create_task"], len(crm.tasks)) == (1, 1)
+    crm.index()
+    found = create_hubspot_task(crm, effects, "wf-1", task)
+    assert list(crm.tasks) == [found.id]
+    assert effects.result("hubspot.task.create", "wf-1") == found.model_dump(mode="json")
+
+
+def test_a_write_not_found_within_the_lag_window_is_made_again() -> None:
+    crm, task = seeded()
+    crm.search_lags = True
+    effects = FakeEffects()
+    # A 503 before anything was written: from here it looks like any other 5xx.
+    crm.fail_next("create_task", TransientError("HubSpot 503", http_status=503))
+    with pytest.raises(TransientError):
+        create_hubspot_task(crm, effects, "wf-1", task)
+    with pytest.raises(WriteInProgress):
+        create_hubspot_task(crm, effects, "wf-1", task)
+    assert crm.tasks == {}
+    effects.advance(301)
+    created = create_hubspot_task(crm, effects, "wf-1", task)
+    assert list(crm.tasks) == [created.id]
+    record = effects.record("hubspot.task.create", "wf-1")
+    assert record is not None
+    assert record.write_attempts == 2
+
+
+def test_another_runs_live_lease_is_a_retry_later_never_a_second_task() -> None:
+    crm, task = seeded()
+    run_1 = FakeEffects()
+    run_1.crash_after_next("hubspot.task.create")
+    with pytest.raises(Crash):
+        create_hubspot_task(crm, run_1, "wf-1", task)
+    run_2 = run_1.as_owner("run-2")
+    with pytest.raises(WriteInProgress):
+        create_hubspot_task(crm, run_2, "wf-1", task)
+    assert (crm.calls["create_task"], crm.calls["find_task_by_marker"]) == (1, 0)
+    # Once the dead run's lease expires, the other run looks the task up: still one.
+    run_2.advance(601)
+    found = create_hubspot_task(crm, run_2, "wf-1", task)
+    assert list(crm.tasks) == [found.id]

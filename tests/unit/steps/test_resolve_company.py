@@ -2,7 +2,7 @@
 
 import pytest
 
-from sales_agent_pipeline.domain.errors import PermanentError, TransientError
+from sales_agent_pipeline.domain.errors import PermanentError, TransientError, WriteInProgress
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.ports.effects import Effects
 from sales_agent_pipeline.ports.vendors import CRM
@@ -11,7 +11,7 @@ from sales_agent_pipeline.steps.resolve_company import (
     is_free_mail,
     resolve_company,
 )
-from tests.fakes import FakeCRM, FakeEffects
+from tests.fakes import Crash, FakeCRM, FakeEffects
 from tests.unit.steps.examples import lead
 
 ACME = lead("jane@acme-robotics.example", company="Acme Robotics")
@@ -166,3 +166,33 @@ def test_a_company_the_batch_found_nowhere_is_created_once_without_a_search() ->
     assert again.company == first.company
     assert len(crm.companies) == 1
     assert crm.calls["find_company_by_domain"] + crm.calls["find_company_by_name"] == 0
+
+
+def test_a_create_whose_answer_was_lost_is_not_made_again_while_search_lags() -> None:
+    crm, effects = FakeCRM(search_lags=True), FakeEffects()
+    contact = contact_of(crm, ACME)
+    crm.fail_next("create_company", TransientError("HubSpot timed out"), after_write=True)
+    with pytest.raises(TransientError):
+        resolve_company(crm, effects, ACME, contact)
+    with pytest.raises(WriteInProgress):
+        resolve_company(crm, effects, ACME, contact)
+    assert (crm.calls["create_company"], len(crm.companies)) == (1, 1)
+    crm.index()
+    result = resolve_company(crm, effects, ACME, contact)
+    assert crm.companies == [result.company]
+    assert crm.companies_of(contact) == crm.companies
+
+
+def test_a_second_run_waits_for_the_first_ones_company_instead_of_making_another() -> None:
+    crm, first = FakeCRM(search_lags=True), FakeEffects()
+    first.crash_after_next("hubspot.company.create")  # the first run dies mid-create
+    with pytest.raises(Crash):
+        resolve_company(crm, first, ACME, contact_of(crm, ACME))
+    second = first.as_owner("run-2")
+    sam = lead("sam@acme-robotics.example", company="Acme Robotics")
+    with pytest.raises(WriteInProgress):
+        resolve_company(crm, second, sam, contact_of(crm, sam))
+    second.advance(601)  # the dead run's lease has expired; the index caught up
+    crm.index()
+    result = resolve_company(crm, second, sam, contact_of(crm, sam))
+    assert crm.companies == [result.company]
