@@ -4,6 +4,7 @@ through our connector, sent through it, counted on the sandbox's own sent list."
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -18,13 +19,14 @@ from sales_agent_pipeline.cli.demo import DEMO_SENDER
 from sales_agent_pipeline.connectors.factory import build_mail, gmail_quota_key
 from sales_agent_pipeline.connectors.gmail import GmailMail
 from sales_agent_pipeline.db.base import utcnow
-from sales_agent_pipeline.db.models import QuotaUsage, Tenant
+from sales_agent_pipeline.db.models import DraftEmail, QuotaUsage, Tenant
 from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials, put_secret
 from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.enums import SecretKind
 from sales_agent_pipeline.domain.models import OutgoingMail
 from sales_agent_pipeline.secretbox import SecretBox
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases.send_switches import set_kill_switch
 from tests.integration.api.conftest import SECRET, app_settings, make_tenant
 from tests.integration.api.operator_support import add_draft, add_workflow, bearer, key_for
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
@@ -363,3 +365,60 @@ def test_approve_waits_for_a_running_workflow_and_needs_a_gmail_draft(
     missing = client.post(f"/api/drafts/{uuid.uuid4()}/approve", headers=bearer(admin_key))
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_no_row_lock_is_held_while_gmail_sends_an_approved_draft(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    draft_id = gmail_draft(engine, tenant, mail, "slow@acme.example")
+    sandbox.fault(pathPattern="/gmail/v1/users/*/drafts/send", method="POST", delayMs=3000)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        approval = pool.submit(
+            client.post, f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key)
+        )
+        deadline = time.monotonic() + 20
+        while not any("drafts/send" in e["endpoint"] for e in sandbox.calls()["endpoints"]):
+            assert time.monotonic() < deadline, "the send never reached Gmail"
+            time.sleep(0.05)
+        # Gmail is holding the send: the draft's and the tenant's rows are free (NOWAIT
+        # raises at once if anything still held them).
+        with Session(engine) as session, session.begin():
+            session.execute(
+                select(DraftEmail.id).where(DraftEmail.id == draft_id).with_for_update(nowait=True)
+            )
+            session.execute(
+                select(Tenant.id).where(Tenant.id == tenant.id).with_for_update(nowait=True)
+            )
+        answer = approval.result(timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert sent_to(sandbox, "slow@acme.example") == 1
+
+
+def test_approve_is_refused_under_the_global_switch_in_the_database(
+    client: TestClient,
+    engine: Engine,
+    settings: Settings,
+    tenant: Tenant,
+    admin_key: str,
+    mail: GmailMail,
+    sandbox: Admin,
+) -> None:
+    draft_id = gmail_draft(engine, tenant, mail, "global@acme.example")
+    with Session(engine) as session, session.begin():
+        set_kill_switch(session, settings, on=True, changed_by="test", reason="drill")
+    try:
+        refused = client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key))
+    finally:
+        with Session(engine) as session, session.begin():
+            set_kill_switch(session, settings, on=False, changed_by="test", reason=None)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "send_kill_switch_on"
+    assert sent_to(sandbox, "global@acme.example") == 0
+    # Refused at the gate: no slot is kept, the next approval sends.
+    assert client.post(f"/api/drafts/{draft_id}/approve", headers=bearer(admin_key)).is_success
+    assert sent_to(sandbox, "global@acme.example") == 1
