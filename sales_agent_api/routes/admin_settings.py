@@ -28,6 +28,7 @@ from sales_agent_pipeline.usecases.operator_settings import (
     IdsRefused,
     change_settings,
 )
+from sales_agent_pipeline.usecases.send_switches import kill_switch
 
 router = APIRouter(prefix="/api/admin/settings", tags=["admin"])
 BAD_REQUEST: Responses = {
@@ -36,6 +37,12 @@ BAD_REQUEST: Responses = {
         "description": "Invalid value, or a form or Drive folder not the tenant's (named)",
     }
 }
+
+
+def _global_kill_switch(request: Request, settings: Settings) -> bool:
+    """The global send kill switch as sends see it (database or SEND_KILL_SWITCH)."""
+    with request.app.state.sessions() as session:
+        return kill_switch(session, settings).on
 
 
 def _view(
@@ -47,7 +54,7 @@ def _view(
         name=tenant.name,
         **{**values, "voice_profile": VoiceProfile.model_validate(values["voice_profile"] or {})},
         global_mode=settings.workflow_mode,
-        global_kill_switch=settings.send_kill_switch,
+        global_kill_switch=_global_kill_switch(request, settings),
         disabled=tenant.disabled_at is not None,
         **auth_state(tenant, settings, request),
         notes=notes or [],

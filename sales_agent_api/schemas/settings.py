@@ -42,7 +42,11 @@ class TenantSettingsView(BaseModel):
     throttle_window_seconds: int
     voice_profile: VoiceProfile
     global_mode: WorkflowMode = Field(description="WORKFLOW_MODE (read-only here)")
-    global_kill_switch: bool = Field(description="SEND_KILL_SWITCH (read-only here)")
+    global_kill_switch: bool = Field(
+        description="the global send kill switch: `sales-agent send kill-switch`, the "
+        "operator's PUT /api/admin/switches/send-kill-switch, or SEND_KILL_SWITCH (read-only "
+        "here)"
+    )
     disabled: bool = Field(description="a disabled tenant's deliveries are refused (403)")
     hubspot_auth: HubSpotAuth | None = Field(description="private_app or oauth (read-only)")
     reauthorisation: Reauthorisation

@@ -55,6 +55,8 @@ def test_the_operator_turns_the_global_switch_on_and_off_with_a_reason(
     assert seen.status_code == 200
     assert seen.json()["global_send_kill_switch"]["reason"] == "incident 42"
     assert seen.json()["tenant_send_kill_switch"] is False
+    tenant_settings = client.get("/api/admin/settings", headers=headers).json()
+    assert tenant_settings["global_kill_switch"] is True
     off = client.put(SWITCH, json={"on": False, "reason": "resolved"}, headers=bearer(OPERATOR))
     assert (off.status_code, off.json()["on"]) == (200, False)
 
