@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.cli.apikey import apikey_app
+from sales_agent_pipeline.cli.breakers import breakers
 from sales_agent_pipeline.cli.bulk import import_file, rerun
 from sales_agent_pipeline.cli.context import settings as load_settings
 from sales_agent_pipeline.cli.dlq import dlq_app
@@ -46,6 +47,7 @@ app.add_typer(dlq_app, name="dlq")
 app.command("import")(import_file)
 app.command("rerun")(rerun)
 app.command("usage")(usage)
+app.command("breakers")(breakers)
 
 
 def _migrate(step: Callable[[URL, str], None], revision: str) -> None:

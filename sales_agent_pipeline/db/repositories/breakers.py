@@ -10,7 +10,7 @@ from sqlalchemy import Select, Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.db.models import CircuitBreaker
+from sales_agent_pipeline.db.models import CircuitBreaker, Tenant
 from sales_agent_pipeline.domain.breaker import Breaker
 from sales_agent_pipeline.domain.enums import BreakerState
 
@@ -106,6 +106,17 @@ def tenant_breakers(session: Session, tenant_id: uuid.UUID) -> list[Breaker]:
         select(_TABLE).where(_TABLE.c.tenant_id == tenant_id).order_by(_TABLE.c.vendor)
     )
     return [_breaker(row) for row in rows]
+
+
+def every_tenants_breakers(session: Session) -> list[tuple[int, Breaker]]:
+    """Every stored breaker with its tenant's portal id, by portal and vendor (the CLI's
+    overview; a vendor that never failed has no row)."""
+    rows = session.execute(
+        select(Tenant.portal_id, _TABLE)
+        .join(_TABLE, _TABLE.c.tenant_id == Tenant.id)
+        .order_by(Tenant.portal_id, _TABLE.c.vendor)
+    )
+    return [(row.portal_id, _breaker(row)) for row in rows]
 
 
 def stopping() -> Any:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import FormSubmission, LeadImport, Tenant, Workflow
+from sales_agent_pipeline.db.repositories.breakers import stopped_tenants
 from sales_agent_pipeline.domain.enums import WorkflowStatus
 
 AWAITING = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
@@ -125,7 +126,8 @@ class ImportWork:
 
 def waiting_imports(session: Session) -> list[ImportWork]:
     """Every (tenant, import) with leads nobody asked a run for, oldest import first; not
-    those of tenants that cannot run now (disabled, or needing re-authorisation)."""
+    those of tenants that cannot run now (disabled, needing re-authorisation, or with a
+    vendor's circuit breaker open)."""
     rows = session.execute(
         select(Tenant.id, Tenant.portal_id, FormSubmission.import_id, func.min(Workflow.created_at))
         .join(Workflow, Workflow.form_submission_id == FormSubmission.id)
@@ -137,6 +139,8 @@ def waiting_imports(session: Session) -> list[ImportWork]:
             # A disabled tenant's import, or one needing re-authorisation, waits.
             Tenant.disabled_at.is_(None),
             Tenant.auth_error.is_(None),
+            # So does one whose vendor's circuit breaker stops its calls (it would only wait).
+            Tenant.id.not_in(stopped_tenants()),
         )
         .group_by(Tenant.id, Tenant.portal_id, FormSubmission.import_id)
         .order_by(func.min(Workflow.created_at))

@@ -16,12 +16,13 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.models import Tenant, Workflow
-from sales_agent_pipeline.db.repositories import outbox
+from sales_agent_pipeline.db.repositories import imports, outbox
 from sales_agent_pipeline.db.repositories.breakers import PostgresBreakerStore
 from sales_agent_pipeline.db.session import make_session_factory
 from sales_agent_pipeline.domain.breaker import Breaker
-from sales_agent_pipeline.domain.enums import BreakerState
+from sales_agent_pipeline.domain.enums import BreakerState, SubmissionSource
 from sales_agent_pipeline.domain.errors import BreakerOpen, TransientError
+from sales_agent_pipeline.domain.submission import Submission
 from sales_agent_pipeline.workflow.breaker import BreakerPolicy, CircuitBreakers
 from tests.conftest import accept_lead
 
@@ -169,3 +170,35 @@ def test_an_open_breaker_holds_the_tenants_queued_leads_back_until_it_may_probe(
     due = store.replace(breaker, replace(breaker, open_until=now() - timedelta(seconds=1)))
     assert due is not None
     assert launchable() == set(leads.values())
+
+
+def test_an_open_breaker_holds_the_tenants_import_back(sessions: sessionmaker[Session]) -> None:
+    store = PostgresBreakerStore(sessions)
+    tenant_id = new_tenant(sessions)
+    import_id = uuid.uuid4()
+    with sessions.begin() as session:
+        tenant = session.get_one(Tenant, tenant_id)
+        imports.create_import(
+            session, import_id, tenant, filename="leads.csv", created_by="test",
+            rows_total=1, rows_accepted=1, rejections=[],
+        )  # fmt: skip
+        row = Submission(tenant.portal_id, "f", "row-1", "lead@import.example", {}, None, {})
+        outbox.accept_new(
+            session, tenant, [row], source=SubmissionSource.IMPORT, import_id=import_id
+        )
+
+    def waiting() -> set[uuid.UUID]:
+        with sessions() as session:
+            return {work.import_id for work in imports.waiting_imports(session)}
+
+    assert import_id in waiting()
+    opened = store.replace(
+        None,
+        Breaker(
+            "drive", tenant_id, state=BreakerState.OPEN, open_until=now() + timedelta(minutes=1)
+        ),
+    )
+    assert opened is not None
+    assert import_id not in waiting()
+    assert store.replace(opened, replace(opened, open_until=now() - timedelta(seconds=1)))
+    assert import_id in waiting()
