@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import time
 
-from fastapi import APIRouter, Response
+import structlog
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -20,7 +21,13 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sales_agent_pipeline.db.repositories.backlog import backlog
 
 REQUESTS = Counter(
     "sales_agent_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -51,16 +58,49 @@ QUEUED = Gauge(
 )
 
 router = APIRouter(tags=["health"])
+log = structlog.get_logger(__name__)
+
+
+class BacklogCollector(Collector):
+    """Unfinished workflows by state, read from the database at each scrape (so every
+    worker answers the same figures): waiting for a run, running, and dead letters apart,
+    those a re-drive is still due for and those kept for a person."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        """One gauge, a sample per state; none when the database does not answer."""
+        try:
+            with self.sessions() as session:
+                counts = backlog(session)
+        except SQLAlchemyError as exc:
+            log.warning("metrics.backlog_unavailable", error=type(exc).__name__)
+            return []
+        gauge = GaugeMetricFamily(
+            "sales_agent_workflows_backlog",
+            "Unfinished workflows by state (waiting, running, dead_letter_redrive_due, "
+            "dead_letter_for_a_person)",
+            labels=["state"],
+        )
+        for state, count in counts.by_state().items():
+            gauge.add_metric([state], count)
+        return [gauge]
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    """The metrics in Prometheus' text format, summed over the API's workers."""
+def metrics(request: Request) -> Response:
+    """The metrics in Prometheus' text format, summed over the API's workers, and the
+    workflow backlog from the database."""
+    database = CollectorRegistry(auto_describe=False)
+    database.register(BacklogCollector(request.app.state.sessions))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        process = generate_latest(registry)
+    else:
+        process = generate_latest()
+    return Response(process + generate_latest(database), media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware:

@@ -25,6 +25,7 @@ from pydantic import Field
 from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import reconciliation as repo
+from sales_agent_pipeline.db.repositories.backlog import backlog
 from sales_agent_pipeline.db.repositories.workflows import blocked_tenant_reason
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.stuck import sweep_stuck
@@ -121,6 +122,13 @@ def submission_coverage(
             max_attempts=cfg.max_run_attempts,
             tenant_ids=scope,
         )
+        # Dead letters are not stuck (the re-drive sensor owns them): reported apart.
+        unfinished = backlog(session, scope)
+    if unfinished.dead_letter_for_a_person:
+        context.log.warning(
+            f"{unfinished.dead_letter_for_a_person} dead letter(s) have no automatic re-drive "
+            "left and wait for a person: `sales-agent dlq list`"
+        )
 
     coverages: list[FormCoverage] = []
     for tenant in tenants:
@@ -194,6 +202,8 @@ def submission_coverage(
             "forms_not_listed": len([c for c in coverages if c.error]),
             "stuck_requeued": swept.requeued,
             "stuck_failed": swept.failed,
+            "dead_letters_redrive_due": unfinished.dead_letter_redrive_due,
+            "dead_letters_for_a_person": unfinished.dead_letter_for_a_person,
             "drift_checked": drift.checked,
             "drift_found": MetadataValue.json(drift.found),
             "drift_check_errors": drift.errors,

@@ -15,6 +15,7 @@ from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.secretbox import SecretBox
 from tests.integration.api.conftest import make_tenant
 from tests.integration.api.operator_support import add_workflow, bearer, key_for
+from tests.integration.api.test_metrics import sample
 
 PATH = "/api/admin/dead-letters"
 
@@ -29,6 +30,10 @@ def dead_letter(engine: Engine, tenant: Tenant, email: str, **values: Any) -> uu
         failure_reason="step 12 create_hubspot_task: still failing after 4 retries: 503",
         **values,
     )
+
+
+def backlog_sample(client: TestClient, state: str) -> float:
+    return sample(client, "sales_agent_workflows_backlog", state=state)
 
 
 def status_of(engine: Engine, workflow_id: uuid.UUID) -> tuple[str, str | None]:
@@ -148,3 +153,23 @@ def test_bad_bodies_and_keys_are_refused(
     assert client.get(PATH, headers=standard).status_code == 403
     assert client.post(f"{PATH}/replay", json={"all": True}, headers=standard).status_code == 403
     assert status_of(engine, letter)[0] == "dead_letter"
+
+
+def test_the_backlog_metric_counts_dead_letters_apart(
+    client: TestClient, engine: Engine, tenant: Tenant
+) -> None:
+    states = ("waiting", "running", "dead_letter_redrive_due", "dead_letter_for_a_person")
+    before = {state: backlog_sample(client, state) for state in states}
+    dead_letter(engine, tenant, "due@acme.example", next_redrive_at=func.now())
+    dead_letter(engine, tenant, "person@acme.example")
+    add_workflow(engine, tenant, "run@acme.example", status="running")
+    add_workflow(engine, tenant, "done@acme.example", status="succeeded")
+
+    after = {state: backlog_sample(client, state) for state in states}
+
+    assert {state: after[state] - before[state] for state in states} == {
+        "waiting": 0,
+        "running": 1,
+        "dead_letter_redrive_due": 1,
+        "dead_letter_for_a_person": 1,
+    }

@@ -245,3 +245,29 @@ def test_a_tenant_without_an_allowlist_reconciles_the_forms_its_deliveries_came_
     assert {sid: count for sid, (_, count) in held.items()} == {
         item["conversionId"]: 1 for item in items
     }
+
+
+def test_a_dead_letter_is_not_stuck_work_and_is_reported_apart(
+    sandbox: Admin, portal: Portal, engine: Engine, instance: DagsterInstance
+) -> None:
+    lead = submit(engine, portal, "dead.letter@acme-robotics.example")
+    # Its run ended long ago, its transient retries exhausted, no automatic re-drive left.
+    set_workflow(
+        engine,
+        lead.workflow_id,
+        status="dead_letter",
+        error_class="transient",
+        run_requested_at=func.now() - timedelta(hours=2),
+        dagster_run_id="a-run-long-gone",
+        attempts=3,
+        updated_at=func.now() - timedelta(hours=2),
+    )
+
+    result = reconcile(instance, portal)
+
+    metadata = result.asset_materializations_for_node("submission_coverage")[0].metadata
+    assert metadata["stuck_failed"].value == 0
+    assert metadata["stuck_requeued"].value == 0
+    assert metadata["dead_letters_for_a_person"].value == 1
+    with Session(engine) as session:
+        assert session.get_one(Workflow, lead.workflow_id).status == "dead_letter"
