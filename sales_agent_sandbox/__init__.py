@@ -15,4 +15,16 @@ request acts as the default user, unless `google_require_auth` is on.
 
 `GET /_sandbox/requests?after=SEQ` lists each vendor request with the identity it carried
 (portal and token fingerprint, or Google subject) and what it touched.
+
+Faults, for every vendor path alike (faults.py has the rule keys): an error (`status`), a
+slow answer (`delayMs`), a timeout (`timeoutSeconds`: held, then 504, nothing written), a
+failure after commit (`afterCommit`: the write is stored, the client gets a 500 or the
+silence), a count or share of requests, and outage windows (`forSeconds`, from
+`startAfterSeconds`). Rules come from `POST /_sandbox/faults` or SANDBOX_FAULTS (JSON).
+
+Search-index lag (`PATCH /_sandbox/config`, or SANDBOX_SEARCH_LAG_SECONDS and
+SANDBOX_GMAIL_SEARCH_LAG_SECONDS at start): records written in the last N seconds are
+missing from HubSpot's CRM search (`search_lag_seconds`) and from Gmail's `q=` searches on
+threads, messages and drafts (`gmail_search_lag_seconds`; unset, it follows the HubSpot
+one), while gets by id and lists without `q` see them at once, as on the real services.
 """

@@ -22,6 +22,8 @@ def config_from_env() -> SandboxConfig:
         config.search_per_second = int(value)
     if value := os.environ.get("SANDBOX_SEARCH_LAG_SECONDS"):
         config.search_lag_seconds = float(value)
+    if value := os.environ.get("SANDBOX_GMAIL_SEARCH_LAG_SECONDS"):
+        config.gmail_search_lag_seconds = float(value)
     if value := os.environ.get("SANDBOX_GOOGLE_USER"):
         config.default_google_user = value
     if value := os.environ.get("SANDBOX_GOOGLE_REQUIRE_AUTH"):

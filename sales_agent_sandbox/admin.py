@@ -69,7 +69,8 @@ def patch_config(body: JsonBody, store: StoreDep) -> JSONResponse:
 @router.post("/faults")
 def add_fault(body: JsonBody, faults: FaultsDep) -> JSONResponse:
     """Register a fault rule: pathPattern (glob), method, status, count, probability,
-    retryAfter, delayMs, afterCommit, message, timeoutSeconds."""
+    retryAfter, delayMs, afterCommit, message, timeoutSeconds, forSeconds, startAfterSeconds
+    (faults.py says what each does)."""
     try:
         rule = faults.add_rule(body)
     except (FaultSpecError, TypeError, ValueError) as exc:

@@ -20,6 +20,12 @@ class SandboxConfig:
     gmail_units_per_minute: int | None = None
     # HubSpot's search index trails writes by a few seconds; 0 makes it immediate.
     search_lag_seconds: float = 0.0
+    # Gmail's search (`q=` on threads, messages and drafts lists) trails writes too: a
+    # message or draft stored in the last N seconds is missing from q= results, while a get
+    # by id and a list without q see it at once. None follows search_lag_seconds, so one
+    # knob lags both vendors (a chaos run); a number sets Gmail's apart (its index is
+    # usually quicker than HubSpot's, which can trail by minutes).
+    gmail_search_lag_seconds: float | None = None
     default_portal_id: int = DEFAULT_PORTAL_ID
     default_google_user: str = DEFAULT_GOOGLE_USER
     # HubSpot's burst limit for a public (OAuth) app, per installing portal and app.
@@ -32,3 +38,10 @@ class SandboxConfig:
     google_require_auth: bool = False
     # The request log keeps this many of the latest vendor requests.
     request_log_size: int = 20_000
+
+    @property
+    def gmail_lag(self) -> float:
+        """How far Gmail's search index trails writes, in seconds."""
+        if self.gmail_search_lag_seconds is None:
+            return self.search_lag_seconds
+        return self.gmail_search_lag_seconds

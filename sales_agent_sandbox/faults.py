@@ -1,4 +1,20 @@
-"""HubSpot-style rate limits, fault injection and call counting (the gate applies them)."""
+"""HubSpot-style rate limits, fault injection and call counting (the gate applies them).
+
+A fault rule (POST /_sandbox/faults, or SANDBOX_FAULTS at start) matches requests by
+`pathPattern` (a glob over the path) and `method`, and applies to every vendor path alike:
+- `status`: answer this error instead (a vendor-shaped body: HubSpot's or Google's), with
+  `retryAfter` as a Retry-After header and `message` as the error's text;
+- `delayMs`: answer this much later (a slow server); alone, the answer is the real one;
+- `timeoutSeconds`: hold the request this long (longer than the client waits), then 504;
+  nothing is written: the request never got past the (emulated) gateway;
+- `afterCommit`: the endpoint runs and its write commits, then the client gets the failure
+  (`status`, 500 by default) or, with `timeoutSeconds`, the silence: what a client must
+  resolve as an uncertain write;
+- which requests: `count` of them (default 1; null for every one), a `probability` share,
+  and an outage window: `forSeconds` from `startAfterSeconds` (default 0) after the rule
+  is added (a window without a count applies to every matching request in it), e.g.
+  {"pathPattern": "/crm/*", "status": 503, "forSeconds": 60}: HubSpot is down for a minute.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +50,9 @@ class FaultRule:
     message: str | None = None
     # A timeout: hold the request this long (longer than the client waits), then answer.
     timeout_seconds: float = 0.0
+    # An outage window, in epoch seconds: the rule applies from `starts_at` until `ends_at`.
+    starts_at: float | None = None
+    ends_at: float | None = None
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -41,6 +60,20 @@ class FaultRule:
         if self.method and self.method.upper() != method.upper():
             return False
         return fnmatch.fnmatchcase(path, self.pattern)
+
+    def in_window(self, now: float) -> bool:
+        """True while the rule's outage window (if it has one) is open."""
+        if self.starts_at is not None and now < self.starts_at:
+            return False
+        return self.ends_at is None or now < self.ends_at
+
+    @property
+    def fault_status(self) -> int | None:
+        """The error the client gets: the rule's, else 500 for a failure after commit (a
+        rule whose write commits must fail somehow), else none (only a delay)."""
+        if self.status is not None:
+            return self.status
+        return 500 if self.after_commit and not self.timeout_seconds else None
 
 
 RULE_KEYS = {
@@ -54,6 +87,8 @@ RULE_KEYS = {
     "afterCommit",
     "message",
     "timeoutSeconds",
+    "forSeconds",
+    "startAfterSeconds",
 }
 
 
@@ -77,6 +112,10 @@ def _check_spec(spec: dict[str, Any]) -> None:
         raise FaultSpecError("probability must be between 0 and 1")
     if float(spec.get("timeoutSeconds", 0)) < 0 or int(spec.get("delayMs", 0)) < 0:
         raise FaultSpecError("timeoutSeconds and delayMs must not be negative")
+    if "forSeconds" in spec and not float(spec["forSeconds"]) > 0:
+        raise FaultSpecError("forSeconds must be positive")
+    if float(spec.get("startAfterSeconds", 0)) < 0:
+        raise FaultSpecError("startAfterSeconds must not be negative")
 
 
 def check_rules(specs: list[Any]) -> None:
@@ -119,18 +158,23 @@ class Faults:
     def add_rule(self, spec: dict[str, Any]) -> FaultRule:
         """Register a fault rule from its JSON description (FaultSpecError when invalid)."""
         _check_spec(spec)
+        starts_at = time.time() + float(spec.get("startAfterSeconds", 0))
+        windowed = "forSeconds" in spec
         rule = FaultRule(
             id=str(next(self._rule_ids)),
             pattern=str(spec["pathPattern"]),
             method=spec.get("method"),
             status=spec.get("status"),
-            remaining=spec.get("count", 1),
+            # A window is an outage: every matching request in it, unless a count is given.
+            remaining=spec.get("count", None if windowed else 1),
             probability=float(spec.get("probability", 1.0)),
             retry_after=spec.get("retryAfter"),
             delay_ms=int(spec.get("delayMs", 0)),
             after_commit=bool(spec.get("afterCommit", False)),
             message=spec.get("message"),
             timeout_seconds=float(spec.get("timeoutSeconds", 0)),
+            starts_at=starts_at if windowed or "startAfterSeconds" in spec else None,
+            ends_at=starts_at + float(spec["forSeconds"]) if windowed else None,
         )
         with self._lock:
             self.rules.append(rule)
@@ -164,9 +208,10 @@ class Faults:
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """Return the first live rule matching the request, consuming one of its uses."""
+        now = time.time()
         with self._lock:
             for rule in self.rules:
-                if rule.remaining == 0 or not rule.matches(method, path):
+                if rule.remaining == 0 or not rule.in_window(now) or not rule.matches(method, path):
                     continue
                 if rule.probability < 1.0 and self._random.random() >= rule.probability:
                     continue
@@ -245,7 +290,7 @@ def _rate_limit_error(message: str, policy: str, headers: dict[str, str]) -> Hub
 def fault_response(rule: FaultRule, path: str) -> Response:
     """Build the vendor-shaped error a fault rule asks for."""
     # A request held past the client's timeout ends as a gateway would end it.
-    status = rule.status or (504 if rule.timeout_seconds else 500)
+    status = rule.fault_status or (504 if rule.timeout_seconds else 500)
     headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
     if is_google_path(path):
         message = rule.message or _google_fault_message(status)

@@ -179,15 +179,17 @@ async def _through(
             # Nothing is written: the request never got past the (emulated) gateway.
             await faults.hold(rule.timeout_seconds)
             return fault_response(rule, path)
-        if rule.status:
+        if rule.fault_status:
             return fault_response(rule, path)
     call.admitted = True
     response = await call_next(request)
     if rule is not None and rule.after_commit:
-        # The write has happened; the client only sees the failure or the silence.
+        # Generic over every endpoint: the endpoint has run and its write is in the store
+        # (it holds the store's lock until done); the client only sees the failure or the
+        # silence. The endpoint's own answer is dropped unread.
         if rule.timeout_seconds:
             await faults.hold(rule.timeout_seconds)
-        if rule.status:
+        if rule.fault_status:
             return fault_response(rule, path)
     response.headers.update(limit_headers)
     return response

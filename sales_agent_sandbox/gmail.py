@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -125,10 +127,13 @@ def store_message(
     keep_thread: bool = False,
     message_id: str | None = None,
     new_thread_id: str | None = None,
+    indexed_by_date: bool = False,
 ) -> GmailMessage:
     """Insert an RFC 2822 message, threading it as Gmail would.
 
     `message_id` and `new_thread_id` let seeds give stable ids; API calls leave them out.
+    A written message reaches the search index now (q= searches see it once the configured
+    lag has passed); seeded history with `indexed_by_date` arrived at its Date.
     """
     raw = mime.complete_headers(raw, box.email)
     if thread_id and thread_id not in box.threads:
@@ -136,13 +141,16 @@ def store_message(
     if not (thread_id and (keep_thread or _joins_thread(box, thread_id, raw))):
         thread_id = None
     message_id = message_id or store.gmail_id()
+    internal_date = mime.internal_date(mime.parse(raw))
+    now = time.time()
     message = GmailMessage(
         id=message_id,
         thread_id=thread_id or new_thread_id or message_id,
         raw=raw,
         label_ids=labels,
-        internal_date=mime.internal_date(mime.parse(raw)),
+        internal_date=internal_date,
         history_id=store.next_history_id(),
+        indexed_at=min(now, internal_date / 1000) if indexed_by_date else now,
     )
     box.messages[message.id] = message
     box.threads.setdefault(message.thread_id, []).append(message.id)
@@ -175,6 +183,65 @@ def brief(message: GmailMessage) -> dict[str, Any]:
     return {"id": message.id, "threadId": message.thread_id, "labelIds": list(message.label_ids)}
 
 
+@dataclass(frozen=True)
+class Search:
+    """One list call's filter: q, labelIds, spam and trash, and the search index's lag."""
+
+    q: str | None
+    label_ids: frozenset[str]
+    include_spam_trash: bool
+    # Messages indexed after this (epoch seconds) are not found by q yet; None: no q.
+    horizon: float | None
+
+    @classmethod
+    def of(
+        cls, store: Store, q: str | None, label_ids: list[str] | None, include_spam_trash: bool
+    ) -> Search:
+        """The filter of a list call; the index lag applies only when it searches (q)."""
+        searching = bool(q and q.strip())
+        return cls(
+            q,
+            frozenset(label_ids or []),
+            include_spam_trash or mentions_spam_or_trash(q),
+            time.time() - store.config.gmail_lag if searching else None,
+        )
+
+    def candidates(self, box: Mailbox) -> Iterable[GmailMessage]:
+        """The messages that can match: only those naming an address the query asks for.
+
+        A cheap look at the headers first, the whole predicate on those only (under the
+        store's lock, a full scan per search slowed every request of a bulk import as its
+        drafts piled up: ~100 ms a search at 8,000).
+        """
+        terms = address_terms(self.q)
+        messages = box.messages.values()
+        return messages if terms is None else [m for m in messages if _names(m, terms)]
+
+    def matcher(self, box: Mailbox) -> Callable[[GmailMessage], bool]:
+        """Whether a message of this mailbox is found by this filter."""
+        predicate = compile_query(self.q)
+
+        def found(message: GmailMessage) -> bool:
+            labels = set(message.label_ids)
+            return (
+                (self.include_spam_trash or not {"SPAM", "TRASH"} & labels)
+                and self.label_ids <= labels
+                and (self.horizon is None or message.indexed_at <= self.horizon)
+                and predicate(_searchable(box, message))
+            )
+
+        return found
+
+
+def page(
+    items: list[Any], page_token: str | None, max_results: int
+) -> tuple[list[Any], str | None]:
+    """One page of a list, and the token of the next one (None on the last)."""
+    start = page_offset(page_token)
+    more = start + max_results < len(items)
+    return items[start : start + max_results], page_token_for(start + max_results) if more else None
+
+
 @router.get(f"{API}/threads")
 def list_threads(
     user_id: GmailUser,
@@ -186,50 +253,56 @@ def list_threads(
     include_spam_trash: Annotated[bool, Query(alias="includeSpamTrash")] = False,
 ) -> dict[str, Any]:
     """List threads with a message matching `q` and `labelIds`, most recent first."""
-    predicate = compile_query(q)
-    terms = address_terms(q)
-    hide = not (include_spam_trash or mentions_spam_or_trash(q))
-    wanted = set(label_ids or [])
+    search = Search.of(store, q, label_ids, include_spam_trash)
     with store.locked():
         box = store.mailbox(user_id)
+        found_in = search.matcher(box)
+        named = {m.thread_id for m in search.candidates(box)}
         found: list[tuple[int, str, GmailMessage]] = []
-        threads: Iterable[str] = box.threads
-        if terms is not None:
-            # Only threads with a message naming one of the addresses can match: a cheap
-            # look at the headers first, the whole predicate on those threads only (under
-            # the store's lock, a full scan per search slowed every request of a bulk
-            # import as its drafts piled up: ~100 ms a search at 8,000).
-            named = {m.thread_id for m in box.messages.values() if _names(m, terms)}
-            threads = [thread_id for thread_id in box.threads if thread_id in named]
-        for thread_id in threads:
+        for thread_id in [t for t in box.threads if t in named]:
             messages = _thread_messages(box, thread_id)
-            hits = [
-                m
-                for m in messages
-                if not (hide and {"SPAM", "TRASH"} & set(m.label_ids))
-                and wanted <= set(m.label_ids)
-                and predicate(_searchable(box, m))
-            ]
-            if hits:
+            if any(found_in(m) for m in messages):
                 found.append((messages[-1].internal_date, thread_id, messages[-1]))
     found.sort(key=lambda item: item[0], reverse=True)
-    start = page_offset(page_token)
-    page = found[start : start + max_results]
-    body: dict[str, Any] = {
-        "threads": [
+    shown, next_token = page(found, page_token, max_results)
+    body: dict[str, Any] = {"resultSizeEstimate": len(found)}
+    if shown:
+        body["threads"] = [
             {
                 "id": tid,
                 "snippet": mime.snippet(mime.parse(last.raw)),
                 "historyId": str(last.history_id),
             }
-            for _, tid, last in page
-        ],
-        "resultSizeEstimate": len(found),
-    }
-    if start + max_results < len(found):
-        body["nextPageToken"] = page_token_for(start + max_results)
-    if not page:
-        body.pop("threads")
+            for _, tid, last in shown
+        ]
+    if next_token:
+        body["nextPageToken"] = next_token
+    return body
+
+
+@router.get(f"{API}/messages")
+def list_messages(
+    user_id: GmailUser,
+    store: StoreDep,
+    q: str | None = None,
+    label_ids: Annotated[list[str] | None, Query(alias="labelIds")] = None,
+    max_results: Annotated[int, Query(alias="maxResults", ge=1, le=500)] = 100,
+    page_token: Annotated[str | None, Query(alias="pageToken")] = None,
+    include_spam_trash: Annotated[bool, Query(alias="includeSpamTrash")] = False,
+) -> dict[str, Any]:
+    """List messages matching `q` and `labelIds`, most recent first."""
+    search = Search.of(store, q, label_ids, include_spam_trash)
+    with store.locked():
+        box = store.mailbox(user_id)
+        found_in = search.matcher(box)
+        found = [m for m in search.candidates(box) if found_in(m)]
+    found.sort(key=lambda m: m.internal_date, reverse=True)
+    shown, next_token = page(found, page_token, max_results)
+    body: dict[str, Any] = {"resultSizeEstimate": len(found)}
+    if shown:
+        body["messages"] = [{"id": m.id, "threadId": m.thread_id} for m in shown]
+    if next_token:
+        body["nextPageToken"] = next_token
     return body
 
 

@@ -13,10 +13,10 @@ from .errors import GoogleError
 from .gmail import (
     API,
     FORMATS,
+    Search,
     brief,
     not_found,
-    page_offset,
-    page_token_for,
+    page,
     remove_message,
     store_message,
 )
@@ -106,20 +106,25 @@ async def create_draft_upload(
 def list_drafts(
     user_id: GmailUser,
     store: StoreDep,
+    q: str | None = None,
     max_results: Annotated[int, Query(alias="maxResults", ge=1, le=500)] = 100,
     page_token: Annotated[str | None, Query(alias="pageToken")] = None,
+    include_spam_trash: Annotated[bool, Query(alias="includeSpamTrash")] = False,
 ) -> dict[str, Any]:
-    """List drafts, newest first."""
+    """List drafts (those whose message matches `q`, once indexed), newest first."""
+    search = Search.of(store, q, None, include_spam_trash)
     with store.locked():
         box = store.mailbox(user_id)
-        drafts = [_draft_json(box, draft_id, "brief") for draft_id in reversed(box.drafts)]
-    start = page_offset(page_token)
-    body: dict[str, Any] = {
-        "drafts": drafts[start : start + max_results],
-        "resultSizeEstimate": len(drafts),
-    }
-    if start + max_results < len(drafts):
-        body["nextPageToken"] = page_token_for(start + max_results)
+        found_in = search.matcher(box)
+        drafts = [
+            _draft_json(box, draft_id, "brief")
+            for draft_id, message_id in reversed(box.drafts.items())
+            if found_in(box.messages[message_id])
+        ]
+    shown, next_token = page(drafts, page_token, max_results)
+    body: dict[str, Any] = {"drafts": shown, "resultSizeEstimate": len(drafts)}
+    if next_token:
+        body["nextPageToken"] = next_token
     return body
 
 

@@ -163,6 +163,8 @@ def _gmail(store: Store, items: list[dict[str, Any]]) -> dict[str, Any]:
             keep_thread=key in threads,
             message_id=str(item["id"]) if item.get("id") else None,
             new_thread_id=str(item["threadId"]) if item.get("threadId") else None,
+            # Seeded history arrived at its Date: Gmail's search index has it already.
+            indexed_by_date=True,
         )
         threads.setdefault(key, message.thread_id)
         last_ids.setdefault(key, []).append(header(parse(message.raw), "Message-ID"))

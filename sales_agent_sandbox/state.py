@@ -105,6 +105,8 @@ class GmailMessage:
     history_id: int
     # Set by messages.send and drafts.send: /_sandbox/sent lists these, not seeded history.
     sent_by_api: bool = False
+    # When Gmail's search index has it (epoch seconds): q= searches lag behind this.
+    indexed_at: float = 0.0
 
 
 @dataclass
