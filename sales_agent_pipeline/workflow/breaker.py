@@ -32,6 +32,7 @@ from typing import Any, TypeVar, cast
 import structlog
 
 from sales_agent_pipeline.domain.breaker import Breaker
+from sales_agent_pipeline.domain.effects import NotSent
 from sales_agent_pipeline.domain.enums import BreakerState
 from sales_agent_pipeline.domain.errors import (
     BreakerOpen,
@@ -64,10 +65,11 @@ class Verdict(enum.Enum):
 
 def verdict(error: BaseException | None) -> Verdict:
     """A success or a vendor's refusal (4xx, 429) shows it up; a transient failure counts
-    against it; our own errors (a breaker, a held write lease, a bug) say nothing of it."""
+    against it; our own errors (a breaker, a held write lease, our client-side rate limit
+    staying full, a bug) say nothing of it."""
     if error is None:
         return Verdict.UP
-    if isinstance(error, BreakerOpen | WriteInProgress):
+    if isinstance(error, BreakerOpen | WriteInProgress | NotSent):
         return Verdict.UNKNOWN
     if isinstance(error, TransientError):
         return Verdict.UP if error.http_status in RATE_LIMITED else Verdict.DOWN
@@ -238,6 +240,8 @@ class CircuitBreakers:
     def _admit(self, key: Key) -> str | None:
         """None when the call may go; the probe's owner when this call is the probe."""
         breaker = self._current(key)
+        if breaker is None or breaker.state is BreakerState.CLOSED:
+            return None  # the hot path: no clock, no store
         for _ in range(_CHANGE_ATTEMPTS):
             now = self._clock()
             decision = admission(breaker, now)
@@ -269,6 +273,8 @@ class CircuitBreakers:
     ) -> None:
         """Record what the call showed. Never raises: the vendor call's own result (a write
         that landed, or its error) must reach the caller whatever the store does."""
+        if probe is None and seen is not Verdict.DOWN and not self._known_failures(key):
+            return  # the hot path: a call through a closed breaker with nothing to record
         now = self._clock()
         text = None if error is None else f"{type(error).__name__}: {error}"
         change: Callable[[Breaker | None], Breaker | None]
@@ -289,7 +295,7 @@ class CircuitBreakers:
                 closed_now = b is None or b.state is BreakerState.CLOSED
                 return failed(b, key, text or "", now, self._policy) if closed_now else None
 
-        elif seen is Verdict.UP and self._known_failures(key):
+        elif seen is Verdict.UP:  # the first success after failures starts the count over
 
             def change(b: Breaker | None) -> Breaker | None:
                 if b is None or b.state is not BreakerState.CLOSED or not b.consecutive_failures:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sales_agent_pipeline.domain.breaker import Breaker
+from sales_agent_pipeline.domain.effects import NotSent
 from sales_agent_pipeline.domain.enums import BreakerState
 from sales_agent_pipeline.domain.errors import (
     BreakerOpen,
@@ -127,9 +128,10 @@ def test_a_success_between_failures_starts_the_count_over() -> None:
         TransientError("rate limited: HTTP 429", http_status=429, retry_after_seconds=10),
         PermanentError("not found: HTTP 404", http_status=404),
         WriteInProgress("another attempt holds the write"),
+        NotSent("our rate limiter stayed full", retry_after_seconds=1),
         RuntimeError("a bug of ours"),
     ],
-    ids=["429", "404", "write-in-progress", "bug"],
+    ids=["429", "404", "write-in-progress", "not-sent", "bug"],
 )
 def test_answers_that_show_the_vendor_up_or_say_nothing_of_it_never_open_it(
     error: Exception,
