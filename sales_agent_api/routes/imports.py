@@ -147,6 +147,7 @@ def get_import(request: Request, principal: CurrentKey, import_id: uuid.UUID) ->
         progress=ImportProgress(
             done=found.done,
             failed=found.failed,
+            dead_letter=found.dead_letter,
             remaining=found.remaining,
             running=found.running,
             leads_per_minute=found.leads_per_minute,

@@ -43,6 +43,10 @@ class ImportProgress(BaseModel):
 
     done: int = Field(description="leads whose workflow succeeded (or was skipped)")
     failed: int = Field(description="leads whose workflow failed or was rejected")
+    dead_letter: int = Field(
+        description="leads in the dead-letter queue (transient errors outlasted their "
+        "retries): re-driven automatically, then kept for a person"
+    )
     remaining: int = Field(description="leads waiting for or in a run")
     running: int
     leads_per_minute: float | None = Field(description="null until a lead has finished")

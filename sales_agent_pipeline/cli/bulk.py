@@ -31,6 +31,7 @@ from sales_agent_pipeline.usecases.backfill import plan_reruns, workflows_in_win
 from sales_agent_pipeline.usecases.imports import (
     ImportRefused,
     ImportResult,
+    ImportStatus,
     import_csv,
     import_status,
 )
@@ -99,8 +100,8 @@ def _print_report(result: ImportResult, as_json: bool) -> None:
 
 def _follow(
     sessions: sessionmaker[Session], tenant_id: uuid.UUID, import_id: uuid.UUID, total: int
-) -> int:
-    """A progress bar until every lead has finished; returns how many failed."""
+) -> ImportStatus:
+    """A progress bar until no lead is waiting or running; where they all ended."""
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -122,11 +123,11 @@ def _follow(
             rate = f"{found.leads_per_minute:.0f}/min" if found.leads_per_minute else "starting"
             progress.update(
                 bar,
-                completed=found.done + found.failed,
-                detail=f"{found.failed} failed, {rate}{eta}",
+                completed=found.done + found.failed + found.dead_letter,
+                detail=f"{found.failed} failed, {found.dead_letter} dead letters, {rate}{eta}",
             )
             if found.finished:
-                return found.failed
+                return found
             time.sleep(1.0)
 
 
@@ -164,9 +165,14 @@ def import_file(
         _print_report(result, as_json)
         if not wait or not result.accepted:
             return
-        failed = _follow(sessions, tenant_id, result.import_id, result.accepted)
-    console.print(f"done: {result.accepted - failed} succeeded, {failed} failed")
-    if failed:
+        ended = _follow(sessions, tenant_id, result.import_id, result.accepted)
+    dead = (
+        f", {ended.dead_letter} in the dead-letter queue (`sales-agent dlq list`)"
+        if ended.dead_letter
+        else ""
+    )
+    console.print(f"done: {ended.done} succeeded, {ended.failed} failed{dead}")
+    if ended.failed or ended.dead_letter:
         raise typer.Exit(1)
 
 

@@ -229,6 +229,7 @@ class ImportStatus:
     rejections: list[dict[str, Any]]
     done: int
     failed: int
+    dead_letter: int
     remaining: int
     running: int
     leads_per_minute: float | None
@@ -236,7 +237,7 @@ class ImportStatus:
 
     @property
     def finished(self) -> bool:
-        """True once no lead is waiting or running."""
+        """True once no lead is waiting or running (dead letters wait outside the runs)."""
         return self.remaining == 0
 
 
@@ -268,6 +269,7 @@ def import_status(
         rejections=list(stored.rejections),
         done=progress.done,
         failed=progress.failed,
+        dead_letter=progress.dead_letter,
         remaining=progress.remaining,
         running=progress.running,
         leads_per_minute=round(rate, 1) if rate is not None else None,

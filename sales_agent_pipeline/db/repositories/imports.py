@@ -83,6 +83,8 @@ class Progress:
 
     done: int
     failed: int
+    # Out of the runs, not finished: re-driven automatically, or kept for a person.
+    dead_letter: int
     remaining: int
     running: int
     started_at: datetime | None
@@ -108,6 +110,7 @@ def progress(session: Session, import_id: uuid.UUID) -> Progress:
     return Progress(
         done=sum(counts.get(s, 0) for s in DONE),
         failed=sum(counts.get(s, 0) for s in FAILED),
+        dead_letter=counts.get(WorkflowStatus.DEAD_LETTER.value, 0),
         remaining=sum(counts.get(s, 0) for s in (*AWAITING, WorkflowStatus.RUNNING.value)),
         running=counts.get(WorkflowStatus.RUNNING.value, 0),
         started_at=min(starts) if starts else None,

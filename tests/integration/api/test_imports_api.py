@@ -89,6 +89,7 @@ def test_upload_reports_every_row_and_progress_follows_the_workflows(
     assert progress["progress"] == {
         "done": 0,
         "failed": 0,
+        "dead_letter": 0,
         "remaining": 2,
         "running": 0,
         "leads_per_minute": None,

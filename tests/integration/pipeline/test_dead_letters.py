@@ -91,3 +91,35 @@ def test_a_503_storm_dead_letters_a_lead_and_a_replay_after_it_completes_it_once
     assert (done.status, done.next_redrive_at, done.error_class) == ("succeeded", None, None)
     assert len(tasks_for(sandbox, lead)) == 1
     assert len(drafts_to(sandbox, EMAIL)) == 1
+
+
+def test_the_replay_job_queues_the_chosen_dead_letters_and_refuses_others(
+    no_breaker: None, submit: Any, engine: Engine, instance: DagsterInstance, tenant: Any
+) -> None:
+    from sales_agent_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("replay_dead_letters")
+    letter, done = submit("dlq.job@acme-robotics.example"), submit("dlq.done@acme.example")
+    set_workflow(engine, letter.workflow_id, status="dead_letter", error_class="transient")
+    set_workflow(engine, done.workflow_id, status="succeeded")
+
+    def launch(*leads: Lead) -> Any:
+        config = {
+            "workflow_ids": [str(lead.workflow_id) for lead in leads],
+            "portal_id": tenant.portal_id,
+            "requested_by": "Sam",
+        }
+        return job.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"replay_chosen_dead_letters": {"config": config}}},
+            raise_on_error=False,
+        )
+
+    refused = launch(letter, done)
+    assert not refused.success
+    assert stored(engine, letter).status == "dead_letter"
+
+    replayed = launch(letter)
+    assert replayed.success
+    assert replayed.output_for_node("replay_chosen_dead_letters") == [str(letter.workflow_id)]
+    assert stored(engine, letter).status == "queued"
