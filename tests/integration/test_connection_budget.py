@@ -76,6 +76,8 @@ def test_production_refuses_to_start_past_the_budget(database_url: URL):
     url = SecretStr(libpq_dsn(database_url))
     # Development starts anyway (a warning in the log).
     databases = provision(Settings(database_url=url), upgrade=False, budget=big)
+    # Dagster's storage gives up on a silent server too (libpq's connect_timeout).
+    assert databases.dagster.query["connect_timeout"] == "5"
     try:
         production = Settings(
             environment="production", secrets_encryption_keys=SecretStr("k" * 44), database_url=url

@@ -145,3 +145,32 @@ def test_a_statement_error_stays_permanent(engine: Engine):
     with pytest.raises(DBAPIError) as caught, engine.connect() as conn:
         conn.execute(text("SELECT 1 / 0"))
     assert as_transient(caught.value) is None
+
+
+def test_a_server_restart_costs_one_error_not_one_per_pooled_connection(
+    engine: Engine, database_url: URL
+):
+    pooled = make_engine(database_url, pool_size=2, max_overflow=0)
+    try:
+        with pooled.connect() as first, pooled.connect() as second:
+            pids = [
+                int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                for conn in (first, second)
+            ]
+        # Both pooled connections die at once, moments after use (too recent to be pinged).
+        with engine.begin() as conn:
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as caught, pooled.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        assert caught.value.connection_invalidated
+        assert as_transient(caught.value) is not None
+        # The step's retry: the whole pool was invalidated, so both connections are new.
+        with pooled.connect() as first, pooled.connect() as second:
+            fresh = [
+                int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                for conn in (first, second)
+            ]
+        assert not set(fresh) & set(pids)
+    finally:
+        pooled.dispose()
