@@ -310,9 +310,10 @@ class HubSpotCRM:
         objectWriteTraceId (which turns on HubSpot's 207 answers with partial results).
 
         Results are matched to inputs by trace id only: a result without one, an error
-        HubSpot may have committed, and every input of a call that failed uncertainly (a
-        timeout, a 5xx) are left out, uncertain. Refused inputs (a 4xx for the item or the
-        call) and those of calls not made after a failure are `refused`: nothing exists.
+        HubSpot may have committed, and every input of a later call that failed uncertainly
+        (a timeout, a 5xx) are left out, uncertain. Refused inputs (a 4xx for the item or
+        a later call) and those of calls not made after a failure are `refused`. When the
+        first call fails its error is raised: nothing was settled.
         """
         outcome: BatchWrite[Task] = BatchWrite()
         keys = list(tasks)
@@ -322,6 +323,8 @@ class HubSpotCRM:
             try:
                 answer = self._create_task_batch({key: tasks[key] for key in chunk})
             except PipelineError as exc:
+                if start == 0:
+                    raise  # nothing settled yet: the caller (and the breaker) sees the error
                 if nothing_written(exc):
                     outcome.refused.update(dict.fromkeys(chunk, str(exc)))
                 # The later calls are not made: the vendor is failing now.

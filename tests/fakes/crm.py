@@ -247,8 +247,9 @@ class FakeCRM(FakeVendor):
 
     def create_tasks(self, tasks: Mapping[str, NewTask]) -> BatchWrite[Task]:
         """Create several tasks, 100 a request, each traced by its key, as the adapter
-        answers: a task HubSpot refuses is `refused` (a 207); a request that fails leaves
-        its tasks uncertain (written or not, as the fault says) and the later ones unsent.
+        answers: a task HubSpot refuses is `refused` (a 207); a failed first request
+        raises; a later one that fails leaves its tasks uncertain (written or not, as the
+        fault says) and the ones after it unsent.
         Without `echo_trace_ids` the results come back untraced, matched to nothing."""
         outcome: BatchWrite[Task] = BatchWrite()
         keys = list(tasks)
@@ -265,6 +266,8 @@ class FakeCRM(FakeVendor):
                         if self.echo_trace_ids:
                             outcome.created[key] = made
             except PipelineError as exc:
+                if start == 0:
+                    raise
                 for key in chunk:
                     outcome.created.pop(key, None)
                     outcome.refused.pop(key, None)

@@ -15,7 +15,7 @@ from sales_agent_pipeline.connectors.hubspot import (
     HubSpotCRM,
 )
 from sales_agent_pipeline.domain.enums import TaskStatus
-from sales_agent_pipeline.domain.errors import PermanentError
+from sales_agent_pipeline.domain.errors import PermanentError, TransientError
 from sales_agent_pipeline.domain.models import NewNote, NewTask, Task
 
 PORTAL = "1000"
@@ -190,13 +190,13 @@ def test_a_207_creates_the_good_inputs_and_names_the_refused_one(crm: HubSpotCRM
     assert len(_portal(admin)["objects"]["tasks"]) == 2
 
 
-def test_a_batch_that_fails_after_committing_settles_nothing(crm: HubSpotCRM, admin):
+def test_a_batch_that_fails_after_committing_is_a_transient_error(crm: HubSpotCRM, admin):
     # A 500 after the commit: the tasks exist, but nothing can say which is which.
     admin.fault(pathPattern="/crm/v3/objects/tasks/batch/create", status=500, afterCommit=True)
     owner = _owner(admin)
     contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
-    made = crm.create_tasks({f"wf-{n}": _new_task(owner, contact.id, None, n) for n in range(2)})
-    assert (made.created, made.refused) == ({}, {})
+    with pytest.raises(TransientError):
+        crm.create_tasks({f"wf-{n}": _new_task(owner, contact.id, None, n) for n in range(2)})
     assert len(_portal(admin)["objects"]["tasks"]) == 2
 
 
