@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -54,7 +55,7 @@ class _Record:
         self._scope, self._key, self._workflow_id = scope, key, workflow_id
         self._id = 0
 
-    def _session(self) -> Any:
+    def _session(self) -> AbstractContextManager[Session]:
         return self._effects.sessions.begin()
 
     def open(self) -> Opened:
