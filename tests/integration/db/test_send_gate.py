@@ -36,9 +36,16 @@ def sessions(database_url: URL) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture(autouse=True)
-def switch_off(sessions: sessionmaker[Session]) -> None:
-    with sessions.begin() as session:
-        session.execute(delete(GlobalSwitch).where(GlobalSwitch.name == SEND_KILL_SWITCH))
+def switch_off(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """The global switch stops every tenant in this database: off before and after."""
+
+    def off() -> None:
+        with sessions.begin() as session:
+            session.execute(delete(GlobalSwitch).where(GlobalSwitch.name == SEND_KILL_SWITCH))
+
+    off()
+    yield
+    off()
 
 
 def tenant_with(
