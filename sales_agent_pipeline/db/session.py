@@ -97,11 +97,11 @@ def make_engine(
         pool_recycle=1800,
         connect_args=limits.connect_args(target),
     )
-    _ping_when_idle(engine, ping_after_idle_seconds)
+    ping_when_idle(engine, ping_after_idle_seconds)
     return engine
 
 
-def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     """Check a connection at checkout only when it sat in the pool a while.
 
     SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per transaction,

@@ -14,6 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import AssetExecutionContext, DagsterInstance, RunsFilter
+from sqlalchemy import Engine
+
+from sales_agent_pipeline.db.session import PING_AFTER_IDLE_SECONDS, ping_when_idle
 
 # What a run worker imports first: Dagster's execution API (a private module) and its
 # PostgreSQL storage (the worker opens the instance first thing).
@@ -123,7 +126,14 @@ def pool_storage_connections(
     In a run worker dagster-postgres opens a new connection for every event it stores or
     reads; the webserver's pooled set-up (`DagsterInstance.optimize_for_webserver`, not
     marked public) keeps a few open. No public fallback: without it, a connection per event.
+    Its pools do not check a connection before use, so after a PostgreSQL restart an event
+    write would fail on a dead one: each storage's engine (`_engine`, private) gets our
+    check of connections that sat idle, as the app's engines have.
     """
     instance.optimize_for_webserver(
         statement_timeout=statement_timeout, pool_recycle=pool_recycle, max_overflow=max_overflow
     )
+    for storage in (instance._run_storage, instance._event_storage, instance._schedule_storage):
+        engine = getattr(storage, "_engine", None)
+        if isinstance(engine, Engine):
+            ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)

@@ -6,15 +6,18 @@ error the runner retries."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from dagster import instance_for_test
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from sales_agent_pipeline.db.errors import as_transient
-from sales_agent_pipeline.db.session import SessionLimits, make_engine
+from sales_agent_pipeline.db.session import PING_AFTER_IDLE_SECONDS, SessionLimits, make_engine
+from sales_agent_pipeline.db.urls import DAGSTER_DRIVER
+from sales_agent_pipeline.defs.dagster_internals import pool_storage_connections
 from sales_agent_pipeline.settings import Settings
 
 
@@ -174,3 +177,25 @@ def test_a_server_restart_costs_one_error_not_one_per_pooled_connection(
         assert not set(fresh) & set(pids)
     finally:
         pooled.dispose()
+
+
+def test_dagster_storage_pools_replace_a_connection_the_server_dropped(
+    engine: Engine, fresh_database: Callable[[str], URL]
+):
+    url = fresh_database("dagster_ping").set(drivername=DAGSTER_DRIVER)
+    storage = {"postgres": {"postgres_url": url.render_as_string(hide_password=False)}}
+    with instance_for_test(overrides={"storage": storage}) as instance:
+        pool_storage_connections(instance, statement_timeout=0, pool_recycle=3600, max_overflow=2)
+        assert instance.get_runs() == []
+        with engine.begin() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = :db AND pid <> pg_backend_pid()"
+                ),
+                {"db": url.database},
+            ).scalar_one()
+        assert killed >= 1
+        # Idle past the threshold: checked at checkout and replaced, the read goes through.
+        time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
+        assert instance.get_runs() == []
