@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     google_timeout_seconds: float = Field(default=15.0, gt=0)
     # Webhook ingestion. Signatures are checked unless explicitly disabled in development.
     webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Every other request body (the /api JSON ones); CSV uploads have IMPORT_MAX_BYTES.
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     webhook_verify_signatures: bool = True
     webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
     # Behind a proxy: rebuild the signed URL from X-Forwarded-Proto/Host.
@@ -164,9 +166,10 @@ class Settings(BaseSettings):
     # Owners and company look-ups change rarely; cache them briefly per process.
     connector_cache_ttl_seconds: float = Field(default=300.0, ge=0)
     # Exactly-once writes: an attempt's lease on its idempotency record (longer than any
-    # vendor call), and how long a write that may have landed (a timeout, a 5xx) is looked
+    # vendor call: a client-side quota wait of up to 60 s, then a 15 s call, with margin;
+    # a killed run's lease holds other runs back this long), and how long a write that may have landed (a timeout, a 5xx) is looked
     # up by its marker before it may be written again (vendors' search indexes lag).
-    idempotency_lease_seconds: float = Field(default=600.0, gt=0)
+    idempotency_lease_seconds: float = Field(default=180.0, gt=0)
     search_lag_window_seconds: float = Field(default=300.0, ge=0)
     # Reconciliation: a schedule lists each allowlisted form's submissions back to the
     # form's cursor minus an overlap (the first run: a lookback), recovers what no webhook
@@ -176,6 +179,11 @@ class Settings(BaseSettings):
     reconciliation_lookback_days: float = Field(default=7.0, gt=0)
     reconciliation_stuck_minutes: float = Field(default=30.0, gt=0)
     reconciliation_drift_days: float = Field(default=7.0, ge=0)
+    # The dead-letter queue: a lead whose transient retries ran out is re-driven after each
+    # of these delays in turn (its n-th re-drive after the n-th), then waits for a person.
+    dlq_redrive_delays: Annotated[tuple[timedelta, ...], NoDecode] = parse_delays(
+        DEFAULT_REDRIVE_DELAYS
+    )
     # Circuit breaker per vendor and tenant: after this many consecutive transient failures
     # (5xx, timeouts, lost connections) calls stop for a cool-down that doubles with each
     # trip in a row, up to the cap; then one process probes (holding the probe this long,
@@ -185,11 +193,6 @@ class Settings(BaseSettings):
     breaker_cooldown_max_seconds: float = Field(default=600.0, gt=0)
     breaker_probe_lease_seconds: float = Field(default=60.0, gt=0)
     breaker_cache_seconds: float = Field(default=2.0, ge=0)
-    # The dead-letter queue: a lead whose transient retries ran out is re-driven after each
-    # of these delays in turn (its n-th re-drive after the n-th), then waits for a person.
-    dlq_redrive_delays: Annotated[tuple[timedelta, ...], NoDecode] = parse_delays(
-        DEFAULT_REDRIVE_DELAYS
-    )
 
     @field_validator("allowed_form_ids", mode="before")
     @classmethod
