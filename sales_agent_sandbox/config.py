@@ -20,6 +20,9 @@ class SandboxConfig:
     gmail_units_per_minute: int | None = None
     # HubSpot's search index trails writes by a few seconds; 0 makes it immediate.
     search_lag_seconds: float = 0.0
+    # HubSpot's versioned API echoes each input's objectWriteTraceId in a batch create's
+    # results; the legacy v3 answer does not. Off: answers in the legacy shape.
+    batch_echo_trace_ids: bool = True
     # Gmail's search (`q=` on threads, messages and drafts lists) trails writes too: a
     # message or draft stored in the last N seconds is missing from q= results, while a get
     # by id and a list without q see it at once. None follows search_lag_seconds, so one

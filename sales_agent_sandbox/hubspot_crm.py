@@ -114,7 +114,9 @@ def batch_create(
                 continue
             trace = str(item["objectWriteTraceId"])
             try:
-                created.append({**_create(store, portal, otype, item), "objectWriteTraceId": trace})
+                made = _create(store, portal, otype, item)
+                echo = store.config.batch_echo_trace_ids
+                created.append({**made, "objectWriteTraceId": trace} if echo else made)
             except HubSpotError as exc:
                 errors.append(_trace_error(exc, trace))
     envelope = _batch_envelope(created, started)

@@ -41,6 +41,7 @@ from sales_agent_pipeline.domain.models import (
     SubmissionPage,
     Task,
     UpstreamSubmission,
+    task_marker,
 )
 
 __all__ = [
@@ -309,7 +310,9 @@ class HubSpotCRM:
         """Create tasks in batch calls of 100, each input carrying its key as its
         objectWriteTraceId (which turns on HubSpot's 207 answers with partial results).
 
-        Results are matched to inputs by trace id only: a result without one, an error
+        Results are matched to inputs by trace id, which the versioned API echoes; the
+        legacy v3 answer may carry none, and then by the key in the task's body (every
+        body names its workflow id). A result matched by neither, an error
         HubSpot may have committed, and every input of a later call that failed uncertainly
         (a timeout, a 5xx) are left out, uncertain. Refused inputs (a 4xx for the item or
         a later call) and those of calls not made after a failure are `refused`. When the
@@ -332,8 +335,8 @@ class HubSpotCRM:
                 outcome.refused.update(dict.fromkeys(later, f"not sent after: {exc}"))
                 return outcome
             for obj in answer.results or []:
-                key = getattr(obj, "object_write_trace_id", None)
-                if key in sent:
+                key = _traced_key(obj, sent)
+                if key is not None:
                     outcome.created[key] = mapping.with_links(mapping.to_task(obj), tasks[key])
             refused = mapping.refused_inputs(getattr(answer, "errors", None))
             outcome.refused.update(
@@ -470,3 +473,15 @@ class HubSpotCRM:
             if not page.next_after or page.next_after == after:
                 return
             after = page.next_after
+
+
+def _traced_key(obj: Any, sent: set[str]) -> str | None:
+    """The input a batch result was created from: its objectWriteTraceId when HubSpot echoes
+    it, else the one key its body names (the body carries the workflow id as a marker);
+    None when neither says, so the input stays uncertain rather than matched by position."""
+    key = getattr(obj, "object_write_trace_id", None)
+    if key in sent:
+        return str(key)
+    body = (getattr(obj, "properties", None) or {}).get("hs_task_body") or ""
+    named = [candidate for candidate in sent if task_marker(candidate) in body]
+    return named[0] if len(named) == 1 else None

@@ -57,6 +57,12 @@ class Owner(_Frozen):
         return full or self.email
 
 
+def task_marker(workflow_id: str) -> str:
+    """The tag in a task's body naming its workflow: it finds the task again after a crash,
+    and matches a batch create's result to its input when HubSpot echoes no trace id."""
+    return f"[sales-agent workflow {workflow_id}]"
+
+
 class NewTask(_Frozen):
     """A follow-up task to create in HubSpot."""
 

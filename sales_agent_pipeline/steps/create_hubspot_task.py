@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sales_agent_pipeline.domain.models import NewTask, Task
+from sales_agent_pipeline.domain.models import NewTask, Task, task_marker
 from sales_agent_pipeline.domain.workflow import DraftContent, NextStep
 from sales_agent_pipeline.ports.effects import Effects
 from sales_agent_pipeline.ports.vendors import CRM
@@ -14,11 +14,6 @@ from sales_agent_pipeline.steps.business_days import BusinessCalendar
 DUE_AT = time(9, 0)
 # The idempotency scope of task creation, batched or not: one task per workflow.
 TASK_SCOPE = "hubspot.task.create"
-
-
-def task_marker(workflow_id: str) -> str:
-    """The tag in a task's body that finds it again after a crash."""
-    return f"[sales-agent workflow {workflow_id}]"
 
 
 def task_due(now: datetime, timezone: str, calendar: BusinessCalendar, days: int = 2) -> datetime:

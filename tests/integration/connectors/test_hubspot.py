@@ -178,6 +178,18 @@ def test_batch_task_create_matches_results_to_inputs_by_trace_id(crm: HubSpotCRM
     assert _calls(admin, "POST /crm/v3/objects/{object_type}/batch/create") == 1
 
 
+def test_batch_results_without_trace_ids_are_matched_by_the_marker_in_their_body(
+    crm: HubSpotCRM, admin
+):
+    # HubSpot's legacy v3 answer carries no objectWriteTraceId: each body names its input.
+    admin.config(batch_echo_trace_ids=False)
+    owner = _owner(admin)
+    contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
+    tasks = _batch(crm, owner, contact.id, range(12))
+    assert [t.subject for t in tasks] == [f"Follow up {n}" for n in range(12)]
+    assert len(_portal(admin)["objects"]["tasks"]) == 12
+
+
 def test_a_207_creates_the_good_inputs_and_names_the_refused_one(crm: HubSpotCRM, admin):
     owner = _owner(admin)
     contact = crm.upsert_contact("jane@acme.example", {"firstname": "Jane"})
