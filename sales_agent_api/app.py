@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from sales_agent_api import metrics
+from sales_agent_api.body_limits import BodyLimits, upload_limit
 from sales_agent_api.errors import install_error_handlers
 from sales_agent_api.launch import LaunchQueue
 from sales_agent_api.mailboxes import TenantMailboxes
@@ -87,6 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Inside the metrics: its refusals are counted like any answer.
+    app.add_middleware(
+        BodyLimits,
+        default=settings.api_max_body_bytes,
+        limits={
+            webhook.PATH: settings.webhook_max_body_bytes,
+            imports.router.prefix: upload_limit(settings),
+        },
+    )
     app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)

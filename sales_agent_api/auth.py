@@ -54,6 +54,11 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def missing_key() -> ApiError:
+    """The 401 of a request that sends no API key."""
+    return _unauthorized("send an API key as `Authorization: Bearer <key>`")
+
+
 def _lookup(sessions: sessionmaker[Session], presented: str) -> Principal | None:
     with sessions.begin() as session:
         key = authenticate(session, presented)
@@ -75,7 +80,7 @@ async def require_key(
 ) -> Principal:
     """The caller's principal; 401 for a missing, unknown or revoked key."""
     if credentials is None or not credentials.credentials:
-        raise _unauthorized("send an API key as `Authorization: Bearer <key>`")
+        raise missing_key()
     principal = await run_in_threadpool(
         _lookup, request.app.state.sessions, credentials.credentials
     )

@@ -49,7 +49,12 @@ def error_response(
     return JSONResponse(ErrorResponse(error=body).model_dump(), status_code=status, headers=headers)
 
 
-_HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+_HTTP_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
 
 
 def _document_400_not_422(app: FastAPI) -> None:

@@ -29,10 +29,6 @@ from sales_agent_pipeline.usecases.imports import (
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 
-# Multipart framing around the file: a body this much larger than the file limit is refused
-# from its Content-Length, before anything is read.
-_MULTIPART_SLACK = 64 * 1024
-
 
 def _store(
     sessions: sessionmaker[Session],
@@ -82,9 +78,6 @@ async def create_import(
     """Store every valid row as a lead in one transaction; the report names each rejection."""
     settings = request.app.state.settings
     max_bytes: int = settings.import_max_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes + _MULTIPART_SLACK:
-        raise ApiError(413, "file_too_large", f"the file is over {max_bytes} bytes", ["file"])
     data = await file.read(max_bytes + 1)
     try:
         result = await run_in_threadpool(

@@ -3,6 +3,7 @@ source of one (webhook, HubSpot's listing, a CSV import) and step 1 agree on."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -126,13 +127,16 @@ MAX_PORTAL_ID = 2**63 - 1
 def check_storable(value: Any, path: str = "body", depth: int = 0) -> None:
     """Refuse what PostgreSQL cannot store as sent (InvalidSubmission naming where).
 
-    A JSONB document holds no NUL character and no lone UTF-16 surrogate (JSON's `\\ud800`
-    escapes decode to one in Python), and nesting is bounded before anything walks it.
+    A JSONB document holds no NUL character, no lone UTF-16 surrogate (JSON's `\\ud800`
+    escapes decode to one in Python) and no NaN or infinity (a number like 1e400 parses to
+    one), and nesting is bounded before anything walks it.
     """
     if depth > MAX_DEPTH:
         raise InvalidSubmission("too_deep", f"{path} nests deeper than {MAX_DEPTH} levels", [path])
     if isinstance(value, str):
         _check_text(value, path)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise InvalidSubmission("invalid_number", f"{path} is not a finite number", [path])
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _check_text(str(key), path)
@@ -151,6 +155,26 @@ def _check_text(text: str, path: str) -> None:
         raise InvalidSubmission(
             "invalid_text", f"{path} is not valid Unicode (a lone surrogate)", [path]
         ) from None
+
+
+def check_portal_id(value: Any, name: str) -> int:
+    """A portal id: an integer from 1 to PostgreSQL's bigint, sent as a number or as ASCII
+    digits; never a truncated fraction, a boolean or another script's digits."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        digits = value.strip()
+        # At most bigint's 19 digits: int() of thousands of digits is slow, then refused.
+        if digits.isascii() and digits.isdigit() and len(digits) <= len(str(MAX_PORTAL_ID)):
+            number = int(digits)
+    if number is None:
+        raise InvalidSubmission("invalid_field", f"{name} must be a whole number", [name])
+    if not 0 < number <= MAX_PORTAL_ID:
+        raise InvalidSubmission("invalid_field", f"{name} is out of range", [name])
+    return number
 
 
 def check_id(value: Any, name: str) -> str:

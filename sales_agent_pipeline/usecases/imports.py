@@ -28,6 +28,9 @@ RowStatus = Literal["accepted", "rejected"]
 # Fields stored in columns of this width.
 _BOUNDED = ("first_name", "last_name", "company")
 _MAX_TEXT = 255
+# A lead's row: how many columns, and how long one cell (any column, kept in its payload).
+MAX_COLUMNS = 200
+MAX_CELL = 10_000
 
 
 class ImportRefused(ValueError):
@@ -76,39 +79,60 @@ class ParsedRow:
 
 
 def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> list[ParsedRow]:
-    """The CSV's rows; ImportRefused when the file as a whole is unusable."""
+    """The CSV's rows; ImportRefused, naming what is wrong and where, when the file as a
+    whole is unusable: too big, not UTF-8 text, not a rectangular CSV, or too wide."""
     if not data.strip():
         raise ImportRefused("empty_file", "the file is empty")
     if len(data) > max_bytes:
         raise ImportRefused(
             "file_too_large", f"the file has {len(data)} bytes; the limit is {max_bytes}"
         )
+    nul = data.find(b"\x00")
+    if nul != -1:
+        # PostgreSQL stores no NUL character; a NUL usually means UTF-16 or a binary export.
+        raise ImportRefused(
+            "nul_byte",
+            f"the file has a NUL byte at byte {nul}: it is not CSV text (UTF-16, or a "
+            "spreadsheet file?); export it as CSV UTF-8",
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportRefused("not_utf8", f"the file is not UTF-8 text: {exc}") from None
+        raise ImportRefused(
+            "not_utf8",
+            f"the file is not UTF-8 text (byte {exc.start} cannot be read); export it as CSV UTF-8",
+        ) from None
     try:
-        # Everything as text: a leading zero or "NA" in a company name stays as written.
+        # No header row for pandas: the first line sets the width, so a longer row is an
+        # error rather than silently shifting its first cells into an index. Everything as
+        # text: a leading zero or "NA" in a company name stays as written.
         frame = pd.read_csv(
             io.StringIO(text),
+            header=None,
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
             skip_blank_lines=True,
-            nrows=max_rows + 1,
+            nrows=max_rows + 2,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
-        raise ImportRefused("not_csv", f"the file is not a readable CSV: {exc}") from None
-    if len(frame) > max_rows:
-        raise ImportRefused("too_many_rows", f"the file has more than {max_rows} rows")
-    names = [canonical_field(str(column)) for column in frame.columns]
-    if "email" not in names:
         raise ImportRefused(
-            "no_email_column",
-            f"no email column among the headers {[str(c) for c in frame.columns]}",
+            "not_csv", f"the file is not a readable CSV: {str(exc).strip()}"
+        ) from None
+    if len(frame.columns) > MAX_COLUMNS:
+        raise ImportRefused(
+            "too_many_columns",
+            f"the file has {len(frame.columns)} columns; the limit is {MAX_COLUMNS}",
         )
+    if len(frame) - 1 > max_rows:
+        raise ImportRefused("too_many_rows", f"the file has more than {max_rows} rows")
+    _check_cells(frame)
+    headers = [str(value) for value in frame.iloc[0]]
+    names = [canonical_field(header) for header in headers]
+    if "email" not in names:
+        raise ImportRefused("no_email_column", f"no email column among the headers {headers}")
     rows: list[ParsedRow] = []
-    for index, values in enumerate(frame.itertuples(index=False, name=None), start=1):
+    for index, values in enumerate(frame.iloc[1:].itertuples(index=False, name=None), start=1):
         fields: dict[str, str] = {}
         for name, value in zip(names, values, strict=True):
             text_value = str(value).strip()
@@ -117,6 +141,20 @@ def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> list[ParsedRow]:
         if fields:
             rows.append(ParsedRow(index, fields))
     return rows
+
+
+def _check_cells(frame: pd.DataFrame) -> None:
+    """ImportRefused naming the first cell (header included) longer than MAX_CELL."""
+    for position, column in enumerate(frame.columns, start=1):
+        lengths = frame[column].str.len()
+        longest = lengths.max()
+        if longest > MAX_CELL:
+            row = int(lengths.to_numpy().argmax())
+            where = "the header" if row == 0 else f"row {row}"
+            raise ImportRefused(
+                "field_too_long",
+                f"{where}, column {position}: {longest} characters; the limit is {MAX_CELL}",
+            )
 
 
 def judge_rows(
@@ -179,7 +217,7 @@ def import_csv(
         session,
         import_id,
         tenant,
-        filename=filename[:255] or "upload.csv",
+        filename=_storable(filename)[:255] or "upload.csv",
         created_by=created_by[:255],
         rows_total=len(rows),
         rejections=[
@@ -205,6 +243,11 @@ def import_csv(
     ]
     reports.sort(key=lambda report: report.row)
     return ImportResult(import_id, reports)
+
+
+def _storable(text: str) -> str:
+    # An uploaded file's name is the sender's: no NUL and no lone surrogate reach PostgreSQL.
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _quiet_email(raw: str) -> str | None:

@@ -23,10 +23,10 @@ from sales_agent_pipeline.domain.errors import LeadRejected
 from sales_agent_pipeline.domain.models import UpstreamSubmission
 from sales_agent_pipeline.domain.submission import (
     MAX_ID_LENGTH,
-    MAX_PORTAL_ID,
     InvalidSubmission,
     Submission,
     check_id,
+    check_portal_id,
     check_storable,
     extract_fields,
     normalise_email,
@@ -92,14 +92,7 @@ def parse_delivery(obj: Any, where: str = "") -> Submission:
     ]
     if missing:
         raise InvalidSubmission("missing_fields", f"missing: {', '.join(missing)}", missing)
-    try:
-        portal_id = int(portal)
-    except (TypeError, ValueError):
-        raise InvalidSubmission(
-            "invalid_field", "portalId must be a number", [f"{where}portalId"]
-        ) from None
-    if not 0 < portal_id <= MAX_PORTAL_ID:
-        raise InvalidSubmission("invalid_field", "portalId is out of range", [f"{where}portalId"])
+    portal_id = check_portal_id(portal, f"{where}portalId")
     form_id = check_id(form, f"{where}formId")
     submission_id = check_id(submission, f"{where}formSubmissionId")
     fields = extract_fields(obj)

@@ -180,3 +180,54 @@ def test_keys_decide_who_may_import_and_who_sees_an_import(
     stranger = client.get(f"/api/imports/{import_id}", headers=key_for(engine, other, admin=True))
     assert stranger.status_code == 404
     assert stranger.json()["error"]["code"] == "import_not_found"
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "named"),
+    [
+        (b"email,company\nana@acme.example,Ac\x00me\n", "nul_byte", "NUL byte at byte 33"),
+        ("email,company\nana@acme.example,Acme\n".encode("utf-16"), "nul_byte", "UTF-16"),
+        ("email,company\nana@acme.example,Acm\u00e9\n".encode("latin-1"), "not_utf8", "byte 34"),
+        (b"email,notes\nana@acme.example," + b"n" * 20_000 + b"\n", "field_too_long", "row 1"),
+        (b"email," + b"h" * 20_000 + b"\nana@acme.example,1\n", "field_too_long", "the header"),
+        (
+            ",".join(["email", *(f"c{i}" for i in range(300))]).encode() + b"\na@acme.example\n",
+            "too_many_columns",
+            "301 columns",
+        ),
+        (b"email,company\nana@acme.example,Acme,extra\n", "not_csv", "line 2"),
+    ],
+    ids=["nul", "utf-16", "latin-1", "long-field", "long-header", "too-wide", "ragged"],
+)
+def test_undecodable_or_malformed_csv_is_400_naming_the_problem_and_writes_nothing(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    admin: dict[str, str],
+    data: bytes,
+    code: str,
+    named: str,
+) -> None:
+    answer = upload(client, admin, data)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["fields"]) == (code, ["file"])
+    assert named in error["message"]
+    assert imports_of(engine, tenant) == 0
+
+
+def test_a_byte_order_mark_and_a_file_name_with_a_nul_are_taken_as_they_are_meant(
+    client: TestClient, engine: Engine, tenant: Tenant, admin: dict[str, str]
+) -> None:
+    # By hand: httpx would percent-encode the NUL in the file's name; a raw client need not.
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="lea\x00ds.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n\xef\xbb\xbfEmail\nbom@acme.example\n\r\n--b--\r\n"
+    )
+    headers = {**admin, "Content-Type": "multipart/form-data; boundary=b"}
+    answer = client.post("/api/imports", content=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["rows_accepted"] == 1
+    with Session(engine) as session:
+        stored = session.scalars(select(LeadImport).where(LeadImport.tenant_id == tenant.id)).one()
+    assert stored.filename == "leads.csv"

@@ -3,6 +3,7 @@ seed's own example payload (a 73-character form id) accepted."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -53,6 +54,10 @@ def nested(depth: int) -> Any:
         ({"formSubmissionId": {"id": 1}}, "invalid_field", "formSubmissionId"),
         ({"portalId": 2**70}, "invalid_field", "portalId"),
         ({"portalId": -5}, "invalid_field", "portalId"),
+        ({"portalId": 12.5}, "invalid_field", "portalId"),
+        ({"portalId": "\u0661\u0662"}, "invalid_field", "portalId"),
+        ({"portalId": True}, "invalid_field", "portalId"),
+        ({"note": float("nan")}, "invalid_json", None),
         ({"note": "a\x00b"}, "invalid_text", "body.note"),
         ({"note": "\ud800"}, "invalid_text", "body.note"),
         ({"deep": nested(40)}, "too_deep", None),
@@ -73,6 +78,10 @@ def nested(depth: int) -> Any:
         "object-id",
         "portal-beyond-bigint",
         "negative-portal",
+        "fractional-portal",
+        "arabic-indic-digits",
+        "boolean-portal",
+        "nan",
         "nul",
         "lone-surrogate",
         "deep",
@@ -103,3 +112,17 @@ def test_json_nested_beyond_the_parsers_stack_is_400(client: TestClient, tenant:
     raw = b'{"portalId": 1, "x": ' + b"[" * 1800 + b"]" * 1800 + b"}"
     response = client.post(URL_PATH, content=raw, headers=signed(raw))
     assert (response.status_code, response.json()["error"]["code"]) == (400, "too_deep")
+
+
+def test_a_number_beyond_a_double_is_400_naming_it(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    # Python reads 1e400 as infinity, which JSONB cannot hold.
+    raw = json.dumps(body_for(tenant.portal_id, note="@")).encode().replace(b'"@"', b"1e400")
+    response = client.post(URL_PATH, content=raw, headers=signed(raw))
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["fields"]) == (
+        "invalid_number",
+        ["body.note"],
+    )
+    assert rows(engine, tenant) == (0, 0)
