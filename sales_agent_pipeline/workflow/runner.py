@@ -173,10 +173,13 @@ class StepRunner:
             update = work(state)
         except LeadRejected as error:
             return self._stop(step, state, error, WorkflowStatus.REJECTED, _ms(started)), None
-        except (GrantRevoked, BreakerOpen) as error:
-            # The tenant cannot run now (re-authorisation, or a vendor's breaker is open):
-            # the lead goes back to the queue, this attempt not counted.
+        except GrantRevoked as error:
             return self.wait(step, state, error.message, _ms(started)), None
+        except BreakerOpen as error:
+            # The vendor is down for this tenant: no call was made, and the lead waits for
+            # the breaker rather than burning its retries. Transient: nobody need act.
+            waited = self.wait(step, state, error.message, _ms(started), ErrorClass.TRANSIENT)
+            return waited, None
         except Exception as error:
             # A vendor's 429/5xx, or the database's connection failing (a restart): retried.
             transient = error if isinstance(error, TransientError) else as_transient(error)
@@ -234,17 +237,25 @@ class StepRunner:
             update={"outcome": outcome, "reason": reason, "error_class": error_class}
         )
 
-    def wait(self, step: Step, state: LeadState, reason: str, ms: int | None = None) -> LeadState:
+    def wait(
+        self,
+        step: Step,
+        state: LeadState,
+        reason: str,
+        ms: int | None = None,
+        error_class: ErrorClass = ErrorClass.CONFIGURATION,
+    ) -> LeadState:
         """Stop a lead without failing it: its tenant cannot run now (HubSpot refused the
-        grant, or the tenant was disabled). It goes back to wait for a run, this attempt not
-        counted, and the sensors launch it once the tenant is re-authorised or enabled."""
+        grant, the tenant was disabled, or a vendor's circuit breaker is open). It goes back
+        to wait for a run, this attempt not counted, and the sensors launch it once the
+        tenant is re-authorised or enabled, or the breaker lets calls through."""
         self.trail.waiting(state.workflow_id, step.number, step.name, reason, ms)
         self.log.warning(f"{step.name}: workflow {state.workflow_id} waits: {reason}")
         return state.model_copy(
             update={
                 "outcome": WorkflowStatus.QUEUED,
                 "reason": reason,
-                "error_class": ErrorClass.CONFIGURATION,
+                "error_class": error_class,
             }
         )
 
@@ -299,7 +310,12 @@ class StepRunner:
             if state.outcome in (WorkflowStatus.FAILED, WorkflowStatus.DEAD_LETTER)
         ]
         if waiting and not failed_here:
-            return waiting_outcome(step.name, {s.workflow_id: s.reason or "" for s in waiting})
+            configuration = any(s.error_class is ErrorClass.CONFIGURATION for s in waiting)
+            return waiting_outcome(
+                step.name,
+                {s.workflow_id: s.reason or "" for s in waiting},
+                ErrorClass.CONFIGURATION if configuration else ErrorClass.TRANSIENT,
+            )
         if not failed_here:
             return None
         # Every lead of the run failed: the run fails, naming the step and the vendor's answer.
@@ -316,17 +332,22 @@ class StepRunner:
         )
 
 
-def waiting_outcome(step: str, waiting: dict[uuid.UUID, str]) -> Stopped:
-    """A run whose remaining leads all wait for their tenant (re-authorisation, or enabling):
-    a failed run in the UI with the reason, though no workflow failed."""
+def waiting_outcome(
+    step: str,
+    waiting: dict[uuid.UUID, str],
+    error_class: ErrorClass = ErrorClass.CONFIGURATION,
+) -> Stopped:
+    """A run whose remaining leads all wait for their tenant (re-authorisation, enabling,
+    or an open breaker): a failed run in the UI with the reason, though no workflow failed.
+    Only a configuration wait (someone must act) raises the alert."""
     reasons = sorted(set(waiting.values()))
     return Stopped(
         description=f"{len(waiting)} lead(s) wait, none failed: " + "; ".join(reasons),
         details={
             "step": step,
             "waiting": ", ".join(str(w) for w in waiting),
-            "error_class": ErrorClass.CONFIGURATION.value,
-            "alert": True,
+            "error_class": error_class.value,
+            "alert": error_class is ErrorClass.CONFIGURATION,
         },
         retryable=False,
     )

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowStatus
 from sales_agent_pipeline.domain.errors import (
+    BreakerOpen,
     GrantRevoked,
     LeadRejected,
     PermanentError,
@@ -181,6 +182,25 @@ def test_a_revoked_grant_sends_the_lead_back_to_wait_and_a_run_of_waiting_leads_
     assert outcome.details["waiting"] == str(batch.leads[0].workflow_id)
     assert outcome.details["alert"] is True
     assert trail.held == {batch.leads[0].workflow_id: "portal 4242 must install the app again"}
+    assert not trail.ended
+
+
+def test_an_open_breaker_sends_the_lead_back_to_wait_without_an_alert() -> None:
+    world, trail = FakeWorld(), FakeTrail()
+    batch = world.batch(*emails(2))
+
+    def work(services: Services, state: LeadState, _: None) -> dict[str, Any]:
+        raise BreakerOpen("crm", "crm calls stopped for 30s", retry_after_seconds=30)
+
+    step = step_of(work)
+
+    outcome = runner(trail, attempt=3).run(step, batch, world.services())
+
+    assert isinstance(outcome, Stopped)
+    assert not outcome.retryable
+    assert outcome.details["error_class"] == "transient"
+    assert outcome.details["alert"] is False
+    assert set(trail.held) == {lead.workflow_id for lead in batch.leads}
     assert not trail.ended
 
 
