@@ -23,7 +23,7 @@ class RetryRefused(Exception):
 
     def __init__(self, status: str, stuck_minutes: float) -> None:
         super().__init__(
-            f"the workflow is {status}: only failed workflows, or ones stuck for "
+            f"the workflow is {status}: only failed or dead-lettered workflows, or ones stuck for "
             f"{stuck_minutes:g} minutes (RECONCILIATION_STUCK_MINUTES), can be retried"
         )
         self.status = status

@@ -36,7 +36,8 @@ def requeue_for_retry(
     stuck_before: datetime,
     actor: str,
 ) -> Workflow | None:
-    """Queue the tenant's failed or stuck workflow for a new run; None if not the tenant's.
+    """Queue the tenant's failed, dead-lettered or stuck workflow for a new run; None if not
+    the tenant's.
 
     Queued with no run requested is what the webhook's outbox row looks like: the caller's
     launch, or the sensor, starts the run; its claim step and the idempotency records keep
@@ -49,7 +50,8 @@ def requeue_for_retry(
     )
     if workflow is None:
         return None
-    failed = workflow.status == WorkflowStatus.FAILED.value
+    # A dead letter retried by hand is a person's replay: its automatic schedule stops.
+    failed = workflow.status in (WorkflowStatus.FAILED.value, WorkflowStatus.DEAD_LETTER.value)
     stuck = workflow.status in IN_FLIGHT and workflow.updated_at < stuck_before
     if not (failed or stuck):
         raise NotRetryable(workflow.status)
@@ -66,6 +68,8 @@ def requeue_for_retry(
         },
     )
     workflow.status = WorkflowStatus.QUEUED.value
+    workflow.next_redrive_at = None
+    workflow.redrives = 0
     workflow.run_requested_at = None
     workflow.dagster_run_id = None
     return workflow

@@ -177,6 +177,26 @@ def test_retry_requeues_a_failed_workflow_once(
     assert again.json()["error"]["code"] == "not_retryable"
 
 
+def test_retry_replays_a_dead_letter_and_stops_its_automatic_schedule(
+    client: TestClient, engine: Engine, tenant: Tenant, key: str
+) -> None:
+    workflow_id = add_workflow(
+        engine, tenant, "dora@acme.example", status="dead_letter", failure_reason="HubSpot 503"
+    )
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Workflow)
+            .where(Workflow.id == workflow_id)
+            .values(redrives=3, next_redrive_at=utcnow() + timedelta(hours=1))
+        )
+    response = client.post(f"/api/workflows/{workflow_id}/retry", headers=bearer(key))
+    assert response.status_code == 202, response.text
+    with Session(engine) as session:
+        row = session.get(Workflow, workflow_id)
+        assert row is not None
+        assert (row.status, row.next_redrive_at, row.redrives) == ("queued", None, 0)
+
+
 def test_retry_takes_stuck_work_but_not_live_or_finished_work(
     client: TestClient, engine: Engine, tenant: Tenant, key: str
 ) -> None:
