@@ -167,7 +167,8 @@ def submission_coverage(
     grown: list[str] = []
     with database.session() as session:
         for c in coverages:
-            assert c.report_id is not None
+            if c.report_id is None:  # its report could not be written: an error, logged
+                continue
             before = repo.previous_report(session, c.tenant_id, c.form_id, c.report_id)
             if before is not None and c.backlog > before.backlog:
                 grown.append(f"{c.portal_id}/{c.form_id}: {before.backlog} -> {c.backlog}")

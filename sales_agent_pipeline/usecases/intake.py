@@ -96,13 +96,7 @@ def parse_delivery(obj: Any, where: str = "") -> Submission:
     form_id = check_id(form, f"{where}formId")
     submission_id = check_id(submission, f"{where}formSubmissionId")
     fields = extract_fields(obj)
-    for name in STORED_FIELDS:
-        if len(fields.get(name) or "") > MAX_ID_LENGTH:
-            raise InvalidSubmission(
-                "invalid_field",
-                f"{name} is longer than {MAX_ID_LENGTH} characters",
-                [f"{where}{name}"],
-            )
+    _check_stored_fields(fields, where)
     if "email" not in fields:
         raise InvalidSubmission("missing_email", "the submission has no email", [f"{where}email"])
     try:
@@ -122,6 +116,16 @@ def parse_delivery(obj: Any, where: str = "") -> Submission:
     )
 
 
+def _check_stored_fields(fields: Mapping[str, str], where: str) -> None:
+    for name in STORED_FIELDS:
+        if len(fields.get(name) or "") > MAX_ID_LENGTH:
+            raise InvalidSubmission(
+                "invalid_field",
+                f"{name} is longer than {MAX_ID_LENGTH} characters",
+                [f"{where}{name}"],
+            )
+
+
 def parse_deliveries(document: Any) -> list[Submission]:
     """One delivery or a batch of them (a JSON list), all of one portal."""
     if isinstance(document, list):
@@ -136,7 +140,9 @@ def parse_deliveries(document: Any) -> list[Submission]:
 
 
 def from_listing(portal_id: int, listed: UpstreamSubmission) -> Submission:
-    """A submission of HubSpot's listing; LeadRejected when its email is missing or invalid.
+    """A submission of HubSpot's listing; LeadRejected when its email is missing or invalid,
+    or when it cannot be stored as listed (an id or a name too long, a NUL character): the
+    checks a webhook delivery gets, so one such entry is skipped, not a failed insert.
 
     The payload keeps the listing's own names, plus the portal and form a webhook body
     carries, so step 1 reads both alike.
@@ -149,7 +155,14 @@ def from_listing(portal_id: int, listed: UpstreamSubmission) -> Submission:
         "pageUrl": listed.page_url,
         "values": [{"name": name, "value": value} for name, value in listed.values.items()],
     }
-    fields = extract_fields(payload)
+    try:
+        check_storable(payload, "listing")
+        check_id(listed.form_id, "formId")
+        check_id(listed.conversion_id, "conversionId")
+        fields = extract_fields(payload)
+        _check_stored_fields(fields, "")
+    except InvalidSubmission as exc:
+        raise LeadRejected(exc.message, field=next(iter(exc.fields), None)) from None
     return Submission(
         portal_id=portal_id,
         form_id=listed.form_id,

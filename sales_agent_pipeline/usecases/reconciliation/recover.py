@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.models import Tenant
@@ -16,6 +17,7 @@ from sales_agent_pipeline.db.repositories import reconciliation as repo
 from sales_agent_pipeline.domain.enums import SubmissionSource
 from sales_agent_pipeline.domain.errors import LeadRejected, PipelineError
 from sales_agent_pipeline.domain.models import UpstreamSubmission
+from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
 from sales_agent_pipeline.ports.vendors import CRM
 from sales_agent_pipeline.usecases import intake
 
@@ -125,7 +127,85 @@ def reconcile_form(
     `crm` gives the tenant's own CRM connector (its token, its portal): a form is listed
     only with the credentials of the portal it belongs to. When it cannot be built (no
     token stored) the form counts as not listed, with the reason.
+
+    One form never stops the others: whatever fails for it (HubSpot refusing or not
+    knowing the form, an entry we cannot read, the database refusing a value) rolls back
+    its own transaction only, and a report of its own names the form and the error.
     """
+    try:
+        coverage = _reconcile(sessions, crm, tenant, form_id, window=window, now=now, run_id=run_id)
+    except Exception as exc:  # reported on the form's own row, never raised to the run
+        coverage = FormCoverage(tenant.id, tenant.portal_id, form_id, window.start(now, None), now)
+        coverage.details["error"] = describe(exc)
+        coverage.report_id = _report_failure(sessions, coverage, run_id)
+    event = log.error if coverage.error or coverage.missing else log.info
+    event(
+        "reconciliation.form",
+        portal_id=tenant.portal_id,
+        form_id=form_id,
+        upstream_seen=coverage.upstream_seen,
+        via_webhook=coverage.via_webhook,
+        recovered=coverage.recovered,
+        missing=coverage.missing,
+        backlog=coverage.backlog,
+        error=coverage.error,
+    )
+    return coverage
+
+
+def describe(exc: Exception) -> str:
+    """An error as a report shows it: its class and message, never a statement's parameters
+    (a database error's text carries the row it refused: a lead's email, its fields)."""
+    if isinstance(exc, PipelineError):
+        message = exc.message
+    elif isinstance(exc, DBAPIError) and exc.orig is not None:
+        message = str(exc.orig).splitlines()[0]
+    else:
+        message = str(exc)
+    return f"{type(exc).__name__}: {message}"[:500]
+
+
+def _report_failure(
+    sessions: sessionmaker[Session], coverage: FormCoverage, run_id: str | None
+) -> int | None:
+    """The failed form's report, in a transaction of its own; None if even that fails."""
+    try:
+        with sessions.begin() as session:
+            report = repo.add_report(
+                session,
+                tenant_id=coverage.tenant_id,
+                form_id=coverage.form_id[:MAX_ID_LENGTH],
+                dagster_run_id=run_id,
+                window_start=coverage.window_start,
+                window_end=coverage.window_end,
+                upstream_seen=0,
+                via_webhook=0,
+                recovered=0,
+                missing=0,
+                backlog=0,
+                details=coverage.details,
+            )
+            return report.id
+    except SQLAlchemyError as exc:
+        log.error(
+            "reconciliation.report_failed",
+            portal_id=coverage.portal_id,
+            form_id=coverage.form_id,
+            error=describe(exc),
+        )
+        return None
+
+
+def _reconcile(
+    sessions: sessionmaker[Session],
+    crm: Callable[[], CRM],
+    tenant: Tenant,
+    form_id: str,
+    *,
+    window: Window,
+    now: datetime,
+    run_id: str | None,
+) -> FormCoverage:
     with sessions.begin() as session:
         start = window.start(now, repo.cursor(session, tenant.id, form_id))
     coverage = FormCoverage(tenant.id, tenant.portal_id, form_id, start, now)
@@ -136,8 +216,7 @@ def reconcile_form(
     except (PipelineError, ValueError) as exc:
         # HubSpot refused, or answered an entry we cannot read (ValueError): the cursor
         # stays put, so the next run lists this window again, and the check fails.
-        message = exc.message if isinstance(exc, PipelineError) else str(exc)
-        coverage.details["error"] = f"{type(exc).__name__}: {message}"
+        coverage.details["error"] = describe(exc)
     with sessions.begin() as session:
         unusable: set[str] = set()
         if coverage.error is None:
@@ -168,18 +247,6 @@ def reconcile_form(
             details=coverage.details,
         )
         coverage.report_id = report.id
-    event = log.error if coverage.error or coverage.missing else log.info
-    event(
-        "reconciliation.form",
-        portal_id=tenant.portal_id,
-        form_id=form_id,
-        upstream_seen=coverage.upstream_seen,
-        via_webhook=coverage.via_webhook,
-        recovered=coverage.recovered,
-        missing=coverage.missing,
-        backlog=coverage.backlog,
-        error=coverage.error,
-    )
     return coverage
 
 
