@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test lint fmt migrate lock clean
+.PHONY: install run test chaos lint fmt migrate lock clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: install
 # -n 2: this machine (and CI's) has 2 cores; each worker gets its own database.
 test: install
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The fault-injection suite alone (part of `make test` too): one stack, ~6 minutes.
+chaos: install
+	$(BIN)/pytest -m chaos tests/chaos
 
 lint: install
 	$(BIN)/ruff check .

@@ -141,15 +141,21 @@ def demo_secret(stack: RunningStack) -> str:
 
 
 def deliver(
-    stack: RunningStack, email: str, *, api: str | None = None, **fields: str
+    stack: RunningStack,
+    email: str,
+    *,
+    api: str | None = None,
+    submission_id: str | None = None,
+    **fields: str,
 ) -> httpx.Response:
-    """One form submission for the demo tenant, signed (v3) as HubSpot posts it."""
+    """One form submission for the demo tenant, signed (v3) as HubSpot posts it; the same
+    `submission_id` again is HubSpot's re-delivery of it."""
     values = {"email": email, "firstname": "Robin", **fields}
     body = json.dumps(
         {
             "portalId": DEMO_PORTAL,
             "formId": DEMO_FORM,
-            "formSubmissionId": str(uuid.uuid4()),
+            "formSubmissionId": submission_id or str(uuid.uuid4()),
             "fieldValues": [{"name": name, "value": value} for name, value in values.items()],
         }
     ).encode()
