@@ -59,7 +59,8 @@ _HTTP_CODES = {
 
 def _document_400_not_422(app: FastAPI) -> None:
     """Make the OpenAPI document say what the handlers do: invalid input is a 400 in the
-    one error shape, never FastAPI's default 422 (so clients and schemathesis can rely on it).
+    one error shape, never FastAPI's default 422 (so clients and schemathesis can rely on it),
+    and any request body may be refused as too large (413, body_limits).
     """
     build = app.openapi
 
@@ -77,11 +78,14 @@ def _document_400_not_422(app: FastAPI) -> None:
                 "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
             },
         }
+        too_large = {**invalid, "description": "The request body is over its limit"}
         for path in document.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.get("responses", {})
                 if responses.pop("422", None) is not None:
                     responses.setdefault("400", invalid)
+                if "requestBody" in operation:
+                    responses.setdefault("413", too_large)
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = document
