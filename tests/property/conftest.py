@@ -52,9 +52,12 @@ class Ledger:
         self.expected = stored_rows(engine)
 
     def accepted(self, answer: Any) -> None:
-        """Add the submissions (and their workflows) a 2xx answer says were new."""
+        """Add the submissions (and their workflows) a webhook's 2xx answer says were new."""
         receipts = answer.get("results", [answer])
-        new = sum(1 for receipt in receipts if receipt["status"] == "accepted")
+        self.add(sum(1 for receipt in receipts if receipt["status"] == "accepted"))
+
+    def add(self, new: int) -> None:
+        """Add `new` submissions, each with its workflow."""
         self.expected = (self.expected[0] + new, self.expected[1] + new)
 
     def unchanged(self) -> bool:

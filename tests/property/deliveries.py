@@ -104,17 +104,26 @@ def _fields(email: str, first: Any, company: Any) -> list[dict[str, Any]]:
     ]
 
 
+# Built once: a strategy made inside a composite is validated again at every draw.
+submission_ids = st.builds(lambda u, n: u.hex[:n], st.uuids(), st.integers(4, 32))
+stamps = st.sampled_from((1_700_000_000_000, "2024-01-02T03:04:05Z", -1, 10**20, "soon"))
+first_names = st.sampled_from(("Jane", "José", "", None, ("a", "b"), {"value": "Jo"}))
+companies = st.sampled_from(("Acme Robotics", "", "C" * 255, None))
+SHAPES = ("form", "listing", "fields", "contact", "legacy", "batch")
+shapes = st.sampled_from(SHAPES)
+batch_sizes = st.integers(1, 3)
+
+
 @st.composite
 def documents(draw: st.DrawFn, portal_id: int) -> Any:
     """One of HubSpot's form-submission shapes for this portal (or a batch of them)."""
-    submission = draw(st.uuids()).hex[: draw(st.integers(4, 32))]
-    stamp = draw(st.sampled_from([1_700_000_000_000, "2024-01-02T03:04:05Z", -1, 10**20, "soon"]))
-    email = draw(emails)
-    first = draw(st.sampled_from(["Jane", "José", "", None, ["a", "b"], {"value": "Jo"}]))
-    company = draw(st.sampled_from(["Acme Robotics", "", "C" * 255, None]))
-    shape = draw(st.sampled_from(["form", "listing", "fields", "contact", "legacy", "batch"]))
+    shape = draw(shapes)
     if shape == "batch":
-        return [draw(documents(portal_id)) for _ in range(draw(st.integers(1, 3)))]
+        return [draw(documents(portal_id)) for _ in range(draw(batch_sizes))]
+    submission, stamp, email = draw(submission_ids), draw(stamps), draw(emails)
+    chosen = draw(first_names)  # a fresh copy: mutations change documents in place
+    first: Any = list(chosen) if isinstance(chosen, tuple) else copy.deepcopy(chosen)
+    company = draw(companies)
     if shape == "legacy":
         return {
             "vid": 51,
@@ -161,28 +170,32 @@ def _slots(value: Any, slots: list[tuple[Any, Any]]) -> None:
             _slots(value[index], slots)
 
 
+mutation_counts = st.integers(0, 3)
+operations = st.sampled_from(("replace", "replace", "delete", "add", "add", "wrap", "root"))
+either = st.booleans()
+positions = st.integers(0, 10**6)
+
+
 @st.composite
 def mutated(draw: st.DrawFn, portal_id: int) -> Any:
-    """A document with up to three of its values replaced, removed, added to or re-typed."""
-    document = copy.deepcopy(draw(documents(portal_id)))
-    for _ in range(draw(st.integers(0, 3))):
+    """A document with up to three of its values replaced, removed, added to or re-typed,
+    or itself wrapped or replaced."""
+    document = draw(documents(portal_id))
+    for _ in range(draw(mutation_counts)):
         slots: list[tuple[Any, Any]] = []
         _slots(document, slots)
-        operation = draw(
-            st.sampled_from(["replace", "replace", "delete", "add", "add", "wrap", "root"])
-        )
+        operation = draw(operations)
         if operation == "root" or not slots:
-            document = draw(st.sampled_from([[document], {"event": document}, json_values]))
-            if not isinstance(document, list | dict):
-                document = draw(json_values)
+            wrapped = [document] if draw(either) else {"event": document}
+            document = wrapped if draw(either) else draw(json_values)
             continue
-        container, key = draw(st.sampled_from(slots))
+        container, key = slots[draw(positions) % len(slots)]
         if operation == "replace":
             container[key] = draw(json_values)
         elif operation == "delete":
             del container[key]
         elif operation == "wrap":
-            container[key] = draw(st.sampled_from([[container[key]], {"value": container[key]}]))
+            container[key] = [container[key]] if draw(either) else {"value": container[key]}
         elif isinstance(container, dict):
             container[draw(odd_text)] = draw(json_values)
         else:
@@ -240,17 +253,21 @@ def _with_token(document: Any, slots: list[tuple[Any, Any]], at: int) -> Any:
     return document
 
 
+encodings = st.sampled_from(
+    ("ascii", "ascii", "ascii", "token", "token", "utf-8", "utf-16", "raw", "bytes", "cut")
+)
+raw_bodies = st.sampled_from(RAW_BODIES) | st.binary(max_size=64)
+raw_values = st.sampled_from(RAW_VALUES)
+invalid_bytes = st.sampled_from(INVALID_BYTES)
+
+
 @st.composite
 def bodies(draw: st.DrawFn, portal_id: int) -> bytes:
     """A mutated document encoded well or badly, one with a raw value no encoder writes, or
     a raw text."""
-    encoding = draw(
-        st.sampled_from(
-            ["ascii", "ascii", "ascii", "token", "token", "utf-8", "utf-16", "raw", "bytes", "cut"]
-        )
-    )
+    encoding = draw(encodings)
     if encoding == "raw":
-        return draw(st.sampled_from(RAW_BODIES) | st.binary(max_size=64))
+        return draw(raw_bodies)
     document = draw(mutated(portal_id))
     if encoding == "utf-8":
         # Lone surrogates go out as the invalid bytes a careless sender writes.
@@ -260,14 +277,13 @@ def bodies(draw: st.DrawFn, portal_id: int) -> bytes:
     if encoding == "token":
         slots: list[tuple[Any, Any]] = []
         _slots(document, slots)
-        document = _with_token(document, slots, draw(st.integers(0, len(slots) + 3)))
-        token = draw(st.sampled_from(RAW_VALUES))
-        return json.dumps(document).encode().replace(f'"{_TOKEN}"'.encode(), token, 1)
+        document = _with_token(document, slots, draw(positions) % (len(slots) + 3))
+        return json.dumps(document).encode().replace(f'"{_TOKEN}"'.encode(), draw(raw_values), 1)
     raw = json.dumps(document).encode()
-    at = draw(st.integers(0, len(raw)))
+    at = draw(positions) % (len(raw) + 1)
     if encoding == "cut":
         return raw[:at]
-    return raw[:at] + draw(st.sampled_from(INVALID_BYTES)) + raw[at:]
+    return raw[:at] + draw(invalid_bytes) + raw[at:]
 
 
 @dataclass(frozen=True)
@@ -328,17 +344,16 @@ extra_headers = st.dictionaries(
 )
 
 
+tenths = st.integers(0, 9)
+signings = st.sampled_from(SIGNINGS)
+content_types = st.sampled_from(CONTENT_TYPES)
+
+
 @st.composite
 def deliveries(draw: st.DrawFn, portal_id: int, *, mostly_valid_headers: bool) -> Delivery:
     """A body and a header set; with `mostly_valid_headers` most are signed as HubSpot signs,
     so the body reaches every check up to the insert."""
     body = draw(bodies(portal_id))
-    if mostly_valid_headers and draw(st.integers(0, 9)) < 8:
+    if mostly_valid_headers and draw(tenths) < 8:
         return Delivery(body, "v3", "application/json")
-    return Delivery(
-        body,
-        draw(st.sampled_from(SIGNINGS)),
-        draw(st.sampled_from(CONTENT_TYPES)),
-        draw(extra_headers),
-        draw(st.booleans()),
-    )
+    return Delivery(body, draw(signings), draw(content_types), draw(extra_headers), draw(either))
