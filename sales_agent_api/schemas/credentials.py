@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
 
-# A request's bound; the use case checks each secret's own (a key file's 64 KB at most).
-MAX_SECRET_CHARS = 64 * 1024
+# A request's bound; the use case checks each secret's own (a key file's 16 KiB at most).
+# Every secret together fits the 64 KiB body limit (API_MAX_BODY_BYTES).
+MAX_SECRET_CHARS = 16 * 1024
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=MAX_SECRET_CHARS)]
 
 

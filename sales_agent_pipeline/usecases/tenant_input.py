@@ -25,7 +25,9 @@ MAX_FOLDER_ID = 128
 MAX_TIMEZONE = 64
 # A HubSpot token is ~45 characters and a client secret 36; a Google key file ~2.3 KB.
 MAX_TOKEN = 4096
-MAX_GOOGLE_CREDENTIALS = 64 * 1024
+# A Google service account key is about 2.3 KB: ample, and three of these fit the API's
+# 64 KiB body limit (API_MAX_BODY_BYTES).
+MAX_GOOGLE_CREDENTIALS = 16 * 1024
 
 SERVICE_ACCOUNT = "service_account"
 AUTHORIZED_USER = "authorized_user"
