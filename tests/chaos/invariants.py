@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from sales_agent_pipeline.connectors.gmail_mime import marker_message_id
 from sales_agent_pipeline.db.models import DraftEmail, FormSubmission, HubspotTask, Workflow
@@ -122,7 +123,14 @@ def settled(
     timeout: the check then names what is still open)."""
     deadline = time.monotonic() + timeout
     while True:
-        leads = _leads(engine, submission_ids, imported)
+        try:
+            leads = _leads(engine, submission_ids, imported)
+        except OperationalError:
+            # Our own pooled connections died with a PostgreSQL restart; the pool has
+            # dropped them, so the next attempt opens new ones.
+            assert time.monotonic() < deadline, "PostgreSQL did not come back"
+            time.sleep(1)
+            continue
         if all(lead.status in TERMINAL for lead in leads) or time.monotonic() > deadline:
             return leads
         time.sleep(1)

@@ -90,19 +90,19 @@ class Respawner:
             if again.name == name and again.process.poll() is None:
                 return psutil.Process(again.process.pid)
         for child in self.supervisor.children():
-            if SERVICES[name] in " ".join(child.cmdline()) and not _gone(child):
-                return child
+            with contextlib.suppress(psutil.Error):  # a killed child: a zombie until reaped
+                if not _gone(child) and SERVICES[name] in " ".join(child.cmdline()):
+                    return child
         raise LookupError(f"no live {name} process")
 
     def run_workers(self) -> list[psutil.Process]:
         """The code server's run workers: forks of its forkserver, one per running run."""
-        return [
-            worker
-            for child in self.service("code-server").children()
-            if "forkserver" in " ".join(child.cmdline())
-            for worker in child.children()
-            if not _gone(worker)
-        ]
+        workers = []
+        for child in self.service("code-server").children():
+            with contextlib.suppress(psutil.Error):
+                if "forkserver" in " ".join(child.cmdline()):
+                    workers += [w for w in child.children() if not _gone(w)]
+        return workers
 
     def wait_for_demo(self) -> None:
         """Until `up` is done with its demo leads: it polls PostgreSQL for the first draft
@@ -189,7 +189,10 @@ class Respawner:
         # The forkserver of a killed (or stopped) code server outlives it: it catches
         # SIGTERM, and no parent is left to reap it. Anything of this stack's data dir
         # that `up` does not know about is such a leftover (PostgreSQL aside: `up` stops it).
-        ours = {self.supervisor.pid, *(p.pid for p in self.supervisor.children(recursive=True))}
+        try:
+            ours = {self.supervisor.pid, *(p.pid for p in self.supervisor.children(True))}
+        except psutil.NoSuchProcess:
+            ours = set()
         data_dir = str(self.stack.data_dir)
         for process in psutil.process_iter():
             with contextlib.suppress(psutil.Error):
