@@ -96,7 +96,7 @@ class LiveLeads:
         assert not self.unacknowledged, f"never acknowledged: {self.unacknowledged}"
 
 
-def redeliver_all(stack: RunningStack, leads: dict[str, str], times: int) -> Counter[int]:
+def deliver_concurrently(stack: RunningStack, leads: dict[str, str], times: int) -> Counter[int]:
     """Deliver every (submission id, email) `times` more, concurrently; count the answers."""
     jobs = [item for item in leads.items() for _ in range(times)]
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.chaos.invariants import check_exactly_once, open_workflows
-from tests.chaos.load import LiveLeads, lead_email, redeliver_all
+from tests.chaos.load import LiveLeads, deliver_concurrently, lead_email
 from tests.chaos.processes import SERVICES, Respawner
 from tests.e2e.conftest import RunningStack
 from tests.e2e.test_import_flow import admin_key, wait_import
@@ -170,14 +170,51 @@ def test_429_and_5xx_storm_with_search_lag(
     assert not outcome.problems, outcome.summary()
 
 
+SEND_CAP = 10
+
+
+def test_send_mode_with_uncertain_sends_keeps_the_daily_cap_and_sends_each_lead_once(
+    stack: RunningStack, engine: Engine, admin_key: dict[str, str], ledger: dict[str, str]
+) -> None:
+    # The demo tenant sends (the import's leads too, meanwhile) with a cap of SEND_CAP a
+    # day; half of drafts.send calls answer 500 after sending, with search lag still on.
+    settings = f"{stack.api}/api/admin/settings"
+    changed = httpx.put(
+        settings, json={"mode": "SEND", "daily_send_cap": SEND_CAP}, headers=admin_key, timeout=30
+    )
+    assert changed.status_code == 200, changed.text
+    rule = {
+        "pathPattern": "*/gmail/v1/users/*/drafts/send",
+        "method": "POST",
+        "status": 500,
+        "afterCommit": True,
+        "probability": 0.5,
+        "count": None,
+    }
+    try:
+        assert httpx.post(f"{stack.sandbox}/_sandbox/faults", json=rule, timeout=10).is_success
+        fresh = {str(uuid.uuid4()): lead_email(f"send{TAG}", n) for n in range(2 * SEND_CAP)}
+        answers = deliver_concurrently(stack, fresh, times=1)
+        ledger.update(fresh)
+        outcome = check_exactly_once(stack, engine, fresh, timeout=300)
+    finally:
+        httpx.delete(f"{stack.sandbox}/_sandbox/faults", timeout=10)
+        httpx.put(settings, json={"mode": None}, headers=admin_key, timeout=30)
+    sent = httpx.get(f"{stack.sandbox}/_sandbox/sent", timeout=30).json()
+    print(f"send: {answers}, {len(sent)} sent; {outcome.summary()}")
+    assert set(answers) == {202}, answers
+    assert not outcome.problems, outcome.summary()
+    assert len(sent) == SEND_CAP
+
+
 def test_hubspot_style_redeliveries_create_nothing_twice(
     stack: RunningStack, engine: Engine, ledger: dict[str, str]
 ) -> None:
     # Every lead acknowledged so far, twice more at once; and new leads delivered three
     # times at once (a retry racing the first delivery).
     fresh = {str(uuid.uuid4()): lead_email(f"dup{TAG}", n) for n in range(20)}
-    answers: Counter[int] = redeliver_all(stack, {**ledger, **fresh}, times=2)
-    answers += redeliver_all(stack, fresh, times=1)
+    answers: Counter[int] = deliver_concurrently(stack, {**ledger, **fresh}, times=2)
+    answers += deliver_concurrently(stack, fresh, times=1)
     assert set(answers) <= {200, 202}, answers
     ledger.update(fresh)
     outcome = check_exactly_once(stack, engine, ledger, timeout=300)
