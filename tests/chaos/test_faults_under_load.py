@@ -1,5 +1,6 @@
-"""Faults while leads flow: one `sales-agent up`, a 1,000-lead import running underneath,
-live leads and HubSpot-style re-deliveries during each fault. Each scenario ends with the
+"""Faults while leads flow: one `sales-agent up`, a bulk import running underneath (300
+leads; CHAOS_IMPORT_LEADS=1000 for the issue's figure), live leads and HubSpot-style
+re-deliveries during each fault. Each scenario ends with the
 same check (invariants.check_exactly_once) on the leads it acknowledged; the last one
 checks every lead of the module and the import.
 
