@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -33,6 +34,11 @@ log = structlog.get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_SECONDS = 20.0
+# A child that dies is started again, as systemd's Restart=on-failure would, unless it died
+# this many times within the window (StartLimitBurst / StartLimitIntervalSec): a service
+# that cannot stay up stops the stack rather than loop.
+RESTART_LIMIT = 5
+RESTART_WINDOW_SECONDS = 300.0
 # QueuedRunCoordinator's own default when dagster.yaml names no limit.
 DAGSTER_DEFAULT_MAX_CONCURRENT_RUNS = 10
 
@@ -51,6 +57,10 @@ class Service:
     ready_port: tuple[str, int] | None = None
     # Variables of this service only, on top of the stack's environment.
     env: dict[str, str] = field(default_factory=dict)
+    # Whether a restart first ends what the dead process left in its session (a uvicorn
+    # worker holding the port). Not for the code server: the run workers it started go on
+    # with their runs after it dies.
+    restart_ends_session: bool = True
     process: subprocess.Popen[bytes] | None = None
     logfile: IO[bytes] | None = field(default=None, repr=False)
 
@@ -159,6 +169,7 @@ def services(settings: Settings) -> list[list[Service]]:
             "sales_agent_pipeline",
         ],
         ready_port=("127.0.0.1", settings.dagster_code_server_port),
+        restart_ends_session=False,
     )
     ui = f"http://{settings.dagster_ui_host}:{settings.dagster_ui_port}"
     webserver = Service(
@@ -231,7 +242,8 @@ def check_ports(settings: Settings) -> None:
 
 
 class Stack:
-    """Starts the services in order, watches them, stops them all on a signal or a death."""
+    """Starts the services in order, watches them (starting a dead one again), and stops
+    them all on a signal, or when one keeps dying."""
 
     def __init__(self, settings: Settings, databases: Databases) -> None:
         self.settings = settings
@@ -239,6 +251,8 @@ class Stack:
         self.stages = services(settings)
         self.log_dir = Path(settings.data_dir).resolve() / "logs"
         self.stopping = threading.Event()
+        self._env: dict[str, str] = {}
+        self._deaths: dict[str, deque[float]] = defaultdict(deque)
 
     @property
     def all_services(self) -> list[Service]:
@@ -274,7 +288,7 @@ class Stack:
 
     def start(self, ready_timeout: float = 180.0) -> None:
         """Start every stage and wait until it is ready; raise StackError if one dies."""
-        env = child_environment(self.settings, self.databases)
+        env = self._env = child_environment(self.settings, self.databases)
         deadline = time.monotonic() + ready_timeout
         for stage in self.stages:
             for service in stage:
@@ -292,13 +306,48 @@ class Stack:
                 time.sleep(0.25)
 
     def watch(self) -> int:
-        """Block until a signal (exit 0) or an unexpected child death (exit 1)."""
+        """Block until a signal (exit 0). A child that dies (a crash, an OOM kill, a SIGKILL)
+        is started again with the same command and environment; the others keep running,
+        and the work it had is picked up by the runs' retries and the sensors. One that dies
+        more than RESTART_LIMIT times within RESTART_WINDOW_SECONDS stops the stack (exit 1)."""
         while not self.stopping.wait(0.5):
             dead = self._dead()
-            if dead is not None:
-                log.error("stack.child_died", service=dead.name, tail=self._log_tail(dead))
+            if dead is None:
+                continue
+            assert dead.process is not None
+            log.error(
+                "stack.child_died",
+                service=dead.name,
+                returncode=dead.process.returncode,
+                tail=self._log_tail(dead),
+            )
+            if not self._may_restart(dead.name):
+                log.error(
+                    "stack.giving_up",
+                    service=dead.name,
+                    deaths=RESTART_LIMIT,
+                    window_seconds=RESTART_WINDOW_SECONDS,
+                )
                 return 1
+            self._restart(dead)
         return 0
+
+    def _may_restart(self, name: str) -> bool:
+        deaths, now = self._deaths[name], time.monotonic()
+        while deaths and now - deaths[0] > RESTART_WINDOW_SECONDS:
+            deaths.popleft()
+        deaths.append(now)
+        return len(deaths) <= RESTART_LIMIT
+
+    def _restart(self, service: Service) -> None:
+        assert service.process is not None
+        if service.restart_ends_session:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(service.process.pid, signal.SIGKILL)
+        if service.logfile is not None:
+            service.logfile.close()
+        self._spawn(service, self._env)
+        log.warning("stack.restarted", service=service.name, pid=service.process.pid)
 
     def stop(self) -> None:
         """SIGTERM every process group in reverse order, SIGKILL what outlives the grace."""
