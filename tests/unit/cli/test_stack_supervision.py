@@ -38,7 +38,8 @@ def _wait_for(condition: object, timeout: float = 10.0) -> None:
 def test_a_killed_child_is_started_again_and_the_others_keep_running(tmp_path: Path) -> None:
     victim, bystander = Service("victim", ["sleep", "60"]), Service("bystander", ["sleep", "60"])
     stack = _stack(tmp_path, victim, bystander)
-    assert victim.process is not None and bystander.process is not None
+    assert victim.process is not None
+    assert bystander.process is not None
     first, other = victim.process.pid, bystander.process.pid
     codes: list[int] = []
     watcher = threading.Thread(target=lambda: codes.append(stack.watch()))
@@ -47,7 +48,8 @@ def test_a_killed_child_is_started_again_and_the_others_keep_running(tmp_path: P
         os.kill(first, signal.SIGKILL)
         _wait_for(lambda: victim.process is not None and victim.process.pid != first)
         assert victim.process.poll() is None
-        assert bystander.process.pid == other and bystander.process.poll() is None
+        assert bystander.process.pid == other
+        assert bystander.process.poll() is None
     finally:
         stack.stopping.set()
         watcher.join(timeout=5)
