@@ -8,7 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
+
+from sales_agent_pipeline.db.errors import as_transient
+
+# How long a client should wait before it retries while the database is unreachable
+# (a restart takes seconds; HubSpot retries a webhook on any 5xx, with backoff).
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ErrorBody(BaseModel):
@@ -109,6 +116,17 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         body = ErrorBody(code=code, message=str(exc.detail))
         return error_response(exc.status_code, body, dict(exc.headers or {}) or None)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        # The database restarting or out of connections is a 503 the client may retry,
+        # not a 500: nothing was written (the transaction rolled back).
+        if as_transient(exc) is None:
+            raise exc
+        body = ErrorBody(
+            code="database_unavailable", message="the database is unavailable; retry shortly"
+        )
+        return error_response(503, body, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

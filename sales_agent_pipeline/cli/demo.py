@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
@@ -140,14 +141,22 @@ def first_draft(sessions: sessionmaker[Session], workflow_id: str, timeout: floa
     """The first demo lead's draft once its workflow finished, as text."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with sessions() as session:
-            workflow = session.get(Workflow, uuid.UUID(workflow_id))
-            if workflow is not None and workflow.status not in ("received", "queued", "running"):
-                draft = session.scalar(
-                    select(DraftEmail).where(DraftEmail.workflow_id == workflow.id)
-                )
-                if draft is None:
-                    return f"(workflow ended {workflow.status}: {workflow.failure_reason})"
-                return f"To: {draft.to_email}\nSubject: {draft.subject}\n\n{draft.body}"
+        try:
+            found = _draft_text(sessions, uuid.UUID(workflow_id))
+        except OperationalError:
+            found = None  # the database restarting: look again, the stack stays up
+        if found is not None:
+            return found
         time.sleep(0.5)
     return None
+
+
+def _draft_text(sessions: sessionmaker[Session], workflow_id: uuid.UUID) -> str | None:
+    with sessions() as session:
+        workflow = session.get(Workflow, workflow_id)
+        if workflow is None or workflow.status in ("received", "queued", "running"):
+            return None
+        draft = session.scalar(select(DraftEmail).where(DraftEmail.workflow_id == workflow.id))
+        if draft is None:
+            return f"(workflow ended {workflow.status}: {workflow.failure_reason})"
+        return f"To: {draft.to_email}\nSubject: {draft.subject}\n\n{draft.body}"

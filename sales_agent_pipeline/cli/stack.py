@@ -253,6 +253,9 @@ class Stack:
         self.stopping = threading.Event()
         self._env: dict[str, str] = {}
         self._deaths: dict[str, deque[float]] = defaultdict(deque)
+        # Sessions of dead children left running on purpose (the code server's run workers
+        # finish their runs): ended with the stack.
+        self._left_running: list[int] = []
 
     @property
     def all_services(self) -> list[Service]:
@@ -344,6 +347,8 @@ class Stack:
         if service.restart_ends_session:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(service.process.pid, signal.SIGKILL)
+        else:
+            self._left_running.append(service.process.pid)
         if service.logfile is not None:
             service.logfile.close()
         self._spawn(service, self._env)
@@ -362,7 +367,14 @@ class Stack:
                 pass
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.process.pid, signal.SIGTERM)
+        for group in self._left_running:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGTERM)
         _, alive = psutil.wait_procs(procs, timeout=STOP_GRACE_SECONDS)
+        for group in self._left_running:
+            # A forkserver ignores SIGTERM; nothing of a dead child's session outlives us.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
         for proc in alive:
             log.warning("stack.kill", pid=proc.pid)
             with contextlib.suppress(psutil.NoSuchProcess):

@@ -1,6 +1,6 @@
 """One `sales-agent up` per chaos module (tests/e2e's stack), started with short dead-letter
 re-drive delays and breaker cool-downs so that faults of seconds heal within the suite's
-budget, and a supervisor that restarts what a scenario kills (see processes.py)."""
+budget; `up` itself starts again what a scenario kills (see processes.py)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def chaos_settings() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def respawner(stack: RunningStack) -> Iterator[Respawner]:
-    """Kills and restarts the stack's processes; stops what it restarted at the end."""
+    """Kills the stack's processes (`up` restarts them); ends what a kill orphaned."""
     keeper = Respawner(stack)
     try:
         yield keeper

@@ -1,23 +1,14 @@
-"""The stack's processes: find one, SIGKILL it, start it again as `sales-agent up` did.
-
-`sales-agent up` does not restart a child that dies: its watch stops the whole stack and
-exits 1 (cli/stack.py, `Stack.watch`), the sandbox (the vendors' state) included. So that a
-kill tests the product's recovery rather than a cold start against empty vendors, the
-first kill pauses `up` (SIGSTOP: its children run on, in sessions of their own) and each
-killed process is started again with the command line, environment and working directory
-`up` gave it. `close()` stops what was started here and lets `up` go on (it then sees the
-dead child and stops everything else).
+"""The stack's processes: find one, SIGKILL it, and wait for `sales-agent up` to start it
+again (its watch restarts a child that dies, cli/stack.py `Stack.watch`); restart the
+embedded PostgreSQL under it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import subprocess
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import httpx
 import psutil
@@ -37,26 +28,8 @@ SERVICES = {
 DEMO_DONE = ("Every lead's run:", "first draft is not ready yet", "demo leads not posted")
 
 
-@dataclass(frozen=True)
-class Launch:
-    """How a process was started: what a restart repeats."""
-
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str
-
-
-@dataclass
-class Started:
-    """A process started here in place of a killed one."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
 def _gone(process: psutil.Process) -> bool:
-    # A killed child of the paused `up` stays a zombie until `up` reaps it.
+    # A killed child stays a zombie until `up` reaps it.
     try:
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -74,21 +47,16 @@ def _kill(process: psutil.Process, timeout: float = 10) -> None:
 
 @dataclass
 class Respawner:
-    """Kills the stack's processes and starts them again, with `up`'s watch paused."""
+    """Kills the stack's processes; `up` starts them again."""
 
     stack: RunningStack
-    started: list[Started] = field(default_factory=list)
-    paused: bool = False
 
     @property
     def supervisor(self) -> psutil.Process:
         return psutil.Process(self.stack.process.pid)
 
     def service(self, name: str) -> psutil.Process:
-        """The live process of a service: the one started here last, else `up`'s child."""
-        for again in reversed(self.started):
-            if again.name == name and again.process.poll() is None:
-                return psutil.Process(again.process.pid)
+        """The live process of a service: `up`'s child whose command line names it."""
         for child in self.supervisor.children():
             with contextlib.suppress(psutil.Error):  # a killed child: a zombie until reaped
                 if not _gone(child) and SERVICES[name] in " ".join(child.cmdline()):
@@ -113,48 +81,31 @@ class Respawner:
             assert self.stack.process.poll() is None, "`up` exited"
             time.sleep(0.5)
 
-    def pause_supervisor(self) -> None:
-        """Stop `up`'s watch (once its demo leads are done), leaving its children running."""
-        if self.paused:
-            return
-        self.wait_for_demo()
-        self.supervisor.send_signal(signal.SIGSTOP)
-        self.paused = True
-
-    def kill_and_restart(self, name: str, down_for: float, ready_timeout: float = 90) -> None:
-        """SIGKILL a service, leave it down `down_for` seconds, then start it again with the
-        command line, environment and folder `up` gave it."""
-        self.pause_supervisor()
+    def kill_and_wait(self, name: str, ready_timeout: float = 90) -> float:
+        """SIGKILL a service and wait until `up` has started it again and it is ready;
+        the seconds it was down."""
         victim = self.service(name)
-        launch = Launch(victim.cmdline(), victim.environ(), victim.cwd())
+        killed_at = time.monotonic()
         _kill(victim)
-        time.sleep(down_for)
-        log = self.stack.data_dir / "logs" / f"{name}.restarted.log"
-        with log.open("ab") as sink:
-            process = subprocess.Popen(
-                launch.argv,
-                env=launch.env,
-                cwd=launch.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.started.append(Started(name, process, log))
-        deadline = time.monotonic() + ready_timeout
-        while not self._ready(name, launch):
-            assert process.poll() is None, f"restarted {name} exited; see {log}"
-            assert time.monotonic() < deadline, f"restarted {name} not ready; see {log}"
+        deadline = killed_at + ready_timeout
+        while True:
+            assert self.stack.process.poll() is None, "`up` exited"
+            assert time.monotonic() < deadline, f"{name} not started again; see up's output"
+            with contextlib.suppress(LookupError, psutil.Error):
+                again = self.service(name)
+                if again.pid != victim.pid and self._ready(name):
+                    return time.monotonic() - killed_at
             time.sleep(0.25)
 
-    def _ready(self, name: str, launch: Launch) -> bool:
+    def _ready(self, name: str) -> bool:
         if name == "api":
             try:
                 return httpx.get(f"{self.stack.api}/healthz", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
         if name == "code-server":
-            return not port_is_free("127.0.0.1", int(launch.env["DAGSTER_CODE_SERVER_PORT"]))
+            port = int(self.service(name).environ()["DAGSTER_CODE_SERVER_PORT"])
+            return not port_is_free("127.0.0.1", port)
         return True
 
     def restart_postgres(self, down_for: float) -> None:
@@ -167,23 +118,8 @@ class Respawner:
         server.start()
 
     def close(self) -> None:
-        """Stop what was started here and what a kill orphaned, then let `up` go on (it
-        then stops the rest)."""
-        for again in self.started:
-            if again.process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(again.process.pid, signal.SIGTERM)
-        for again in self.started:
-            try:
-                again.process.wait(30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(again.process.pid, signal.SIGKILL)
-                again.process.wait(10)
+        """Stop what a kill orphaned (`up` stops the rest)."""
         self._kill_orphans()
-        if self.paused:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                self.supervisor.send_signal(signal.SIGCONT)
 
     def _kill_orphans(self) -> None:
         # The forkserver of a killed (or stopped) code server outlives it: it catches
