@@ -65,8 +65,7 @@ def read_state(box: SecretBox, state: str, ttl_seconds: int = STATE_TTL_SECONDS)
 
 def claim_state(session: Session, nonce: str) -> None:
     """Use the state's nonce up; StateRefused when a callback already used it."""
-    _, first = idempotency.begin(session, CLAIM_SCOPE, nonce, None)
-    if not first:
+    if not idempotency.claim(session, CLAIM_SCOPE, nonce):
         raise StateRefused(
             "state_used",
             "this install link was used already: start again at /oauth/hubspot/install",

@@ -165,10 +165,11 @@ class Settings(BaseSettings):
     step_concurrency: int = Field(default=8, ge=1, le=32)
     # Owners and company look-ups change rarely; cache them briefly per process.
     connector_cache_ttl_seconds: float = Field(default=300.0, ge=0)
-    # Exactly-once writes: an attempt's lease on its idempotency record (longer than any
-    # vendor call: a client-side quota wait of up to 60 s, then a 15 s call, with margin;
-    # a killed run's lease holds other runs back this long), and how long a write that may have landed (a timeout, a 5xx) is looked
-    # up by its marker before it may be written again (vendors' search indexes lag).
+    # Exactly-once writes: an attempt's lease on its idempotency record, longer than any
+    # vendor call (a client-side quota wait of up to 60 s, then a 15 s call, with margin; a
+    # killed run's lease holds other runs back this long), and how long a write that may
+    # have landed (a timeout, a 5xx) is looked up by its marker before it may be written
+    # again (vendors' search indexes lag).
     idempotency_lease_seconds: float = Field(default=180.0, gt=0)
     search_lag_window_seconds: float = Field(default=300.0, ge=0)
     # Reconciliation: a schedule lists each allowlisted form's submissions back to the

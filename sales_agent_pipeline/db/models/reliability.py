@@ -29,9 +29,7 @@ class SendReservation(Timestamps, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     # The UTC day whose cap the slot counts against.
     day: Mapped[date]
-    status: Mapped[str] = mapped_column(
-        String(20), server_default=ReservationStatus.RESERVED.value
-    )
+    status: Mapped[str] = mapped_column(String(20), server_default=ReservationStatus.RESERVED.value)
 
 
 class GlobalSwitch(Base):

@@ -198,3 +198,20 @@ def release(session: Session, record_id: int) -> None:
     session.execute(
         update(IdempotencyKey).where(IdempotencyKey.id == record_id).values(lease_expires_at=None)
     )
+
+
+def claim(session: Session, scope: str, key: str) -> bool:
+    """Use (scope, key) up once, with no external write behind it (an OAuth state's nonce):
+    True the first time, False ever after."""
+    inserted = session.execute(
+        insert(IdempotencyKey)
+        .values(
+            scope=scope,
+            key=key,
+            status=IdempotencyStatus.COMPLETED.value,
+            completed_at=func.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar()
+    return inserted is not None

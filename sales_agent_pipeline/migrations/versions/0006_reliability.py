@@ -38,7 +38,9 @@ def upgrade() -> None:
     )
 
     op.drop_constraint(op.f("ck_workflows_status"), "workflows", type_="check")
-    op.create_check_constraint(op.f("ck_workflows_status"), "workflows", f"status IN ({NEW_STATUSES})")
+    op.create_check_constraint(
+        op.f("ck_workflows_status"), "workflows", f"status IN ({NEW_STATUSES})"
+    )
     op.add_column("workflows", sa.Column("error_class", sa.String(20), nullable=True))
     op.add_column(
         "workflows",
@@ -96,7 +98,10 @@ def upgrade() -> None:
         sa.Column("changed_by", sa.String(255), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_global_switches")),
     )
@@ -116,7 +121,10 @@ def upgrade() -> None:
         sa.Column("probe_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.CheckConstraint(
             "state IN ('closed', 'open', 'half_open')", name=op.f("ck_circuit_breakers_state")
@@ -146,6 +154,8 @@ def downgrade() -> None:
     op.drop_column("workflows", "redrives")
     op.drop_column("workflows", "error_class")
     op.drop_constraint(op.f("ck_workflows_status"), "workflows", type_="check")
-    op.create_check_constraint(op.f("ck_workflows_status"), "workflows", f"status IN ({OLD_STATUSES})")
+    op.create_check_constraint(
+        op.f("ck_workflows_status"), "workflows", f"status IN ({OLD_STATUSES})"
+    )
     for column in ("uncertain_since", "write_attempts", "lease_expires_at", "lease_owner"):
         op.drop_column("idempotency_keys", column)
