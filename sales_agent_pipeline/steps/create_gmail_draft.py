@@ -119,15 +119,19 @@ def _write_draft(
     """The workflow's draft, written once (an earlier run's brought up to date), and
     whether it was an update; a SentRef when that earlier draft turns out sent."""
     to = outgoing.to[0]
-    if previous is None or not previous.draft_id:
-        ref = effects.once(
+
+    def create(record_key: str) -> DraftRef:
+        # Either record's draft carries the workflow's marker: that is what a recovery finds.
+        return effects.once(
             DRAFT_SCOPE,
-            key,
+            record_key,
             lambda: mail.create_draft(outgoing),
             model=DraftRef,
             recover=lambda: mail.find_draft_by_marker(to, key),
         )
-        return ref, False
+
+    if previous is None or not previous.draft_id:
+        return create(key), False
     try:
         return mail.update_draft(previous.draft_id, outgoing), True
     except PermanentError as exc:
@@ -145,15 +149,7 @@ def _write_draft(
     if sent is not None:
         return sent, False
     # Deleted: write a new one under a key of its own.
-    after = f"{key}:after:{previous.draft_id}"
-    ref = effects.once(
-        DRAFT_SCOPE,
-        after,
-        lambda: mail.create_draft(outgoing),
-        model=DraftRef,
-        recover=lambda: mail.find_draft_by_marker(to, key),
-    )
-    return ref, False
+    return create(f"{key}:after:{previous.draft_id}"), False
 
 
 def create_gmail_draft(
