@@ -5,13 +5,14 @@ reconciliation job (hourly, its own threshold).
 """
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dagster import DagsterInstance, DagsterRunStatus
 from sqlalchemy.orm import Session
 
+from sales_agent_pipeline.db.models import Workflow
 from sales_agent_pipeline.db.repositories import outbox, workflows
 from sales_agent_pipeline.domain.enums import WorkflowStatus
 
@@ -24,6 +25,22 @@ class Swept:
 
     requeued: int = 0
     failed: int = 0
+
+
+# Candidates looked at per sweep: live runs' workflows (an import's hundreds) are looked at
+# and left, so one page of the oldest could hide a stuck one behind them.
+MAX_CANDIDATES = 2000
+PAGE = 200
+
+
+def _candidates(session: Session, older_than: timedelta) -> Iterator[Workflow]:
+    after = None
+    for _ in range(MAX_CANDIDATES // PAGE):
+        page = outbox.in_flight(session, older_than=older_than, limit=PAGE, after=after)
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = (page[-1].updated_at, page[-1].id)
 
 
 def sweep_stuck(
@@ -43,7 +60,7 @@ def sweep_stuck(
     # A run the sensor asked for carries no id of ours until it claims its workflow; a
     # queue this long is not normal, so after it the launch is taken as lost.
     lost_before = datetime.now(UTC) - lost_after
-    for workflow in outbox.in_flight(session, older_than=older_than):
+    for workflow in _candidates(session, older_than):
         if tenant_ids is not None and workflow.tenant_id not in tenant_ids:
             continue
         run = instance.get_run_by_id(workflow.dagster_run_id) if workflow.dagster_run_id else None

@@ -1,4 +1,4 @@
-"""Faults while leads flow: one `sales-agent up`, a bulk import running underneath (300
+"""Faults while leads flow: one `sales-agent up`, a bulk import running underneath (100
 leads; CHAOS_IMPORT_LEADS=1000 for the issue's figure), live leads and HubSpot-style
 re-deliveries during each fault. Each scenario ends with the
 same check (invariants.check_exactly_once) on the leads it acknowledged; the last one
@@ -32,8 +32,9 @@ __all__ = ["admin_key"]
 
 # The issue asks for 1,000 leads (CHAOS_IMPORT_LEADS=1000, a multiple of 25): on two
 # shared cores the import ran at ~60 leads/min under these faults, 17 minutes, far past
-# the suite's budget; 300 finish while the scenarios run.
-IMPORT_LEADS = int(os.environ.get("CHAOS_IMPORT_LEADS", "300"))
+# the suite's budget; in CI, beside the other tests, 300 ran at ~25/min and did not finish
+# in time. 100 finish while the scenarios run.
+IMPORT_LEADS = int(os.environ.get("CHAOS_IMPORT_LEADS", "100"))
 TAG = uuid.uuid4().hex[:6]
 # Seconds the sandbox's search (HubSpot's index, Gmail's q=) trails its writes, from the
 # storm to the end of the module.

@@ -18,6 +18,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
     type_coerce,
     update,
 )
@@ -400,21 +401,28 @@ def claim_awaiting(session: Session, older_than: timedelta, limit: int) -> list[
     ]
 
 
-def in_flight(session: Session, older_than: timedelta, limit: int = 200) -> list[Workflow]:
-    """Workflows requested or running for longer than `older_than` (stuck candidates).
+def in_flight(
+    session: Session,
+    older_than: timedelta,
+    limit: int = 200,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Workflow]:
+    """Workflows requested or running for longer than `older_than` (stuck candidates), a
+    page of `limit` in (updated_at, id) order, after the page that ended at `after`.
 
     Not those of a disabled tenant or one needing re-authorisation: their work stays as it
     is until the tenant can run again."""
+    query = select(Workflow).where(
+        Workflow.status.in_((*AWAITING, WorkflowStatus.RUNNING.value)),
+        Workflow.run_requested_at.is_not(None),
+        Workflow.updated_at < func.now() - older_than,
+        Workflow.tenant_id.not_in(blocked_tenants()),
+    )
+    if after is not None:
+        query = query.where(tuple_(Workflow.updated_at, Workflow.id) > tuple_(*after))
     return list(
         session.scalars(
-            select(Workflow)
-            .where(
-                Workflow.status.in_((*AWAITING, WorkflowStatus.RUNNING.value)),
-                Workflow.run_requested_at.is_not(None),
-                Workflow.updated_at < func.now() - older_than,
-                Workflow.tenant_id.not_in(blocked_tenants()),
-            )
-            .order_by(Workflow.updated_at)
+            query.order_by(Workflow.updated_at, Workflow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

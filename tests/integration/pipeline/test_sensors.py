@@ -6,7 +6,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunRequest,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+)
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
@@ -15,6 +23,7 @@ from sales_agent_pipeline.db.models import Workflow
 from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.sensors import received_leads_sensor, stuck_workflows_sensor
+from sales_agent_pipeline.defs.stuck import PAGE
 from tests.integration.pipeline.conftest import Lead
 
 
@@ -122,3 +131,37 @@ def test_a_dead_run_is_requeued_then_failed_after_the_attempts(
     assert workflow.status == "failed"
     assert workflow.failure_reason is not None
     assert "without finishing after 3 attempt(s)" in workflow.failure_reason
+
+
+def test_a_dead_run_is_found_behind_hundreds_of_live_ones(
+    submit: Any, engine: Engine, instance: DagsterInstance, pipeline_env: None
+) -> None:
+    # An import's hundreds of leads run (their run alive) and are older: a sweep that looked
+    # at one page of the oldest only would never reach the stuck lead behind them.
+    live = DagsterRun(job_name="process_formlead", status=DagsterRunStatus.STARTED)
+    instance.add_run(live)
+    busy = [submit(f"busy{i}@acme-robotics.example") for i in range(PAGE + 5)]
+    age(
+        engine,
+        *busy,
+        seconds=600,
+        status="running",
+        dagster_run_id=live.run_id,
+        run_requested_at=Workflow.created_at,
+        attempts=1,
+    )
+    stuck = submit("behind@acme-robotics.example")
+    age(
+        engine,
+        stuck,
+        seconds=120,
+        status="running",
+        dagster_run_id=str(uuid.uuid4()),
+        run_requested_at=Workflow.created_at,
+        attempts=1,
+    )
+    tick(stuck_workflows_sensor, instance, engine)
+    with Session(engine) as session:
+        assert session.get_one(Workflow, stuck.workflow_id).status == "queued"
+        statuses = {session.get_one(Workflow, lead.workflow_id).status for lead in busy}
+    assert statuses == {"running"}
