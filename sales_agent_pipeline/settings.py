@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     # Each app engine's pool (one per API worker, run worker, sensor tick, CLI command):
     # connections kept open, and extra ones under a burst (closed when handed back).
     # db/budget.py adds up every process's share against the server's max_connections.
-    db_pool_size: int = Field(default=4, ge=1, le=64)
-    db_max_overflow: int = Field(default=2, ge=0, le=64)
+    db_pool_size: int = Field(default=5, ge=1, le=64)
+    db_max_overflow: int = Field(default=5, ge=0, le=64)
 
     # Ports of the stack that `sales-agent up` starts; every one configurable.
     api_host: str = "127.0.0.1"

@@ -4,20 +4,21 @@ their sum against the server's max_connections.
 Every pool below is a hard cap (a thread past it waits for a connection), except Dagster's
 daemon and code server, whose storage opens a connection per operation (NullPool): those
 count one per thread that can be in a storage call at once. With the defaults (DB_POOL_SIZE
-4 + DB_MAX_OVERFLOW 2, 8 concurrent runs in dagster.yaml, one API worker):
+5 + DB_MAX_OVERFLOW 5, 8 concurrent runs in dagster.yaml, one API worker):
 
 | process              | count | each | total | what                                          |
 |----------------------|-------|------|-------|-----------------------------------------------|
-| run worker           | 8     | 15   | 120   | app pool 6 + Dagster's 3 storages x (1 + 2)   |
-| API worker           | 1     | 6    | 6     | app pool (webhook stores, launch queue, routes)|
+| run worker           | 8     | 37   | 296   | app pool 10 + Dagster's 3 storages x (1 + 8)  |
+| API worker           | 1     | 10   | 10    | app pool (webhook stores, launch queue, routes)|
 | Dagster webserver    | 1     | 15   | 15    | 3 storages x (1 + 4 overflow)                 |
 | Dagster daemon       | 1     | 8    | 8     | one per daemon thread (NullPool)              |
-| code server          | 1     | 9    | 9     | a sensor tick's app pool 6 + Dagster's 3      |
+| code server          | 1     | 13   | 13    | a sensor tick's app pool 10 + Dagster's 3     |
 | headroom             |       |      | 10    | CLI commands, migrations, psql, `up` itself   |
-| total                |       |      | 168   | the embedded server gets 168 + 3 reserved     |
+| total                |       |      | 352   | the embedded server gets 352 + 3 reserved     |
 
 Before this budget the worst case was about 390 (8 runs x (10 + 27), the webserver's
-3 x (1 + 20), ...) on a server of 100. A stock server (max_connections 100) fits the
+3 x (1 + 20), ...) on a server of 100. Smaller run pools (6 app + 3 x 3 Dagster) were
+tried: a run's 8 lead threads then queued for connections and a backlog ran ~35% slower. A stock server (max_connections 100) fits the
 defaults only with fewer runs or smaller pools: `sales-agent up` names the numbers (a
 warning in development, a refusal to start in production).
 """
@@ -34,9 +35,10 @@ from sales_agent_pipeline.settings import Settings
 
 # dagster-postgres keeps one engine per storage: runs, the event log, schedules.
 DAGSTER_STORAGES = 3
-# A run worker's storage pool (defs/ops.py): one connection each, two more while the
-# run's lead threads log at once (their log lines are events).
-DAGSTER_RUN_POOL_OVERFLOW = 2
+# A run worker's storage pool (defs/ops.py): one connection each, more while the run's lead
+# threads (STEP_CONCURRENCY, 8) log at once: their log lines are events. With 2 the threads
+# queued for the event log and a backlog ran ~35% slower.
+DAGSTER_RUN_POOL_OVERFLOW = 8
 # The webserver's (`dagster-webserver --db-pool-max-overflow`; Dagster's default is 20).
 DAGSTER_WEBSERVER_POOL_OVERFLOW = 4
 # The daemon's threads (scheduler, sensors, run queue, run monitoring, backfills, asset

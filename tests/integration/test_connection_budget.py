@@ -24,26 +24,26 @@ from sales_agent_pipeline.db.urls import drop_database, libpq_dsn
 from sales_agent_pipeline.settings import Settings
 
 
-def test_the_default_stack_needs_168_connections():
+def test_the_default_stack_needs_352_connections():
     budget = stack_budget(Settings(), max_concurrent_runs(PROJECT_ROOT / "dagster.yaml"))
     shares = {share.process: share.total for share in budget.shares}
     assert shares == {
-        "run worker": 8 * (6 + 9),
-        "API worker": 6,
+        "run worker": 8 * (10 + 27),
+        "API worker": 10,
         "Dagster webserver": 15,
         "Dagster daemon": 8,
-        "code server": 9,
+        "code server": 13,
     }
-    assert budget.total == 168
-    assert budget.server_max_connections == 171
+    assert budget.total == 352
+    assert budget.server_max_connections == 355
 
 
 def test_more_runs_workers_or_pools_cost_their_share():
     base = stack_budget(Settings(), 8).total
-    assert stack_budget(Settings(), 9).total == base + 15
-    assert stack_budget(Settings(api_workers=3), 8).total == base + 2 * 6
+    assert stack_budget(Settings(), 9).total == base + 37
+    assert stack_budget(Settings(api_workers=3), 8).total == base + 2 * 10
     # One more pooled connection per engine: 8 run workers, 1 API worker, the code server.
-    assert stack_budget(Settings(db_max_overflow=3), 8).total == base + 10
+    assert stack_budget(Settings(db_max_overflow=6), 8).total == base + 10
 
 
 def test_the_run_limit_is_read_from_the_instance_config(tmp_path: Path, monkeypatch):
