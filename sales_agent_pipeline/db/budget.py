@@ -17,9 +17,10 @@ count one per thread that can be in a storage call at once. With the defaults (D
 | total                |       |      | 352   | the embedded server gets 352 + 3 reserved     |
 
 Before this budget the worst case was about 390 (8 runs x (10 + 27), the webserver's
-3 x (1 + 20), ...) on a server of 100. Smaller run pools (6 app + 3 x 3 Dagster) were
-tried: a run's 8 lead threads then queued for connections and a backlog ran ~35% slower. A stock server (max_connections 100) fits the
-defaults only with fewer runs or smaller pools: `sales-agent up` names the numbers (a
+3 x (1 + 20), ...) on a server of 100. The run pools keep their sizes from before the
+budget (a run's 8 lead threads may each hold a connection at once); the savings are the
+webserver's overflow. A stock server (max_connections 100) fits the defaults only with
+fewer runs or smaller pools: `sales-agent up` names the numbers (a
 warning in development, a refusal to start in production).
 """
 
@@ -36,8 +37,7 @@ from sales_agent_pipeline.settings import Settings
 # dagster-postgres keeps one engine per storage: runs, the event log, schedules.
 DAGSTER_STORAGES = 3
 # A run worker's storage pool (defs/ops.py): one connection each, more while the run's lead
-# threads (STEP_CONCURRENCY, 8) log at once: their log lines are events. With 2 the threads
-# queued for the event log and a backlog ran ~35% slower.
+# threads (STEP_CONCURRENCY, 8) log at once: their log lines are events.
 DAGSTER_RUN_POOL_OVERFLOW = 8
 # The webserver's (`dagster-webserver --db-pool-max-overflow`; Dagster's default is 20).
 DAGSTER_WEBSERVER_POOL_OVERFLOW = 4
