@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Protocol
 
 from sales_agent_pipeline.domain.enums import WorkflowMode
@@ -25,11 +25,9 @@ class LeadRecords(Protocol):
         """Store what the draft says before Gmail sees it; a sent draft is never changed."""
         ...
 
-    def mail_so_far(
-        self, workflow_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime
-    ) -> tuple[PreviousMail | None, int]:
-        """What an earlier run of the workflow left in Gmail (if anything), and how many
-        emails the tenant sent since midnight UTC (the daily cap), read together."""
+    def previous_mail(self, workflow_id: uuid.UUID) -> PreviousMail | None:
+        """What an earlier run of the workflow left in Gmail, if anything (the day's sends
+        are the send gate's to count, at send time)."""
         ...
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:

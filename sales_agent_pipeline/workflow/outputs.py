@@ -37,10 +37,7 @@ def mail(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     assert state.draft is not None
     assert state.context is not None
     tenant = state.item.tenant
-    # The day's count that comes with it is the gate's business now, taken at send time.
-    previous, _sent_today = services.records.mail_so_far(
-        state.workflow_id, tenant.tenant_id, services.now()
-    )
+    previous = services.records.previous_mail(state.workflow_id)
     outcome = draft_or_send(
         services.mail(tenant.tenant_id),
         services.effects.for_workflow(state.workflow_id),

@@ -133,23 +133,17 @@ class FakeLeadRecords:
         if not (workflow_id in self.mail and self.mail[workflow_id].sent):
             self.drafts[workflow_id] = (content, assets)
 
-    def mail_so_far(
-        self, workflow_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime
-    ) -> tuple[PreviousMail | None, int]:
-        """What an earlier attempt left in Gmail; sends since midnight UTC (one tenant)."""
+    def previous_mail(self, workflow_id: uuid.UUID) -> PreviousMail | None:
+        """What an earlier attempt left in Gmail."""
         found = self.mail.get(workflow_id)
-        previous = (
-            PreviousMail(
-                draft_id=found.draft_id,
-                message_id=found.message_id,
-                thread_id=found.thread_id,
-                sent=found.sent,
-            )
-            if found is not None and (found.draft_id or found.sent)
-            else None
+        if found is None or not (found.draft_id or found.sent):
+            return None
+        return PreviousMail(
+            draft_id=found.draft_id,
+            message_id=found.message_id,
+            thread_id=found.thread_id,
+            sent=found.sent,
         )
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return previous, sum(1 for _, at in self.sent if at >= midnight)
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:
         """Keep where the mail went."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,23 +43,18 @@ class PostgresLeadRecords:
         with self._sessions.begin() as session:
             outputs.save_draft_content(session, workflow_id, content, assets)
 
-    def mail_so_far(
-        self, workflow_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime
-    ) -> tuple[PreviousMail | None, int]:
-        """The earlier run's mail and the tenant's sends today, in one transaction."""
+    def previous_mail(self, workflow_id: uuid.UUID) -> PreviousMail | None:
+        """The earlier run's mail, if it left any."""
         with self._sessions.begin() as session:
             row = outputs.get_draft(session, workflow_id)
-            previous = (
-                PreviousMail(
-                    draft_id=row.gmail_draft_id,
-                    message_id=row.gmail_message_id,
-                    thread_id=row.gmail_thread_id,
-                    sent=row.sent,
-                )
-                if row is not None and (row.gmail_draft_id or row.sent)
-                else None
+            if row is None or not (row.gmail_draft_id or row.sent):
+                return None
+            return PreviousMail(
+                draft_id=row.gmail_draft_id,
+                message_id=row.gmail_message_id,
+                thread_id=row.gmail_thread_id,
+                sent=row.sent,
             )
-            return previous, outputs.sent_today(session, tenant_id, now)
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:
         """Where Gmail put the draft or the sent message."""

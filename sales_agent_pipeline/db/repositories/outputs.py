@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
-from sales_agent_pipeline.db.models import DraftEmail, HubspotTask, Workflow
+from sales_agent_pipeline.db.models import DraftEmail, HubspotTask
 from sales_agent_pipeline.domain.models import DriveFile, Task
 from sales_agent_pipeline.domain.workflow import DraftContent, MailOutcome
 
@@ -54,18 +54,6 @@ def record_mail(session: Session, workflow_id: uuid.UUID, outcome: MailOutcome) 
     if outcome.sent and not draft.sent:
         draft.sent = True
         draft.sent_at = utcnow()
-
-
-def sent_today(session: Session, tenant_id: uuid.UUID, now: datetime) -> int:
-    """How many emails the tenant's workflows sent since midnight UTC (the daily cap)."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    count = session.scalar(
-        select(func.count())
-        .select_from(DraftEmail)
-        .join(Workflow, DraftEmail.workflow_id == Workflow.id)
-        .where(Workflow.tenant_id == tenant_id, DraftEmail.sent, DraftEmail.sent_at >= midnight)
-    )
-    return int(count or 0)
 
 
 def save_task(
