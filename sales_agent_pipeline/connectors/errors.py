@@ -17,6 +17,7 @@ import httplib2
 import urllib3.exceptions
 from googleapiclient.errors import HttpError
 
+from sales_agent_pipeline.domain.effects import Unreachable
 from sales_agent_pipeline.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -162,9 +163,11 @@ def classify(exc: BaseException, operation: str) -> PipelineError | None:
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         # urllib3 wraps the last failure once its (connect-only) retries are spent.
         return classify(exc.reason, operation)
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        # Checked before timeouts: urllib3 2 still derives it from ConnectTimeoutError.
-        return TransientError(f"{operation} failed: network: cannot connect: {exc}")
+    if isinstance(exc, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        # No connection, so no byte of the request left: the vendor wrote nothing and the
+        # write is not uncertain. Checked before timeouts: urllib3 2 still derives
+        # NewConnectionError from ConnectTimeoutError.
+        return Unreachable(f"{operation} failed: network: cannot connect: {exc}")
     if isinstance(exc, TimeoutError | urllib3.exceptions.TimeoutError):
         return TransientError(f"{operation} timed out: {type(exc).__name__}")
     if isinstance(exc, _NETWORK_ERRORS):

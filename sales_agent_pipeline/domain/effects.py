@@ -49,6 +49,12 @@ class NotSent(TransientError):
     the vendor cannot have written anything, so the write is not uncertain."""
 
 
+class Unreachable(NotSent):
+    """The vendor could not be reached at all (the connection was refused or could not be
+    made): no byte of the request left, so nothing was written, but unlike our own limits
+    it does say the vendor is down (its circuit breaker counts it)."""
+
+
 @dataclass(frozen=True)
 class EffectPolicy:
     """A write's lease, and how long an uncertain write is looked for before another."""

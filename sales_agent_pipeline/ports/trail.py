@@ -63,7 +63,15 @@ class Trail(Protocol):
         ...
 
     def waiting(
-        self, workflow_id: uuid.UUID, number: int, step: str, reason: str, ms: int | None
+        self,
+        workflow_id: uuid.UUID,
+        number: int,
+        step: str,
+        reason: str,
+        ms: int | None,
+        *,
+        not_before_seconds: float | None = None,
     ) -> None:
-        """The lead goes back to wait for its tenant (not an attempt)."""
+        """The lead goes back to wait for its tenant (not an attempt); with
+        `not_before_seconds`, no run is launched for it sooner than that."""
         ...

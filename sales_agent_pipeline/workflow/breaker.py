@@ -32,7 +32,7 @@ from typing import Any, TypeVar, cast
 import structlog
 
 from sales_agent_pipeline.domain.breaker import Breaker
-from sales_agent_pipeline.domain.effects import NotSent
+from sales_agent_pipeline.domain.effects import NotSent, Unreachable
 from sales_agent_pipeline.domain.enums import BreakerState
 from sales_agent_pipeline.domain.errors import (
     BreakerOpen,
@@ -69,6 +69,8 @@ def verdict(error: BaseException | None) -> Verdict:
     staying full, a bug) say nothing of it."""
     if error is None:
         return Verdict.UP
+    if isinstance(error, Unreachable):
+        return Verdict.DOWN  # nothing sent, but because the vendor could not be reached
     if isinstance(error, BreakerOpen | WriteInProgress | NotSent):
         return Verdict.UNKNOWN
     if isinstance(error, TransientError):

@@ -25,6 +25,7 @@ from sales_agent_pipeline.domain.errors import (
     LeadRejected,
     PipelineError,
     TransientError,
+    WriteInProgress,
 )
 from sales_agent_pipeline.ports.trail import Trail
 from sales_agent_pipeline.workflow.outcome import Done, Outcome, RetryAfter, Stopped
@@ -142,8 +143,16 @@ class StepRunner:
             key = step.group(batch.leads[index]) if step.group else index
             groups.setdefault(key, []).append(index)
 
+        # A lead whose write is held (another attempt's lease, or an earlier write not yet
+        # visible to the vendor's search) waits on its own when it shares the run: the
+        # others go on instead of retrying the step with it for minutes.
+        shared = len(todo) > 1
+
         def one_group(indexes: list[int]) -> list[tuple[int, LeadState, TransientError | None]]:
-            return [(index, *self._lead(step, batch.leads[index], work)) for index in indexes]
+            return [
+                (index, *self._lead(step, batch.leads[index], work, shared=shared))
+                for index in indexes
+            ]
 
         workers = self.concurrency if step.is_concurrent(services, batch) else 1
         if workers > 1 and len(groups) > 1:
@@ -164,9 +173,17 @@ class StepRunner:
         return self._stopped_if_nothing_left(step, batch, after) or Done(after)
 
     def _lead(
-        self, step: Step, state: LeadState, work: Callable[[LeadState], dict[str, object]]
+        self,
+        step: Step,
+        state: LeadState,
+        work: Callable[[LeadState], dict[str, object]],
+        *,
+        shared: bool = False,
     ) -> tuple[LeadState, TransientError | None]:
-        """One lead through the step: its events, and its new state or why it stopped."""
+        """One lead through the step: its events, and its new state or why it stopped.
+
+        `shared`: other leads of the run take the step too; a held write then makes this
+        lead wait for a later run rather than hold theirs back."""
         self.trail.started(state.workflow_id, step.number, step.name)
         started = time.perf_counter()
         try:
@@ -180,6 +197,20 @@ class StepRunner:
             # the breaker rather than burning its retries. Transient: nobody need act.
             waited = self.wait(step, state, error.message, _ms(started), ErrorClass.TRANSIENT)
             return waited, None
+        except WriteInProgress as error:
+            if not shared:
+                return state, self._retrying(step, state, error, started)
+            # Nothing was written; the sensors launch the lead again once the lease or the
+            # look-up's wait is over (workflows.next_redrive_at), this attempt not counted.
+            waited = self.wait(
+                step,
+                state,
+                error.message,
+                _ms(started),
+                ErrorClass.TRANSIENT,
+                not_before_seconds=error.retry_after_seconds,
+            )
+            return waited, None
         except Exception as error:
             # A vendor's 429/5xx, or the database's connection failing (a restart): retried.
             transient = error if isinstance(error, TransientError) else as_transient(error)
@@ -187,17 +218,7 @@ class StepRunner:
                 return self._stop(step, state, error, WorkflowStatus.FAILED, _ms(started)), None
             if transient is not error:
                 transient.__cause__ = error
-            self.trail.retrying(
-                state.workflow_id,
-                step.number,
-                step.name,
-                transient,
-                http_status=transient.http_status,
-                retry_after=transient.retry_after_seconds,
-                ms=_ms(started),
-                attempt=self.attempt + 1,
-            )
-            return state, transient
+            return state, self._retrying(step, state, transient, started)
         ms = _ms(started)
         skip = update.pop("skip_reason", None)
         new_state = state.model_copy(update=update)
@@ -209,6 +230,22 @@ class StepRunner:
                 update={"outcome": WorkflowStatus.SKIPPED, "reason": str(skip)}
             ), None
         return new_state, None
+
+    def _retrying(
+        self, step: Step, state: LeadState, error: TransientError, started: float
+    ) -> TransientError:
+        """The retrying event of a lead whose step runs again after a backoff."""
+        self.trail.retrying(
+            state.workflow_id,
+            step.number,
+            step.name,
+            error,
+            http_status=error.http_status,
+            retry_after=error.retry_after_seconds,
+            ms=_ms(started),
+            attempt=self.attempt + 1,
+        )
+        return error
 
     def _stop(
         self,
@@ -244,12 +281,21 @@ class StepRunner:
         reason: str,
         ms: int | None = None,
         error_class: ErrorClass = ErrorClass.CONFIGURATION,
+        *,
+        not_before_seconds: float | None = None,
     ) -> LeadState:
         """Stop a lead without failing it: its tenant cannot run now (HubSpot refused the
         grant, the tenant was disabled, or a vendor's circuit breaker is open). It goes back
         to wait for a run, this attempt not counted, and the sensors launch it once the
         tenant is re-authorised or enabled, or the breaker lets calls through."""
-        self.trail.waiting(state.workflow_id, step.number, step.name, reason, ms)
+        self.trail.waiting(
+            state.workflow_id,
+            step.number,
+            step.name,
+            reason,
+            ms,
+            not_before_seconds=not_before_seconds,
+        )
         self.log.warning(f"{step.name}: workflow {state.workflow_id} waits: {reason}")
         return state.model_copy(
             update={

@@ -33,6 +33,7 @@ class FakeTrail:
         self.errors: list[tuple[uuid.UUID, str, ErrorClass, int]] = []
         self.ended: dict[uuid.UUID, WorkflowStatus] = {}
         self.held: dict[uuid.UUID, str] = {}
+        self.not_before: dict[uuid.UUID, float] = {}
 
     def of(self, workflow_id: uuid.UUID) -> list[tuple[str, StepStatus]]:
         """A lead's trail as (step, status) pairs."""
@@ -103,9 +104,18 @@ class FakeTrail:
         self.ended[workflow_id] = WorkflowStatus.SKIPPED
 
     def waiting(
-        self, workflow_id: uuid.UUID, number: int, step: str, reason: str, ms: int | None
+        self,
+        workflow_id: uuid.UUID,
+        number: int,
+        step: str,
+        reason: str,
+        ms: int | None,
+        *,
+        not_before_seconds: float | None = None,
     ) -> None:
         """Record the waiting event; the workflow goes back to the queue."""
+        if not_before_seconds is not None:
+            self.not_before[workflow_id] = not_before_seconds
         details = {"outcome": WorkflowStatus.QUEUED.value, "reason": reason, "waiting": True}
         self.events.append(Event(workflow_id, number, step, StepStatus.SKIPPED, details, ms))
         self.held[workflow_id] = reason

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import FormSubmission, LeadImport, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.breakers import stopped_tenants
+from sales_agent_pipeline.db.repositories.workflows import due
 from sales_agent_pipeline.domain.enums import WorkflowStatus
 
 AWAITING = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
@@ -139,6 +140,7 @@ def waiting_imports(session: Session) -> list[ImportWork]:
             FormSubmission.import_id.is_not(None),
             Workflow.status.in_(AWAITING),
             Workflow.run_requested_at.is_(None),
+            due(),
             # A disabled tenant's import, or one needing re-authorisation, waits.
             Tenant.disabled_at.is_(None),
             Tenant.auth_error.is_(None),
@@ -167,6 +169,7 @@ def claim_import_leads(session: Session, import_id: uuid.UUID, limit: int) -> li
             FormSubmission.import_id == import_id,
             Workflow.status.in_(AWAITING),
             Workflow.run_requested_at.is_(None),
+            due(),
         )
         .order_by(Workflow.created_at, Workflow.id)
         .limit(limit)

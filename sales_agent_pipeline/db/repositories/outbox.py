@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import CircuitBreaker, FormSubmission, Tenant, Workflow
 from sales_agent_pipeline.db.repositories.breakers import stopped_tenants, stopping
+from sales_agent_pipeline.db.repositories.workflows import due
 from sales_agent_pipeline.domain.enums import BreakerState, SubmissionSource, WorkflowStatus
 from sales_agent_pipeline.domain.submission import Submission
 
@@ -338,6 +339,7 @@ def claim_launch(session: Session, workflow_ids: list[uuid.UUID]) -> list[uuid.U
             Workflow.status.in_(AWAITING),
             Workflow.run_requested_at.is_(None),
             Workflow.tenant_id.not_in(held_tenants()),
+            due(),
         )
         .values(run_requested_at=func.now())
         .returning(Workflow.id)
@@ -376,6 +378,7 @@ def claim_awaiting(session: Session, older_than: timedelta, limit: int) -> list[
         .where(
             Workflow.status.in_(AWAITING),
             Workflow.run_requested_at.is_(None),
+            due(),
             Workflow.created_at < func.now() - older_than,
             Workflow.form_submission_id.not_in(imported),
             Workflow.tenant_id.not_in(held_tenants()),

@@ -173,9 +173,17 @@ class PostgresTrail:
             workflows.finish(session, workflow_id, WorkflowStatus.SKIPPED, reason=reason)
 
     def waiting(
-        self, workflow_id: uuid.UUID, number: int, step: str, reason: str, ms: int | None
+        self,
+        workflow_id: uuid.UUID,
+        number: int,
+        step: str,
+        reason: str,
+        ms: int | None,
+        *,
+        not_before_seconds: float | None = None,
     ) -> None:
-        """The waiting event; the workflow goes back to the queue for its tenant."""
+        """The waiting event; the workflow goes back to the queue for its tenant, and is
+        not launched again for `not_before_seconds` when given."""
         with self._sessions.begin() as session:
             self._event(
                 session,
@@ -190,4 +198,10 @@ class PostgresTrail:
                     "waiting": True,
                 },
             )
-            workflows.hold(session, workflow_id, reason, run_id=self._run_id)
+            workflows.hold(
+                session,
+                workflow_id,
+                reason,
+                run_id=self._run_id,
+                not_before_seconds=not_before_seconds,
+            )

@@ -101,13 +101,33 @@ def blocked(session: Session, workflow_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     return found
 
 
-def hold(session: Session, workflow_id: uuid.UUID, reason: str, *, run_id: str) -> bool:
+def due() -> Any:
+    """The condition of a workflow that may be launched now: not held back until a later
+    time (a lead waiting for an earlier write of its own to show, say). The sensors and the
+    webhook's launch take only these."""
+    return or_(Workflow.next_redrive_at.is_(None), Workflow.next_redrive_at <= func.now())
+
+
+def hold(
+    session: Session,
+    workflow_id: uuid.UUID,
+    reason: str,
+    *,
+    run_id: str,
+    not_before_seconds: float | None = None,
+) -> bool:
     """Put a workflow back to wait (queued, no run asked for) until its tenant can run.
 
     Not a failure and not an attempt: a workflow this run had claimed gives its attempt
-    back. The sensors skip the tenant until it is enabled or re-authorised, then launch it.
+    back. The sensors skip the tenant until it is enabled or re-authorised, then launch it;
+    with `not_before_seconds`, not before that long from now (`next_redrive_at`).
     Returns False when the workflow is neither waiting for a run nor held by this run.
     """
+    not_before = (
+        null()
+        if not_before_seconds is None
+        else func.now() + func.make_interval(0, 0, 0, 0, 0, 0, not_before_seconds)
+    )
     ours = (Workflow.status == WorkflowStatus.RUNNING.value) & (Workflow.dagster_run_id == run_id)
     held = session.execute(
         update(Workflow)
@@ -118,6 +138,7 @@ def hold(session: Session, workflow_id: uuid.UUID, reason: str, *, run_id: str) 
             attempts=case((ours, func.greatest(Workflow.attempts - 1, 0)), else_=Workflow.attempts),
             failure_reason=reason,
             started_at=None,
+            next_redrive_at=not_before,
         )
         .returning(Workflow.id)
     ).first()

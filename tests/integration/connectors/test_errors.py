@@ -13,6 +13,7 @@ import pytest
 from sales_agent_pipeline.connectors.factory import build_crm, build_mail
 from sales_agent_pipeline.connectors.gmail import GmailMail
 from sales_agent_pipeline.connectors.hubspot import HubSpotCRM
+from sales_agent_pipeline.domain.effects import Unreachable, nothing_written
 from sales_agent_pipeline.domain.errors import (
     ConfigurationError,
     PermanentError,
@@ -20,6 +21,7 @@ from sales_agent_pipeline.domain.errors import (
     TransientError,
 )
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.workflow.breaker import Verdict, verdict
 from sales_agent_sandbox.google_auth import new_private_key
 
 EXPECTED: list[tuple[int, type[PipelineError]]] = [
@@ -120,15 +122,19 @@ def test_timeouts_are_transient(make_settings, admin):
         mail.list_labels()
 
 
-def test_connection_refused_is_transient(make_settings, admin):
+def test_connection_refused_is_transient_and_surely_wrote_nothing(make_settings, admin):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
     settings = make_settings(hubspot_api_base_url=dead, google_api_base_url=dead)
-    with pytest.raises(TransientError, match="network"):
-        build_crm(settings).get_contact("1")
-    with pytest.raises(TransientError, match="network"):
-        build_mail(settings).list_labels()
+    for call in (lambda: build_crm(settings).get_contact("1"), build_mail(settings).list_labels):
+        with pytest.raises(TransientError, match="network") as refused:
+            call()
+        # No connection, no request: a write that failed so is not uncertain, and the
+        # vendor's circuit breaker counts it as the vendor being down.
+        assert isinstance(refused.value, Unreachable)
+        assert nothing_written(refused.value)
+        assert verdict(refused.value) is Verdict.DOWN
 
 
 def test_missing_or_bad_credentials_are_configuration_errors(make_settings, tmp_path: Path):

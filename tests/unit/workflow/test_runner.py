@@ -19,6 +19,7 @@ from sales_agent_pipeline.domain.errors import (
     LeadRejected,
     PermanentError,
     TransientError,
+    WriteInProgress,
 )
 from sales_agent_pipeline.workflow.outcome import Done, RetryAfter, Stopped
 from sales_agent_pipeline.workflow.runner import RetryPolicy, StepRunner, backoff_seconds
@@ -202,6 +203,41 @@ def test_an_open_breaker_sends_the_lead_back_to_wait_without_an_alert() -> None:
     assert outcome.details["alert"] is False
     assert set(trail.held) == {lead.workflow_id for lead in batch.leads}
     assert not trail.ended
+
+
+def test_a_held_write_makes_its_lead_wait_on_its_own_while_the_rest_of_the_run_goes_on() -> None:
+    world, trail = FakeWorld(), FakeTrail()
+    batch = world.batch(*emails(3))
+    held = WriteInProgress(
+        "draft: an earlier write may exist, not found yet", retry_after_seconds=8
+    )
+    step = step_of(fail_for("sub-1", held))
+
+    outcome = runner(trail).run(step, batch, world.services())
+
+    # The run is not held in step retries for the look-up's minutes: the others finish the
+    # step, and the held lead goes back to the queue, launched again no sooner than 8 s.
+    assert isinstance(outcome, Done)
+    waiting = outcome.batch.leads[1]
+    assert waiting.outcome is WorkflowStatus.QUEUED
+    assert waiting.error_class is ErrorClass.TRANSIENT
+    assert [lead.outcome for lead in outcome.batch.leads[::2]] == [None, None]
+    assert trail.held == {waiting.workflow_id: str(held)}
+    assert trail.not_before == {waiting.workflow_id: 8}
+    assert not trail.ended
+
+
+def test_a_held_write_of_a_lead_alone_in_its_run_retries_the_step() -> None:
+    world, trail = FakeWorld(), FakeTrail()
+    batch = world.batch(*emails(1))
+    step = step_of(fail_for("sub-0", WriteInProgress("another attempt", retry_after_seconds=5)))
+
+    outcome = runner(trail).run(step, batch, world.services())
+
+    assert isinstance(outcome, RetryAfter)
+    assert outcome.seconds >= 5
+    assert not trail.held
+    assert trail.of(batch.leads[0].workflow_id)[-1] == ("toy", StepStatus.RETRYING)
 
 
 def test_a_skip_reason_ends_the_lead_skipped_after_its_output_is_kept() -> None:
