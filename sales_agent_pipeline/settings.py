@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.redrive import DEFAULT_REDRIVE_DELAYS, parse_delays
 
@@ -194,6 +195,26 @@ class Settings(BaseSettings):
     breaker_cooldown_max_seconds: float = Field(default=600.0, gt=0)
     breaker_probe_lease_seconds: float = Field(default=60.0, gt=0)
     breaker_cache_seconds: float = Field(default=2.0, ge=0)
+    # The draft writer (step 10): the template writer (offline, and every model writer's
+    # fallback), or a language model through its official SDK: OpenAI's Chat Completions
+    # (OpenAI and any compatible server: vLLM, Ollama, Azure OpenAI, a LiteLLM proxy) or
+    # Anthropic's Messages. A tenant's own writer settings override the writer and model.
+    draft_writer: WriterKind = WriterKind.TEMPLATE
+    llm_model: str | None = None
+    # The SDKs' own variables. Unset base URLs mean the vendor's, or the sandbox's model
+    # API in sandbox mode.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    # A draft never waits long for a model: past this, the template writer writes it.
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+    llm_max_output_tokens: int = Field(default=1200, ge=100)
+    # Requests per minute to one provider with one key, shared by every process
+    # (PostgreSQL), like the other vendors' limits.
+    llm_requests_per_minute: int = Field(default=500, ge=1)
+    # Tokens (in and out) a tenant's drafts may use per UTC day; then the template writer.
+    llm_daily_token_budget: int = Field(default=2_000_000, ge=0)
 
     @field_validator("allowed_form_ids", mode="before")
     @classmethod

@@ -1,6 +1,6 @@
 """Meeting slots and working hours, in the owner's time zone."""
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -32,14 +32,47 @@ class WorkingHours(BaseModel):
         return self
 
 
+class TimePreferences(BaseModel):
+    """When the lead asked to meet, as read from their own words; every part optional.
+
+    Days and dates are the prospect's; `windows` are times of day in the prospect's zone
+    (e.g. 12:00-18:00 for "afternoon"). Empty: the lead stated nothing we understood.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    weekdays: tuple[int, ...] = ()  # 0 = Monday
+    excluded_weekdays: tuple[int, ...] = ()
+    dates: tuple[date, ...] = ()
+    windows: tuple[tuple[time, time], ...] = ()
+    earliest: date | None = None
+    latest: date | None = None
+    # How we understood it, in English, for the audit and the writer's brief.
+    summary: str | None = None
+
+    @property
+    def stated(self) -> bool:
+        """True when the lead stated any preference we understood."""
+        return bool(
+            self.weekdays
+            or self.excluded_weekdays
+            or self.dates
+            or self.windows
+            or self.earliest
+            or self.latest
+        )
+
+
 class MeetingSlot(BaseModel):
-    """A free 30-minute slot, stored in UTC, shown in the owner's time zone."""
+    """A free 30-minute slot, stored in UTC, shown in the owner's time zone (and in the
+    prospect's, when we know it and it differs)."""
 
     model_config = ConfigDict(frozen=True)
 
     start: datetime
     end: datetime
     timezone: str
+    prospect_timezone: str | None = None
 
     @property
     def local_start(self) -> datetime:

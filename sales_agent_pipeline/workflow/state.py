@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sales_agent_pipeline.domain.enums import ErrorClass, WorkflowStatus
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import Task, ThreadSummary
-from sales_agent_pipeline.domain.schedule import MeetingSlot
+from sales_agent_pipeline.domain.schedule import MeetingSlot, TimePreferences
 from sales_agent_pipeline.domain.workflow import (
     AssetChoice,
     CompanyResult,
@@ -44,6 +44,7 @@ class LeadState(BaseModel):
     patterns: SimilarPatterns | None = None
     assets: AssetChoice | None = None
     slots: tuple[MeetingSlot, ...] = ()
+    preferences: TimePreferences | None = None
     plan: NextStep | None = None
     draft: DraftContent | None = None
     mail: MailOutcome | None = None
