@@ -17,6 +17,7 @@ TABLES = {
     "form_submissions",
     "workflows",
     "draft_emails",
+    "draft_revisions",
     "hubspot_tasks",
     "workflow_events",
     "workflow_errors",

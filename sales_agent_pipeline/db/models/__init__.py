@@ -4,7 +4,7 @@ from sales_agent_pipeline.db.base import Base
 from sales_agent_pipeline.db.models.audit import WorkflowError, WorkflowEvent
 from sales_agent_pipeline.db.models.idempotency import IdempotencyKey
 from sales_agent_pipeline.db.models.imports import LeadImport
-from sales_agent_pipeline.db.models.outputs import DraftEmail, HubspotTask
+from sales_agent_pipeline.db.models.outputs import DraftEmail, DraftRevision, HubspotTask
 from sales_agent_pipeline.db.models.quota import QuotaBucket, QuotaUsage
 from sales_agent_pipeline.db.models.reconciliation import FormCursor, ReconciliationReport
 from sales_agent_pipeline.db.models.reliability import (
@@ -21,6 +21,7 @@ __all__ = [
     "Base",
     "CircuitBreaker",
     "DraftEmail",
+    "DraftRevision",
     "FormCursor",
     "FormSubmission",
     "GlobalSwitch",

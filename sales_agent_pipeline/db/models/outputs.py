@@ -4,7 +4,16 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sales_agent_pipeline.db.base import Base, Timestamps, UUIDPrimaryKey, check_in
@@ -19,6 +28,10 @@ class DraftEmail(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(check_in("mode", values(WorkflowMode)), name="mode"),
         CheckConstraint("assets_included >= 0", name="assets_non_negative"),
         CheckConstraint("NOT sent OR sent_at IS NOT NULL", name="sent_has_time"),
+        CheckConstraint(
+            "input_tokens >= 0 AND output_tokens >= 0 AND cached_input_tokens >= 0",
+            name="tokens_non_negative",
+        ),
     )
 
     workflow_id: Mapped[uuid.UUID] = mapped_column(
@@ -38,6 +51,45 @@ class DraftEmail(UUIDPrimaryKey, Timestamps, Base):
     sent_at: Mapped[datetime | None]
     approved_by: Mapped[str | None] = mapped_column(String(255))
     approved_at: Mapped[datetime | None]
+    # Who wrote it (issue 17): the writer that produced the text, the model and prompt
+    # version, the language, tokens and latency, and why the template writer stood in.
+    writer: Mapped[str | None] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(200))
+    prompt_version: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(8))
+    input_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    output_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    cached_input_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    latency_ms: Mapped[int | None]
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
+    # Operators' edits and regenerations: the current revision, the last editor and when.
+    revision: Mapped[int] = mapped_column(server_default=text("1"))
+    edited_by: Mapped[str | None] = mapped_column(String(255))
+    edited_at: Mapped[datetime | None]
+
+
+class DraftRevision(Base):
+    """One change of a draft's text by an operator (an edit, or a regeneration): who,
+    when, and the text before and after."""
+
+    __tablename__ = "draft_revisions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('edit', 'regenerate')", name="kind"),
+        UniqueConstraint("draft_id", "revision"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    draft_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("draft_emails.id", ondelete="CASCADE"))
+    revision: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(255))
+    api_key_id: Mapped[uuid.UUID | None]
+    old_subject: Mapped[str] = mapped_column(String(500))
+    old_body: Mapped[str] = mapped_column(Text)
+    new_subject: Mapped[str] = mapped_column(String(500))
+    new_body: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
 
 class HubspotTask(UUIDPrimaryKey, Timestamps, Base):

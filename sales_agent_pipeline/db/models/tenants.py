@@ -59,6 +59,8 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     throttle_window_seconds: Mapped[int] = mapped_column(server_default=text("86400"))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     voice_profile: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    # The draft writer's settings (domain.drafting.WriterSettings); {} takes the globals.
+    writer_settings: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     # Whose mailbox and calendar the Google connectors act as (domain-wide delegation).
     sender_email: Mapped[str | None] = mapped_column(String(320))
     # The task owner when HubSpot assigned none to the contact.
