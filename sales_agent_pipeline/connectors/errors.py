@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 from collections.abc import Iterator, Mapping
@@ -12,8 +13,12 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import anthropic
 import google.auth.exceptions
 import httplib2
+import httpx
+import httpx2
+import openai
 import urllib3.exceptions
 from googleapiclient.errors import HttpError
 
@@ -144,10 +149,95 @@ def _from_google(exc: HttpError, operation: str) -> PipelineError:
     return from_status(operation, status, message or exc.reason, exc.resp, reasons=reasons)
 
 
+# OpenAI answers an exhausted balance or spend limit with 429 too; waiting does not help,
+# an operator must (platform.openai.com/docs/guides/error-codes).
+_OPENAI_BILLING_CODES = {
+    "insufficient_quota",
+    "credit_balance_exhausted",
+    "organization_spend_limit_exceeded",
+    "project_spend_limit_exceeded",
+    "organization_usage_limit_exceeded",
+}
+# A vendor's 401 may echo part of the key it refused ("Incorrect API key provided: sk-ab***").
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|key|api)[-_][\w*.-]{3,}", re.IGNORECASE)
+_LLM_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
+_LLM_TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError)
+_LLM_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
+
+
+def _redacted(message: str | None) -> str | None:
+    return _KEY_LIKE.sub("[redacted]", message) if message else message
+
+
+def _llm_retry_after(headers: Any) -> float | None:
+    """The model APIs' wait hint: retry-after-ms (OpenAI, Anthropic), else Retry-After."""
+    millis = _header(headers, "retry-after-ms")
+    try:
+        if millis:
+            return max(float(millis) / 1000, 0.0)
+    except ValueError:
+        pass
+    return _seconds(_header(headers, "Retry-After"))
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """True when the SDK's connection error wraps a refused or failed connect (no request
+    left), as opposed to a connection lost after the request was sent."""
+    seen: BaseException | None = exc.__cause__ or exc.__context__
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, httpx2.ConnectError | httpx.ConnectError | ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _from_llm_status(exc: Any, operation: str) -> PipelineError:
+    status = int(exc.status_code)
+    body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
+    # OpenAI's SDK keeps the inner `error` object as the body, Anthropic's the whole body.
+    inner = body.get("error")
+    error: dict[str, Any] = inner if isinstance(inner, dict) else body
+    message = _redacted(str(error.get("message") or "") or None)
+    code = str(error.get("code") or error.get("type") or "")
+    headers = exc.response.headers
+    if status == 429 and {code, str(error.get("type"))} & _OPENAI_BILLING_CODES:
+        return ConfigurationError(
+            f"{operation} failed: HTTP 429: the account's quota or spend limit is spent ({code})",
+            http_status=status,
+            vendor_message=message,
+        )
+    mapped = from_status(operation, status, message, headers)
+    if isinstance(mapped, TransientError):
+        mapped.retry_after_seconds = _llm_retry_after(headers)
+    return mapped
+
+
+def _from_llm(exc: BaseException, operation: str) -> PipelineError | None:
+    """Our error for the openai / anthropic SDKs' exceptions (the same shapes in both)."""
+    if isinstance(exc, _LLM_STATUS_ERRORS):
+        return _from_llm_status(exc, operation)
+    if isinstance(exc, _LLM_TIMEOUTS):
+        return TransientError(f"{operation} timed out: {type(exc).__name__}")
+    if isinstance(exc, _LLM_CONNECTION_ERRORS):
+        if _cannot_connect(exc):
+            return Unreachable(f"{operation} failed: network: cannot connect")
+        cause = exc.__cause__
+        detail = type(cause).__name__ if cause is not None else type(exc).__name__
+        return TransientError(f"{operation} failed: network: {detail}")
+    if isinstance(exc, openai.APIResponseValidationError | anthropic.APIResponseValidationError):
+        return PermanentError(f"{operation} failed: malformed answer from the API")
+    return None
+
+
 def classify(exc: BaseException, operation: str) -> PipelineError | None:
     """Our error for an SDK or network exception, or None when it is not one we know."""
     if isinstance(exc, PipelineError):
         return exc
+    llm = _from_llm(exc, operation)
+    if llm is not None:
+        return llm
     if _is_hubspot_api_exception(exc):
         return _from_hubspot(exc, operation)
     if isinstance(exc, HttpError):

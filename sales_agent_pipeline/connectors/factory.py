@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from google.auth.credentials import AnonymousCredentials, Credentials
 
+from sales_agent_pipeline.connectors.anthropic_writer import ANTHROPIC_BASE_URL, AnthropicWriter
 from sales_agent_pipeline.connectors.calendar import GoogleCalendar
 from sales_agent_pipeline.connectors.drive import GoogleDrive
 from sales_agent_pipeline.connectors.gmail import GmailMail
@@ -28,7 +29,9 @@ from sales_agent_pipeline.connectors.google_auth import (
 )
 from sales_agent_pipeline.connectors.hubspot import HubSpotCRM
 from sales_agent_pipeline.connectors.hubspot_client import HubSpotTransport, TokenSource
+from sales_agent_pipeline.connectors.llm_call import Quota, minute_window
 from sales_agent_pipeline.connectors.metering import UsageMeter
+from sales_agent_pipeline.connectors.openai_writer import OPENAI_BASE_URL, OpenAIWriter
 from sales_agent_pipeline.connectors.ratelimit import (
     HubSpotLimits,
     UnitQuota,
@@ -37,12 +40,15 @@ from sales_agent_pipeline.connectors.ratelimit import (
     hubspot_limits,
 )
 from sales_agent_pipeline.domain.credentials import TenantCredentials
+from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
 
 # The sandbox accepts this token for its default portal.
 SANDBOX_HUBSPOT_TOKEN = "sandbox-token"  # noqa: S105 (not a secret)
+# What the model writers send the sandbox's model API when no key is set (sandbox mode).
+SANDBOX_LLM_KEY = "sandbox-llm-key"
 
 
 @dataclass(frozen=True)
@@ -289,4 +295,65 @@ def build_connectors(
             settings, credentials, throttle_attempts=throttle_attempts, meter=meter
         ),
         drive=build_drive(settings, credentials, throttle_attempts=throttle_attempts, meter=meter),
+    )
+
+
+def _llm_key_variable(kind: WriterKind) -> str:
+    return "OPENAI_API_KEY" if kind is WriterKind.OPENAI else "ANTHROPIC_API_KEY"
+
+
+def llm_base_url(settings: Settings, kind: WriterKind) -> str:
+    """OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the sandbox's model API in sandbox mode
+    (its /v1 for OpenAI's SDK; the bare URL for Anthropic's, which adds /v1/messages),
+    else the vendor's own."""
+    if kind is WriterKind.OPENAI:
+        configured, vendor, sandbox = settings.openai_base_url, OPENAI_BASE_URL, "/v1"
+    elif kind is WriterKind.ANTHROPIC:
+        configured, vendor, sandbox = settings.anthropic_base_url, ANTHROPIC_BASE_URL, ""
+    else:
+        raise ValueError(f"no model API for the {kind.value} writer")
+    if configured:
+        return configured.rstrip("/")
+    if settings.sandbox_mode:
+        return settings.sandbox_url + sandbox
+    return vendor
+
+
+def llm_api_key(settings: Settings, kind: WriterKind) -> str:
+    """The model API's key; a placeholder for the sandbox; else ConfigurationError."""
+    secret = settings.openai_api_key if kind is WriterKind.OPENAI else settings.anthropic_api_key
+    key = secret.get_secret_value() if secret is not None else ""
+    if key:
+        return key
+    if settings.sandbox_mode:
+        return SANDBOX_LLM_KEY
+    raise ConfigurationError(
+        f"{_llm_key_variable(kind)} is not set (needed by DRAFT_WRITER={kind.value})"
+    )
+
+
+def llm_quota_key(settings: Settings, kind: WriterKind) -> str:
+    """The name of a provider key's request window, the same in every process: the base
+    URL and the key's fingerprint (never the key)."""
+    base = llm_base_url(settings, kind)
+    return f"llm:{kind.value}:{base}:{fingerprint(llm_api_key(settings, kind))}"
+
+
+def build_writer(
+    settings: Settings, kind: WriterKind, *, quota: Quota | None = None
+) -> OpenAIWriter | AnthropicWriter:
+    """The model writer of `kind` (openai or anthropic; the template writer is built in
+    steps). `quota` (LLM_REQUESTS_PER_MINUTE, shared through PostgreSQL by the caller) is
+    taken before each request; without it, a window of this process."""
+    base = llm_base_url(settings, kind)
+    key = llm_api_key(settings, kind)
+    if quota is None:
+        quota = minute_window(llm_quota_key(settings, kind), settings.llm_requests_per_minute)
+    writer_class = OpenAIWriter if kind is WriterKind.OPENAI else AnthropicWriter
+    return writer_class(
+        api_key=key,
+        base_url=base,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_output_tokens=settings.llm_max_output_tokens,
+        quota=quota,
     )
