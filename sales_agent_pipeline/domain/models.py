@@ -262,3 +262,5 @@ class DriveFile(_Frozen):
     parents: tuple[str, ...] = ()
     modified_time: AwareDatetime | None = None
     drive_id: str | None = None
+    # Drive's one-line description of the file, when its owner wrote one.
+    description: str | None = None
