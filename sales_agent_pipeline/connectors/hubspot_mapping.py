@@ -36,6 +36,9 @@ CONTACT_PROPERTIES = [
     "lifecyclestage",
     "createdate",
     "lastmodifieddate",
+    # The prospect's zone for step 8's slots (steps/prospect_timezone.py).
+    "hs_timezone",
+    "country",
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hubspot_owner_id", "industry", "website", "createdate"]
 # Categories of a batch answer's errors that say HubSpot refused the input, writing

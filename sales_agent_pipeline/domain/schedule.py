@@ -37,6 +37,9 @@ class TimePreferences(BaseModel):
 
     Days and dates are the prospect's; `windows` are times of day in the prospect's zone
     (e.g. 12:00-18:00 for "afternoon"). Empty: the lead stated nothing we understood.
+    A slot honours them when its day is one of `weekdays` (if any), not excluded, on one
+    of `dates` or within `earliest`..`latest` (either, when both are given), and inside
+    one of `windows` (if any).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -49,6 +52,8 @@ class TimePreferences(BaseModel):
     latest: date | None = None
     # How we understood it, in English, for the audit and the writer's brief.
     summary: str | None = None
+    # Set by step 8 when no free slot honoured them: the slots are its usual ones instead.
+    fallback_reason: str | None = None
 
     @property
     def stated(self) -> bool:
@@ -81,7 +86,30 @@ class MeetingSlot(BaseModel):
 
     @property
     def label(self) -> str:
-        """How a prospect reads it, e.g. 'Tuesday 25 November, 10:00-10:30 EST'."""
-        start = self.local_start
-        end = self.end.astimezone(ZoneInfo(self.timezone))
-        return f"{start:%A} {start.day} {start:%B}, {start:%H:%M}-{end:%H:%M} {start.tzname()}"
+        """How the owner reads it, e.g. 'Tuesday 25 November, 10:00-10:30 EST'."""
+        return _label(self.start, self.end, self.timezone)
+
+    @property
+    def prospect_label(self) -> str:
+        """How the prospect reads it: in their zone, with the owner's in brackets when the
+        clocks differ, e.g. 'Tuesday 9 December, 08:00-08:30 EST (14:00-14:30 CET)'."""
+        theirs = self.prospect_timezone
+        if not theirs or theirs == self.timezone:
+            return self.label
+        ours_start = self.local_start
+        their_start = self.start.astimezone(ZoneInfo(theirs))
+        if (their_start.utcoffset(), their_start.tzname()) == (
+            ours_start.utcoffset(),
+            ours_start.tzname(),
+        ):
+            return self.label
+        owner = _label(self.start, self.end, self.timezone, with_day=False)
+        if their_start.date() != ours_start.date():
+            owner = self.label
+        return f"{_label(self.start, self.end, theirs)} ({owner})"
+
+
+def _label(start: datetime, end: datetime, zone: str, *, with_day: bool = True) -> str:
+    local, local_end = start.astimezone(ZoneInfo(zone)), end.astimezone(ZoneInfo(zone))
+    hours = f"{local:%H:%M}-{local_end:%H:%M} {local.tzname()}"
+    return f"{local:%A} {local.day} {local:%B}, {hours}" if with_day else hours

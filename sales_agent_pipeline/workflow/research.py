@@ -10,16 +10,18 @@ from typing import Any
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.domain.enums import SubmissionSource
-from sales_agent_pipeline.domain.workflow import ContactResult
+from sales_agent_pipeline.domain.workflow import ContactResult, Speaker
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
 from sales_agent_pipeline.steps.find_similar_patterns import find_similar_patterns
 from sales_agent_pipeline.steps.hunt_drive_assets import hunt_drive_assets
 from sales_agent_pipeline.steps.plan_next_step import plan_next_step
-from sales_agent_pipeline.steps.propose_meeting_slots import propose_meeting_slots
+from sales_agent_pipeline.steps.propose_meeting_slots import choose_meeting_slots, search_until
+from sales_agent_pipeline.steps.prospect_timezone import prospect_timezone
 from sales_agent_pipeline.steps.read_thread_context import read_thread_context
 from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys, resolve_company
 from sales_agent_pipeline.steps.resolve_contact import resolve_contact
 from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads
+from sales_agent_pipeline.steps.slot_preferences import parse_preferences
 from sales_agent_pipeline.steps.validate_payload import validate_payload
 from sales_agent_pipeline.workflow.batched import per_tenant, search_companies, upsert_contacts
 from sales_agent_pipeline.workflow.services import Services
@@ -171,22 +173,40 @@ def business_calendar(state: LeadState, now: datetime) -> BusinessCalendar:
     )
 
 
+def stated_times(state: LeadState) -> str | None:
+    """What the prospect wrote that may say when to meet: the form's message, and the
+    thread's last message when they wrote it (a reply of ours says nothing of their wishes)."""
+    texts = [state.lead.interest if state.lead else None]
+    context = state.context
+    if context is not None and context.last_speaker is Speaker.PROSPECT:
+        texts.append(context.last_message_text)
+    return "\n".join(text for text in texts if text) or None
+
+
 def slots(services: Services, state: LeadState, _: None) -> dict[str, Any]:
-    """Step 8: free 30-minute slots in the owner's calendar on the next business days."""
+    """Step 8: free 30-minute slots in the owner's calendar and hours, those the lead asked
+    for (read in their zone) when they said when, else on the next business days."""
     owner = state.contact.owner if state.contact else None
     calendar_id = (owner.email if owner else None) or state.item.tenant.sender_email
-    if calendar_id is None:
-        return {"slots": ()}
     now = services.now()
+    zone = owner_timezone(state)
+    theirs = prospect_timezone(state.lead, state.contact.contact if state.contact else None)
+    preferences = parse_preferences(stated_times(state), now=now, zone=theirs or zone)
+    if calendar_id is None:
+        return {"slots": (), "preferences": preferences}
     calendars = services.calendar(state.item.tenant.tenant_id)
-    busy = calendars.busy_intervals([calendar_id], now, now + timedelta(days=7))
-    found = propose_meeting_slots(
+    calendar = business_calendar(state, now)
+    # The busy look-up covers every day a stated wish may be searched on.
+    busy = calendars.busy_intervals([calendar_id], now, search_until(now, zone, calendar))
+    found = choose_meeting_slots(
         busy.get(calendar_id, []),
         now=now,
-        timezone=owner_timezone(state),
-        calendar=business_calendar(state, now),
+        timezone=zone,
+        calendar=calendar,
+        preferences=preferences,
+        prospect_timezone=theirs,
     )
-    return {"slots": tuple(found)}
+    return {"slots": tuple(found.slots), "preferences": found.preferences}
 
 
 def plan(services: Services, state: LeadState, _: None) -> dict[str, Any]:
