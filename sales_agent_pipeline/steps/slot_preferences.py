@@ -23,73 +23,6 @@ from zoneinfo import ZoneInfo
 from sales_agent_pipeline.domain.schedule import TimePreferences
 from sales_agent_pipeline.steps import slot_words as words
 
-_MONTH_ALTERNATIVES = "|".join(pattern for _, pattern in words.MONTHS)
-_MONTH = rf"(?P<mon>{_MONTH_ALTERNATIVES})\.?"
-_DATE_PATTERNS = (
-    # 10 December, 10th December, 10. Dezember, 10 de diciembre (de 2026), 1er décembre
-    rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?{_MONTH}(?:\s+(?:de\s+)?(?P<y>20\d\d))?\b",
-    # December 10, Dec 10th, 2026
-    rf"\b{_MONTH}\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?![:.]\d)(?:,?\s+(?P<y>20\d\d)\b)?",
-    r"\b(?P<y>20\d\d)-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b",
-    r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>(?:20)?\d\d)?(?![\d.])(?!\s*(?:uhr|h)\b)",
-    r"\b(?:am|den|vom|le|el)\s+(?P<d>\d{1,2})\.(?P<m>\d{1,2})\b(?![.:]\d)(?!\s*(?:uhr|h)\b)",
-)
-_SLASH_DATE = r"(?<![\d/])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>(?:20)?\d\d))?(?![\d/])"
-_DAY_OF_MONTH = (
-    r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)\b"
-    r"(?!\s+(?:floor|time|anniversary|quarter|place|grade|generation|edition|century))",
-    r"\bam\s+(?P<d>\d{1,2})\.(?!\d)",
-    rf"\b(?:le|el)\s+(?P<d>\d{{1,2}})(?:er)?\b(?![.,:/]\d)(?!\s*(?:%|(?:{words.UNITS})\b))",
-)
-
-_MERIDIEM = (
-    r"a\.?m\.?|p\.?m\.?|uhr|h|hrs|o'clock|de la tarde|de la manana|de la noche|du matin"
-    r"|de l'apres-midi|du soir|nachmittags|abends|morgens|vormittags"
-)
-_PM = ("p", "de la tarde", "de la noche", "de l'apres-midi", "du soir", "nachmittags", "abends")
-_AM = ("a", "de la manana", "du matin", "morgens", "vormittags")
-_GUARD = rf"(?!\s*(?:%|(?:{words.UNITS})\b))"
-
-
-def _num(n: int, meridiem_required: bool = False) -> str:
-    mer = rf"\s*(?P<mer{n}>{_MERIDIEM})(?![a-z])"
-    return rf"(?<![\d.:/])(?P<h{n}>[01]?\d|2[0-3])(?:(?::|\.|h)(?P<m{n}>[0-5]\d))?(?![\d/])" + (
-        mer if meridiem_required else rf"(?:{mer})?"
-    )
-
-
-_CONNECT = r"(?:\s*-\s*|\s+(?:and|to|until|till|und|bis|et|a|y|hasta)\s+(?:las\s+)?)"
-_CLOCK_RANGES = (
-    rf"\b(?:between|from|zwischen|von|entre|de|desde)\s+(?:las\s+|les\s+)?{_num(1)}{_CONNECT}"
-    rf"{_num(2)}{_GUARD}",
-    rf"{_num(1)}\s*-\s*{_num(2, meridiem_required=True)}",
-    r"(?<![\d.:/])(?P<h1>[01]?\d|2[0-3]):(?P<m1>[0-5]\d)\s*-\s*(?P<h2>[01]?\d|2[0-3]):(?P<m2>[0-5]\d)",
-)
-# (cues, bound): "not before 10" is a lower bound, so the negated cues are read first.
-_CLOCK_BOUNDS = (
-    (r"not before|no earlier than|nicht vor|pas avant|no antes de(?: las?)?", "lower"),
-    (r"not after|no later than|nicht nach|pas apres|no despues de(?: las?)?", "upper"),
-    (
-        r"after|from|starting(?: at| from)?|any ?time after|ab|nach|fruhestens(?: um| ab)?"
-        r"|apres|a partir de(?: las?)?|despues de(?: las?)?|desde(?: las?)?",
-        "lower",
-    ),
-    (
-        r"before|by|until|till|vor|bis|spatestens(?: um| bis)?|avant|jusqu'a"
-        r"|antes de(?: las?)?|hasta(?: las?)?",
-        "upper",
-    ),
-)
-_CLOCK_AT = (
-    rf"\b(?:at|around|about|um|gegen|vers|a|sobre|hacia)\s+(?:las\s+)?"
-    rf"{_num(1, meridiem_required=True)}",
-    rf"\b(?:a|sobre|hacia)\s+las\s+{_num(1)}{_GUARD}",
-)
-_GREETINGS = (
-    r"\b(?:good (?:morning|afternoon|evening)|guten (?:morgen|tag|abend)|buenos dias"
-    r"|buenas (?:tardes|noches)|bonsoir|bon apres-midi|have a (?:good|great|nice) \w+"
-    r"|(?:schones|schoenes) wochenende|bon week-end|buen fin de semana)\b"
-)
 _LATE = time(23, 59)
 
 
@@ -177,7 +110,7 @@ def _month(name: str) -> int:
 
 
 def _read_dates(reading: _Reading) -> None:
-    for pattern in _DATE_PATTERNS:
+    for pattern in words.DATE_PATTERNS:
         for match in list(re.finditer(pattern, reading.text)):
             parts = match.groupdict()
             month = _month(parts["mon"]) if parts.get("mon") else int(parts["m"])
@@ -185,7 +118,7 @@ def _read_dates(reading: _Reading) -> None:
             reading.take(match)
             if found and not reading.negated(match.start()):
                 reading.dates.append(found)
-    for match in list(re.finditer(_SLASH_DATE, reading.text)):
+    for match in list(re.finditer(words.SLASH_DATE, reading.text)):
         a, b = int(match["a"]), int(match["b"])
         if reading.language in ("de", "fr", "es") or a > 12:
             day, month = a, b
@@ -197,7 +130,7 @@ def _read_dates(reading: _Reading) -> None:
         reading.take(match)
         if found:
             reading.dates.append(found)
-    for pattern in _DAY_OF_MONTH:
+    for pattern in words.DAY_OF_MONTH:
         for match in list(re.finditer(pattern, reading.text)):
             day = int(match["d"])
             start = reading.today.replace(day=1)
@@ -216,17 +149,17 @@ def _clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
     mer = (meridiem or "").replace(".", "")
     if mer in ("am", "pm"):
         mer = mer[0]
-    if mer in _PM and h < 12:
+    if mer in words.PM and h < 12:
         h += 12
-    elif mer in _AM and h == 12:
+    elif mer in words.AM and h == 12:
         h = 0
-    elif mer not in _AM and 1 <= h <= 7:
+    elif mer not in words.AM and 1 <= h <= 7:
         h += 12
     return time(h, m) if h < 24 else None
 
 
 def _read_clock(reading: _Reading) -> None:
-    for pattern in _CLOCK_RANGES:
+    for pattern in words.CLOCK_RANGES:
         for match in list(re.finditer(pattern, reading.text)):
             mer1, mer2 = match.groupdict().get("mer1"), match.groupdict().get("mer2")
             end = _clock(match["h2"], match["m2"], mer2)
@@ -238,9 +171,9 @@ def _read_clock(reading: _Reading) -> None:
             if start and end and start < end:
                 reading.clock.append((start, end))
                 reading.notes.append(f"{start:%H:%M}-{end:%H:%M}")
-    for cues, bound in _CLOCK_BOUNDS:
+    for cues, bound in words.CLOCK_BOUNDS:
         for match in list(
-            re.finditer(rf"\b(?:{cues})\s+(?:las\s+)?{_num(1)}{_GUARD}", reading.text)
+            re.finditer(rf"\b(?:{cues})\s+(?:las\s+)?{words.number(1)}{words.GUARD}", reading.text)
         ):
             moment = _clock(match["h1"], match["m1"], match["mer1"])
             reading.take(match)
@@ -252,7 +185,7 @@ def _read_clock(reading: _Reading) -> None:
             else:
                 reading.upper = min(moment, reading.upper or moment)
                 reading.notes.append(f"before {moment:%H:%M}")
-    for pattern in _CLOCK_AT:
+    for pattern in words.CLOCK_AT:
         for match in list(re.finditer(pattern, reading.text)):
             moment = _clock(match["h1"], match["m1"], match.groupdict().get("mer1"))
             reading.take(match)
@@ -295,6 +228,8 @@ def _read_relative(reading: _Reading) -> None:
     today = reading.today
     monday = today - timedelta(days=today.weekday())
     next_monday = monday + timedelta(days=7)
+    # On a Saturday or Sunday, "this week" is the one about to start.
+    this_monday = next_monday if today.weekday() >= 5 else today
     for key, pattern in words.RELATIVE_DAYS:
         for match in list(re.finditer(rf"\b(?:{pattern})\b", reading.text)):
             negated = reading.negated(match.start())
@@ -307,7 +242,8 @@ def _read_relative(reading: _Reading) -> None:
             if negated:
                 # "not this week": from next Monday; "not today": from tomorrow.
                 if key in ("this week", "end of this week"):
-                    reading.spans.append(("not this week", next_monday, None))
+                    following = this_monday + timedelta(days=7 - this_monday.weekday())
+                    reading.spans.append(("not this week", following, None))
                 elif key == "today":
                     reading.spans.append(("not today", today + timedelta(days=1), None))
                 continue
@@ -316,11 +252,13 @@ def _read_relative(reading: _Reading) -> None:
                 reading.dates.append(today + timedelta(days=offset))
                 reading.date_labels[today + timedelta(days=offset)] = key
             elif key == "this week":
-                reading.spans.append((key, today, monday + timedelta(days=6)))
-            elif key == "end of this week":
                 reading.spans.append(
-                    (key, max(today, monday + timedelta(days=3)), monday + timedelta(days=6))
+                    (key, this_monday, this_monday + timedelta(days=6 - this_monday.weekday()))
                 )
+            elif key == "end of this week":
+                week = this_monday - timedelta(days=this_monday.weekday())
+                start = max(this_monday, week + timedelta(days=3))
+                reading.spans.append((key, start, week + timedelta(days=6)))
             elif key == "early next week":
                 reading.spans.append((key, next_monday, next_monday + timedelta(days=2)))
             else:
@@ -336,6 +274,13 @@ def _read_weekdays(reading: _Reading) -> None:
         if day == 0 and reading.language == "fr":
             continue  # "Mon" is "my" in French
         for match in re.finditer(rf"(?<![@.\w])(?:{pattern})\.?(?![\w@])", reading.cased):
+            # "Tue/Thu", "Fri 3pm", "Mon or Tue", not "Wed Corp": a word after it that we did
+            # not read makes it a name.
+            if re.match(
+                r"\s*(?:[a-z]{2,}\b(?<!\bor)(?<!\band)(?<!\boder)(?<!\bund))",
+                reading.text[match.end() :],
+            ):
+                continue
             found.append((match.start(), match.end(), day))
     found.sort()
     previous: tuple[int, int, int, bool] | None = None
@@ -372,7 +317,8 @@ def _windows(reading: _Reading) -> list[tuple[time, time]]:
 def _summary(reading: _Reading, windows: list[tuple[time, time]]) -> str | None:
     pieces: list[str] = []
     weekdays = sorted(set(reading.weekdays) - set(reading.excluded))
-    if weekdays:
+    # "Thursday 10 December": the date names its day already.
+    if weekdays and set(weekdays) != {d.weekday() for d in reading.dates}:
         pieces.append(_either([words.WEEKDAY_NAMES[d] for d in weekdays]))
     if reading.excluded:
         pieces.append(
@@ -417,7 +363,7 @@ def parse_preferences(
         today=now.astimezone(ZoneInfo(zone)).date(),
         language=(language or "")[:2].lower() or None,
     )
-    for match in list(re.finditer(_GREETINGS, reading.text)):
+    for match in list(re.finditer(words.GREETINGS, reading.text)):
         reading.take(match)
     _read_dates(reading)
     _read_clock(reading)

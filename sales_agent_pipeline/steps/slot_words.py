@@ -189,3 +189,73 @@ UNITS = (
     r"|leute|mitarbeiter|jours?|semaines?|mois|ans?|heures?|personnes?|dias?|semanas?"
     r"|mes(?:es)?|anos?|horas?|minutos?|personas?|floor|floors|stock"
 )
+
+# The patterns built from the words above: dates, then clock times.
+MONTH_ALTERNATIVES = "|".join(pattern for _, pattern in MONTHS)
+MONTH = rf"(?P<mon>{MONTH_ALTERNATIVES})\.?"
+DATE_PATTERNS = (
+    # 10 December, 10th December, 10. Dezember, 10 de diciembre (de 2026), 1er décembre
+    rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?{MONTH}(?:\s+(?:de\s+)?(?P<y>20\d\d))?\b",
+    # December 10, Dec 10th, 2026
+    rf"\b{MONTH}\s+(?:the\s+)?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?![:.]\d)(?:,?\s+(?P<y>20\d\d)\b)?",
+    r"\b(?P<y>20\d\d)-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b",
+    r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>(?:20)?\d\d)?(?![\d.])(?!\s*(?:uhr|h)\b)",
+    r"\b(?:am|den|vom|le|el)\s+(?P<d>\d{1,2})\.(?P<m>\d{1,2})\b(?![.:]\d)(?!\s*(?:uhr|h)\b)",
+)
+SLASH_DATE = r"(?<![\d/])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>(?:20)?\d\d))?(?![\d/])"
+DAY_OF_MONTH = (
+    r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)\b"
+    r"(?!\s+(?:floor|time|anniversary|quarter|place|grade|generation|edition|century))",
+    r"\bam\s+(?P<d>\d{1,2})\.(?!\d)",
+    rf"\b(?:le|el)\s+(?P<d>\d{{1,2}})(?:er)?\b(?![.,:/]\d)(?!\s*(?:%|(?:{UNITS})\b))",
+)
+
+MERIDIEM = (
+    r"a\.?m\.?|p\.?m\.?|uhr|h|hrs|o'clock|de la tarde|de la manana|de la noche|du matin"
+    r"|de l'apres-midi|du soir|nachmittags|abends|morgens|vormittags"
+)
+PM = ("p", "de la tarde", "de la noche", "de l'apres-midi", "du soir", "nachmittags", "abends")
+AM = ("a", "de la manana", "du matin", "morgens", "vormittags")
+GUARD = rf"(?!\s*(?:%|(?:{UNITS})\b))"
+
+
+def number(n: int, meridiem_required: bool = False) -> str:
+    """An hour (and minutes) as groups h{n}, m{n}, mer{n}: "15", "3pm", "14h30", "9:30 a.m."."""
+    mer = rf"\s*(?P<mer{n}>{MERIDIEM})(?![a-z])"
+    return rf"(?<![\d.:/])(?P<h{n}>[01]?\d|2[0-3])(?:(?::|\.|h)(?P<m{n}>[0-5]\d))?(?![\d/])" + (
+        mer if meridiem_required else rf"(?:{mer})?"
+    )
+
+
+CONNECT = r"(?:\s*-\s*|\s+(?:and|to|until|till|und|bis|et|a|y|hasta)\s+(?:las\s+)?)"
+CLOCK_RANGES = (
+    rf"\b(?:between|from|zwischen|von|entre|de|desde)\s+(?:las\s+|les\s+)?{number(1)}{CONNECT}"
+    rf"{number(2)}{GUARD}",
+    rf"{number(1)}\s*-\s*{number(2, meridiem_required=True)}",
+    r"(?<![\d.:/])(?P<h1>[01]?\d|2[0-3]):(?P<m1>[0-5]\d)\s*-\s*(?P<h2>[01]?\d|2[0-3]):(?P<m2>[0-5]\d)",
+)
+# (cues, bound): "not before 10" is a lower bound, so the negated cues are read first.
+CLOCK_BOUNDS = (
+    (r"not before|no earlier than|nicht vor|pas avant|no antes de(?: las?)?", "lower"),
+    (r"not after|no later than|nicht nach|pas apres|no despues de(?: las?)?", "upper"),
+    (
+        r"after|from|starting(?: at| from)?|any ?time after|ab|nach|fruhestens(?: um| ab)?"
+        r"|apres|a partir de(?: las?)?|despues de(?: las?)?|desde(?: las?)?",
+        "lower",
+    ),
+    (
+        r"before|by|until|till|vor|bis|spatestens(?: um| bis)?|avant|jusqu'a"
+        r"|antes de(?: las?)?|hasta(?: las?)?",
+        "upper",
+    ),
+)
+CLOCK_AT = (
+    rf"\b(?:at|around|about|um|gegen|vers|a|sobre|hacia)\s+(?:las\s+)?"
+    rf"{number(1, meridiem_required=True)}",
+    rf"\b(?:a|sobre|hacia)\s+las\s+{number(1)}{GUARD}",
+)
+GREETINGS = (
+    r"\b(?:good (?:morning|afternoon|evening)|guten (?:morgen|tag|abend)|buenos dias"
+    r"|buenas (?:tardes|noches)|bonsoir|bon apres-midi|have a (?:good|great|nice) \w+"
+    r"|(?:schones|schoenes) wochenende|bon week-end|buen fin de semana)\b"
+)
