@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from .deps import GoogleSubjectDep, StoreDep, touch
-from .drive_query import check_fields, compile_q, parse_fields, select
+from .drive_query import check_fields, compile_search, parse_fields, relevance, select
 from .errors import GoogleError
 from .google_auth import domain_of
 from .state import DriveFile, Store, iso
@@ -149,7 +149,12 @@ def _attr_key(attr: str) -> Callable[[DriveFile], Any]:
     return lambda f: getattr(f, attr)
 
 
-def _order(files: list[DriveFile], order_by: str | None) -> list[DriveFile]:
+def _order(files: list[DriveFile], order_by: str | None, full_text: list[str]) -> list[DriveFile]:
+    if full_text:
+        # Drive answers a full-text query best match first (the rule: drive_query's docstring).
+        files.sort(key=lambda f: f.id)
+        files.sort(key=lambda f: f.modified_time, reverse=True)
+        return sorted(files, key=lambda f: relevance(f, full_text), reverse=True)
     if not order_by:
         return sorted(files, key=lambda f: f.name.lower())
     for clause in reversed([c.strip() for c in order_by.split(",") if c.strip()]):
@@ -208,7 +213,16 @@ def list_files(
         )
     tree = parse_fields(fields or DEFAULT_FIELDS)
     check_fields(tree, LIST_FIELDS, {"files": FILE_FIELDS})
-    predicate = compile_q(q, viewer)
+    predicate, full_text = compile_search(q, viewer)
+    if full_text and order_by:
+        # What Drive answers (a 403, not a 400) when a full-text query asks for a sort.
+        raise GoogleError(
+            403,
+            "Sorting is not supported for queries with fullText terms. "
+            "Results are always in descending relevance order.",
+            "forbidden",
+            location="orderBy",
+        )
     with store.locked():
         if drive_id and drive_id not in store.shared_drives:
             raise GoogleError(
@@ -224,7 +238,7 @@ def list_files(
             )
             and visible(store, f, viewer)
         ]
-        hits = _order([f for f in candidates if predicate(f)], order_by)
+        hits = _order([f for f in candidates if predicate(f)], order_by, full_text)
     try:
         start = int(base64.urlsafe_b64decode((page_token or "MA==").encode()).decode())
     except ValueError as exc:

@@ -1,4 +1,16 @@
-"""Drive v3 search (`q`) and partial-response (`fields`) parsing."""
+"""Drive v3 search (`q`) and partial-response (`fields`) parsing.
+
+Matching follows Drive's documented rules for `contains`: `name contains` matches word
+prefixes ('Hello' finds "HelloWorld", 'World' does not), every word of the value must
+prefix a word of the name; `fullText contains` matches whole alphanumeric words of the
+file's indexed text (its name, description and content), every word of the value, and a
+value in double quotes matches only that exact run of words. All matching ignores case.
+
+Relevance (the order of a `fullText` query that has no `orderBy`; Drive does not publish
+its ranking, so this is ours): each `fullText` value scores, per field it matches in,
+3 for the name, 2 for the description, and 1 per occurrence in the content (at most 3);
+a quoted phrase scores double. Ties go to the most recently modified file, then the id.
+"""
 
 from __future__ import annotations
 
@@ -44,10 +56,67 @@ def _string(token: str) -> str:
     return re.sub(r"\\(.)", r"\1", token[1:-1])
 
 
-def _words_start_with(text: str, prefix: str) -> bool:
+def words(text: str | None) -> list[str]:
+    """Drive's tokens: runs of letters and digits, lower-cased (so "Hello_world" is two)."""
+    return re.findall(r"[^\W_]+", (text or "").lower())
+
+
+def _words_start_with(text: str, value: str) -> bool:
     # Drive's `name contains` matches word prefixes, not arbitrary substrings.
-    text, prefix = text.lower(), prefix.lower()
-    return text.startswith(prefix) or any(w.startswith(prefix) for w in re.split(r"[\W_]+", text))
+    wanted = words(value)
+    if not wanted:
+        return text.lower().startswith(value.lower())
+    have = words(text)
+    return all(any(w.startswith(p) for w in have) for p in wanted)
+
+
+def _phrase(value: str) -> tuple[list[str], bool]:
+    """The value's words, and whether it is a double-quoted exact phrase."""
+    stripped = value.strip()
+    quoted = len(stripped) > 1 and stripped.startswith('"') and stripped.endswith('"')
+    return words(stripped[1:-1] if quoted else stripped), quoted
+
+
+def _count(field: list[str], wanted: list[str], quoted: bool) -> int:
+    """How often the value occurs in one field's words (a phrase: as a contiguous run)."""
+    if not wanted:
+        return 0
+    if quoted:
+        size = len(wanted)
+        return sum(field[i : i + size] == wanted for i in range(len(field) - size + 1))
+    if not all(w in field for w in wanted):
+        return 0
+    return min(field.count(w) for w in wanted)
+
+
+def _fields(file: DriveFile) -> list[list[str]]:
+    return [words(file.name), words(file.description), words(file.content)]
+
+
+def full_text_matches(file: DriveFile, value: str) -> bool:
+    """`fullText contains value`: whole words anywhere in the indexed text; a quoted
+    phrase within one field."""
+    wanted, quoted = _phrase(value)
+    if not wanted:
+        return False
+    fields = _fields(file)
+    if quoted:
+        return any(_count(field, wanted, True) for field in fields)
+    indexed = {w for field in fields for w in field}
+    return all(w in indexed for w in wanted)
+
+
+def relevance(file: DriveFile, values: list[str]) -> float:
+    """The sandbox's relevance of a file to a query's `fullText` values (module docstring)."""
+    score = 0.0
+    name, description, content = _fields(file)
+    for value in values:
+        wanted, quoted = _phrase(value)
+        hits = 3.0 * bool(_count(name, wanted, quoted))
+        hits += 2.0 * bool(_count(description, wanted, quoted))
+        hits += float(min(_count(content, wanted, quoted), 3))
+        score += hits * (2.0 if quoted else 1.0)
+    return score
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
@@ -69,6 +138,8 @@ class _Parser:
         self.tokens = tokens
         self.pos = 0
         self.viewer = viewer
+        # The `fullText` values, for the relevance order.
+        self.full_text: list[str] = []
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -132,8 +203,8 @@ class _Parser:
             if field == "name":
                 return lambda f: _words_start_with(f.name, text)
             if field == "fullText":
-                needle = text.lower()
-                return lambda f: needle in f"{f.name} {f.description or ''} {f.content}".lower()
+                self.full_text.append(text)
+                return lambda f: full_text_matches(f, text)
             if field == "mimeType":
                 return lambda f: text in f.mime_type
             raise _invalid_q()
@@ -175,15 +246,21 @@ class _Parser:
         raise _invalid_q()
 
 
-def compile_q(query: str | None, viewer: str | None = None) -> FilePredicate:
-    """Compile a Drive `q` string into a predicate over files, as `viewer` asks it."""
+def compile_search(query: str | None, viewer: str | None = None) -> tuple[FilePredicate, list[str]]:
+    """Compile a Drive `q` string into a predicate over files, as `viewer` asks it, and
+    the values of its `fullText` terms (none: the query has no full-text part)."""
     if not query or not query.strip():
-        return lambda f: True
+        return (lambda f: True), []
     parser = _Parser(_tokens(query), viewer)
     predicate = parser.disjunction()
     if parser.peek() is not None:
         raise _invalid_q()
-    return predicate
+    return predicate, parser.full_text
+
+
+def compile_q(query: str | None, viewer: str | None = None) -> FilePredicate:
+    """Compile a Drive `q` string into a predicate over files, as `viewer` asks it."""
+    return compile_search(query, viewer)[0]
 
 
 def parse_fields(spec: str) -> FieldTree:
