@@ -21,6 +21,7 @@ from sales_agent_api.schemas.settings import (
 from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import tenant_settings
+from sales_agent_pipeline.domain.drafting import WriterSettings
 from sales_agent_pipeline.domain.workflow import VoiceProfile
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.usecases.operator_settings import (
@@ -52,7 +53,13 @@ def _view(
     return TenantSettingsView(
         portal_id=tenant.portal_id,
         name=tenant.name,
-        **{**values, "voice_profile": VoiceProfile.model_validate(values["voice_profile"] or {})},
+        **{
+            **values,
+            "voice_profile": VoiceProfile.model_validate(values["voice_profile"] or {}),
+            "draft_writer": WriterSettings.model_validate(values["draft_writer"] or {}),
+        },
+        global_draft_writer=settings.draft_writer,
+        global_llm_model=settings.llm_model,
         global_mode=settings.workflow_mode,
         global_kill_switch=_global_kill_switch(request, settings),
         disabled=tenant.disabled_at is not None,

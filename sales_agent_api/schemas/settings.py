@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sales_agent_api.schemas.credentials import Reauthorisation
+from sales_agent_pipeline.domain.drafting import WriterKind, WriterSettings
 from sales_agent_pipeline.domain.enums import HubSpotAuth, WorkflowMode
 from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
 from sales_agent_pipeline.domain.workflow import VoiceProfile
@@ -41,6 +42,14 @@ class TenantSettingsView(BaseModel):
     daily_send_cap: int
     throttle_window_seconds: int
     voice_profile: VoiceProfile
+    draft_writer: WriterSettings = Field(
+        description="who writes the drafts: writer (template, openai, anthropic; null: "
+        "DRAFT_WRITER), model (null: LLM_MODEL), temperature, language policy (lead: the "
+        "lead's language when supported; fixed: default_language), style guide, up to 3 "
+        "example emails, daily token budget (null: LLM_DAILY_TOKEN_BUDGET)"
+    )
+    global_draft_writer: WriterKind = Field(description="DRAFT_WRITER (read-only here)")
+    global_llm_model: str | None = Field(description="LLM_MODEL (read-only here)")
     global_mode: WorkflowMode = Field(description="WORKFLOW_MODE (read-only here)")
     global_kill_switch: bool = Field(
         description="the global send kill switch: `sales-agent send kill-switch`, the "
@@ -80,6 +89,7 @@ class SettingsUpdate(BaseModel):
     daily_send_cap: Annotated[int, Field(ge=0, le=MAX_DAILY_CAP)] | None = None
     throttle_window_seconds: Annotated[int, Field(ge=0, le=MAX_THROTTLE_SECONDS)] | None = None
     voice_profile: VoiceProfileInput | None = None
+    draft_writer: WriterSettings | None = None
 
     @field_validator(
         "kill_switch",
@@ -88,6 +98,7 @@ class SettingsUpdate(BaseModel):
         "daily_send_cap",
         "throttle_window_seconds",
         "voice_profile",
+        "draft_writer",
     )
     @classmethod
     def _not_null(cls, value: object) -> object:
@@ -103,7 +114,7 @@ class SettingsUpdate(BaseModel):
             value = getattr(self, name)
             if name == "mode":
                 given[name] = value.value if value is not None else None
-            elif name == "voice_profile":
+            elif name in ("voice_profile", "draft_writer"):
                 given[name] = value.model_dump(mode="json")
             elif name in ("allowed_form_ids", "drive_folder_ids"):
                 # Order kept, repeats dropped: the stored list is what the webhook checks.

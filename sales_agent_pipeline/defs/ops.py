@@ -34,6 +34,7 @@ from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.db.repositories.lead_records import PostgresLeadRecords
 from sales_agent_pipeline.db.repositories.sends import PostgresSendGate
 from sales_agent_pipeline.db.repositories.trail import PostgresTrail
+from sales_agent_pipeline.db.repositories.usage import PostgresTokenBudget
 from sales_agent_pipeline.defs.dagster_internals import pool_storage_connections, tag_run
 from sales_agent_pipeline.defs.resources import DatabaseResource
 from sales_agent_pipeline.defs.views import (
@@ -53,7 +54,7 @@ from sales_agent_pipeline.workflow.step import Step
 
 # The run's resources every step op may use; the vendors' by the port they serve.
 VENDOR_RESOURCES = {"crm": "hubspot", "mail": "gmail", "drive": "drive", "calendar": "calendar"}
-RESOURCE_KEYS = {"database", "settings", *VENDOR_RESOURCES.values()}
+RESOURCE_KEYS = {"database", "settings", "writers", *VENDOR_RESOURCES.values()}
 
 
 def _now() -> datetime:
@@ -93,6 +94,8 @@ def services_for(context: OpExecutionContext) -> Services:
         ),
         now=_now,
         log=context.log,
+        writer=resources.writers.for_kind,
+        tokens=PostgresTokenBudget(sessions),
     )
 
 

@@ -18,8 +18,10 @@ from sales_agent_pipeline.connectors.factory import build_calendar, build_drive
 from sales_agent_pipeline.db.quota import Lane
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource, run_lane
 from sales_agent_pipeline.defs.tenants import TenantsResource
+from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
-from sales_agent_pipeline.usecases.vendors import tenant_crm, tenant_mail
+from sales_agent_pipeline.ports.writer import DraftWriter
+from sales_agent_pipeline.usecases.vendors import model_writer, tenant_crm, tenant_mail
 
 T = TypeVar("T")
 
@@ -152,3 +154,32 @@ class DriveResource(ConfigurableResource):
                 meter=self.tenants.meter(tenant_id),
             ),
         )
+
+
+class WritersResource(ConfigurableResource):
+    """Step 10's model writers (OpenAI-compatible, Anthropic), one per kind per run, each
+    holding its SDK client; their requests per minute are shared by every run process."""
+
+    settings: SettingsResource
+    database: DatabaseResource
+
+    _writers: dict[WriterKind, DraftWriter] = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _lane: Lane = PrivateAttr(default="live")
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Nothing is built until a draft asks for a model."""
+        self._writers = {}
+        self._lock = threading.Lock()
+        self._lane = run_lane(context)
+
+    def for_kind(self, kind: WriterKind) -> DraftWriter:
+        """The writer of that kind (ConfigurationError when it cannot be built)."""
+        with self._lock:
+            found = self._writers.get(kind)
+            if found is None:
+                found = model_writer(
+                    self.database.engine, self.settings.get(), kind, lane=self._lane
+                )
+                self._writers[kind] = found
+            return found

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sales_agent_pipeline.domain.drafting import DraftProvenance, WriterSettings
 from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowMode
 from sales_agent_pipeline.domain.models import Company, Contact, DriveFile, Owner
 from sales_agent_pipeline.domain.schedule import MeetingSlot
@@ -103,6 +104,8 @@ class DraftContent(_Frozen):
     html_body: str
     reply_to_thread_id: str | None = None
     asset_links: tuple[str, ...] = ()
+    # Who wrote it, with what, at what cost (None for drafts from before issue 17).
+    provenance: DraftProvenance | None = None
 
 
 class PastLead(_Frozen):
@@ -151,6 +154,7 @@ class TenantSettings(_Frozen):
     throttle_window_seconds: int = 86400
     timezone: str = "UTC"
     voice: VoiceProfile = Field(default_factory=VoiceProfile)
+    writer: WriterSettings = Field(default_factory=WriterSettings)
     sender_email: str | None = None
     default_owner_id: str | None = None
     holiday_country: str | None = None

@@ -5,6 +5,7 @@ implement it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Protocol
 
 from sales_agent_pipeline.domain.drafting import (
@@ -37,6 +38,6 @@ class TokenBudget(Protocol):
         """Input and output tokens the tenant's drafts used today (UTC)."""
         ...
 
-    def record(self, tenant_id: uuid.UUID, input_tokens: int, output_tokens: int) -> None:
-        """Add one draft's tokens to the tenant's usage."""
+    def record(self, tenant_id: uuid.UUID, counts: Mapping[str, int]) -> None:
+        """Add one draft's counters to the tenant's usage ("llm_tokens.input", ...)."""
         ...

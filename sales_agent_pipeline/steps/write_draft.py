@@ -1,109 +1,125 @@
-"""Step 10: the follow-up email in the tenant's voice, rendered from Jinja2 templates."""
+"""Step 10: the follow-up email. A writer (the template writer, or a language model behind
+the DraftWriter port) writes the text from a brief; its answer is checked; our code
+assembles the email. Any failure of a model writer (an outage, a timeout, a refusal, a
+malformed or rejected answer, the tenant's daily token budget) falls back to the template
+writer, and the provenance says which wrote it and why."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+import time
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from collections.abc import Callable
 
-from sales_agent_pipeline.domain.lead import Lead
-from sales_agent_pipeline.domain.workflow import (
-    DraftContent,
-    NextStep,
-    ThreadContext,
-    Tone,
-    VoiceProfile,
+from sales_agent_pipeline.domain.drafting import (
+    PROMPT_VERSION,
+    DraftBrief,
+    DraftProvenance,
+    WriterKind,
+    WriterSettings,
+    WrittenDraft,
 )
+from sales_agent_pipeline.domain.errors import PipelineError
+from sales_agent_pipeline.domain.workflow import DraftContent
+from sales_agent_pipeline.ports.writer import DraftWriter
+from sales_agent_pipeline.steps.draft_assembly import assemble, without_dashes
+from sales_agent_pipeline.steps.draft_brief import DraftInputs, build_brief
+from sales_agent_pipeline.steps.draft_checks import answer_problems
+from sales_agent_pipeline.steps.draft_template import TemplateWriter
 
-# Phrases per tone; the templates only arrange them.
-PHRASES: dict[Tone, dict[str, str]] = {
-    Tone.FRIENDLY: {
-        "opener": "Great to hear from you, and thanks for reaching out to {company}.",
-        "asset_intro": "Here is something I think you will find useful",
-        "slots_intro": "Would one of these times work for a quick 30-minute call?",
-        "slots_outro": "If none suits, just reply with a time that does.",
-        "ask_for_time": "When would suit you for a short call this week or next?",
-    },
-    Tone.FORMAL: {
-        "opener": "Thank you for contacting {company}.",
-        "asset_intro": "Please find a relevant document below",
-        "slots_intro": "I would be glad to arrange a 30-minute call at one of the following times:",
-        "slots_outro": "Should none be convenient, please propose an alternative.",
-        "ask_for_time": "Please let me know a convenient time for a short call.",
-    },
-    Tone.DIRECT: {
-        "opener": "Thanks for getting in touch with {company}.",
-        "asset_intro": "Relevant reading",
-        "slots_intro": "Pick a 30-minute slot:",
-        "slots_outro": "Or reply with another time.",
-        "ask_for_time": "What time works for a 30-minute call?",
-    },
-}
+__all__ = ["DraftInputs", "without_dashes", "write_draft"]
 
-_ENV = Environment(
-    loader=PackageLoader("sales_agent_pipeline.steps", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
+_REASON_CHARS = 300
+TEMPLATE = TemplateWriter()
 
 
-def without_dashes(text: str) -> str:
-    """No em- or en-dashes: a spaced dash becomes a comma, a bare one a hyphen."""
-    text = re.sub(r"\s*[\u2014\u2013]\s+", ", ", text)
-    return re.sub(r"[\u2014\u2013]", "-", text)
+class UnavailableWriter:
+    """A model writer that could not be built (no API key, say): every draft it is asked
+    for raises why, so the template writer writes it and the audit says so."""
+
+    def __init__(self, kind: WriterKind, error: PipelineError) -> None:
+        self.kind = kind
+        self._error = error
+
+    def write(self, brief: DraftBrief, settings: WriterSettings, model: str) -> WrittenDraft:
+        """Raise the reason the writer is unavailable."""
+        raise self._error
 
 
-def quoted(text: str | None) -> str | None:
-    """The prospect's last message as one line to quote, without its salutation."""
-    if not text:
-        return None
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].endswith(",") and len(lines[0].split()) <= 3:
-        lines = lines[1:]  # "Alex," or "Hi Alex,"
-    return " ".join(" ".join(lines).split()) or None
+def writer_or_unavailable(
+    build: Callable[[WriterKind], DraftWriter], kind: WriterKind
+) -> DraftWriter:
+    """The writer of that kind, or one that says why there is none."""
+    try:
+        return build(kind)
+    except PipelineError as error:
+        return UnavailableWriter(kind, error)
 
 
-def _subject(lead: Lead, context: ThreadContext, voice: VoiceProfile) -> str:
-    if context.thread_id and context.subject:
-        subject = context.subject
-        return subject if subject.lower().startswith("re:") else f"Re: {subject}"
-    if lead.company:
-        return f"{lead.company} and {voice.company_name}: next steps"
-    return f"Following up on your request to {voice.company_name}"
+def usage_counts(provenance: DraftProvenance) -> dict[str, int]:
+    """The tenant_usage counters of one draft: tokens, and the writer that wrote it."""
+    counts = {
+        "llm_tokens.input": provenance.input_tokens,
+        "llm_tokens.output": provenance.output_tokens,
+        "llm_tokens.cached": provenance.cached_input_tokens,
+        f"drafts_written.{provenance.writer.value}": 1,
+    }
+    if provenance.fallback_reason:
+        counts["drafts_written.fallback"] = 1
+    return counts
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:_REASON_CHARS]
 
 
 def write_draft(
-    lead: Lead, context: ThreadContext, plan: NextStep, voice: VoiceProfile
+    inputs: DraftInputs,
+    writer: DraftWriter,
+    settings: WriterSettings,
+    *,
+    model: str | None = None,
+    budget_left: int | None = None,
 ) -> DraftContent:
-    """Subject, plain text and HTML; deterministic for the same input."""
-    phrases = {
-        key: value.format(company=voice.company_name) for key, value in PHRASES[voice.tone].items()
-    }
-    values: dict[str, Any] = {
-        "greeting": voice.greeting.format(first_name=lead.first_name or "there"),
-        "action": plan.action.value,
-        "last_message": quoted(context.last_message_text),
-        "interest": lead.interest,
-        "asset": plan.asset,
-        "slots": list(plan.slots),
-        "sign_off": voice.sign_off,
-        "sender_name": voice.sender_name,
-        "sender_title": voice.sender_title,
-        "signature": voice.signature,
-        **phrases,
-    }
-    text = _ENV.get_template("draft.txt.j2").render(values)
-    html = _ENV.get_template("draft.html.j2").render(values)
-    # Optional paragraphs leave blank runs behind; one blank line separates paragraphs.
-    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-    html = re.sub(r"\n{2,}", "\n", html).strip() + "\n"
-    return DraftContent(
-        to=lead.email,
-        subject=without_dashes(_subject(lead, context, voice)),
-        text_body=without_dashes(text),
-        html_body=without_dashes(html),
-        reply_to_thread_id=context.thread_id,
-        asset_links=tuple(asset.web_link for asset in [plan.asset] if asset and asset.web_link),
+    """The draft, written by `writer` with `model` or, when it cannot, by the template
+    writer; its provenance records both, the tokens and the latency."""
+    brief = build_brief(inputs, settings)
+    requested = writer.kind
+    written: WrittenDraft | None = None
+    fallback: str | None = None
+    usage = None
+    latency_ms: int | None = None
+    if requested is not WriterKind.TEMPLATE:
+        started = time.perf_counter()
+        if not model:
+            fallback = "no model configured (LLM_MODEL, or the tenant's writer model)"
+        elif budget_left is not None and budget_left <= 0:
+            fallback = "the tenant's daily token budget is spent"
+        else:
+            try:
+                written = writer.write(brief, settings, model)
+            except Exception as error:  # a model never fails a lead
+                fallback = _reason(error)
+            else:
+                usage = written.usage
+                problems = answer_problems(written.answer, brief)
+                if problems:
+                    fallback = "answer rejected: " + "; ".join(problems)[:_REASON_CHARS]
+                    written = None
+        latency_ms = usage.latency_ms if usage else int((time.perf_counter() - started) * 1000)
+    if written is None:
+        written = TEMPLATE.write(brief, settings)
+    content = assemble(inputs, brief, written.answer, settings)
+    provenance = DraftProvenance(
+        writer=WriterKind.TEMPLATE if fallback or requested is WriterKind.TEMPLATE else requested,
+        requested=requested,
+        model=(usage.model if usage else model) if requested is not WriterKind.TEMPLATE else None,
+        prompt_version=PROMPT_VERSION if requested is not WriterKind.TEMPLATE else None,
+        language=brief.language,
+        input_tokens=usage.input_tokens if usage else 0,
+        output_tokens=usage.output_tokens if usage else 0,
+        cached_input_tokens=usage.cached_input_tokens if usage else 0,
+        latency_ms=latency_ms,
+        fallback_reason=fallback,
     )
+    return content.model_copy(update={"provenance": provenance})

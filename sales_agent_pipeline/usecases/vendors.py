@@ -17,16 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from sales_agent_pipeline.connectors.factory import (
     build_crm,
     build_mail,
+    build_writer,
     gmail_quota_key,
     hubspot_quota_key,
     hubspot_requests_per_10s,
     hubspot_token,
+    llm_quota_key,
 )
 from sales_agent_pipeline.connectors.hubspot_oauth import refresh_grant
 from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.db.quota import Lane, PostgresQuota
 from sales_agent_pipeline.db.repositories.hubspot_grants import GrantTokens
 from sales_agent_pipeline.domain.credentials import TenantCredentials
+from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.quotas import (
     HUBSPOT_SEARCH_WINDOW_SECONDS,
@@ -34,6 +37,7 @@ from sales_agent_pipeline.domain.quotas import (
     QUOTA_WINDOW_SECONDS,
 )
 from sales_agent_pipeline.ports.vendors import CRM, Mail
+from sales_agent_pipeline.ports.writer import DraftWriter
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings
 
@@ -79,6 +83,22 @@ def tenant_mail(
         lane=lane,
     )
     return build_mail(settings, credentials, quota=quota, meter=meter)
+
+
+def model_writer(
+    engine: Engine, settings: Settings, kind: WriterKind, *, lane: Lane = "live"
+) -> DraftWriter:
+    """A model writer whose requests per minute (one provider, one key) are one window for
+    every process. ConfigurationError when its API key is missing outside sandbox mode."""
+    quota = shared_quota(
+        engine,
+        settings,
+        key=llm_quota_key(settings, kind),
+        limit=settings.llm_requests_per_minute,
+        window_seconds=60.0,
+        lane=lane,
+    )
+    return build_writer(settings, kind, quota=quota)
 
 
 def tenant_crm(

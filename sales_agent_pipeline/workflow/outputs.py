@@ -8,12 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.models import NewTask
+from sales_agent_pipeline.ports.writer import DraftWriter
 from sales_agent_pipeline.steps.create_gmail_draft import create_gmail_draft as draft_or_send
 from sales_agent_pipeline.steps.create_hubspot_task import build_task, create_hubspot_task, task_due
 from sales_agent_pipeline.steps.record_audit import label_thread
-from sales_agent_pipeline.steps.write_draft import write_draft
+from sales_agent_pipeline.steps.write_draft import (
+    TEMPLATE,
+    DraftInputs,
+    usage_counts,
+    write_draft,
+    writer_or_unavailable,
+)
 from sales_agent_pipeline.workflow.batched import create_tasks, per_tenant
 from sales_agent_pipeline.workflow.research import business_calendar, owner_timezone
 from sales_agent_pipeline.workflow.services import Services
@@ -21,13 +29,48 @@ from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
 
 def draft(services: Services, state: LeadState, _: None) -> dict[str, Any]:
-    """Step 10: the email in the tenant's voice; stored before Gmail sees it."""
+    """Step 10: the email, written by the tenant's writer (or the template writer in its
+    stead); stored with its provenance before Gmail sees it."""
     assert state.lead is not None
     assert state.context is not None
     assert state.plan is not None
-    content = write_draft(state.lead, state.context, state.plan, state.item.tenant.voice)
-    chosen = [state.plan.asset] if state.plan.asset else []
-    services.records.save_draft(state.workflow_id, content, chosen)
+    tenant = state.item.tenant
+    settings = services.settings
+    chosen = tenant.writer
+    kind = chosen.writer or settings.draft_writer
+    budget_left: int | None = None
+    writer: DraftWriter = TEMPLATE
+    if kind is not WriterKind.TEMPLATE:
+        writer = writer_or_unavailable(services.writer, kind)
+        budget = chosen.daily_token_budget
+        if budget is None:
+            budget = settings.llm_daily_token_budget
+        budget_left = budget - services.tokens.spent_today(tenant.tenant_id)
+    contact = state.contact
+    content = write_draft(
+        DraftInputs(
+            lead=state.lead,
+            context=state.context,
+            plan=state.plan,
+            voice=tenant.voice,
+            assets=state.assets,
+            patterns=state.patterns,
+            company=state.company.company if state.company else None,
+            owner=contact.owner if contact else None,
+            preferences=state.preferences,
+            language_hint=contact.contact.properties.get("hs_language") if contact else None,
+        ),
+        writer,
+        chosen,
+        model=chosen.model or settings.llm_model,
+        budget_left=budget_left,
+    )
+    if kind is not WriterKind.TEMPLATE and content.provenance is not None:
+        services.tokens.record(tenant.tenant_id, usage_counts(content.provenance))
+    candidates = [state.plan.asset, *(state.assets.ranked if state.assets else ())]
+    links = set(content.asset_links)
+    sent_assets = {f.id: f for f in candidates if f is not None and f.web_link in links}
+    services.records.save_draft(state.workflow_id, content, list(sent_assets.values()))
     return {"draft": content}
 
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.ports.effects import EffectStore
 from sales_agent_pipeline.ports.history import LeadHistory
 from sales_agent_pipeline.ports.records import LeadRecords
 from sales_agent_pipeline.ports.sends import SendGate
 from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
+from sales_agent_pipeline.ports.writer import DraftWriter, TokenBudget
 from sales_agent_pipeline.settings import Settings
 
 
@@ -45,3 +47,7 @@ class Services:
     history: Callable[[uuid.UUID, uuid.UUID], LeadHistory]
     now: Callable[[], datetime]
     log: Log
+    # Step 10's model writers (built once per process per kind; raises ConfigurationError
+    # when one cannot be, e.g. no API key) and the tenants' daily model tokens.
+    writer: Callable[[WriterKind], DraftWriter]
+    tokens: TokenBudget

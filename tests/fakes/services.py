@@ -20,6 +20,7 @@ from tests.fakes.history import FakeLeadHistory
 from tests.fakes.mail import FakeMail
 from tests.fakes.sends import FakeSendGate
 from tests.fakes.trail import FakeLeadRecords
+from tests.fakes.writer import FakeModelWriter, FakeTokenBudget
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # a Tuesday morning
 
@@ -44,6 +45,8 @@ class FakeWorld:
     history: FakeLeadHistory = field(default_factory=FakeLeadHistory)
     records: FakeLeadRecords = field(default_factory=FakeLeadRecords)
     sends: FakeSendGate = field(default_factory=FakeSendGate)
+    writer: FakeModelWriter = field(default_factory=FakeModelWriter)
+    tokens: FakeTokenBudget = field(default_factory=FakeTokenBudget)
 
     def services(self, settings: Settings | None = None, now: datetime = NOW) -> Services:
         """The ports a step sees, all answered by this world's fakes."""
@@ -59,6 +62,8 @@ class FakeWorld:
             history=lambda _tenant, _workflow: self.history,
             now=lambda: now,
             log=logging.getLogger("tests.workflow"),
+            writer=lambda _kind: self.writer,
+            tokens=self.tokens,
         )
 
     def batch(self, *payloads: dict[str, Any]) -> LeadBatch:

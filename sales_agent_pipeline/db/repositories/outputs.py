@@ -20,6 +20,24 @@ def get_draft(session: Session, workflow_id: uuid.UUID) -> DraftEmail | None:
     return session.scalar(select(DraftEmail).where(DraftEmail.workflow_id == workflow_id))
 
 
+def _provenance(content: DraftContent) -> dict[str, object]:
+    """Who wrote the draft, with what, at what cost (the draft_emails columns)."""
+    made = content.provenance
+    if made is None:
+        return {}
+    return {
+        "writer": made.writer.value,
+        "model": made.model,
+        "prompt_version": made.prompt_version,
+        "language": made.language,
+        "input_tokens": made.input_tokens,
+        "output_tokens": made.output_tokens,
+        "cached_input_tokens": made.cached_input_tokens,
+        "latency_ms": made.latency_ms,
+        "fallback_reason": made.fallback_reason,
+    }
+
+
 def save_draft_content(
     session: Session, workflow_id: uuid.UUID, content: DraftContent, assets: list[DriveFile]
 ) -> None:
@@ -31,6 +49,7 @@ def save_draft_content(
         "body_html": content.html_body,
         "assets": [asset.model_dump(mode="json") for asset in assets],
         "assets_included": len(assets),
+        **_provenance(content),
     }
     statement = insert(DraftEmail).values(workflow_id=workflow_id, **values)
     session.execute(

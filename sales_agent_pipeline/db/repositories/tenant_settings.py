@@ -19,6 +19,7 @@ COLUMNS = {
     "daily_send_cap": "daily_send_cap",
     "throttle_window_seconds": "throttle_window_seconds",
     "voice_profile": "voice_profile",
+    "draft_writer": "writer_settings",
 }
 
 

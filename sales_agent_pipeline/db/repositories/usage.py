@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Date, and_, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import (
@@ -25,6 +25,11 @@ from sales_agent_pipeline.db.models import (
 # Counter names: "<what>.<vendor>", e.g. vendor_calls.hubspot, quota_units.gmail.
 VENDOR_CALLS = "vendor_calls"
 QUOTA_UNITS = "quota_units"
+# The draft writer's: model tokens ("llm_tokens.input", ".output", ".cached") and drafts
+# by the writer that wrote them ("drafts_written.openai", "drafts_written.template"),
+# with the model drafts the template writer took over ("drafts_written.fallback").
+LLM_TOKENS = "llm_tokens"
+DRAFTS_WRITTEN = "drafts_written"
 
 
 def add_usage(
@@ -59,7 +64,9 @@ class UsageDay:
     workflows: the workflows created that day, by their status now (so they add up to the
     workflows started that day); drafts: Gmail drafts created; sends: emails sent that day
     (directly or by approval); tasks: HubSpot tasks created; vendor_calls and quota_units:
-    the runs' counters (`vendor_calls.hubspot` -> vendor_calls["hubspot"]).
+    the runs' counters (`vendor_calls.hubspot` -> vendor_calls["hubspot"]); llm_tokens:
+    the draft writer's model tokens (input, output, cached input); drafts_written: drafts
+    by the writer that wrote them, and the model drafts the template took over (fallback).
     """
 
     day: date
@@ -70,6 +77,8 @@ class UsageDay:
     tasks: int = 0
     vendor_calls: dict[str, int] = field(default_factory=dict)
     quota_units: dict[str, int] = field(default_factory=dict)
+    llm_tokens: dict[str, int] = field(default_factory=dict)
+    drafts_written: dict[str, int] = field(default_factory=dict)
 
 
 def _utc_day(column: Any) -> Any:
@@ -120,7 +129,40 @@ def usage_report(session: Session, tenant_id: uuid.UUID, first: date, last: date
             days[day].vendor_calls[vendor] = int(value)
         elif kind == QUOTA_UNITS:
             days[day].quota_units[vendor] = int(value)
+        elif kind == LLM_TOKENS:
+            days[day].llm_tokens[vendor] = int(value)
+        elif kind == DRAFTS_WRITTEN:
+            days[day].drafts_written[vendor] = int(value)
     return list(days.values())
+
+
+def tokens_on(session: Session, tenant_id: uuid.UUID, day: date) -> int:
+    """The model tokens (input and output) the tenant's drafts used on a day."""
+    value = session.scalar(
+        select(func.coalesce(func.sum(TenantUsage.value), 0)).where(
+            TenantUsage.tenant_id == tenant_id,
+            TenantUsage.day == day,
+            TenantUsage.metric.in_((f"{LLM_TOKENS}.input", f"{LLM_TOKENS}.output")),
+        )
+    )
+    return int(value or 0)
+
+
+class PostgresTokenBudget:
+    """The TokenBudget port on tenant_usage: today's tokens, and each draft's added."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def spent_today(self, tenant_id: uuid.UUID) -> int:
+        """Input and output tokens the tenant's drafts used today (UTC)."""
+        with self._sessions() as session:
+            return tokens_on(session, tenant_id, utcnow().date())
+
+    def record(self, tenant_id: uuid.UUID, counts: Mapping[str, int]) -> None:
+        """Add one draft's counters (tokens, the writer that wrote it)."""
+        with self._sessions.begin() as session:
+            add_usage(session, tenant_id, counts)
 
 
 def _count_outputs(

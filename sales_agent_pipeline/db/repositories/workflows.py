@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import FormSubmission, Tenant, Workflow
+from sales_agent_pipeline.domain.drafting import WriterSettings
 from sales_agent_pipeline.domain.enums import (
     ErrorClass,
     SubmissionSource,
@@ -158,6 +159,7 @@ def _tenant_settings(tenant: Tenant) -> TenantSettings:
         throttle_window_seconds=tenant.throttle_window_seconds,
         timezone=tenant.timezone,
         voice=VoiceProfile.model_validate(tenant.voice_profile or {}),
+        writer=WriterSettings.model_validate(tenant.writer_settings or {}),
         sender_email=tenant.sender_email,
         default_owner_id=tenant.default_owner_id,
         holiday_country=tenant.holiday_country,

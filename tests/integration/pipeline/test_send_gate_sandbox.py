@@ -41,6 +41,7 @@ from sales_agent_pipeline.workflow.outputs import mail as step_11
 from sales_agent_pipeline.workflow.services import Services
 from sales_agent_pipeline.workflow.state import LeadState
 from tests.conftest import accept_lead
+from tests.fakes.writer import FakeTokenBudget
 from tests.sandbox.conftest import Admin, admin, admin_client, sandbox_url  # noqa: F401
 
 SETTINGS = Settings(_env_file=None)
@@ -93,6 +94,8 @@ def services(sessions: sessionmaker[Session], gmail: GmailMail) -> Services:
         history=fail,
         now=lambda: datetime.now(UTC),
         log=logging.getLogger("tests.sends"),
+        writer=fail,
+        tokens=FakeTokenBudget(),
     )
 
 

@@ -5,9 +5,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sales_agent_pipeline.domain.drafting import WriterSettings
 from sales_agent_pipeline.domain.errors import PermanentError, TransientError, WriteInProgress
 from sales_agent_pipeline.domain.models import NewTask
-from sales_agent_pipeline.domain.workflow import Action, NextStep, ThreadContext, VoiceProfile
+from sales_agent_pipeline.domain.workflow import (
+    Action,
+    DraftContent,
+    NextStep,
+    ThreadContext,
+    VoiceProfile,
+)
 from sales_agent_pipeline.ports.vendors import CRM
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
 from sales_agent_pipeline.steps.create_hubspot_task import (
@@ -16,11 +23,20 @@ from sales_agent_pipeline.steps.create_hubspot_task import (
     task_due,
     task_marker,
 )
-from sales_agent_pipeline.steps.write_draft import write_draft
+from sales_agent_pipeline.steps.write_draft import TEMPLATE, DraftInputs, write_draft
 from tests.fakes import Crash, FakeCRM, FakeEffects
 from tests.unit.steps.examples import LEAD, SLOT
 
 DUE = datetime(2026, 11, 26, 14, tzinfo=UTC)
+
+
+def drafted(plan: NextStep) -> DraftContent:
+    """Step 10's template draft of LEAD for this plan."""
+    return write_draft(
+        DraftInputs(lead=LEAD, context=ThreadContext(), plan=plan, voice=VoiceProfile()),
+        TEMPLATE,
+        WriterSettings(),
+    )
 
 
 def test_task_due_two_business_days_later_in_the_owner_zone() -> None:
@@ -32,9 +48,7 @@ def test_task_due_two_business_days_later_in_the_owner_zone() -> None:
 
 
 def test_the_task_links_the_draft_and_carries_the_marker() -> None:
-    draft = write_draft(
-        LEAD, ThreadContext(), NextStep(action=Action.ASK_FOR_TIME, reason="r"), VoiceProfile()
-    )
+    draft = drafted(NextStep(action=Action.ASK_FOR_TIME, reason="r"))
     task = build_task(
         workflow_id="wf-1",
         draft=draft,
@@ -59,7 +73,7 @@ def seeded(*, sent: bool = False) -> tuple[FakeCRM, NewTask]:
     plan = NextStep(action=Action.BOOK_MEETING, reason="free time", slots=(SLOT,))
     task = build_task(
         workflow_id="wf-1",
-        draft=write_draft(LEAD, ThreadContext(), plan, VoiceProfile()),
+        draft=drafted(plan),
         plan=plan,
         draft_link="https://mail.google.com/mail/#drafts?compose=m1",
         due_at=DUE,
