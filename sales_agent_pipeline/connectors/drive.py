@@ -19,13 +19,28 @@ _PARENTS_PER_QUERY = 20
 # A runaway folder tree must not turn one lookup into thousands of calls.
 _MAX_FOLDERS = 500
 _MAX_PAGES = 10
+# Terms per search: each adds two clauses to `q`; a bound keeps `q` short and the search cheap.
+_TERMS_PER_QUERY = 8
+# A term search needs only its best matches; more pages would cost calls, not relevance.
+_SEARCH_PAGES = 2
 _FILE_FIELDS = (
-    "nextPageToken, files(id, name, mimeType, webViewLink, parents, modifiedTime, driveId, trashed)"
+    "nextPageToken, files(id, name, description, mimeType, webViewLink, parents, "
+    "modifiedTime, driveId, trashed)"
 )
 
 
 def _quote(value: str) -> str:
+    # Drive's string literals: single quotes, with `\'` and `\\` escaped by a backslash.
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _match_clause(term: str) -> str:
+    """`name contains` (word prefixes) or `fullText contains` (whole words of the name,
+    description and content); a term of several words is searched as an exact phrase,
+    which Drive's fullText matches when the value is in double quotes."""
+    words = term.split()
+    text = f'"{" ".join(words)}"' if len(words) > 1 else term
+    return f"name contains {_quote(term)} or fullText contains {_quote(text)}"
 
 
 def _parents_clause(folder_ids: Sequence[str]) -> str:
@@ -61,10 +76,10 @@ class GoogleDrive:
         self._lock = threading.Lock()
 
     def _list(
-        self, query: str, fields: str, order_by: str | None = None
+        self, query: str, fields: str, order_by: str | None = None, pages: int = _MAX_PAGES
     ) -> Iterator[dict[str, Any]]:
         token: str | None = None
-        for _ in range(_MAX_PAGES):
+        for _ in range(pages):
             params: dict[str, Any] = {
                 "q": query,
                 "fields": fields,
@@ -110,45 +125,52 @@ class GoogleDrive:
     def find_files(
         self, folder_ids: Sequence[str], terms: Sequence[str] = (), max_results: int = 10
     ) -> list[DriveFile]:
-        """Live files under the folders (recursively) whose name or text matches a term."""
+        """Live files under the folders (recursively) whose name or text matches a term:
+        best match first (Drive's relevance) with terms, else the newest first."""
         if not folder_ids:
             return []
         allowed = self.allowed_folders(folder_ids)
-        words = [t.strip() for t in terms if t.strip()]
+        # Drive's tokens are letters and digits: a quote or a backslash adds nothing.
+        words = [" ".join(t.replace('"', " ").split()) for t in terms]
+        words = list(dict.fromkeys(w for w in words if w))[:_TERMS_PER_QUERY]
         match = ""
         if words:
-            match = (
-                " and ("
-                + " or ".join(
-                    f"name contains {_quote(w)} or fullText contains {_quote(w)}" for w in words
-                )
-                + ")"
-            )
-        found: dict[str, DriveFile] = {}
-        for chunk in _chunks(sorted(allowed), _PARENTS_PER_QUERY):
+            match = " and (" + " or ".join(_match_clause(w) for w in words) + ")"
+        # Drive refuses orderBy on a fullText query (403) and answers it by relevance.
+        order_by = None if words else "modifiedTime desc"
+        pages = _SEARCH_PAGES if words else _MAX_PAGES
+        # (position in its answer, parents chunk) keeps each chunk's relevance order when
+        # more than one query is needed, interleaving their best matches.
+        found: dict[str, tuple[tuple[int, int], DriveFile]] = {}
+        for chunk_index, chunk in enumerate(_chunks(sorted(allowed), _PARENTS_PER_QUERY)):
             query = (
                 f"{_parents_clause(chunk)} and mimeType != '{FOLDER}' and trashed = false{match}"
             )
-            for item in self._list(query, _FILE_FIELDS, order_by="modifiedTime desc"):
+            items = self._list(query, _FILE_FIELDS, order_by=order_by, pages=pages)
+            for position, item in enumerate(items):
                 parents = tuple(str(p) for p in item.get("parents") or [])
                 # The query already says so; checking the answer too means a server
                 # that ignores part of `q` still cannot leak a file.
-                if item.get("trashed") or not allowed.intersection(parents):
+                if item.get("trashed") or item.get("mimeType") == FOLDER:
                     continue
-                found[str(item["id"])] = DriveFile(
+                if not allowed.intersection(parents) or str(item["id"]) in found:
+                    continue
+                file = DriveFile(
                     id=str(item["id"]),
                     name=str(item.get("name", "")),
+                    description=item.get("description") or None,
                     mime_type=str(item.get("mimeType", "")),
                     web_link=item.get("webViewLink"),
                     parents=parents,
                     modified_time=_modified(item),
                     drive_id=item.get("driveId"),
                 )
-        lowered = [w.lower() for w in words]
+                found[file.id] = ((position, chunk_index), file)
+        if words:
+            ordered = sorted(found.values(), key=lambda pair: pair[0])
+            return [file for _, file in ordered][:max_results]
 
-        def rank(file: DriveFile) -> tuple[int, float]:
-            hits = sum(1 for w in lowered if w in file.name.lower())
-            stamp = file.modified_time.timestamp() if file.modified_time else 0.0
-            return (-hits, -stamp)
+        def newest(file: DriveFile) -> float:
+            return -(file.modified_time.timestamp() if file.modified_time else 0.0)
 
-        return sorted(found.values(), key=rank)[:max_results]
+        return sorted((file for _, file in found.values()), key=newest)[:max_results]
