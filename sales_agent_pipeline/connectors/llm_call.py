@@ -12,11 +12,13 @@ from sales_agent_pipeline.connectors.ratelimit import SlidingWindows, UnitQuota
 from sales_agent_pipeline.domain.drafting import DraftAnswer
 from sales_agent_pipeline.domain.effects import NotSent
 from sales_agent_pipeline.domain.errors import PermanentError, TransientError
+from sales_agent_pipeline.domain.quotas import QUOTA_WINDOW_SECONDS
 
 # A draft never waits long for a request slot: the template writer stands in sooner.
 QUOTA_MAX_WAIT_SECONDS = 5.0
-# The providers count requests per minute.
-MINUTE_SECONDS = 60.0
+# The providers count requests per minute; the margin covers the time between our stamp
+# and the server's, as for the other vendors' windows.
+MINUTE_SECONDS = QUOTA_WINDOW_SECONDS
 
 
 class Quota(Protocol):
