@@ -253,3 +253,22 @@ def test_where_build_writer_points(make_settings, sandbox_url):
         build_writer(real, WriterKind.ANTHROPIC)
     own = make_settings(openai_base_url="http://vllm.internal:8000/v1/", openai_api_key="k")
     assert llm_base_url(own, WriterKind.OPENAI) == "http://vllm.internal:8000/v1"
+
+
+def test_a_model_that_refuses_the_temperature_is_asked_again_without_it(llm_settings, admin):
+    # Reasoning models answer 400 naming `temperature` for any value but their default; the
+    # sandbox names it for a value out of range (the contract's bound is bypassed to get it).
+    writer = build_writer(llm_settings(), WriterKind.OPENAI)
+    model = f"reasoning-{uuid.uuid4().hex[:6]}"
+    hot = WriterSettings.model_construct(temperature=3.0)
+    before = admin.last_request_seq()
+    assert writer.write(BRIEF, hot, model).answer.paragraphs
+    assert len(admin.requests(after=before)) == 2
+    # Remembered for the model: the next draft asks once.
+    middle = admin.last_request_seq()
+    assert writer.write(BRIEF, hot, model).answer.paragraphs
+    assert len(admin.requests(after=middle)) == 1
+    # Any other 400 stands.
+    admin.fault(pathPattern=PATHS[WriterKind.OPENAI], status=400, message="bad request")
+    with pytest.raises(PermanentError):
+        writer.write(BRIEF, WriterSettings(), model)
