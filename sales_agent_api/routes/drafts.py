@@ -1,8 +1,10 @@
-"""GET /api/drafts, one draft in full; POST /api/drafts/{id}/approve sends it (admin)."""
+"""GET /api/drafts, one draft in full; POST /api/drafts/{id}/approve sends it (admin);
+PATCH /api/drafts/{id} edits it and POST /api/drafts/{id}/regenerate rewrites it (admin)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,10 +16,27 @@ from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_api.mailboxes import TenantMailboxes
 from sales_agent_api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
 from sales_agent_api.redaction import redact_draft, sources_for
-from sales_agent_api.schemas.workflows import Approval, Draft, DraftPage, DraftSummary
+from sales_agent_api.schemas.workflows import (
+    Approval,
+    Draft,
+    DraftEdit,
+    DraftPage,
+    DraftRevision,
+    DraftRevisions,
+    DraftSummary,
+)
 from sales_agent_pipeline.db.repositories import browse
+from sales_agent_pipeline.db.repositories.draft_revisions import list_revisions
+from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.usecases.approvals import ApprovalRefused, Refusal, approve_draft
+from sales_agent_pipeline.usecases.draft_edits import (
+    Actor,
+    EditRefusal,
+    EditRefused,
+    edit_draft,
+    regenerate_draft,
+)
 
 router = APIRouter(prefix="/api/drafts", tags=["drafts"])
 
@@ -137,3 +156,129 @@ async def approve(draft_id: uuid.UUID, principal: AdminKey, request: Request) ->
     """Send the Gmail draft once and record who approved it; a repeat answers the sent state."""
     # The Gmail SDK blocks: the send runs in the threadpool.
     return await run_in_threadpool(_approve, request, principal, draft_id)
+
+
+EDIT_STATUS = {
+    EditRefusal.SENT: 409,
+    EditRefusal.IN_FLIGHT: 409,
+    EditRefusal.NO_GMAIL_DRAFT: 409,
+    EditRefusal.NO_INPUTS: 409,
+    EditRefusal.CONFLICT: 409,
+    EditRefusal.GMAIL_REFUSED: 502,
+    EditRefusal.GMAIL_UNAVAILABLE: 503,
+}
+EDIT_RESPONSES: Responses = {
+    **ADMIN_RESPONSES,
+    **BAD_REQUEST,
+    **NOT_FOUND,
+    409: {
+        "model": ErrorResponse,
+        "description": "Refused: the draft was sent, its workflow is still running, it has no "
+        "Gmail draft (or no step outputs to write from), or it changed meanwhile",
+    },
+    502: {"model": ErrorResponse, "description": "Gmail refused the update"},
+    503: {"model": ErrorResponse, "description": "Gmail unavailable or not configured"},
+}
+
+# An edit or a regeneration, given the tenant's mailboxes and who asks.
+Change = Callable[[TenantMailboxes, Actor], None]
+
+
+def _draft_view(request: Request, tenant_id: uuid.UUID, draft_id: uuid.UUID) -> Draft:
+    # A session of its own: the change committed after the request's session began.
+    with request.app.state.sessions() as session:
+        draft = browse.get_draft(session, tenant_id, draft_id)
+        if draft is None:
+            raise ApiError(404, "not_found", f"no draft {draft_id}")
+        return Draft.model_validate(draft)
+
+
+def _change(request: Request, principal: AdminKey, draft_id: uuid.UUID, change: Change) -> Draft:
+    """Run an edit or a regeneration; its refusals in the API's shape; the draft after."""
+    mailboxes: TenantMailboxes = request.app.state.mailboxes
+    try:
+        change(mailboxes, Actor(principal.actor, principal.key_id))
+    except ConfigurationError as exc:
+        raise ApiError(503, "gmail_not_configured", str(exc)) from None
+    except EditRefused as exc:
+        if exc.reason is EditRefusal.NOT_FOUND:
+            raise ApiError(404, "not_found", f"no draft {draft_id}") from None
+        raise ApiError(EDIT_STATUS[exc.reason], exc.reason.value, exc.message) from None
+    finally:
+        mailboxes.record_usage(principal.tenant_id)
+    return _draft_view(request, principal.tenant_id, draft_id)
+
+
+@router.patch(
+    "/{draft_id}",
+    response_model=Draft,
+    responses=EDIT_RESPONSES,
+    summary="Edit an unsent draft's subject and/or body, in Gmail too (admin key)",
+)
+async def edit(
+    draft_id: uuid.UUID, changes: DraftEdit, principal: AdminKey, request: Request
+) -> Draft:
+    """Update the Gmail draft in place (same draft, thread and reply headers), then record
+    the new text, who and when; an edit equal to the stored text changes nothing."""
+
+    def change(mailboxes: TenantMailboxes, actor: Actor) -> None:
+        edit_draft(
+            request.app.state.sessions,
+            mailboxes,
+            tenant_id=principal.tenant_id,
+            draft_id=draft_id,
+            actor=actor,
+            subject=changes.subject,
+            body=changes.body,
+        )
+
+    # The Gmail SDK blocks: the update runs in the threadpool.
+    return await run_in_threadpool(_change, request, principal, draft_id, change)
+
+
+@router.post(
+    "/{draft_id}/regenerate",
+    response_model=Draft,
+    responses=EDIT_RESPONSES,
+    summary="Write an unsent draft again, into the same Gmail draft (admin key)",
+)
+async def regenerate(
+    draft_id: uuid.UUID,
+    principal: AdminKey,
+    request: Request,
+    writer: Annotated[
+        WriterKind | None, Query(description="this once: template, openai or anthropic")
+    ] = None,
+) -> Draft:
+    """Write the draft from the workflow's own step outputs with the tenant's writer (or
+    `writer`), update the Gmail draft in place and record the provenance and who asked."""
+
+    def change(mailboxes: TenantMailboxes, actor: Actor) -> None:
+        regenerate_draft(
+            request.app.state.engine,
+            request.app.state.sessions,
+            mailboxes,
+            request.app.state.settings,
+            tenant_id=principal.tenant_id,
+            draft_id=draft_id,
+            actor=actor,
+            writer=writer,
+        )
+
+    # The model and Gmail SDKs block: the work runs in the threadpool.
+    return await run_in_threadpool(_change, request, principal, draft_id, change)
+
+
+@router.get(
+    "/{draft_id}/revisions",
+    response_model=DraftRevisions,
+    responses={**ADMIN_RESPONSES, **BAD_REQUEST, **NOT_FOUND},
+    summary="A draft's edits and regenerations, newest first (admin key)",
+)
+def revisions(draft_id: uuid.UUID, principal: AdminKey, session: ReadSession) -> DraftRevisions:
+    """Who changed the draft, when, and its text before and after (the last 100)."""
+    if browse.get_draft(session, principal.tenant_id, draft_id) is None:
+        raise ApiError(404, "not_found", f"no draft {draft_id}")
+    return DraftRevisions(
+        items=[DraftRevision.model_validate(row) for row in list_revisions(session, draft_id)]
+    )

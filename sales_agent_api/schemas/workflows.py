@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sales_agent_pipeline.domain.enums import WorkflowMode, WorkflowStatus
 
@@ -86,6 +86,77 @@ class Draft(DraftSummary):
     gmail_draft_id: str | None
     gmail_message_id: str | None
     gmail_thread_id: str | None
+    writer: str | None = Field(
+        default=None, description="template, openai or anthropic: who wrote the text"
+    )
+    model: str | None = None
+    prompt_version: str | None = None
+    language: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    latency_ms: int | None = None
+    fallback_reason: str | None = Field(
+        default=None, description="why the template writer stood in for the model"
+    )
+    revision: int = Field(default=1, description="1 as written; +1 per edit or regeneration")
+    edited_by: str | None = None
+    edited_at: datetime | None = None
+
+
+# Gmail keeps a subject on one header line; the column holds 500 characters.
+MAX_SUBJECT_CHARS = 500
+MAX_BODY_CHARS = 20_000
+
+
+class DraftEdit(BaseModel):
+    """A new subject and/or body (plain text; the HTML part is made from it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(
+        default=None, min_length=1, max_length=MAX_SUBJECT_CHARS, pattern=r"^[^\r\n]*\S[^\r\n]*$"
+    )
+    body: str | None = Field(default=None, min_length=1, max_length=MAX_BODY_CHARS)
+
+    @field_validator("body")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        if not value.strip():
+            raise ValueError("the body is empty")
+        if "\x00" in value:
+            raise ValueError("the body contains a NUL character")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> DraftEdit:
+        if self.subject is None and self.body is None:
+            raise ValueError("give a subject, a body, or both")
+        return self
+
+
+class DraftRevision(_FromRow):
+    """One change of a draft by an operator: who, when, the text before and after."""
+
+    revision: int
+    kind: str = Field(description="edit or regenerate")
+    actor: str
+    api_key_id: uuid.UUID | None
+    old_subject: str
+    old_body: str
+    new_subject: str
+    new_body: str
+    details: dict[str, Any] = Field(description="a regeneration's writer, model and tokens")
+    created_at: datetime
+
+
+class DraftRevisions(BaseModel):
+    """A draft's changes, newest first."""
+
+    items: list[DraftRevision]
 
 
 class DraftPage(BaseModel):

@@ -1,0 +1,412 @@
+"""Operators change a draft before they approve it: edit its subject and body, or have it
+written again. Either way the workflow's one Gmail draft is updated in place (the same draft
+id, thread, reply headers and marker as step 11 wrote), then our row and a draft_revisions
+row, in that order: when Gmail refuses or cannot be reached nothing of ours changes.
+
+As in approvals, no transaction is open during a vendor call: read the draft (refusals),
+write (the model, then Gmail), record in one short transaction that re-checks the draft is
+still unsent and at the revision read (else a conflict, nothing recorded).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.db.base import utcnow
+from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
+from sales_agent_pipeline.db.repositories import audit
+from sales_agent_pipeline.db.repositories.draft_revisions import (
+    RevisionText,
+    add_revision,
+    latest_step_outputs,
+)
+from sales_agent_pipeline.db.repositories.outputs import _provenance
+from sales_agent_pipeline.db.repositories.usage import PostgresTokenBudget
+from sales_agent_pipeline.db.repositories.workflows import load_work_items
+from sales_agent_pipeline.domain.drafting import WriterKind
+from sales_agent_pipeline.domain.enums import StepStatus
+from sales_agent_pipeline.domain.errors import (
+    ConfigurationError,
+    PermanentError,
+    TransientError,
+)
+from sales_agent_pipeline.domain.models import DraftRef, DriveFile, OutgoingMail
+from sales_agent_pipeline.domain.workflow import DraftContent, TenantSettings, ThreadContext
+from sales_agent_pipeline.ports.vendors import Mail
+from sales_agent_pipeline.ports.writer import DraftWriter
+from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.steps.create_gmail_draft import draft_gone, outgoing_mail
+from sales_agent_pipeline.steps.write_draft import (
+    TEMPLATE,
+    DraftInputs,
+    usage_counts,
+    write_draft,
+    writer_or_unavailable,
+)
+from sales_agent_pipeline.usecases.approvals import IN_FLIGHT
+from sales_agent_pipeline.usecases.vendors import model_writer
+from sales_agent_pipeline.workflow.state import LeadState
+
+MailFor = Callable[[Tenant], Mail]
+
+# Step 10 writes from the outputs of steps 1-9.
+LAST_INPUT_STEP = 9
+EDIT = "edit"
+REGENERATE = "regenerate"
+
+
+class EditRefusal(StrEnum):
+    """Why a draft was not changed."""
+
+    NOT_FOUND = "draft_not_found"
+    SENT = "draft_already_sent"
+    IN_FLIGHT = "workflow_in_flight"
+    NO_GMAIL_DRAFT = "draft_not_in_gmail"
+    NO_INPUTS = "draft_inputs_missing"
+    CONFLICT = "draft_changed_meanwhile"
+    GMAIL_REFUSED = "gmail_refused"
+    GMAIL_UNAVAILABLE = "gmail_unavailable"
+
+
+class EditRefused(Exception):
+    """The draft was not changed; `reason` says why, `message` says it for a person."""
+
+    def __init__(self, reason: EditRefusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes the draft: the audit name of an API key, and the key."""
+
+    name: str
+    api_key_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class _Current:
+    """The draft as read before the vendor calls (no lock kept)."""
+
+    draft_id: uuid.UUID
+    workflow_id: uuid.UUID
+    revision: int
+    to_email: str
+    subject: str
+    body: str
+    body_html: str | None
+    gmail_draft_id: str
+    gmail_thread_id: str | None
+    state: LeadState | None
+    mail: Mail
+
+
+def restored_state(session: Session, workflow_id: uuid.UUID) -> LeadState | None:
+    """The lead as step 10 saw it: the work item (the tenant's settings as a run loads
+    them) with the latest outputs of steps 1-9 merged in the runner's way (`_restore`)."""
+    items = load_work_items(session, [workflow_id])
+    if not items:
+        return None
+    merged: dict[str, Any] = LeadState(item=items[0]).model_dump(mode="json")
+    for output in latest_step_outputs(session, workflow_id, LAST_INPUT_STEP):
+        merged.update(output)
+    try:
+        return LeadState.model_validate(merged)
+    except ValidationError:
+        # Outputs of an older shape: nothing to write from (an edit keeps no context).
+        return None
+
+
+def draft_inputs(state: LeadState) -> DraftInputs:
+    """What step 10 writes from, out of the lead's state."""
+    assert state.lead is not None
+    assert state.context is not None
+    assert state.plan is not None
+    contact = state.contact
+    return DraftInputs(
+        lead=state.lead,
+        context=state.context,
+        plan=state.plan,
+        voice=state.item.tenant.voice,
+        assets=state.assets,
+        patterns=state.patterns,
+        company=state.company.company if state.company else None,
+        owner=contact.owner if contact else None,
+        preferences=state.preferences,
+        language_hint=contact.contact.properties.get("hs_language") if contact else None,
+    )
+
+
+@dataclass(frozen=True)
+class WriterChoice:
+    """The writer a draft is asked of, its model and what is left of the token budget."""
+
+    kind: WriterKind
+    writer: DraftWriter
+    model: str | None
+    budget_left: int | None
+
+
+def choose_writer(
+    tenant: TenantSettings,
+    settings: Settings,
+    build: Callable[[WriterKind], DraftWriter],
+    spent_today: Callable[[uuid.UUID], int],
+    override: WriterKind | None = None,
+) -> WriterChoice:
+    """The tenant's writer (or `override`), as step 10 picks it: the template writer needs
+    no model; a model writer that cannot be built says why (and the template stands in)."""
+    chosen = tenant.writer
+    kind = override or chosen.writer or settings.draft_writer
+    if kind is WriterKind.TEMPLATE:
+        return WriterChoice(kind, TEMPLATE, chosen.model or settings.llm_model, None)
+    budget = chosen.daily_token_budget
+    if budget is None:
+        budget = settings.llm_daily_token_budget
+    return WriterChoice(
+        kind,
+        writer_or_unavailable(build, kind),
+        chosen.model or settings.llm_model,
+        budget - spent_today(tenant.tenant_id),
+    )
+
+
+def sent_assets(state: LeadState, content: DraftContent) -> list[DriveFile]:
+    """The Drive files the draft links to (the plan's asset and the ranked ones)."""
+    assert state.plan is not None
+    candidates = [state.plan.asset, *(state.assets.ranked if state.assets else ())]
+    links = set(content.asset_links)
+    found = {f.id: f for f in candidates if f is not None and f.web_link in links}
+    return list(found.values())
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+
+
+def text_to_html(text: str) -> str:
+    """An operator's plain text as the draft's HTML part: escaped (it is text, never
+    markup), one <p> per blank-line-separated paragraph, line breaks kept."""
+    paragraphs = [part.strip("\n") for part in _PARAGRAPH_BREAK.split(text.strip())]
+    return "\n".join(
+        "<p>" + "<br>\n".join(html.escape(line) for line in part.split("\n")) + "</p>"
+        for part in paragraphs
+        if part.strip()
+    )
+
+
+def _current(
+    sessions: sessionmaker[Session],
+    mail: MailFor,
+    tenant_id: uuid.UUID,
+    draft_id: uuid.UUID,
+    *,
+    with_state: bool,
+) -> _Current:
+    statement = (
+        select(DraftEmail, Workflow, Tenant)
+        .join(Workflow, DraftEmail.workflow_id == Workflow.id)
+        .join(Tenant, Workflow.tenant_id == Tenant.id)
+        .where(DraftEmail.id == draft_id, Workflow.tenant_id == tenant_id)
+    )
+    with sessions.begin() as session:
+        row = session.execute(statement).one_or_none()
+        if row is None:
+            raise EditRefused(EditRefusal.NOT_FOUND, f"no draft {draft_id}")
+        draft, workflow, tenant = row
+        if draft.sent:
+            raise EditRefused(EditRefusal.SENT, "the draft was sent: it can no longer change")
+        if workflow.status in IN_FLIGHT:
+            raise EditRefused(
+                EditRefusal.IN_FLIGHT,
+                f"the workflow is {workflow.status}: change the draft once its run has finished",
+            )
+        if draft.gmail_draft_id is None:
+            raise EditRefused(EditRefusal.NO_GMAIL_DRAFT, "the draft was never written to Gmail")
+        # The context (thread, reply headers) is the trail's for an edit too.
+        state = restored_state(session, workflow.id)
+        if with_state and (state is None or not (state.lead and state.context and state.plan)):
+            raise EditRefused(
+                EditRefusal.NO_INPUTS,
+                "the workflow's trail lacks the outputs of steps 1-9 to write from",
+            )
+        return _Current(
+            draft_id=draft.id,
+            workflow_id=workflow.id,
+            revision=draft.revision,
+            to_email=draft.to_email,
+            subject=draft.subject,
+            body=draft.body,
+            body_html=draft.body_html,
+            gmail_draft_id=draft.gmail_draft_id,
+            gmail_thread_id=draft.gmail_thread_id,
+            state=state,
+            mail=mail(tenant),
+        )
+
+
+def _outgoing(current: _Current, subject: str, text: str, html_body: str) -> OutgoingMail:
+    """Step 11's message with the new text: the stored recipient, the workflow's marker,
+    the thread and reply headers of the workflow's context."""
+    context = current.state.context if current.state else None
+    content = DraftContent(
+        to=current.to_email, subject=subject, text_body=text, html_body=html_body
+    )
+    outgoing = outgoing_mail(content, context or ThreadContext(), marker=str(current.workflow_id))
+    if outgoing.thread_id is None and current.gmail_thread_id:
+        # A draft that is no reply stays in the thread Gmail gave it.
+        outgoing = outgoing.model_copy(update={"thread_id": current.gmail_thread_id})
+    return outgoing
+
+
+def _update_gmail(current: _Current, outgoing: OutgoingMail) -> DraftRef:
+    try:
+        return current.mail.update_draft(current.gmail_draft_id, outgoing)
+    except PermanentError as exc:
+        if draft_gone(exc):
+            raise EditRefused(
+                EditRefusal.NO_GMAIL_DRAFT,
+                "the Gmail draft is gone (deleted or sent from Gmail): retry the workflow",
+            ) from exc
+        raise EditRefused(EditRefusal.GMAIL_REFUSED, f"Gmail refused: {exc}") from exc
+    except (TransientError, ConfigurationError) as exc:
+        raise EditRefused(EditRefusal.GMAIL_UNAVAILABLE, f"Gmail: {exc}") from exc
+
+
+def _record(
+    sessions: sessionmaker[Session],
+    current: _Current,
+    ref: DraftRef,
+    actor: Actor,
+    kind: str,
+    values: dict[str, Any],
+    details: dict[str, Any],
+) -> None:
+    """Our row, its revision and the audit event, once Gmail holds the new text."""
+    with sessions.begin() as session:
+        draft = session.execute(
+            select(DraftEmail).where(DraftEmail.id == current.draft_id).with_for_update()
+        ).scalar_one()
+        if draft.sent or draft.revision != current.revision:
+            raise EditRefused(
+                EditRefusal.CONFLICT,
+                "the draft was changed or sent while this change was written: read it again",
+            )
+        text = RevisionText(draft.subject, draft.body, values["subject"], values["body"])
+        for name, value in values.items():
+            setattr(draft, name, value)
+        draft.revision = current.revision + 1
+        draft.edited_by = actor.name
+        draft.edited_at = utcnow()
+        draft.gmail_message_id = ref.message_id or draft.gmail_message_id
+        draft.gmail_thread_id = ref.thread_id or draft.gmail_thread_id
+        add_revision(
+            session,
+            draft.id,
+            revision=draft.revision,
+            kind=kind,
+            actor=actor.name,
+            api_key_id=actor.api_key_id,
+            text=text,
+            details=details,
+        )
+        audit.record_event(
+            session,
+            current.workflow_id,
+            event_type="draft_edited" if kind == EDIT else "draft_regenerated",
+            status=StepStatus.SUCCEEDED,
+            details={
+                "draft_id": str(draft.id),
+                "revision": draft.revision,
+                "actor": actor.name,
+                **details,
+            },
+        )
+
+
+def edit_draft(
+    sessions: sessionmaker[Session],
+    mail: MailFor,
+    *,
+    tenant_id: uuid.UUID,
+    draft_id: uuid.UUID,
+    actor: Actor,
+    subject: str | None = None,
+    body: str | None = None,
+) -> bool:
+    """Replace the draft's subject and/or body in Gmail, then in our records; False when
+    the text is the stored one (nothing changes)."""
+    current = _current(sessions, mail, tenant_id, draft_id, with_state=False)
+    new_subject = current.subject if subject is None else subject
+    new_body = current.body if body is None else body
+    if (new_subject, new_body) == (current.subject, current.body):
+        return False
+    html_body = (
+        current.body_html
+        if new_body == current.body and current.body_html
+        else text_to_html(new_body)
+    )
+    ref = _update_gmail(current, _outgoing(current, new_subject, new_body, html_body))
+    values = {"subject": new_subject, "body": new_body, "body_html": html_body}
+    _record(sessions, current, ref, actor, EDIT, values, {})
+    return True
+
+
+def regenerate_draft(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    mail: MailFor,
+    settings: Settings,
+    *,
+    tenant_id: uuid.UUID,
+    draft_id: uuid.UUID,
+    actor: Actor,
+    writer: WriterKind | None = None,
+) -> None:
+    """Write the draft again from the workflow's own step outputs with the tenant's writer
+    (or `writer`), into the same Gmail draft, then our records. The model's tokens count
+    in the tenant's usage as step 10's do, even when Gmail then refuses the update."""
+    current = _current(sessions, mail, tenant_id, draft_id, with_state=True)
+    state = current.state
+    assert state is not None
+    tokens = PostgresTokenBudget(sessions)
+    choice = choose_writer(
+        state.item.tenant,
+        settings,
+        lambda kind: model_writer(engine, settings, kind),
+        tokens.spent_today,
+        writer,
+    )
+    content = write_draft(
+        draft_inputs(state),
+        choice.writer,
+        state.item.tenant.writer,
+        model=choice.model,
+        budget_left=choice.budget_left,
+    )
+    made = content.provenance
+    if choice.kind is not WriterKind.TEMPLATE and made is not None:
+        tokens.record(tenant_id, usage_counts(made))
+    outgoing = _outgoing(current, content.subject, content.text_body, content.html_body)
+    ref = _update_gmail(current, outgoing)
+    assets = sent_assets(state, content)
+    values: dict[str, Any] = {
+        "subject": content.subject,
+        "body": content.text_body,
+        "body_html": content.html_body,
+        "assets": [asset.model_dump(mode="json") for asset in assets],
+        "assets_included": len(assets),
+        **_provenance(content),
+    }
+    details = made.model_dump(mode="json") if made is not None else {}
+    _record(sessions, current, ref, actor, REGENERATE, values, details)
