@@ -11,7 +11,7 @@ a free port; with --real, to the provider named by OPENAI_API_KEY / ANTHROPIC_AP
 OPENAI_BASE_URL / ANTHROPIC_BASE_URL) with LLM_MODEL.
 
 Run: .venv/bin/python bench/drafts.py [--writer openai|anthropic] [--real] [--json out.json]
-     [--lead ID ...] [--tag injection ...] [--show ID] [--threads 4]
+     [--lead ID ...] [--tag injection ...] [--show ID] [--threads 4] [--faults 0.05]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -319,7 +320,9 @@ def report(results: dict[str, list[Outcome]], wall: float, target: str) -> None:
 def llm_settings(kind: WriterKind, sandbox_url: str | None) -> Settings:
     """The model writer's settings: the sandbox's model API, or the environment's."""
     if sandbox_url is None:
-        return Settings()
+        # Not sandbox mode, whatever else the environment lacks: the vendor's own API (or
+        # OPENAI_BASE_URL / ANTHROPIC_BASE_URL), never the sandbox's default address.
+        return Settings(sandbox=False)
     return Settings(
         _env_file=None,
         openai_base_url=f"{sandbox_url}/v1",
@@ -330,14 +333,34 @@ def llm_settings(kind: WriterKind, sandbox_url: str | None) -> Settings:
     )
 
 
+def fault_rules(share: float) -> list[dict[str, Any]]:
+    """Model faults on a share of requests each: a 500, a 429, a timeout, a malformed JSON
+    answer, a refusal, and a compromised answer (ids and links of its own)."""
+    common = {"pathPattern": "/v1/*", "probability": share, "count": 100_000}
+    return [
+        {**common, "status": 500},
+        {**common, "status": 429, "retryAfter": 0.1},
+        {**common, "timeoutSeconds": 2.0},
+        {**common, "malformed": True},
+        {**common, "refusal": True},
+        {**common, "compromised": True},
+    ]
+
+
 @contextmanager
-def sandbox(real: bool) -> Iterator[str | None]:
+def sandbox(real: bool, faults: float) -> Iterator[str | None]:
     """The sandbox on a free port (its rate limits off), or nothing with --real."""
     if real:
         with nullcontext(None) as none:
             yield none
         return
-    with serve_in_thread(create_app(SandboxConfig(rate_limits_enabled=False), demo=False)) as url:
+    app = create_app(
+        SandboxConfig(rate_limits_enabled=False),
+        demo=False,
+        fault_seed=17,
+        faults=fault_rules(faults) if faults else None,
+    )
+    with serve_in_thread(app) as url:
         yield url
 
 
@@ -352,6 +375,9 @@ def main() -> None:
     parser.add_argument("--show", action="append", default=[], help="print these leads' drafts")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--template-only", action="store_true")
+    parser.add_argument(
+        "--faults", type=float, default=0.0, help="sandbox only: share of model calls per fault"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -370,9 +396,10 @@ def main() -> None:
     }
     target = "template only"
     if not args.template_only:
-        with sandbox(args.real) as url:
+        with sandbox(args.real, args.faults) as url:
             writer = build_writer(llm_settings(kind, url), kind)
-            target = f"{kind.value} {model} on {'the provider' if args.real else 'the sandbox'}"
+            where = "the provider" if args.real else f"the sandbox (faults {args.faults:.0%} each)"
+            target = f"{kind.value} {model} on {where}"
             results[kind.value] = run_all(prepared, writer, model, args.threads)
     report(results, time.perf_counter() - started, target)
     for lead in args.show:
