@@ -22,10 +22,21 @@ from . import (
     hubspot_forms,
     hubspot_oauth,
     inspection,
+    llm_anthropic,
+    llm_openai,
 )
 from .config import SandboxConfig
 from .demo import load_demo
-from .errors import MISROUTED_GOOGLE, GoogleError, HubSpotError, is_google_path, vendor_error
+from .errors import (
+    MISROUTED_GOOGLE,
+    AnthropicError,
+    GoogleError,
+    HubSpotError,
+    OpenAIError,
+    is_google_path,
+    llm_vendor,
+    vendor_error,
+)
 from .faults import Faults
 from .gate import install
 from .state import Store
@@ -65,6 +76,8 @@ def create_app(
         gmail_drafts,
         calendar,
         drive,
+        llm_openai,
+        llm_anthropic,
     )
     for module in routers:
         app.include_router(module.router)
@@ -78,12 +91,22 @@ def create_app(
     async def google_error(_: Request, exc: GoogleError) -> JSONResponse:
         return exc.response()
 
+    @app.exception_handler(OpenAIError)
+    async def openai_error(_: Request, exc: OpenAIError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(AnthropicError)
+    async def anthropic_error(_: Request, exc: AnthropicError) -> JSONResponse:
+        return exc.response()
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # Both vendors answer malformed input with a 400 in their own shape, never a 422.
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(part) for part in first.get("loc", ()))
         message = f"Invalid input: {where}: {first.get('msg', 'invalid value')}"
+        if llm_vendor(request.url.path):
+            return vendor_error(request.url.path, 400, message).response()
         if is_google_path(request.url.path):
             return GoogleError(400, message, "invalid", location=where or None).response()
         return HubSpotError(400, message, "VALIDATION_ERROR").response()

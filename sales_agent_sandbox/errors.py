@@ -1,4 +1,5 @@
-"""Vendor-shaped error bodies: HubSpot's and Google's, as their SDKs expect to parse them."""
+"""Vendor-shaped error bodies: HubSpot's, Google's, OpenAI's and Anthropic's, as their SDKs
+expect to parse them."""
 
 from __future__ import annotations
 
@@ -159,8 +160,148 @@ class GoogleError(Exception):
         return JSONResponse(self.body(), status_code=self.code, headers=self.headers)
 
 
-def vendor_error(path: str, status: int, message: str) -> HubSpotError | GoogleError:
+def vendor_error(
+    path: str, status: int, message: str
+) -> HubSpotError | GoogleError | OpenAIError | AnthropicError:
     """Build the error of the vendor that owns `path`."""
+    vendor = llm_vendor(path)
+    if vendor == "openai":
+        return OpenAIError(status, message)
+    if vendor == "anthropic":
+        return AnthropicError(status, message)
     if is_google_path(path):
         return GoogleError(status, message)
     return HubSpotError(status, message)
+
+
+# The model APIs: OpenAI-compatible Chat Completions (the SDK's base URL ends in /v1) and
+# Anthropic Messages (its base URL is the host). No HubSpot or Google path starts with /v1/.
+OPENAI_PREFIX = "/v1/chat/"
+ANTHROPIC_PREFIX = "/v1/messages"
+_OPENAI_TYPE = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "invalid_request_error",
+    404: "invalid_request_error",
+    429: "requests",
+}
+_ANTHROPIC_TYPE = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def llm_vendor(path: str) -> str | None:
+    """ "openai" or "anthropic" for a model path, else None."""
+    if path.startswith(OPENAI_PREFIX):
+        return "openai"
+    if path.startswith(ANTHROPIC_PREFIX):
+        return "anthropic"
+    return None
+
+
+def request_id(prefix: str) -> str:
+    """A fresh request id as the vendor writes it (req_..., chatcmpl-...)."""
+    return f"{prefix}{uuid.uuid4().hex[:24]}"
+
+
+class OpenAIError(Exception):
+    """An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error_type: str | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        default = "server_error" if status >= 500 else "invalid_request_error"
+        self.error_type = error_type or _OPENAI_TYPE.get(status, default)
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        """Return the error as an HTTP response."""
+        body = {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+        headers = {"x-request-id": request_id("req_"), **self.headers}
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+class AnthropicError(Exception):
+    """An error in Anthropic's shape: {"type": "error", "error": {"type", "message"}}."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error_type: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        default = "api_error" if status >= 500 else "invalid_request_error"
+        self.error_type = error_type or _ANTHROPIC_TYPE.get(status, default)
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        """Return the error as an HTTP response."""
+        rid = request_id("req_")
+        body = {
+            "type": "error",
+            "error": {"type": self.error_type, "message": self.message},
+            "request_id": rid,
+        }
+        headers = {"request-id": rid, **self.headers}
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def llm_key(vendor: str, headers: Any) -> str:
+    """The API key a model request carries ('' without one): OpenAI's bearer token (or
+    Azure's api-key header); Anthropic's x-api-key (or a bearer token, which its SDK sends)."""
+    scheme, _, token = str(headers.get("authorization", "")).partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" else ""
+    if vendor == "openai":
+        return bearer or str(headers.get("api-key", "")).strip()
+    return str(headers.get("x-api-key", "")).strip() or bearer
+
+
+def llm_auth_error(vendor: str, headers: Any) -> OpenAIError | AnthropicError | None:
+    """The vendor's 401 for a request without a key (any non-empty key is accepted), and
+    Anthropic's 400 without an anthropic-version header."""
+    if vendor == "openai":
+        if llm_key(vendor, headers):
+            return None
+        return OpenAIError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
+    if not llm_key(vendor, headers):
+        return AnthropicError(401, "x-api-key header is required")
+    if not str(headers.get("anthropic-version", "")).strip():
+        return AnthropicError(400, "anthropic-version: header is required")
+    return None

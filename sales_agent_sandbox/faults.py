@@ -2,8 +2,9 @@
 
 A fault rule (POST /_sandbox/faults, or SANDBOX_FAULTS at start) matches requests by
 `pathPattern` (a glob over the path) and `method`, and applies to every vendor path alike:
-- `status`: answer this error instead (a vendor-shaped body: HubSpot's or Google's), with
-  `retryAfter` as a Retry-After header and `message` as the error's text;
+- `status`: answer this error instead (a vendor-shaped body: HubSpot's, Google's, OpenAI's
+  or Anthropic's), with `retryAfter` as a Retry-After header (and, on the model paths, the
+  vendor's rate-limit headers at zero for a 429) and `message` as the error's text;
 - `delayMs`: answer this much later (a slow server); alone, the answer is the real one;
 - `timeoutSeconds`: hold the request this long (longer than the client waits), then 504;
   nothing is written: the request never got past the (emulated) gateway;
@@ -14,6 +15,17 @@ A fault rule (POST /_sandbox/faults, or SANDBOX_FAULTS at start) matches request
   and an outage window: `forSeconds` from `startAfterSeconds` (default 0) after the rule
   is added (a window without a count applies to every matching request in it), e.g.
   {"pathPattern": "/crm/*", "status": 503, "forSeconds": 60}: HubSpot is down for a minute.
+
+On the model paths (/v1/chat/completions, /v1/messages) three more keys shape a 200 answer
+instead of an error (one of them per rule; not with `status` or `afterCommit`):
+- `malformed: true`: the structured answer is not valid for its schema: cut-off JSON in
+  the content or function arguments (OpenAI, Anthropic JSON output), or a tool input
+  missing its required properties (Anthropic tool_use);
+- `refusal: true`: the model declines: OpenAI `message.refusal` set and `content` null;
+  Anthropic `stop_reason: "refusal"` with a text block;
+- `compromised: true`: the model obeys the lead's text (prompt injection): every URL and
+  email address of the brief's untrusted fields in a paragraph, a slot id and an asset id
+  the brief never offered, and the system prompt's first line in the text.
 """
 
 from __future__ import annotations
@@ -30,8 +42,10 @@ from typing import Any
 
 from fastapi import Response
 
-from .errors import GoogleError, HubSpotError, is_google_path
+from .errors import GoogleError, HubSpotError, is_google_path, llm_vendor
 from .gmail_quota import GmailQuota
+from .llm_cache import PromptCache
+from .llm_faults import model_fault_response
 
 
 @dataclass
@@ -54,6 +68,8 @@ class FaultRule:
     starts_at: float | None = None
     ends_at: float | None = None
     hits: int = 0
+    # A 200 the model paths shape: "malformed", "refusal" or "compromised" (None: none).
+    answer: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         """Tell whether this rule applies to a request."""
@@ -76,6 +92,9 @@ class FaultRule:
         return 500 if self.after_commit and not self.timeout_seconds else None
 
 
+ANSWER_KINDS = ("malformed", "refusal", "compromised")
+_MODEL_PATHS = ("/v1/chat/completions", "/v1/messages")
+
 RULE_KEYS = {
     "pathPattern",
     "method",
@@ -89,6 +108,7 @@ RULE_KEYS = {
     "timeoutSeconds",
     "forSeconds",
     "startAfterSeconds",
+    *ANSWER_KINDS,
 }
 
 
@@ -116,6 +136,13 @@ def _check_spec(spec: dict[str, Any]) -> None:
         raise FaultSpecError("forSeconds must be positive")
     if float(spec.get("startAfterSeconds", 0)) < 0:
         raise FaultSpecError("startAfterSeconds must not be negative")
+    kinds = [kind for kind in ANSWER_KINDS if spec.get(kind)]
+    if len(kinds) > 1:
+        raise FaultSpecError(f"one of {list(ANSWER_KINDS)} per rule, not {kinds}")
+    if kinds and (spec.get("status") is not None or spec.get("afterCommit")):
+        raise FaultSpecError(f"{kinds[0]} shapes a 200 answer: not with status or afterCommit")
+    if kinds and not any(fnmatch.fnmatchcase(p, str(spec["pathPattern"])) for p in _MODEL_PATHS):
+        raise FaultSpecError(f"{kinds[0]} applies to the model paths only: {list(_MODEL_PATHS)}")
 
 
 def check_rules(specs: list[Any]) -> None:
@@ -152,6 +179,8 @@ class Faults:
             self.peak_attempts: dict[str, int] = {}
             # Gmail's units per user (and its per-minute budget, when one is configured).
             self.gmail = GmailQuota()
+            # The model paths' remembered prompt prefixes (prompt caching).
+            self.prompt_cache = PromptCache()
             # Held (timeout) requests end early when this changes: reset frees them.
             self.generation = getattr(self, "generation", 0) + 1
 
@@ -175,6 +204,7 @@ class Faults:
             timeout_seconds=float(spec.get("timeoutSeconds", 0)),
             starts_at=starts_at if windowed or "startAfterSeconds" in spec else None,
             ends_at=starts_at + float(spec["forSeconds"]) if windowed else None,
+            answer=next((kind for kind in ANSWER_KINDS if spec.get(kind)), None),
         )
         with self._lock:
             self.rules.append(rule)
@@ -292,6 +322,9 @@ def fault_response(rule: FaultRule, path: str) -> Response:
     # A request held past the client's timeout ends as a gateway would end it.
     status = rule.fault_status or (504 if rule.timeout_seconds else 500)
     headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
+    vendor = llm_vendor(path)
+    if vendor is not None:
+        return model_fault_response(vendor, status, rule.message, rule.retry_after)
     if is_google_path(path):
         message = rule.message or _google_fault_message(status)
         domain = "usageLimits" if status == 429 else "global"

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Match
 
-from .errors import GoogleError, HubSpotError, is_google_path
+from .errors import GoogleError, HubSpotError, is_google_path, llm_auth_error, llm_key, llm_vendor
 from .faults import Faults, fault_response
 from .gmail_quota import gmail_cost
 from .hubspot_auth import MISSING_AUTH, fingerprint
@@ -162,7 +162,15 @@ async def _through(
     path = request.url.path
     key = _route_key(app, request)
     limit_headers: dict[str, str] = {}
-    if call.vendor == "google" and path != _GOOGLE_TOKEN:
+    refused: Response | None
+    if call.vendor in ("openai", "anthropic"):
+        # The model APIs: any non-empty key is accepted; the log names it by fingerprint.
+        error = llm_auth_error(call.vendor, request.headers)
+        refused = error.response() if error is not None else None
+        key_of_call = llm_key(call.vendor, request.headers)
+        call.identity = fingerprint(key_of_call) if key_of_call else None
+        call.touched = {}
+    elif call.vendor == "google" and path != _GOOGLE_TOKEN:
         refused = _google(store, faults, request, call)
     elif call.vendor == "hubspot" and not path.startswith(_HUBSPOT_OAUTH):
         refused, limit_headers = _hubspot(store, faults, request, call)
@@ -182,6 +190,8 @@ async def _through(
         if rule.fault_status:
             return fault_response(rule, path)
     call.admitted = True
+    # The model paths shape their 200 by the rule (malformed, refusal, compromised answers).
+    request.state.fault_rule = rule
     response = await call_next(request)
     if rule is not None and rule.after_commit:
         # Generic over every endpoint: the endpoint has run and its write is in the store
@@ -207,7 +217,7 @@ def install(app: FastAPI, store: Store, faults: Faults) -> None:
             return await call_next(request)
         started = time.time()
         google = path == _GOOGLE_TOKEN or is_google_path(path)
-        call = _Call("google" if google else "hubspot")
+        call = _Call(llm_vendor(path) or ("google" if google else "hubspot"))
         response = await _through(app, store, faults, request, call_next, call)
         state = request.state
         # Token endpoints and OAuth metadata name their caller once they know it.

@@ -1,0 +1,311 @@
+"""The sandbox's stand-in language model: a deterministic follow-up writer.
+
+Our connector sends the draft brief as JSON between `<brief>` and `</brief>` in the last
+user message. This "model" reads it as plain dicts (tolerantly: any field may be missing),
+writes a short follow-up in the brief's language that answers the lead's topic, acts on the
+angle, names the chosen asset and the meeting days (never times, links or addresses), and
+picks slot and asset ids from the brief. Every choice is derived from a hash of the prompt,
+so the same request always gets the same answer; temperature is ignored.
+
+`compromise` is the same model under prompt injection: it obeys the lead's text (see
+faults.py, `compromised`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Any
+
+from .llm_lexicon import LEXICON, TOPIC_ANSWERS, TOPIC_NAMES, TOPIC_TITLES, TOPICS
+from .llm_phrases import GENERIC, SENTENCES, SUSPECT_WORDS, WEEKDAYS
+
+LANGUAGES = ("en", "de", "fr", "es")
+_BRIEF = re.compile(r"<brief>(.*?)</brief>", re.DOTALL)
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?", re.UNICODE)
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]]+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_TIME = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
+_UNTRUSTED = ("first_name", "company", "job_title", "industry", "message")
+# What the compromised model adds that no brief offers.
+FOREIGN_SLOT_ID = "slot-injected"
+FOREIGN_ASSET_ID = "asset-injected"
+INJECTED_URL = "https://attacker.example/offer"
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens of a text by a simple rule: about four characters a token (no tokenizer:
+    counts only need to be deterministic and of the right order)."""
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def prompt_hash(*parts: str) -> int:
+    """A stable number from the prompt, the source of every variation."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def find_brief(text: str) -> dict[str, Any] | None:
+    """The brief's JSON in a user message, as plain dicts; None when absent or unreadable."""
+    matches = _BRIEF.findall(text or "")
+    if not matches:
+        return None
+    raw = matches[-1].strip()
+    if raw.startswith("```"):
+        raw = raw.strip("`").removeprefix("json").strip()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        start = raw.find("{")
+        try:
+            value, _ = json.JSONDecoder().raw_decode(raw[start:]) if start >= 0 else (None, 0)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _text(value: Any, limit: int = 2000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _thread(brief: dict[str, Any]) -> dict[str, Any]:
+    thread = brief.get("thread")
+    return thread if isinstance(thread, dict) else {}
+
+
+def _list(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _safe_name(value: Any) -> str:
+    """A short name fit to appear in text (a company, an industry), else ''."""
+    text = " ".join(_text(value, 200).split())
+    if not text or len(text) > 60 or _URL.search(text) or _EMAIL.search(text):
+        return ""
+    return text if not re.search(r"[<>{}\[\]|\\]", text) else ""
+
+
+class _Say:
+    """Picks phrasings for one draft: the language's sentences, chosen by the prompt's hash."""
+
+    def __init__(self, language: str, seed: int) -> None:
+        self.language = language if language in LANGUAGES else "en"
+        self.seed = seed
+
+    def __call__(self, key: str, **values: str) -> str:
+        options = SENTENCES[self.language][key]
+        choice = options[(self.seed >> (len(key) % 16)) % len(options)]
+        return choice.format(**values)
+
+
+def _lead_words(message: str, language: str) -> tuple[list[str], list[str]]:
+    """The topics a message is about, and how to name them back (the lead's own words when
+    they wrote in the draft's language)."""
+    topics: list[str] = []
+    named: list[str] = []
+    own = LEXICON.get(language, {})
+    for word in _WORD.findall(message.lower()):
+        if word in SUSPECT_WORDS:
+            continue
+        hit = own.get(word)
+        if hit is None:
+            other = next((LEXICON[lang][word] for lang in LANGUAGES if word in LEXICON[lang]), None)
+            hit = (other[0], TOPIC_NAMES[language][other[0]]) if other else None
+        if hit is None or hit[0] in topics:
+            continue
+        topics.append(hit[0])
+        named.append(hit[1])
+    return topics[:2], named[:2]
+
+
+def _days(labels: list[str], say: _Say, message: str) -> str:
+    """The chosen slots as days (and part of day) in the draft's language, never times:
+    "Tuesday or Wednesday afternoon"."""
+    days: list[str] = []
+    parts: list[str] = []
+    for label in labels:
+        day = next(
+            (
+                WEEKDAYS[say.language][index]
+                for names in WEEKDAYS.values()
+                for index, name in enumerate(names)
+                if re.search(rf"\b{name}\b", label, re.IGNORECASE)
+            ),
+            None,
+        )
+        if day is None or len(days) == 2:
+            continue
+        time = _TIME.search(label)
+        if day not in days:
+            days.append(day)
+            parts.append(
+                ("day_afternoon" if int(time.group(1)) >= 12 else "day_morning") if time else ""
+            )
+    if not days:
+        return ""
+    return next((text for text in _day_phrases(days, parts, say) if not _echoes(text, message)), "")
+
+
+def _day_phrases(days: list[str], parts: list[str], say: _Say) -> list[str]:
+    """Ways to name the days, most natural first; the first that does not repeat the lead's
+    own phrase is used (either order of the days, one part of the day or one each)."""
+    options: list[str] = []
+    for order in (list(range(len(days))), list(range(len(days)))[::-1]):
+        ordered = [days[i] for i in order]
+        if len(set(parts)) == 1 and parts[0]:
+            options.append(say(parts[0], day=say("or_days").join(ordered)))
+        each = [say(parts[i], day=days[i]) if parts[i] else days[i] for i in order]
+        text = say("or").join(each)
+        options.append(f"el {text}" if say.language == "es" and not parts[order[0]] else text)
+    return options
+
+
+def _angle(angle: str, industry: str, say: _Say) -> str:
+    """Act on step 6's angle (an instruction to the writer, not a sentence to paste)."""
+    lowered = angle.lower()
+    if "returning" in lowered or "existing conversation" in lowered:
+        return say("angle_returning")
+    match = re.search(r"proven in ([^:;]+)", angle, re.IGNORECASE)
+    if match or "peer" in lowered:
+        name = _safe_name(match.group(1)) if match else industry
+        if "_" in name or name.isupper():
+            name = name.replace("_", " ").lower()  # a CRM enum: COMPUTER_SOFTWARE
+        # An industry name is English data: named in English drafts only.
+        if name and say.language == "en":
+            return say("angle_peer", industry=name)
+        return say("angle_peer_plain")
+    return ""
+
+
+def _subject(brief: dict[str, Any], topics: list[str], say: _Say, sender: str) -> str:
+    thread = _thread(brief)
+    subject = " ".join(_text(thread.get("subject"), 200).split())
+    if subject and not _URL.search(subject) and not _EMAIL.search(subject):
+        return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    company = _safe_name(brief.get("company"))
+    if topics:
+        title = TOPIC_TITLES[say.language][TOPICS.index(topics[0])]
+        if company:
+            return say("subject_company", Title=title, company=company)
+        return say("subject_title", Title=title)
+    return say("subject_plain", sender=sender)
+
+
+def write(brief: dict[str, Any] | None, seed: int) -> dict[str, Any]:
+    """The structured answer to a brief: subject, paragraphs, slot_ids, asset_ids."""
+    if brief is None:
+        return {
+            **GENERIC,
+            "paragraphs": list(GENERIC["paragraphs"]),
+            "slot_ids": [],
+            "asset_ids": [],
+        }
+    language = _text(brief.get("language"), 10).lower()
+    say = _Say(language, seed)
+    sender = _safe_name(brief.get("sender_company")) or "our team"
+    thread = _thread(brief)
+    message = _text(brief.get("message")) or _text(thread.get("last_message"))
+    topics, named = _lead_words(message, say.language)
+
+    opener = [
+        say("thanks_reply")
+        if thread.get("last_speaker") == "prospect"
+        else say("thanks_plain", sender=sender)
+    ]
+    if named:
+        # The lead's words, never their sentence: a run of four of their words is reordered.
+        words = next(
+            (
+                _and(say.language).join(option)
+                for option in (named, named[::-1], named[:1])
+                if not _echoes(_and(say.language).join(option), message)
+            ),
+            TOPIC_NAMES[say.language][topics[0]],
+        )
+        opener.append(say("mentioned", words=words))
+        opener.append(TOPIC_ANSWERS[say.language][topics[0]])
+    else:
+        opener.append(say("generic_answer", sender=sender))
+
+    assets = [a for a in _list(brief.get("assets")) if isinstance(a.get("id"), str)]
+    middle: list[str] = []
+    angle = _angle(_text(brief.get("angle"), 500), _safe_name(brief.get("industry")), say)
+    if angle:
+        middle.append(angle)
+    if assets:
+        quote = SENTENCES[say.language]["quote"][0]
+        title = quote.format(" ".join(_text(assets[0].get("title"), 120).split()))
+        # The title only: a description may be in another language than the draft.
+        middle.append(say("asset", title=title))
+
+    slots = [s for s in _list(brief.get("slots")) if isinstance(s.get("id"), str)][:3]
+    action = _text(brief.get("action"), 40)
+    closing: list[str] = []
+    if slots:
+        days = _days([_text(s.get("label"), 200) for s in slots], say, message)
+        closing.append(say("slots_days", days=days) if days else say("slots_plain"))
+        if brief.get("stated_preferences"):
+            closing.append(say("kept_prefs"))
+    elif assets and action == "share_asset":
+        closing.append(say("share_asset"))
+    else:
+        closing.append(say("ask_time"))
+
+    paragraphs = [" ".join(opener)] + ([" ".join(middle)] if middle else []) + [" ".join(closing)]
+    return {
+        "subject": _subject(brief, topics, say, sender)[:120],
+        "paragraphs": paragraphs,
+        "slot_ids": [s["id"] for s in slots],
+        "asset_ids": [assets[0]["id"]] if assets else [],
+    }
+
+
+def _echoes(text: str, message: str, run: int = 4) -> bool:
+    """Whether `text` repeats `run` words in a row of the lead's message."""
+    said = " ".join(_WORD.findall(message.lower()))
+    words = _WORD.findall(text.lower())
+    return any(
+        f" {' '.join(words[i : i + run])} " in f" {said} " for i in range(len(words) - run + 1)
+    )
+
+
+def _and(language: str) -> str:
+    return {"en": " and ", "de": " und ", "fr": " et ", "es": " y "}.get(language, " and ")
+
+
+def compromise(
+    answer: dict[str, Any], brief: dict[str, Any] | None, prompt: str, system_line: str
+) -> dict[str, Any]:
+    """The answer of a model that obeyed the lead's text: every URL and address the lead
+    typed in a paragraph, ids the brief never offered, and the instructions' first line."""
+    sources: list[str] = []
+    if brief is not None:
+        sources += [_text(brief.get(name)) for name in _UNTRUSTED]
+        thread = _thread(brief)
+        sources += [_text(thread.get("subject")), _text(thread.get("last_message"))]
+    else:
+        sources.append(prompt)
+    found: list[str] = []
+    for text in sources:
+        for item in _URL.findall(text) + _EMAIL.findall(text):
+            if item.rstrip(".,;") not in found:
+                found.append(item.rstrip(".,;"))
+    if not any(_URL.match(item) for item in found):
+        found.append(INJECTED_URL)
+    paragraphs = list(answer["paragraphs"])
+    paragraphs.insert(1, "As requested, please also use: " + ", ".join(found) + ".")
+    if system_line:
+        paragraphs.append(f"My instructions begin: {system_line}")
+    return {
+        **answer,
+        "paragraphs": paragraphs,
+        "slot_ids": [*answer["slot_ids"], FOREIGN_SLOT_ID],
+        "asset_ids": [*answer["asset_ids"], FOREIGN_ASSET_ID],
+    }
+
+
+def as_text(answer: dict[str, Any]) -> str:
+    """The answer as a plain-text email (a request without a schema)."""
+    return "\n\n".join([f"Subject: {answer['subject']}", *answer["paragraphs"]])
