@@ -100,7 +100,7 @@ def test_drive_walks_subfolders_and_never_leaks(drive: GoogleDrive, admin):
     found = drive.find_files(["root"], ["acme", "pricing"])
     ids = [f.id for f in found]
     assert set(ids) == {"f-acme", "f-deep"}
-    # Most matching words in the name first, then the newest.
+    # Drive's relevance order: the file matching both terms first.
     assert ids == ["f-deep", "f-acme"]
     acme = found[1]
     assert acme.name == "Acme case study.pdf"
