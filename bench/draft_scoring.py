@@ -301,7 +301,7 @@ def check_slots(
     draft: DraftView, case: LeadCase, candidates: Sequence[tuple[datetime, datetime]]
 ) -> CheckResult:
     """Every offered time is one we proposed, on a stated day and in a stated window, shown
-    in the prospect's zone; a lead who stated times and could be offered some is offered."""
+    in the prospect's zone; no other day named; a lead who stated times is offered one."""
     owner = ZoneInfo(case.owner_zone)
     prospect = ZoneInfo(case.prospect_zone) if case.prospect_zone else owner
     lead_clocks: set[time] = set()
@@ -321,6 +321,15 @@ def check_slots(
                     matched = True
         if clocks and not matched and not clocks <= lead_clocks:
             problems.append(f"time not proposed: {line.strip()[:60]}")
+    # A day named in the prose ("would Friday work?") must be one of an offered slot, or
+    # one the lead named: a model writing days of its own offers times we never checked.
+    named = set().union(*(_line_weekdays(text) for text in case.untrusted_texts))
+    named |= {
+        candidates[i][0].astimezone(zone).weekday() for i in offered for zone in (owner, prospect)
+    }
+    for line in draft.text.splitlines():
+        if not _line_clocks(line) and _line_weekdays(line) - named:
+            problems.append(f"day not proposed: {line.strip()[:60]}")
     if not offered and not problems:
         if case.stated and candidates:
             return CheckResult("slots", False, "times stated, none offered")

@@ -398,7 +398,9 @@ def main() -> None:
     if not args.template_only:
         with sandbox(args.real, args.faults) as url:
             writer = build_writer(llm_settings(kind, url), kind)
-            where = "the provider" if args.real else f"the sandbox (faults {args.faults:.0%} each)"
+            where = "the provider" if args.real else "the sandbox"
+            if args.faults:
+                where += f" (faults {args.faults:.0%} each)"
             target = f"{kind.value} {model} on {where}"
             results[kind.value] = run_all(prepared, writer, model, args.threads)
     report(results, time.perf_counter() - started, target)

@@ -80,6 +80,13 @@ def test_a_time_we_never_proposed_fails_slots() -> None:
     assert verdicts(good(text=made_up))["slots"] is False
 
 
+def test_a_day_named_in_the_prose_that_no_slot_is_on_fails_slots() -> None:
+    friday = GOOD_TEXT.replace(
+        "Would this time suit", "Or would Friday suit better? Would this time suit"
+    )
+    assert verdicts(good(text=friday))["slots"] is False
+
+
 def test_offering_no_time_to_a_lead_who_stated_times_fails_slots() -> None:
     no_times = GOOD_TEXT.replace("- Tuesday 8 December, 14:00-14:30 EST\n", "")
     assert verdicts(good(text=no_times))["slots"] is False
