@@ -76,6 +76,7 @@ _IN_NAME, _IN_DESCRIPTION, _RETURNED = 2.0, 1.5, 1.0
 _MAX_SEARCHES = 6
 _MAX_PHRASES = 2
 _PER_SEARCH = 10
+_LONGEST_WORD = 40
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -94,10 +95,13 @@ class Term:
 
 def _words(text: str | None) -> list[str]:
     # Drive's tokens: letters and digits; an all-capital two-letter word is an acronym.
+    # A word longer than any real one is noise a lead typed; it would only bloat `q`.
     return [
         w.lower()
         for w in _WORD.findall(text or "")
-        if not w.isdigit() and (len(w) >= 3 or (len(w) == 2 and w.isupper()))
+        if not w.isdigit()
+        and (len(w) >= 3 or (len(w) == 2 and w.isupper()))
+        and len(w) <= _LONGEST_WORD
     ]
 
 

@@ -219,6 +219,8 @@ def test_a_long_message_keeps_the_searches_bounded() -> None:
     drive = FakeDrive()
     sales = drive.add_folder("Sales")
     drive.add_file("Robotics case study", sales)
-    chatty = LEAD.model_copy(update={"interest": " ".join(f"topic{i} word{i}" for i in range(200))})
+    words = " ".join(f"topic{i} word{i}" for i in range(200))
+    chatty = LEAD.model_copy(update={"interest": "x" * 5000 + " " + words})
     assert hunt_drive_assets(drive, chatty, [sales]).chosen is not None
     assert drive.calls["find_files"] <= 6
+    assert all(len(t.text) <= 81 for t in lead_terms(chatty))
