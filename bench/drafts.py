@@ -44,6 +44,7 @@ from sales_agent_pipeline.domain.drafting import (
     WriterSettings,
     WrittenDraft,
 )
+from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.domain.models import Company, DriveFile, Owner
 from sales_agent_pipeline.domain.schedule import MeetingSlot
 from sales_agent_pipeline.domain.workflow import (
@@ -397,7 +398,10 @@ def main() -> None:
     target = "template only"
     if not args.template_only:
         with sandbox(args.real, args.faults) as url:
-            writer = build_writer(llm_settings(kind, url), kind)
+            try:
+                writer = build_writer(llm_settings(kind, url), kind)
+            except ConfigurationError as error:  # no key for --real: say so, not a traceback
+                raise SystemExit(f"the {kind.value} writer cannot start: {error}") from error
             where = "the provider" if args.real else "the sandbox"
             if args.faults:
                 where += f" (faults {args.faults:.0%} each)"
