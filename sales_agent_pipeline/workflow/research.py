@@ -14,6 +14,7 @@ from sales_agent_pipeline.domain.workflow import ContactResult, Speaker
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
 from sales_agent_pipeline.steps.find_similar_patterns import find_similar_patterns
 from sales_agent_pipeline.steps.hunt_drive_assets import hunt_drive_assets
+from sales_agent_pipeline.steps.language import detect_language
 from sales_agent_pipeline.steps.plan_next_step import plan_next_step
 from sales_agent_pipeline.steps.propose_meeting_slots import choose_meeting_slots, search_until
 from sales_agent_pipeline.steps.prospect_timezone import prospect_timezone
@@ -191,7 +192,10 @@ def slots(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     now = services.now()
     zone = owner_timezone(state)
     theirs = prospect_timezone(state.lead, state.contact.contact if state.contact else None)
-    preferences = parse_preferences(stated_times(state), now=now, zone=theirs or zone)
+    text = stated_times(state)
+    # The language decides how "3/12" reads (day first outside English), and "Mon" in French.
+    language = detect_language([text])
+    preferences = parse_preferences(text, now=now, zone=theirs or zone, language=language)
     if calendar_id is None:
         return {"slots": (), "preferences": preferences}
     calendars = services.calendar(state.item.tenant.tenant_id)

@@ -133,3 +133,12 @@ def test_a_wish_outside_the_owners_hours_falls_back_and_says_so() -> None:
     assert preferences.fallback_reason is not None
     assert len(slots) == 3
     assert all(s.end - s.start == timedelta(minutes=30) for s in slots)
+
+
+def test_a_french_lead_writes_the_day_first() -> None:
+    world = FakeWorld()
+    message = "Bonjour, nous serions disponibles le 3/12 dans l'après-midi. Merci beaucoup"
+    slots, preferences = run(world, lead_state(world, message))
+    assert preferences.dates == (date(2026, 12, 3),)
+    assert slots
+    assert {s.local_start.date() for s in slots} == {date(2026, 12, 3)}
