@@ -127,6 +127,8 @@ class PromptCache:
         """Record a call; the requests and tokens left of this minute's (reported) limits."""
         now = time.monotonic()
         with self._lock:
+            if scope not in self._minute and len(self._minute) >= 1000:
+                self._minute.clear()  # bounded: only the headers' arithmetic depends on it
             window = self._minute.setdefault(scope, deque())
             while window and now - window[0][0] >= 60:
                 window.popleft()

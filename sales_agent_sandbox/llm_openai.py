@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from .errors import OpenAIError, llm_key, request_id
 from .hubspot_auth import fingerprint
+from .llm_cache import REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE
 from .llm_schema import SchemaError, check_schema, cut_json, dumps, fit
 from .llm_writer import (
     as_text,
@@ -335,10 +336,10 @@ async def chat_completions(request: Request) -> JSONResponse:
     headers = {
         "x-request-id": request_id("req_"),
         "openai-processing-ms": "1",
-        "x-ratelimit-limit-requests": "500",
+        "x-ratelimit-limit-requests": str(REQUESTS_PER_MINUTE),
         "x-ratelimit-remaining-requests": str(requests_left),
         "x-ratelimit-reset-requests": "120ms",
-        "x-ratelimit-limit-tokens": "200000",
+        "x-ratelimit-limit-tokens": str(TOKENS_PER_MINUTE),
         "x-ratelimit-remaining-tokens": str(tokens_left),
         "x-ratelimit-reset-tokens": "60ms",
     }

@@ -53,6 +53,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
         ],
         "thanks_reply": ["Danke für Ihre Rückmeldung."],
         "mentioned": ["Sie sprechen {words} an, darauf gehe ich gern genauer ein."],
+        "mentioned_bare": ["Zum Thema {words} helfe ich Ihnen gern weiter."],
         "generic_answer": [
             "Ich zeige Ihnen gern, wie wir Ihr Team unterstützen können.",
             "Gern stelle ich Ihnen vor, was wir für Ihr Team tun können.",
@@ -196,6 +197,12 @@ SUSPECT_WORDS = frozenset(
         "send",
         "link",
         "click",
+        "change",
+        "switch",
+        "mode",
+        "email",
+        "emails",
+        "address",
         "anweisungen",
         "ignoriere",
         "instructions",
@@ -213,4 +220,48 @@ GENERIC = {
         "working on and where we could help.",
         "Would a short call in the coming days work for you?",
     ],
+}
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that carry no topic: never echoed back as what the lead "mentioned". Per language,
+# also how the writer guesses the language a message is written in.
+STOPWORDS: dict[str, frozenset[str]] = {
+    "en": _words(
+        "a an the and or but for with without to of in on at by from our your their my we "
+        "you they i it is are was be been have has had do does did can could would should "
+        "will may might this that these those there here what which who when where how why "
+        "please thanks thank hello hi dear regards best works work working like need needs "
+        "want looking interested know more about some any all just also very really much "
+        "call calls meeting time times week next today tomorrow morning afternoon evening "
+        "available copied colleague team company us me them not no yes get got make help "
+        "solution solutions information question questions business product products service "
+        "services offer"
+    ),
+    "de": _words(
+        "der die das den dem des ein eine einen einem einer und oder aber für mit ohne zu "
+        "von im in am an auf bei aus unser unsere ihr ihre wir sie ich es ist sind war "
+        "haben hat hatte kann können würde sollte wird diese dieser dieses hier was wer wann "
+        "wo wie warum bitte danke hallo gruß grüße viele mehr über sehr gern gerne auch nur "
+        "termin anruf gespräch zeit woche nächste heute morgen vormittag nachmittag abend "
+        "möchten möchte interessieren passt gut am besten uns mich nicht kein ja lösung "
+        "lösungen anfrage frage fragen interesse unternehmen firma informationen"
+    ),
+    "fr": _words(
+        "le la les un une des du de et ou mais pour avec sans à au aux en dans sur par notre "
+        "nos votre vos leur nous vous ils je il elle est sont était être avoir a ont peut "
+        "pourrait voudrais cette ce ces ici quoi qui quand où comment pourquoi merci bonjour "
+        "cordialement plus très aussi appel réunion temps semaine prochaine aujourd demain "
+        "matin après midi soir aimerions aimerais savoir conviendrait nous pas oui"
+    ),
+    "es": _words(
+        "el la los las un una unos unas y o pero para con sin a al de del en sobre por "
+        "nuestro nuestra su sus nosotros usted ellos yo es son era ser tener tiene pueden "
+        "podría este esta estos aquí qué quién cuándo dónde cómo por qué gracias hola saludos "
+        "más muy también llamada reunión tiempo semana próxima hoy mañana tarde noche "
+        "gustaría saber va mejor nos me no sí"
+    ),
 }

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from .llm_lexicon import LEXICON, TOPIC_ANSWERS, TOPIC_NAMES, TOPIC_TITLES, TOPICS
-from .llm_phrases import GENERIC, SENTENCES, SUSPECT_WORDS, WEEKDAYS
+from .llm_phrases import GENERIC, SENTENCES, STOPWORDS, SUSPECT_WORDS, WEEKDAYS
 
 LANGUAGES = ("en", "de", "fr", "es")
 _BRIEF = re.compile(r"<brief>(.*?)</brief>", re.DOTALL)
@@ -118,6 +118,42 @@ def _lead_words(message: str, language: str) -> tuple[list[str], list[str]]:
         topics.append(hit[0])
         named.append(hit[1])
     return topics[:2], named[:2]
+
+
+def _own_words(message: str, language: str, skip: set[str]) -> str:
+    """A few of the lead's own content words (at most two in a row, never the whole
+    message), when no topic matched and the message is in the draft's language; else ''.
+    English takes a run of up to two words, German its longest noun; French and Spanish none
+    (a bare noun without its article reads wrong there)."""
+    words = _WORD.findall(_EMAIL.sub(" ", _URL.sub(" ", message)))
+    lowered = [w.lower() for w in words]
+    if language not in ("en", "de") or SUSPECT_WORDS.intersection(lowered):
+        return ""  # a message that gives orders is not paraphrased back
+    counts = {lang: sum(w in STOPWORDS[lang] for w in lowered) for lang in LANGUAGES}
+    if max(counts.values()) and counts[language] < max(counts.values()):
+        return ""  # written in another language: the topic is named in the draft's instead
+    days = {d.lower() for names in WEEKDAYS.values() for d in names}
+    runs: list[list[str]] = [[]]
+    for word, low in zip(words, lowered, strict=True):
+        content = (
+            len(low) >= 3
+            and low not in STOPWORDS[language]
+            and low not in SUSPECT_WORDS
+            and low not in days
+            and low not in skip
+        )
+        if language == "de":
+            # German nouns are capitalised: keep the longest one.
+            if content and word[0].isupper() and len(word) > len("".join(runs[0])):
+                runs[0] = [word]
+        elif content:
+            runs[-1].append(low)
+        elif runs[-1]:
+            runs.append([])
+    best = max((run[:2] for run in runs if any(len(w) >= 6 for w in run)), key=len, default=[])
+    if not best or len(best) * 2 > len(words) + 1:
+        return ""
+    return " ".join(best)
 
 
 def _days(labels: list[str], say: _Say, message: str) -> str:
@@ -227,7 +263,15 @@ def write(brief: dict[str, Any] | None, seed: int) -> dict[str, Any]:
         opener.append(say("mentioned", words=words))
         opener.append(TOPIC_ANSWERS[say.language][topics[0]])
     else:
-        opener.append(say("generic_answer", sender=sender))
+        skip = {
+            w.lower()
+            for field in ("first_name", "company")
+            for w in _WORD.findall(_text(brief.get(field), 200))
+        }
+        own = _own_words(message, say.language, skip)
+        if own:
+            opener.append(say("mentioned_bare" if say.language == "de" else "mentioned", words=own))
+        opener.append(say("generic_answer"))
 
     assets = [a for a in _list(brief.get("assets")) if isinstance(a.get("id"), str)]
     middle: list[str] = []

@@ -132,6 +132,21 @@ def test_without_a_schema_the_answer_is_plain_text(client):
     assert "{" not in content
 
 
+@pytest.mark.parametrize(
+    ("message", "echo"),
+    [
+        ("Fleet automation for our three warehouses", "automation"),
+        ("Reconciliation at month end", "reconciliation"),
+        ("Patient intake forms", "patient intake"),
+    ],
+)
+def test_the_draft_takes_up_the_leads_topic_without_quoting_it(client, message, echo):
+    answer = json.loads(_ask(client, brief("en", message=message)).choices[0].message.content)
+    text = " ".join(answer["paragraphs"]).lower()
+    assert echo in text
+    assert message.lower() not in text
+
+
 def test_the_same_request_gets_the_same_answer(client):
     first = _ask(client, brief("en")).choices[0].message.content
     assert _ask(client, brief("en")).choices[0].message.content == first
