@@ -14,6 +14,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
             "Thank you for reaching out to {sender}.",
         ],
         "thanks_reply": ["Thanks for coming back to me on this."],
+        "call_welcome": ["A call sounds good to me."],
         "mentioned": ["You mentioned {words}, so I will keep the focus there."],
         "generic_answer": [
             "I would be glad to show you how we could help your team.",
@@ -52,6 +53,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
             "Danke, dass Sie sich bei {sender} gemeldet haben.",
         ],
         "thanks_reply": ["Danke für Ihre Rückmeldung."],
+        "call_welcome": ["Ein Gespräch passt mir sehr gut."],
         "mentioned": ["Sie sprechen {words} an, darauf gehe ich gern genauer ein."],
         "mentioned_bare": ["Zum Thema {words} helfe ich Ihnen gern weiter."],
         "generic_answer": [
@@ -91,6 +93,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
             "Merci d'avoir contacté {sender}.",
         ],
         "thanks_reply": ["Merci pour votre retour."],
+        "call_welcome": ["Un appel me convient très bien."],
         "mentioned": ["Vous évoquez {words}, je m'y attarderai volontiers."],
         "generic_answer": [
             "Je vous montrerai volontiers comment nous pouvons aider votre équipe.",
@@ -132,6 +135,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
             "Gracias por ponerse en contacto con {sender}.",
         ],
         "thanks_reply": ["Gracias por su respuesta."],
+        "call_welcome": ["Una llamada me parece muy bien."],
         "mentioned": ["Menciona {words}, así que me centraré en ello."],
         "generic_answer": [
             "Con gusto le muestro cómo podemos ayudar a su equipo.",
@@ -209,6 +213,22 @@ SUSPECT_WORDS = frozenset(
         "ignorez",
         "instrucciones",
         "ignora",
+    ]
+)
+
+# Words by which a lead asks for a call (any supported language).
+MEETING_WORDS = frozenset(
+    [
+        "call",
+        "meeting",
+        "chat",
+        "termin",
+        "gespräch",
+        "anruf",
+        "appel",
+        "réunion",
+        "llamada",
+        "reunión",
     ]
 )
 

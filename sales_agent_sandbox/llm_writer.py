@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from .llm_lexicon import LEXICON, TOPIC_ANSWERS, TOPIC_NAMES, TOPIC_TITLES, TOPICS
-from .llm_phrases import GENERIC, SENTENCES, STOPWORDS, SUSPECT_WORDS, WEEKDAYS
+from .llm_phrases import GENERIC, MEETING_WORDS, SENTENCES, STOPWORDS, SUSPECT_WORDS, WEEKDAYS
 
 LANGUAGES = ("en", "de", "fr", "es")
 _BRIEF = re.compile(r"<brief>(.*?)</brief>", re.DOTALL)
@@ -271,6 +271,9 @@ def write(brief: dict[str, Any] | None, seed: int) -> dict[str, Any]:
         own = _own_words(message, say.language, skip)
         if own:
             opener.append(say("mentioned_bare" if say.language == "de" else "mentioned", words=own))
+        asks_for_call = MEETING_WORDS.intersection(_WORD.findall(message.lower()))
+        if asks_for_call:
+            opener.append(say("call_welcome"))
         opener.append(say("generic_answer"))
 
     assets = [a for a in _list(brief.get("assets")) if isinstance(a.get("id"), str)]
