@@ -101,6 +101,11 @@ def _document_400_not_422(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _without_body_prefix(loc: Any) -> tuple[Any, ...]:
+    parts = tuple(loc)
+    return parts[1:] if parts[:1] == ("body",) else parts
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map our errors and FastAPI's validation errors onto the one shape (400, never 422)."""
     _document_400_not_422(app)
@@ -130,8 +135,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The location's leading "body" is where, not a name: a body field named "body"
+        # (a draft's text) keeps its name.
         fields = [
-            ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            ".".join(str(part) for part in _without_body_prefix(error.get("loc", ())))
             for error in exc.errors()
         ]
         message = "; ".join(

@@ -163,6 +163,7 @@ EDIT_STATUS = {
     EditRefusal.IN_FLIGHT: 409,
     EditRefusal.NO_GMAIL_DRAFT: 409,
     EditRefusal.NO_INPUTS: 409,
+    EditRefusal.SUBJECT_LEAVES_THREAD: 409,
     EditRefusal.CONFLICT: 409,
     EditRefusal.GMAIL_REFUSED: 502,
     EditRefusal.GMAIL_UNAVAILABLE: 503,
@@ -174,7 +175,8 @@ EDIT_RESPONSES: Responses = {
     409: {
         "model": ErrorResponse,
         "description": "Refused: the draft was sent, its workflow is still running, it has no "
-        "Gmail draft (or no step outputs to write from), or it changed meanwhile",
+        "Gmail draft (or no step outputs to write from), it changed meanwhile, or a new "
+        "subject would move a reply out of the prospect's thread",
     },
     502: {"model": ErrorResponse, "description": "Gmail refused the update"},
     503: {"model": ErrorResponse, "description": "Gmail unavailable or not configured"},

@@ -73,6 +73,7 @@ class EditRefusal(StrEnum):
     IN_FLIGHT = "workflow_in_flight"
     NO_GMAIL_DRAFT = "draft_not_in_gmail"
     NO_INPUTS = "draft_inputs_missing"
+    SUBJECT_LEAVES_THREAD = "subject_leaves_thread"
     CONFLICT = "draft_changed_meanwhile"
     GMAIL_REFUSED = "gmail_refused"
     GMAIL_UNAVAILABLE = "gmail_unavailable"
@@ -192,6 +193,13 @@ def sent_assets(state: LeadState, content: DraftContent) -> list[DriveFile]:
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+# Reply and forward prefixes (en, de, fr, es, and the Nordic ones mail clients add).
+_PREFIXES = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|tr|rv|sv|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+
+def thread_subject(subject: str) -> str:
+    """A subject as Gmail matches it to a thread's: no reply prefixes, case or spacing."""
+    return " ".join(_PREFIXES.sub("", subject).split()).casefold()
 
 
 def text_to_html(text: str) -> str:
@@ -351,6 +359,19 @@ def edit_draft(
     new_body = current.body if body is None else body
     if (new_subject, new_body) == (current.subject, current.body):
         return False
+    context = current.state.context if current.state else None
+    if (
+        context is not None
+        and context.thread_id
+        and thread_subject(new_subject) != thread_subject(current.subject)
+    ):
+        # Gmail keeps a message in a thread only when its Subject matches the thread's
+        # (Gmail API, Message.threadId): another subject would move the reply out of it.
+        raise EditRefused(
+            EditRefusal.SUBJECT_LEAVES_THREAD,
+            "the draft replies in the prospect's thread: Gmail keeps it there only under "
+            f"the thread's subject ({current.subject!r}); edit the body, or keep the subject",
+        )
     html_body = (
         current.body_html
         if new_body == current.body and current.body_html
