@@ -127,6 +127,7 @@ def test_an_edit_updates_the_gmail_draft_in_place_and_records_who(
 
     [change] = revisions(engine, draft.id)
     assert (change.kind, change.revision, change.actor) == ("edit", 2, view["edited_by"])
+    assert change.api_key_id is not None
     assert (change.old_subject, change.old_body) == (draft.subject, draft.body)
     assert (change.new_subject, change.new_body) == (view["subject"], body)
 
