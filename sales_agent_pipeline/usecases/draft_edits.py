@@ -40,21 +40,15 @@ from sales_agent_pipeline.domain.errors import (
     PermanentError,
     TransientError,
 )
-from sales_agent_pipeline.domain.models import DraftRef, DriveFile, OutgoingMail
-from sales_agent_pipeline.domain.workflow import DraftContent, TenantSettings, ThreadContext
+from sales_agent_pipeline.domain.models import DraftRef, OutgoingMail
+from sales_agent_pipeline.domain.workflow import DraftContent, ThreadContext
 from sales_agent_pipeline.ports.vendors import Mail
-from sales_agent_pipeline.ports.writer import DraftWriter
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.create_gmail_draft import draft_gone, outgoing_mail
-from sales_agent_pipeline.steps.write_draft import (
-    TEMPLATE,
-    DraftInputs,
-    usage_counts,
-    write_draft,
-    writer_or_unavailable,
-)
+from sales_agent_pipeline.steps.write_draft import usage_counts, write_draft
 from sales_agent_pipeline.usecases.approvals import IN_FLIGHT
 from sales_agent_pipeline.usecases.vendors import model_writer
+from sales_agent_pipeline.workflow.drafting import choose_writer, draft_inputs, sent_assets
 from sales_agent_pipeline.workflow.state import LeadState
 
 MailFor = Callable[[Tenant], Mail]
@@ -127,69 +121,6 @@ def restored_state(session: Session, workflow_id: uuid.UUID) -> LeadState | None
     except ValidationError:
         # Outputs of an older shape: nothing to write from (an edit keeps no context).
         return None
-
-
-def draft_inputs(state: LeadState) -> DraftInputs:
-    """What step 10 writes from, out of the lead's state."""
-    assert state.lead is not None
-    assert state.context is not None
-    assert state.plan is not None
-    contact = state.contact
-    return DraftInputs(
-        lead=state.lead,
-        context=state.context,
-        plan=state.plan,
-        voice=state.item.tenant.voice,
-        assets=state.assets,
-        patterns=state.patterns,
-        company=state.company.company if state.company else None,
-        owner=contact.owner if contact else None,
-        preferences=state.preferences,
-        language_hint=contact.contact.properties.get("hs_language") if contact else None,
-    )
-
-
-@dataclass(frozen=True)
-class WriterChoice:
-    """The writer a draft is asked of, its model and what is left of the token budget."""
-
-    kind: WriterKind
-    writer: DraftWriter
-    model: str | None
-    budget_left: int | None
-
-
-def choose_writer(
-    tenant: TenantSettings,
-    settings: Settings,
-    build: Callable[[WriterKind], DraftWriter],
-    spent_today: Callable[[uuid.UUID], int],
-    override: WriterKind | None = None,
-) -> WriterChoice:
-    """The tenant's writer (or `override`), as step 10 picks it: the template writer needs
-    no model; a model writer that cannot be built says why (and the template stands in)."""
-    chosen = tenant.writer
-    kind = override or chosen.writer or settings.draft_writer
-    if kind is WriterKind.TEMPLATE:
-        return WriterChoice(kind, TEMPLATE, chosen.model or settings.llm_model, None)
-    budget = chosen.daily_token_budget
-    if budget is None:
-        budget = settings.llm_daily_token_budget
-    return WriterChoice(
-        kind,
-        writer_or_unavailable(build, kind),
-        chosen.model or settings.llm_model,
-        budget - spent_today(tenant.tenant_id),
-    )
-
-
-def sent_assets(state: LeadState, content: DraftContent) -> list[DriveFile]:
-    """The Drive files the draft links to (the plan's asset and the ranked ones)."""
-    assert state.plan is not None
-    candidates = [state.plan.asset, *(state.assets.ranked if state.assets else ())]
-    links = set(content.asset_links)
-    found = {f.id: f for f in candidates if f is not None and f.web_link in links}
-    return list(found.values())
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
