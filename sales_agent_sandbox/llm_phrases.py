@@ -16,6 +16,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
         "thanks_reply": ["Thanks for coming back to me on this."],
         "call_welcome": ["A call sounds good to me."],
         "mentioned": ["You mentioned {words}, so I will keep the focus there."],
+        "focus": ["We can go through {words} in detail on a short call."],
         "generic_answer": [
             "I would be glad to show you how we could help your team.",
             "I would be happy to walk you through what we could do for your team.",
@@ -55,6 +56,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
         "thanks_reply": ["Danke für Ihre Rückmeldung."],
         "call_welcome": ["Ein Gespräch passt mir sehr gut."],
         "mentioned": ["Sie sprechen {words} an, darauf gehe ich gern genauer ein."],
+        "focus": ["Zu {words} gehe ich gern im Gespräch ins Detail."],
         "mentioned_bare": ["Zum Thema {words} helfe ich Ihnen gern weiter."],
         "generic_answer": [
             "Ich zeige Ihnen gern, wie wir Ihr Team unterstützen können.",
@@ -95,6 +97,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
         "thanks_reply": ["Merci pour votre retour."],
         "call_welcome": ["Un appel me convient très bien."],
         "mentioned": ["Vous évoquez {words}, je m'y attarderai volontiers."],
+        "focus": ["Nous pourrons revenir en détail sur ces points : {words}."],
         "generic_answer": [
             "Je vous montrerai volontiers comment nous pouvons aider votre équipe.",
             "Je serais ravi de vous présenter ce que nous pouvons apporter à votre équipe.",
@@ -137,6 +140,7 @@ SENTENCES: dict[str, dict[str, list[str]]] = {
         "thanks_reply": ["Gracias por su respuesta."],
         "call_welcome": ["Una llamada me parece muy bien."],
         "mentioned": ["Menciona {words}, así que me centraré en ello."],
+        "focus": ["Podemos repasar en detalle estos puntos: {words}."],
         "generic_answer": [
             "Con gusto le muestro cómo podemos ayudar a su equipo.",
             "Me encantaría explicarle lo que podemos hacer por su equipo.",
@@ -181,6 +185,24 @@ WEEKDAYS: dict[str, tuple[str, ...]] = {
 # What a lead's text may ask the model to do: never words worth echoing back.
 SUSPECT_WORDS = frozenset(
     [
+        # Orders and insults in the other three languages.
+        "ignorez",
+        "oubliez",
+        "consigne",
+        "consignes",
+        "insultez",
+        "ignoriere",
+        "ignorieren",
+        "vergiss",
+        "vergessen",
+        "anweisungen",
+        "beleidige",
+        "ignora",
+        "olvida",
+        "olvide",
+        "instrucciones",
+        "insulta",
+        "insulte",
         "ignore",
         "previous",
         "instructions",

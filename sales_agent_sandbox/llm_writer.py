@@ -156,48 +156,6 @@ def _own_words(message: str, language: str, skip: set[str]) -> str:
     return " ".join(best)
 
 
-def _days(labels: list[str], say: _Say, message: str) -> str:
-    """The chosen slots as days (and part of day) in the draft's language, never times:
-    "Tuesday or Wednesday afternoon"."""
-    days: list[str] = []
-    parts: list[str] = []
-    for label in labels:
-        day = next(
-            (
-                WEEKDAYS[say.language][index]
-                for names in WEEKDAYS.values()
-                for index, name in enumerate(names)
-                if re.search(rf"\b{name}\b", label, re.IGNORECASE)
-            ),
-            None,
-        )
-        if day is None or len(days) == 2:
-            continue
-        time = _TIME.search(label)
-        if day not in days:
-            days.append(day)
-            parts.append(
-                ("day_afternoon" if int(time.group(1)) >= 12 else "day_morning") if time else ""
-            )
-    if not days:
-        return ""
-    return next((text for text in _day_phrases(days, parts, say) if not _echoes(text, message)), "")
-
-
-def _day_phrases(days: list[str], parts: list[str], say: _Say) -> list[str]:
-    """Ways to name the days, most natural first; the first that does not repeat the lead's
-    own phrase is used (either order of the days, one part of the day or one each)."""
-    options: list[str] = []
-    for order in (list(range(len(days))), list(range(len(days)))[::-1]):
-        ordered = [days[i] for i in order]
-        if len(set(parts)) == 1 and parts[0]:
-            options.append(say(parts[0], day=say("or_days").join(ordered)))
-        each = [say(parts[i], day=days[i]) if parts[i] else days[i] for i in order]
-        text = say("or").join(each)
-        options.append(f"el {text}" if say.language == "es" and not parts[order[0]] else text)
-    return options
-
-
 def _angle(angle: str, industry: str, say: _Say) -> str:
     """Act on step 6's angle (an instruction to the writer, not a sentence to paste)."""
     lowered = angle.lower()
@@ -276,37 +234,151 @@ def write(brief: dict[str, Any] | None, seed: int) -> dict[str, Any]:
             opener.append(say("call_welcome"))
         opener.append(say("generic_answer"))
 
+    said = " \n".join(
+        part
+        for part in (
+            _text(brief.get("message")),
+            _text(thread.get("last_message")) if thread.get("last_speaker") == "prospect" else "",
+        )
+        if part
+    )
+    skip = {w.lower() for n in named for w in _WORD.findall(n)}
+    skip |= {
+        w.lower()
+        for f in ("first_name", "company")
+        for w in _WORD.findall(_text(brief.get(f), 200))
+    }
+    focus = _focus_words(said, say.language, skip)
+    if focus:
+        opener.append(say("focus", words=_listed(focus, say.language)))
+
     assets = [a for a in _list(brief.get("assets")) if isinstance(a.get("id"), str)]
     middle: list[str] = []
     angle = _angle(_text(brief.get("angle"), 500), _safe_name(brief.get("industry")), say)
     if angle:
         middle.append(angle)
-    if assets:
-        quote = SENTENCES[say.language]["quote"][0]
-        title = quote.format(" ".join(_text(assets[0].get("title"), 120).split()))
-        # The title only: a description may be in another language than the draft.
-        middle.append(say("asset", title=title))
-
+    # The assets and the meeting times follow the paragraphs, introduced by the caller's
+    # own frame (as the instructions say): the model neither names them nor asks for a time.
     slots = [s for s in _list(brief.get("slots")) if isinstance(s.get("id"), str)][:3]
-    action = _text(brief.get("action"), 40)
-    closing: list[str] = []
-    if slots:
-        days = _days([_text(s.get("label"), 200) for s in slots], say, message)
-        closing.append(say("slots_days", days=days) if days else say("slots_plain"))
-        if brief.get("stated_preferences"):
-            closing.append(say("kept_prefs"))
-    elif assets and action == "share_asset":
-        closing.append(say("share_asset"))
-    else:
-        closing.append(say("ask_time"))
 
-    paragraphs = [" ".join(opener)] + ([" ".join(middle)] if middle else []) + [" ".join(closing)]
+    paragraphs = [" ".join(opener)] + ([" ".join(middle)] if middle else [])
     return {
         "subject": _subject(brief, topics, say, sender)[:120],
         "paragraphs": paragraphs,
         "slot_ids": [s["id"] for s in slots],
         "asset_ids": [assets[0]["id"]] if assets else [],
     }
+
+
+# Words after which a noun follows (an article, a possessive, a preposition): the sandbox's
+# stand-in for a model's sense of what a message is about.
+_BEFORE_NOUN = {
+    "en": frozenset(
+        [
+            "the",
+            "our",
+            "your",
+            "their",
+            "a",
+            "an",
+            "of",
+            "for",
+            "about",
+            "with",
+            "on",
+            "in",
+            "my",
+            "its",
+            "this",
+            "these",
+        ]
+    ),
+    "fr": frozenset(
+        [
+            "le",
+            "la",
+            "les",
+            "l",
+            "des",
+            "du",
+            "de",
+            "d",
+            "nos",
+            "vos",
+            "notre",
+            "votre",
+            "un",
+            "une",
+            "ces",
+            "sur",
+            "pour",
+        ]
+    ),
+    "es": frozenset(
+        [
+            "el",
+            "la",
+            "los",
+            "las",
+            "del",
+            "de",
+            "nuestros",
+            "nuestras",
+            "nuestro",
+            "nuestra",
+            "sus",
+            "su",
+            "un",
+            "una",
+            "para",
+            "sobre",
+        ]
+    ),
+}
+
+
+def _focus_words(message: str, language: str, skip: set[str], most: int = 3) -> list[str]:
+    """The lead's nouns that recur most (then the earliest), from the sentences that give
+    no orders (no instructions, links or addresses), when the text is in the draft's
+    language: what a reader checks the answer against. Single words, so no run of theirs
+    is repeated."""
+    sentences = [
+        part
+        for part in re.split(r"[.!?;\n]+", message)
+        if not _URL.search(part)
+        and not _EMAIL.search(part)
+        and not SUSPECT_WORDS.intersection(w.lower() for w in _WORD.findall(part))
+    ]
+    words = [w.split("'")[-1].split("\u2019")[-1] for p in sentences for w in _WORD.findall(p)]
+    lowered = [w.lower() for w in words]
+    counts = {lang: sum(w in STOPWORDS[lang] for w in lowered) for lang in LANGUAGES}
+    if not words or (max(counts.values()) and counts[language] < max(counts.values())):
+        return []
+    days = {d.lower() for names in WEEKDAYS.values() for d in names}
+    before = _BEFORE_NOUN.get(language, frozenset())
+    seen: dict[str, tuple[int, int, str]] = {}
+    for position, (word, low) in enumerate(zip(words, lowered, strict=True)):
+        if len(low) < 4 or low in STOPWORDS[language] or low in days or low in skip:
+            continue
+        if language == "en":
+            noun = len(low) >= 5  # English: any longer content word reads as a topic
+        elif language == "de":
+            noun = word[0].isupper() and position > 0
+        else:
+            noun = position > 0 and lowered[position - 1] in before
+        if not noun:
+            continue
+        count, first, shown = seen.get(low, (0, position, word if language == "de" else low))
+        seen[low] = (count + 1, first, shown)
+    ranked = sorted(seen.values(), key=lambda item: (-item[0], item[1]))
+    return [shown for _, _, shown in ranked[:most]]
+
+
+def _listed(words: list[str], language: str) -> str:
+    """ "a, b and c" in the language."""
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + _and(language) + words[-1]
 
 
 def _echoes(text: str, message: str, run: int = 4) -> bool:

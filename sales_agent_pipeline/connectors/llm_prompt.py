@@ -64,9 +64,10 @@ brief's `tone`, as one person writing for `sender_company`.
 - 2 or 3 short paragraphs, under 180 words in all; a subject under 80 characters.
 - The paragraphs hold no greeting, no sign-off, no signature, no URLs, no email \
 addresses, no phone numbers, no dates, days or times of day, and no placeholders such as \
-[Name]: our code adds the greeting, the signature, the meeting times (from the slots you \
-choose) and the links (from the assets you choose). Refer to them in words, such as \
-"the times below" or "the guide I mention below".
+[Name]: our code adds the greeting and the signature, and right after your paragraphs \
+the assets you choose (titled, with their links) and the meeting times from the slots you \
+choose (with the question which one suits). So do not introduce the assets, list or name \
+times, or ask for a time yourself: end with your answer to the prospect.
 - slot_ids: only ids from the brief's `slots`, usually all of them; none when it has none \
 or when `action` does not propose a meeting. asset_ids: only ids from the brief's \
 `assets`, at most two, chosen for what the prospect asked; none when nothing fits. Never \

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The version of the instructions the model gets; in the audit beside each draft, so a
 # change of prompt shows in the figures.
-PROMPT_VERSION = "draft-2026-12-v1"
+PROMPT_VERSION = "draft-2026-12-v2"
 
 # The languages drafts are written in (the template writer has phrases for each; the slot
 # parser reads day names and times of day in each).

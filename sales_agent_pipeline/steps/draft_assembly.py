@@ -126,7 +126,8 @@ def assemble(
     booking = inputs.plan.action in (Action.BOOK_MEETING, Action.ANSWER_AND_BOOK)
     if booking and not chosen_slots:
         chosen_slots = list(slots.values())  # the plan is to book: offer every slot
-    matched = bool(inputs.preferences and inputs.preferences.stated and chosen_slots)
+    wishes = inputs.preferences
+    matched = bool(wishes and wishes.stated and not wishes.fallback_reason and chosen_slots)
     own_voice = _in_tenant_voice(language, settings)
     owner_signs = inputs.owner is not None and sender_name(inputs) != voice.sender_name
     values = {

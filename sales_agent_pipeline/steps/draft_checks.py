@@ -28,9 +28,10 @@ _TIME = re.compile(
     r"(?i)\b\d{1,2}(?:[:.]\d{2})\s*(?:uhr|h\b|am\b|pm\b)?|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?)"
     r"(?=\W|$)|\b\d{1,2}\s*(?:uhr|h)\b"
 )
+# TODO, TBD and XXX in capitals only: "sobre todo" is Spanish for "above all".
 _PLACEHOLDER = re.compile(
-    r"\[[^\]]{1,40}\]|\{\{?[^}]{0,40}\}?\}|<[a-zA-Z/][^>]{0,40}>|\b(?:TODO|TBD|XXX|lorem ipsum)\b",
-    re.IGNORECASE,
+    r"\[[^\]]{1,40}\]|\{\{?[^}]{0,40}\}?\}|<[a-zA-Z/][^>]{0,40}>|\b(?:TODO|TBD|XXX)\b|"
+    r"(?i:\blorem ipsum\b)"
 )
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
 # What a model under injection says of its instructions.

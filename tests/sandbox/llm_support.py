@@ -90,7 +90,7 @@ def assert_good_answer(answer: dict[str, Any], doc: dict[str, Any]) -> None:
     assert set(answer) == set(ANSWER_SCHEMA["properties"])
     assert isinstance(answer["subject"], str)
     assert answer["subject"]
-    assert 2 <= len(answer["paragraphs"]) <= 3
+    assert 1 <= len(answer["paragraphs"]) <= 3
     assert all(isinstance(p, str) and p for p in answer["paragraphs"])
     slot_ids = [slot["id"] for slot in doc["slots"]]
     assert answer["slot_ids"] == slot_ids[:3]
@@ -99,7 +99,10 @@ def assert_good_answer(answer: dict[str, Any], doc: dict[str, Any]) -> None:
     assert not TIME.search(text), text
     assert not URL.search(text), text
     assert "@" not in text, text
-    assert doc["assets"][0]["title"] in text
+    # The caller's frame introduces the assets and the times after the paragraphs.
+    assert doc["assets"][0]["title"] not in text
+    for slot in doc["slots"]:
+        assert slot["label"].split(",")[0] not in text
     # No quoting: no five words in a row from the lead's message.
     words = re.findall(r"\w+", doc["message"].lower())
     lowered = " ".join(re.findall(r"\w+", text.lower()))

@@ -84,7 +84,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_draft_revisions")),
-        sa.UniqueConstraint("draft_id", "revision", name=op.f("uq_draft_revisions_draft_id_revision")),
+        sa.UniqueConstraint(
+            "draft_id", "revision", name=op.f("uq_draft_revisions_draft_id_revision")
+        ),
     )
 
 
