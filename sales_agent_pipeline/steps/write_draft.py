@@ -7,7 +7,6 @@ writer, and the provenance says which wrote it and why."""
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable
 
 from sales_agent_pipeline.domain.drafting import (
