@@ -20,7 +20,7 @@ from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.settings import Settings
 from tests.conftest import free_port
 from tests.integration.api.conftest import make_tenant
-from tests.integration.api.operator_support import bearer, key_for
+from tests.integration.api.operator_support import add_draft, add_workflow, bearer, key_for
 from tests.integration.pipeline.conftest import (  # noqa: F401 (fixtures)
     SECRETS_KEY,
     Lead,
@@ -374,3 +374,24 @@ def test_regenerate_with_the_openai_writer_records_provenance_and_usage(
     view = answer.json()
     assert (view["writer"], view["revision"]) == ("template", 3)
     assert view["fallback_reason"]
+
+
+def test_a_draft_without_a_trail_or_a_gmail_draft_is_refused(
+    sandbox: Admin,  # noqa: F811
+    engine: Engine,
+    tenant: Tenant,  # noqa: F811
+    client: TestClient,
+    headers: dict[str, str],
+) -> None:
+    email = "no.trail@acme-robotics.example"
+    never = add_draft(engine, add_workflow(engine, tenant, email), email)
+    answer = client.patch(f"/api/drafts/{never}", json={"body": "Hi"}, headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "draft_not_in_gmail")
+
+    # Steps 1-9 left no outputs to write from; the Gmail draft was deleted meanwhile.
+    gone = add_draft(engine, add_workflow(engine, tenant, email), email, gmail_draft_id="r-deleted")
+    answer = client.post(f"/api/drafts/{gone}/regenerate", headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "draft_inputs_missing")
+    answer = client.patch(f"/api/drafts/{gone}", json={"body": "Hi"}, headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "draft_not_in_gmail")
+    assert revisions(engine, gone) == []
