@@ -185,6 +185,19 @@ WEEKDAYS: dict[str, tuple[str, ...]] = {
 # What a lead's text may ask the model to do: never words worth echoing back.
 SUSPECT_WORDS = frozenset(
     [
+        # Insults: a model does not repeat them.
+        "idiot",
+        "idiots",
+        "stupid",
+        "moron",
+        "morons",
+        "insult",
+        "insults",
+        "connard",
+        "arschloch",
+        "idiota",
+        "imbécil",
+        "imbecil",
         # Orders and insults in the other three languages.
         "ignorez",
         "oubliez",

@@ -243,12 +243,9 @@ def write(brief: dict[str, Any] | None, seed: int) -> dict[str, Any]:
         if part
     )
     skip = {w.lower() for n in named for w in _WORD.findall(n)}
-    skip |= {
-        w.lower()
-        for f in ("first_name", "company")
-        for w in _WORD.findall(_text(brief.get(f), 200))
-    }
-    focus = _focus_words(said, say.language, skip)
+    skip |= {w.lower() for w in _WORD.findall(_text(brief.get("first_name"), 200))}
+    company = {w.lower() for w in _WORD.findall(_text(brief.get("company"), 200))}
+    focus = _focus_words(said, say.language, skip, company=company)
     if focus:
         opener.append(say("focus", words=_listed(focus, say.language)))
 
@@ -266,7 +263,7 @@ def write(brief: dict[str, Any] | None, seed: int) -> dict[str, Any]:
         "subject": _subject(brief, topics, say, sender)[:120],
         "paragraphs": paragraphs,
         "slot_ids": [s["id"] for s in slots],
-        "asset_ids": [assets[0]["id"]] if assets else [],
+        "asset_ids": _chosen_assets(assets, said),
     }
 
 
@@ -332,24 +329,72 @@ _BEFORE_NOUN = {
             "una",
             "para",
             "sobre",
+            "con",
+            "varias",
+            "varios",
+            "muchas",
+            "muchos",
+            "algunas",
+            "algunos",
         ]
     ),
 }
 
 
-def _focus_words(message: str, language: str, skip: set[str], most: int = 3) -> list[str]:
+# Words a message is rarely about, though long enough to pass for a topic.
+_FILLER = frozenset(
+    [
+        "because",
+        "writing",
+        "behalf",
+        "would",
+        "could",
+        "should",
+        "which",
+        "there",
+        "their",
+        "these",
+        "those",
+        "about",
+        "after",
+        "before",
+        "being",
+        "having",
+        "looking",
+        "hello",
+        "thanks",
+        "regards",
+        "still",
+        "every",
+        "other",
+        "really",
+    ]
+)
+
+
+def _focus_words(
+    message: str, language: str, skip: set[str], most: int = 4, company: set[str] | None = None
+) -> list[str]:
     """The lead's nouns that recur most (then the earliest), from the sentences that give
     no orders (no instructions, links or addresses), when the text is in the draft's
     language: what a reader checks the answer against. Single words, so no run of theirs
     is repeated."""
     sentences = [
         part
-        for part in re.split(r"[.!?;\n]+", message)
+        # Markup is read as its text (a tag's link is no sentence of theirs).
+        for part in re.split(r"(?<=[.!?;])\s+|\n+", re.sub(r"<[^>]*>", " ", message))
         if not _URL.search(part)
         and not _EMAIL.search(part)
         and not SUSPECT_WORDS.intersection(w.lower() for w in _WORD.findall(part))
     ]
-    words = [w.split("'")[-1].split("\u2019")[-1] for p in sentences for w in _WORD.findall(p)]
+    words: list[str] = []
+    # What the lead leads with and what they ask weigh more than what they repeat.
+    weight: list[int] = []
+    for index, part in enumerate(sentences):
+        bonus = (3 if index == 0 else 0) + (2 if part.rstrip().endswith("?") else 0)
+        for word in _WORD.findall(part):
+            words.append(word.split("'")[-1].split("\u2019")[-1])
+            weight.append(1 + bonus)
     lowered = [w.lower() for w in words]
     counts = {lang: sum(w in STOPWORDS[lang] for w in lowered) for lang in LANGUAGES}
     if not words or (max(counts.values()) and counts[language] < max(counts.values())):
@@ -358,20 +403,45 @@ def _focus_words(message: str, language: str, skip: set[str], most: int = 3) -> 
     before = _BEFORE_NOUN.get(language, frozenset())
     seen: dict[str, tuple[int, int, str]] = {}
     for position, (word, low) in enumerate(zip(words, lowered, strict=True)):
-        if len(low) < 4 or low in STOPWORDS[language] or low in days or low in skip:
+        if len(low) < 4 or low in STOPWORDS[language] or low in days or low in skip | _FILLER:
             continue
         if language == "en":
-            noun = len(low) >= 5  # English: any longer content word reads as a topic
+            # English: a longer content word (not an adverb), or a name (SAP, Shopify).
+            noun = (len(low) >= 5 and not low.endswith("ly")) or (
+                position > 0 and word[0].isupper() and len(low) >= 3
+            )
         elif language == "de":
             noun = word[0].isupper() and position > 0
         else:
-            noun = position > 0 and lowered[position - 1] in before
+            noun = len(low) >= 9 or (position > 0 and lowered[position - 1] in before)
         if not noun:
             continue
         count, first, shown = seen.get(low, (0, position, word if language == "de" else low))
-        seen[low] = (count + 1, first, shown)
+        # A name mid-sentence in English (SAP, Shopify) is what a question is about.
+        named_thing = (
+            language == "en" and position > 0 and word[0].isupper() and low not in (company or ())
+        )
+        seen[low] = (count + weight[position] + (2 if named_thing else 0), first, shown)
     ranked = sorted(seen.values(), key=lambda item: (-item[0], item[1]))
     return [shown for _, _, shown in ranked[:most]]
+
+
+def _chosen_assets(assets: list[dict[str, Any]], said: str) -> list[str]:
+    """Step 7's first asset, and beside it the one whose title or description shares the
+    most words with what the lead wrote when that is another: as a model reading the
+    descriptions would."""
+    wanted = {w.lower() for w in _WORD.findall(said) if len(w) >= 4}
+    scored = []
+    for index, asset in enumerate(assets):
+        text = f"{_text(asset.get('title'), 200)} {_text(asset.get('description'), 300)}"
+        shared = {w.lower() for w in _WORD.findall(text) if len(w) >= 4} & wanted
+        scored.append((-len(shared), index, asset["id"]))
+    if not scored:
+        return []
+    first = scored[0]
+    best = min(scored)
+    # Step 7's first choice, and the one closest to their words when it is closer.
+    return [first[2]] + ([best[2]] if best[0] < first[0] else [])
 
 
 def _listed(words: list[str], language: str) -> str:

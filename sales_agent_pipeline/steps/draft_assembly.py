@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -16,6 +17,7 @@ from sales_agent_pipeline.domain.drafting import (
     DraftBrief,
     WriterSettings,
 )
+from sales_agent_pipeline.domain.schedule import MeetingSlot, TimePreferences
 from sales_agent_pipeline.domain.workflow import Action, DraftContent, VoiceProfile
 from sales_agent_pipeline.steps.draft_brief import (
     DraftInputs,
@@ -25,6 +27,7 @@ from sales_agent_pipeline.steps.draft_brief import (
     slot_ids,
 )
 from sales_agent_pipeline.steps.draft_phrases import frame
+from sales_agent_pipeline.steps.propose_meeting_slots import honours
 from sales_agent_pipeline.steps.slot_labels import slot_label
 
 _ENV = Environment(
@@ -54,6 +57,11 @@ _SIGN_OFF = re.compile(
 class _Asset:
     title: str
     link: str
+
+
+def _honoured(slot: MeetingSlot, wishes: TimePreferences) -> bool:
+    zone = ZoneInfo(slot.prospect_timezone or slot.timezone)
+    return honours(slot.start, slot.end, wishes, zone)
 
 
 def without_dashes(text: str) -> str:
@@ -127,7 +135,13 @@ def assemble(
     if booking and not chosen_slots:
         chosen_slots = list(slots.values())  # the plan is to book: offer every slot
     wishes = inputs.preferences
-    matched = bool(wishes and wishes.stated and not wishes.fallback_reason and chosen_slots)
+    matched = False
+    if wishes and wishes.stated and not wishes.fallback_reason and chosen_slots:
+        # A writer may choose a slot the lead did not ask for: only the ones they did go
+        # out (all of them when none does, without claiming a match).
+        kept = [slot for slot in chosen_slots if _honoured(slot, wishes)]
+        matched = bool(kept)
+        chosen_slots = kept or chosen_slots
     own_voice = _in_tenant_voice(language, settings)
     owner_signs = inputs.owner is not None and sender_name(inputs) != voice.sender_name
     values = {

@@ -78,6 +78,10 @@ class _Reading:
         """A negation right before this position ("not", "nicht am", "sauf le")."""
         return re.search(words.NEGATION_BEFORE, self.text[max(0, start - 40) : start]) is not None
 
+    def until(self, start: int) -> bool:
+        """A date the lead is away until ("until the 14th", "bis zum 14."): not a wish."""
+        return re.search(words.UNTIL_BEFORE, self.text[max(0, start - 20) : start]) is not None
+
     def past(self, start: int, end: int) -> bool:
         """A day in the past ("last Tuesday", "mardi dernier"): not a wish."""
         before = self.text[max(0, start - 20) : start]
@@ -116,7 +120,7 @@ def _read_dates(reading: _Reading) -> None:
             month = _month(parts["mon"]) if parts.get("mon") else int(parts["m"])
             found = _future(reading.today, month, int(parts["d"]), _year(parts.get("y")))
             reading.take(match)
-            if found and not reading.negated(match.start()):
+            if found and not reading.negated(match.start()) and not reading.until(match.start()):
                 reading.dates.append(found)
     for match in list(re.finditer(words.SLASH_DATE, reading.text)):
         a, b = int(match["a"]), int(match["b"])
@@ -133,6 +137,9 @@ def _read_dates(reading: _Reading) -> None:
     for pattern in words.DAY_OF_MONTH:
         for match in list(re.finditer(pattern, reading.text)):
             day = int(match["d"])
+            if reading.until(match.start()):
+                reading.take(match)
+                continue
             start = reading.today.replace(day=1)
             for offset in (0, 1):
                 month_start = (start + timedelta(days=32 * offset)).replace(day=1)

@@ -68,6 +68,7 @@ MONTHS: tuple[tuple[int, str], ...] = (
 # 18:00: the owner's working hours cut it further.
 MORNING = (time(9), time(12))
 AFTERNOON = (time(12), time(18))
+TARDE = (time(15), time(19))
 PARTS_OF_DAY: tuple[tuple[str, str, tuple[time, time]], ...] = (
     (
         "early afternoon",
@@ -94,9 +95,14 @@ PARTS_OF_DAY: tuple[tuple[str, str, tuple[time, time]], ...] = (
         (time(10), time(12)),
     ),
     (
+        # Spain's "tarde" starts after lunch (la comida, 14:00-15:00).
         "afternoon",
-        r"afternoons?|after lunch|nachmittags?|(?:l')?apres-midi|apres midi|aprem"
-        r"|(?:por|en|a|de) la tarde|(?:por )?las tardes",
+        r"(?:por|en|a|de) la tarde|(?:por )?las tardes",
+        TARDE,
+    ),
+    (
+        "afternoon",
+        r"afternoons?|after lunch|nachmittags?|(?:l')?apres-midi|apres midi|aprem",
         AFTERNOON,
     ),
     (
@@ -258,4 +264,9 @@ GREETINGS = (
     r"\b(?:good (?:morning|afternoon|evening)|guten (?:morgen|tag|abend)|buenos dias"
     r"|buenas (?:tardes|noches)|bonsoir|bon apres-midi|have a (?:good|great|nice) \w+"
     r"|(?:schones|schoenes) wochenende|bon week-end|buen fin de semana)\b"
+)
+
+# Right before a date the lead is away until (folded text: no accents).
+UNTIL_BEFORE = (
+    r"\b(?:until|till|til|bis(?: zum| am)?|jusqu'?au|jusqu au|hasta el|hasta)\s*(?:the\s*)?$"
 )

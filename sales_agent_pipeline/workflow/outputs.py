@@ -11,18 +11,15 @@ from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.models import NewTask
-from sales_agent_pipeline.ports.writer import DraftWriter
 from sales_agent_pipeline.steps.create_gmail_draft import create_gmail_draft as draft_or_send
 from sales_agent_pipeline.steps.create_hubspot_task import build_task, create_hubspot_task, task_due
 from sales_agent_pipeline.steps.record_audit import label_thread
 from sales_agent_pipeline.steps.write_draft import (
-    TEMPLATE,
-    DraftInputs,
     usage_counts,
     write_draft,
-    writer_or_unavailable,
 )
 from sales_agent_pipeline.workflow.batched import create_tasks, per_tenant
+from sales_agent_pipeline.workflow.drafting import choose_writer, draft_inputs, sent_assets
 from sales_agent_pipeline.workflow.research import business_calendar, owner_timezone
 from sales_agent_pipeline.workflow.services import Services
 from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
@@ -31,46 +28,18 @@ from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 def draft(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     """Step 10: the email, written by the tenant's writer (or the template writer in its
     stead); stored with its provenance before Gmail sees it."""
-    assert state.lead is not None
-    assert state.context is not None
-    assert state.plan is not None
     tenant = state.item.tenant
-    settings = services.settings
-    chosen = tenant.writer
-    kind = chosen.writer or settings.draft_writer
-    budget_left: int | None = None
-    writer: DraftWriter = TEMPLATE
-    if kind is not WriterKind.TEMPLATE:
-        writer = writer_or_unavailable(services.writer, kind)
-        budget = chosen.daily_token_budget
-        if budget is None:
-            budget = settings.llm_daily_token_budget
-        budget_left = budget - services.tokens.spent_today(tenant.tenant_id)
-    contact = state.contact
+    choice = choose_writer(tenant, services.settings, services.writer, services.tokens.spent_today)
     content = write_draft(
-        DraftInputs(
-            lead=state.lead,
-            context=state.context,
-            plan=state.plan,
-            voice=tenant.voice,
-            assets=state.assets,
-            patterns=state.patterns,
-            company=state.company.company if state.company else None,
-            owner=contact.owner if contact else None,
-            preferences=state.preferences,
-            language_hint=contact.contact.properties.get("hs_language") if contact else None,
-        ),
-        writer,
-        chosen,
-        model=chosen.model or settings.llm_model,
-        budget_left=budget_left,
+        draft_inputs(state),
+        choice.writer,
+        tenant.writer,
+        model=choice.model,
+        budget_left=choice.budget_left,
     )
-    if kind is not WriterKind.TEMPLATE and content.provenance is not None:
+    if choice.kind is not WriterKind.TEMPLATE and content.provenance is not None:
         services.tokens.record(tenant.tenant_id, usage_counts(content.provenance))
-    candidates = [state.plan.asset, *(state.assets.ranked if state.assets else ())]
-    links = set(content.asset_links)
-    sent_assets = {f.id: f for f in candidates if f is not None and f.web_link in links}
-    services.records.save_draft(state.workflow_id, content, list(sent_assets.values()))
+    services.records.save_draft(state.workflow_id, content, sent_assets(state, content))
     return {"draft": content}
 
 

@@ -93,7 +93,8 @@ def send(client: TestClient, ledger: Ledger, delivery: Delivery) -> None:
     if delivery.chunked:
         # No Content-Length: the body streams in pieces.
         content = iter([delivery.body[:7], delivery.body[7:]])
-    response = client.post(URL_PATH, content=content, headers=delivery.headers())
+    headers: Any = delivery.headers()  # bytes values: what a raw client may send
+    response = client.post(URL_PATH, content=content, headers=headers)
     event(f"status {response.status_code}")
     assert response.status_code < 500, response.text
     if response.status_code < 300:

@@ -34,7 +34,7 @@ def test_the_cursor_walks_every_row_once_newest_first(
     cursor = None
     pages = 0
     while True:
-        params: dict[str, object] = {"limit": 5}
+        params: dict[str, str | int] = {"limit": 5}
         if cursor:
             params["cursor"] = cursor
         page = client.get("/api/workflows", params=params, headers=bearer(key)).json()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
@@ -48,7 +48,8 @@ def admin(engine: Engine, tenant: Tenant) -> dict[str, str]:
 
 def upload(
     client: TestClient, headers: dict[str, str], data: bytes | str, name: str = "l.csv"
-) -> httpx.Response:
+) -> Any:
+    """The upload's answer (starlette's test client's response: httpx2's when installed)."""
     raw = data.encode() if isinstance(data, str) else data
     return client.post("/api/imports", files={"file": (name, raw, "text/csv")}, headers=headers)
 

@@ -13,6 +13,7 @@ ZONE = "Europe/Berlin"
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 MORNING = (time(9), time(12))
 AFTERNOON = (time(12), time(18))
+TARDE = (time(15), time(19))  # Spain: after lunch
 LATE = time(23, 59)
 NEXT_WEEK = {"earliest": date(2026, 12, 7), "latest": date(2026, 12, 13)}
 DEC_10 = {"dates": (date(2026, 12, 10),)}
@@ -121,7 +122,7 @@ CASES: list[tuple[str | None, str, dict[str, Any]]] = [
     ("fr", "10/12", DEC_10),
     ("fr", "le 10/12 à 10h", DEC_10 | between(10, 11)),
     # Spanish
-    ("es", "el martes por la tarde", days(TUE) | parts(AFTERNOON)),
+    ("es", "el martes por la tarde", days(TUE) | parts(TARDE)),
     ("es", "el miércoles o el jueves", days(WED, THU)),
     ("es", "excepto el lunes", not_days(MON)),
     ("es", "cualquier día menos el viernes", not_days(FRI)),
@@ -130,7 +131,7 @@ CASES: list[tuple[str | None, str, dict[str, Any]]] = [
     ("es", "en la mañana", parts(MORNING)),
     ("es", "mañana", on(7)),
     ("es", "mañana por la mañana", on(7) | parts(MORNING)),
-    ("es", "manana por la tarde", on(7) | parts(AFTERNOON)),
+    ("es", "manana por la tarde", on(7) | parts(TARDE)),
     ("es", "pasado mañana", on(8)),
     ("es", "después de las 15h", after(15)),
     ("es", "antes de las 11", before(11)),
@@ -195,7 +196,7 @@ def test_the_summary_says_in_english_what_was_understood() -> None:
     )
     assert found.summary == "Tuesday or Wednesday, afternoon (12:00-18:00)"
     tomorrow = parse_preferences("mañana por la tarde", now=NOW, zone=ZONE, language="es")
-    assert tomorrow.summary == "tomorrow (Monday 7 December), afternoon (12:00-18:00)"
+    assert tomorrow.summary == "tomorrow (Monday 7 December), afternoon (15:00-19:00)"
     week = parse_preferences("nicht montags, nächste Woche", now=NOW, zone=ZONE)
     assert week.summary == "not Monday, next week (Monday 7 December to Sunday 13 December)"
 
