@@ -22,6 +22,15 @@ class UsageDayView(BaseModel):
     tasks: int = Field(description="HubSpot tasks created")
     vendor_calls: dict[str, int] = Field(description="calls made, by vendor (hubspot, google)")
     quota_units: dict[str, int] = Field(description="quota units spent, by quota (gmail)")
+    llm_tokens: dict[str, int] = Field(
+        default_factory=dict,
+        description="the draft writer's model tokens: input, output, cached (input)",
+    )
+    drafts_written: dict[str, int] = Field(
+        default_factory=dict,
+        description="drafts by the writer that wrote them (template, openai, anthropic), and "
+        "the model drafts the template writer took over (fallback)",
+    )
 
 
 class UsageReport(BaseModel):

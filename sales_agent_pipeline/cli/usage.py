@@ -27,6 +27,8 @@ def _columns(days: list[UsageDay]) -> list[str]:
     """Fixed columns first, then one per vendor counter any day has."""
     calls = sorted({vendor for day in days for vendor in day.vendor_calls})
     units = sorted({name for day in days for name in day.quota_units})
+    tokens = sorted({name for day in days for name in day.llm_tokens})
+    writers = sorted({name for day in days for name in day.drafts_written})
     return [
         "day",
         "leads_received",
@@ -36,6 +38,8 @@ def _columns(days: list[UsageDay]) -> list[str]:
         "tasks",
         *(f"vendor_calls_{vendor}" for vendor in calls),
         *(f"quota_units_{name}" for name in units),
+        *(f"llm_tokens_{name}" for name in tokens),
+        *(f"drafts_written_{name}" for name in writers),
     ]
 
 
@@ -52,8 +56,14 @@ def _row(day: UsageDay, columns: list[str]) -> dict[str, str]:
             values[column] = day.workflows.get(column.removeprefix("workflows_"), 0)
         elif column.startswith("vendor_calls_"):
             values[column] = day.vendor_calls.get(column.removeprefix("vendor_calls_"), 0)
-        elif column.startswith("quota_units_"):
-            values[column] = day.quota_units.get(column.removeprefix("quota_units_"), 0)
+        else:
+            for prefix, counts in (
+                ("quota_units_", day.quota_units),
+                ("llm_tokens_", day.llm_tokens),
+                ("drafts_written_", day.drafts_written),
+            ):
+                if column.startswith(prefix):
+                    values[column] = counts.get(column.removeprefix(prefix), 0)
     return {column: str(values[column]) for column in columns}
 
 

@@ -18,7 +18,7 @@ from sales_agent_pipeline.db.repositories.usage import UsageDay, add_usage, usag
 # A report without a first day covers this many days up to its last.
 DEFAULT_DAYS = 30
 # The per-day counters that are maps (by status, vendor or quota), summed key by key.
-_MAPS = ("workflows", "vendor_calls", "quota_units")
+_MAPS = ("workflows", "vendor_calls", "quota_units", "llm_tokens", "drafts_written")
 
 
 def default_range(first: date | None, last: date | None, today: date) -> tuple[date, date]:

@@ -68,7 +68,8 @@ STEP_TABLE: tuple[Step, ...] = numbered(
         ),
         Step(
             "propose_meeting_slots",
-            "Free 30-minute slots in the owner's calendar on the next business days.",
+            "Free 30-minute slots in the owner's calendar when the lead asked for them (their "
+            "days, times and time zone), else on the next business days.",
             research.slots,
             concurrent=True,
             vendors=frozenset({"calendar"}),
@@ -76,7 +77,8 @@ STEP_TABLE: tuple[Step, ...] = numbered(
         Step("plan_next_step", "One call to action and why.", research.plan),
         Step(
             "write_draft",
-            "The email in the tenant's voice; stored in draft_emails before Gmail sees it.",
+            "The email: the template or a language model writes it from a brief, our code checks "
+            "the answer and assembles it (links, times, signature); stored with its provenance.",
             outputs.draft,
             concurrent=True,
         ),
