@@ -94,7 +94,11 @@ def assert_good_answer(answer: dict[str, Any], doc: dict[str, Any]) -> None:
     assert all(isinstance(p, str) and p for p in answer["paragraphs"])
     slot_ids = [slot["id"] for slot in doc["slots"]]
     assert answer["slot_ids"] == slot_ids[:3]
-    assert answer["asset_ids"] == [doc["assets"][0]["id"]]
+    # Step 7's first asset, and at most one other that is closer to the lead's words.
+    asset_ids = [asset["id"] for asset in doc["assets"]]
+    assert answer["asset_ids"][:1] == asset_ids[:1]
+    assert len(answer["asset_ids"]) <= 2
+    assert set(answer["asset_ids"]) <= set(asset_ids)
     text = " ".join(answer["paragraphs"])
     assert not TIME.search(text), text
     assert not URL.search(text), text
