@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-
-import anthropic
-from anthropic.types import Message, TextBlockParam
+from typing import TYPE_CHECKING
 
 from sales_agent_pipeline.connectors.errors import vendor_call
 from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, take_slot
@@ -24,6 +22,10 @@ from sales_agent_pipeline.domain.drafting import (
     WrittenDraft,
 )
 from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError
+
+if TYPE_CHECKING:
+    import anthropic
+    from anthropic.types import Message, TextBlockParam
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 OPERATION = "Anthropic messages.create"
@@ -45,6 +47,8 @@ def anthropic_client(api_key: str, base_url: str, timeout_seconds: float) -> ant
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
+            import anthropic  # here, not at the top: see connectors/errors._loaded
+
             client = anthropic.Anthropic(
                 api_key=api_key,
                 base_url=base_url,

@@ -7,18 +7,15 @@ import json
 import re
 import socket
 import ssl
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import anthropic
 import google.auth.exceptions
 import httplib2
-import httpx
-import httpx2
-import openai
 import urllib3.exceptions
 from googleapiclient.errors import HttpError
 
@@ -160,9 +157,21 @@ _OPENAI_BILLING_CODES = {
 }
 # A vendor's 401 may echo part of the key it refused ("Incorrect API key provided: sk-ab***").
 _KEY_LIKE = re.compile(r"\b(?:sk|pk|key|api)[-_][\w*.-]{3,}", re.IGNORECASE)
-_LLM_STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
-_LLM_TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError)
-_LLM_CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError)
+
+
+def _loaded(modules: tuple[str, ...], name: str) -> tuple[type[BaseException], ...]:
+    """The exception class `name` of each of these modules that this process imported.
+
+    The model SDKs (and httpx2 under Anthropic's) are imported only by the writers that use
+    them: a run process drafting with the template never pays their import (a second of a
+    run's start). An exception of theirs exists only once they are loaded.
+    """
+    loaded = [sys.modules[module] for module in modules if module in sys.modules]
+    found = (getattr(module, name, None) for module in loaded)
+    return tuple(cls for cls in found if isinstance(cls, type))
+
+
+_SDKS = ("openai", "anthropic")
 
 
 def _redacted(message: str | None) -> str | None:
@@ -187,7 +196,8 @@ def _cannot_connect(exc: BaseException) -> bool:
     for _ in range(5):
         if seen is None:
             return False
-        if isinstance(seen, httpx2.ConnectError | httpx.ConnectError | ConnectionRefusedError):
+        connect = (*_loaded(("httpx2", "httpx"), "ConnectError"), ConnectionRefusedError)
+        if isinstance(seen, connect):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -216,17 +226,19 @@ def _from_llm_status(exc: Any, operation: str) -> PipelineError:
 
 def _from_llm(exc: BaseException, operation: str) -> PipelineError | None:
     """Our error for the openai / anthropic SDKs' exceptions (the same shapes in both)."""
-    if isinstance(exc, _LLM_STATUS_ERRORS):
+    if not any(module in sys.modules for module in _SDKS):
+        return None
+    if isinstance(exc, _loaded(_SDKS, "APIStatusError")):
         return _from_llm_status(exc, operation)
-    if isinstance(exc, _LLM_TIMEOUTS):
+    if isinstance(exc, _loaded(_SDKS, "APITimeoutError")):
         return TransientError(f"{operation} timed out: {type(exc).__name__}")
-    if isinstance(exc, _LLM_CONNECTION_ERRORS):
+    if isinstance(exc, _loaded(_SDKS, "APIConnectionError")):
         if _cannot_connect(exc):
             return Unreachable(f"{operation} failed: network: cannot connect")
         cause = exc.__cause__
         detail = type(cause).__name__ if cause is not None else type(exc).__name__
         return TransientError(f"{operation} failed: network: {detail}")
-    if isinstance(exc, openai.APIResponseValidationError | anthropic.APIResponseValidationError):
+    if isinstance(exc, _loaded(_SDKS, "APIResponseValidationError")):
         return PermanentError(f"{operation} failed: malformed answer from the API")
     return None
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import openai
-from openai.types.chat import ChatCompletion
 
 from sales_agent_pipeline.connectors.errors import vendor_call
 from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, take_slot
@@ -26,6 +23,10 @@ from sales_agent_pipeline.domain.drafting import (
     WrittenDraft,
 )
 from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError
+
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletion
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPERATION = "OpenAI chat.completions.create"
@@ -46,6 +47,8 @@ def openai_client(api_key: str, base_url: str, timeout_seconds: float) -> openai
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
+            import openai  # here, not at the top: see connectors/errors._loaded
+
             client = openai.OpenAI(
                 api_key=api_key,
                 base_url=base_url,
@@ -130,6 +133,8 @@ class OpenAIWriter:
 
 
 def _refuses_temperature(cause: BaseException | None) -> bool:
+    import openai  # loaded: the request that failed was made with it
+
     return isinstance(cause, openai.BadRequestError) and cause.param == "temperature"
 
 
