@@ -3,14 +3,12 @@ call (tool_choice), the system prompt marked for prompt caching."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING
 
 from sales_agent_pipeline.connectors.errors import vendor_call
-from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, take_slot
+from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, sdk_client, take_slot
 from sales_agent_pipeline.connectors.llm_prompt import build_prompt
-from sales_agent_pipeline.connectors.ratelimit import fingerprint
 from sales_agent_pipeline.domain.drafting import (
     ANSWER_NAME,
     ANSWER_SCHEMA,
@@ -29,34 +27,16 @@ if TYPE_CHECKING:
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 OPERATION = "Anthropic messages.create"
-# As for OpenAI: every request takes a slot of our shared window, and the template writer
-# is the fallback, so the SDK never retries on its own.
-MAX_RETRIES = 0
 TOOL_DESCRIPTION = (
     "Return the follow-up email: its subject, the body's paragraphs (no greeting, sign-off, "
     "links or times), and the ids of the slots and assets chosen from the brief."
 )
 
-_clients: dict[tuple[str, str, float], anthropic.Anthropic] = {}
-_clients_lock = threading.Lock()
-
 
 def anthropic_client(api_key: str, base_url: str, timeout_seconds: float) -> anthropic.Anthropic:
-    """One client per base URL, key and timeout in the process (thread-safe, pooled)."""
-    key = (base_url, fingerprint(api_key), timeout_seconds)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            import anthropic  # here, not at the top: see connectors/errors._loaded
-
-            client = anthropic.Anthropic(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout_seconds,
-                max_retries=MAX_RETRIES,
-            )
-            _clients[key] = client
-        return client
+    """The process's Anthropic client for this base URL, key and timeout."""
+    client: anthropic.Anthropic = sdk_client("anthropic", api_key, base_url, timeout_seconds)
+    return client
 
 
 class AnthropicWriter:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from sales_agent_pipeline.connectors.ratelimit import SlidingWindows, UnitQuota
+from sales_agent_pipeline.connectors.ratelimit import SlidingWindows, UnitQuota, fingerprint
 from sales_agent_pipeline.domain.drafting import DraftAnswer
 from sales_agent_pipeline.domain.effects import NotSent
 from sales_agent_pipeline.domain.errors import PermanentError, TransientError
@@ -89,3 +90,25 @@ def parse_answer(raw: Any, operation: str) -> DraftAnswer:
         raise PermanentError(
             f"{operation}: malformed answer: wrong shape ({', '.join(fields)})"
         ) from exc
+
+
+_clients: dict[tuple[str, str, str, float], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def sdk_client(sdk: str, api_key: str, base_url: str, timeout_seconds: float) -> Any:
+    """One SDK client (`openai.OpenAI`, `anthropic.Anthropic`) per base URL, key and timeout
+    in the process: its connection pool is thread-safe and reused by every draft. The SDK
+    is imported here, on first use, not at the top (see connectors/errors._loaded); the
+    SDK never retries on its own (our quota and the template fallback decide)."""
+    key = (sdk, base_url, fingerprint(api_key), timeout_seconds)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            module = importlib.import_module(sdk)
+            factory = module.OpenAI if sdk == "openai" else module.Anthropic
+            client = factory(
+                api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
+            )
+            _clients[key] = client
+        return client

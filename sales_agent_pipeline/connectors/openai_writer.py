@@ -3,15 +3,13 @@ schema): OpenAI itself or any compatible server (vLLM, Ollama, Azure OpenAI, Lit
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sales_agent_pipeline.connectors.errors import vendor_call
-from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, take_slot
+from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, sdk_client, take_slot
 from sales_agent_pipeline.connectors.llm_prompt import build_prompt
-from sales_agent_pipeline.connectors.ratelimit import fingerprint
 from sales_agent_pipeline.domain.drafting import (
     ANSWER_NAME,
     ANSWER_SCHEMA,
@@ -30,33 +28,15 @@ if TYPE_CHECKING:
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPERATION = "OpenAI chat.completions.create"
-# Each request takes a slot of our shared per-minute window, and a failed draft has a
-# cheap fallback (the template writer): so the SDK never sends a request on its own.
-MAX_RETRIES = 0
 
-_clients: dict[tuple[str, str, float], openai.OpenAI] = {}
 # (base URL, model) pairs that refused a temperature, so later drafts do not ask twice.
 _fixed_temperature: set[tuple[str, str]] = set()
-_clients_lock = threading.Lock()
 
 
 def openai_client(api_key: str, base_url: str, timeout_seconds: float) -> openai.OpenAI:
-    """One client per base URL, key and timeout in the process: its httpx connection pool
-    is thread-safe and reused by every draft."""
-    key = (base_url, fingerprint(api_key), timeout_seconds)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            import openai  # here, not at the top: see connectors/errors._loaded
-
-            client = openai.OpenAI(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout_seconds,
-                max_retries=MAX_RETRIES,
-            )
-            _clients[key] = client
-        return client
+    """The process's OpenAI client for this base URL, key and timeout."""
+    client: openai.OpenAI = sdk_client("openai", api_key, base_url, timeout_seconds)
+    return client
 
 
 def is_openai_api(base_url: str) -> bool:
