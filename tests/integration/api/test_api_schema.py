@@ -14,6 +14,11 @@ from typing import Any
 
 import pytest
 import schemathesis
+
+# Compiled here, at collection, not lazily mid-test: CPython 3.11.7 can raise "AST constructor
+# recursion depth mismatch" when a garbage-collected pooled connection is finalised while
+# pytest rewrites a module it imports (python/cpython gh-106905, fixed in later 3.11s).
+import schemathesis.specs.openapi.adapter.parameters
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
