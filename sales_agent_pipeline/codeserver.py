@@ -11,12 +11,15 @@ private Dagster calls this takes are in defs/dagster_internals.py.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
+from sales_agent_pipeline.connectors.llm_call import SDK_MODULES
 from sales_agent_pipeline.defs.dagster_internals import (
     RUN_WORKER_MODULES,
     run_dagster_cli,
     warm_run_workers,
 )
+from sales_agent_pipeline.settings import Settings, get_settings
 
 # Imported once in the forkserver: Dagster, its PostgreSQL storage (the run worker opens
 # the instance first thing), our definitions with the SDKs they use, and the holidays
@@ -29,9 +32,27 @@ PRELOAD = [
 ]
 
 
+def writer_sdks(settings: Settings) -> list[str]:
+    """The model SDKs a run may draft with: the default writer's, and any provider with a
+    key in the environment (a tenant's own settings may pick it). The template writer's
+    runs import none."""
+    sdks = {settings.draft_writer.value} & set(SDK_MODULES)
+    if settings.openai_api_key is not None:
+        sdks.add("openai")
+    if settings.anthropic_api_key is not None:
+        sdks.add("anthropic")
+    return sorted(sdks)
+
+
+def preload(settings: Settings) -> Sequence[str]:
+    """What the run workers' forkserver imports once: PRELOAD and the writers' SDKs."""
+    extra = [module for sdk in writer_sdks(settings) for module in SDK_MODULES[sdk]]
+    return [*PRELOAD, *dict.fromkeys(extra)]
+
+
 def main() -> None:
     """`python -m sales_agent_pipeline.codeserver ARGS` is `dagster api grpc ARGS`, warm."""
-    warm_run_workers(PRELOAD)
+    warm_run_workers(preload(get_settings()))
     run_dagster_cli(["api", "grpc", *sys.argv[1:]])
 
 

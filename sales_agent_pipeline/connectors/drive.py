@@ -73,6 +73,12 @@ class GoogleDrive:
         self._trees: TTLCache[tuple[str, ...], frozenset[str]] = TTLCache(
             maxsize=256, ttl=cache_ttl_seconds
         )
+        # A search's answer, briefly: leads of one form share their industry and most
+        # words, so a run of many leads (a backlog, an import) asks Drive the same question
+        # again and again. A file added to a folder is offered within this time.
+        self._searches: TTLCache[tuple[Any, ...], tuple[DriveFile, ...]] = TTLCache(
+            maxsize=1024, ttl=cache_ttl_seconds
+        )
         self._lock = threading.Lock()
 
     def _list(
@@ -133,6 +139,18 @@ class GoogleDrive:
         # Drive's tokens are letters and digits: a quote or a backslash adds nothing.
         words = [" ".join(t.replace('"', " ").split()) for t in terms]
         words = list(dict.fromkeys(w for w in words if w))[:_TERMS_PER_QUERY]
+        key = (tuple(sorted(allowed)), tuple(words), max_results)
+        with self._lock:
+            cached = self._searches.get(key)
+        if cached is None:
+            cached = tuple(self._search(allowed, words, max_results))
+            with self._lock:
+                self._searches[key] = cached
+        return list(cached)
+
+    def _search(
+        self, allowed: frozenset[str], words: Sequence[str], max_results: int
+    ) -> list[DriveFile]:
         match = ""
         if words:
             match = " and (" + " or ".join(_match_clause(w) for w in words) + ")"

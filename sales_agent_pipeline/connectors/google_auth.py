@@ -14,7 +14,7 @@ import httplib2
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
-from googleapiclient.discovery import build
+from googleapiclient.discovery import Resource, build
 
 from sales_agent_pipeline.connectors.errors import vendor_call
 from sales_agent_pipeline.connectors.metering import GMAIL_QUOTA_UNITS, GOOGLE_CALLS, UsageMeter
@@ -123,6 +123,41 @@ def credentials_from_info(
     )
 
 
+class Collections:
+    """A discovery `Resource` whose collections (`users()`, `files()`, `messages()`) are
+    built once and kept, instead of at every call.
+
+    google-api-python-client builds a collection's methods from the discovery document each
+    time it is called (`service.files()` makes all sixteen of Drive's file methods anew):
+    ~2 ms of CPU per request, more than a request to a local server takes. The client has no
+    option to keep them; this keeps them for one thread's service (a Resource is not shared
+    across threads, like its Http). A call with arguments, or one that does not return a
+    collection (an API method such as `list()`), goes through unchanged.
+    """
+
+    def __init__(self, resource: Any) -> None:
+        self._resource = resource
+        self._children: dict[str, Collections] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._resource, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if args or kwargs:
+                return attribute(*args, **kwargs)
+            child = self._children.get(name)
+            if child is None:
+                made = attribute()
+                if not isinstance(made, Resource):
+                    return made
+                child = self._children[name] = Collections(made)
+            return child
+
+        return call
+
+
 class GoogleApi:
     """One Google API (gmail, calendar or drive) for one user.
 
@@ -175,6 +210,7 @@ class GoogleApi:
                     static_discovery=True,
                     cache_discovery=False,
                 )
+            service = Collections(service)
             self._local.service = service
         return service
 

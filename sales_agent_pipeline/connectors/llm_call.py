@@ -92,6 +92,37 @@ def parse_answer(raw: Any, operation: str) -> DraftAnswer:
         ) from exc
 
 
+# What a draft with each SDK imports, all of it: the SDK, the resource it calls and what
+# that imports on its first request (the HTTP transport, its TLS trust store, the JSON
+# parser, tracing propagation). The code server's run workers fork from a process that
+# imported these for the writers in use (codeserver.py), so a run pays none of it (~0.8 s
+# for openai, ~2.3 s for anthropic on this machine, against a ~5 ms call to a local
+# model). tests/integration/connectors/test_llm_writers.py checks a draft imports nothing
+# more of the SDK.
+SDK_MODULES: dict[str, tuple[str, ...]] = {
+    "openai": (
+        "openai",
+        "openai._resource",
+        "openai.resources.chat.chat",
+        "openai.resources.chat.completions.completions",
+        "openai.resources.chat.completions.messages",
+        "openai.types.chat.completions.message_list_params",
+        "openai.lib._chat_completion_resources",
+        "openai.lib.streaming",
+        "openai.pagination",
+        "httpcore2",
+        "truststore",
+        "jiter",
+    ),
+    "anthropic": (
+        "anthropic",
+        "anthropic.resources.messages",
+        "httpcore2",
+        "truststore",
+        "opentelemetry.propagate",
+    ),
+}
+
 _clients: dict[tuple[str, str, str, float], Any] = {}
 _clients_lock = threading.Lock()
 

@@ -272,3 +272,46 @@ def test_a_model_that_refuses_the_temperature_is_asked_again_without_it(llm_sett
     admin.fault(pathPattern=PATHS[WriterKind.OPENAI], status=400, message="bad request")
     with pytest.raises(PermanentError):
         writer.write(BRIEF, WriterSettings(), model)
+
+
+_FIRST_DRAFT = """
+import json, sys
+from sales_agent_pipeline.connectors.llm_call import SDK_MODULES
+from sales_agent_pipeline.connectors.factory import build_writer
+from sales_agent_pipeline.domain.drafting import WriterKind, WriterSettings
+from sales_agent_pipeline.settings import Settings
+from tests.integration.connectors.test_llm_writers import BRIEF, MODEL
+
+kind, url, key = sys.argv[1:4]
+for module in SDK_MODULES[kind]:
+    __import__(module)
+before = set(sys.modules)
+settings = Settings(
+    _env_file=None, openai_base_url=url + "/v1", anthropic_base_url=url,
+    openai_api_key=key, anthropic_api_key=key, llm_model=MODEL, llm_timeout_seconds=5.0,
+)
+written = build_writer(settings, WriterKind(kind)).write(BRIEF, WriterSettings(), MODEL)
+assert written.usage is not None
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_a_first_draft_imports_nothing_the_code_server_did_not_preload(sandbox_url, admin, kind):
+    # The run workers fork from a process that imported SDK_MODULES (codeserver.py): a
+    # module missing there is imported again in every run, on the lead's clock.
+    import json
+    import subprocess
+    import sys
+
+    key = f"sk-test-{uuid.uuid4().hex[:12]}"
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_DRAFT, kind.value, sandbox_url, key],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    imported = json.loads(done.stdout.strip().splitlines()[-1])
+    heavy = ("openai", "anthropic", "httpx2", "httpcore2", "truststore", "jiter", "opentelemetry")
+    late = [m for m in imported if m.split(".")[0] in heavy]
+    assert late == []
