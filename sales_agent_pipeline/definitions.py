@@ -2,6 +2,7 @@
 
 from dagster import Definitions, EnvVar, in_process_executor, mem_io_manager
 
+from sales_agent_pipeline.defs import alerts, canary
 from sales_agent_pipeline.defs.approve import approve_and_send_draft
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
 from sales_agent_pipeline.defs.dead_letters import dead_letter_redrive_sensor, replay_dead_letters
@@ -34,14 +35,22 @@ _tenants = TenantsResource.configure_at_launch(settings=_settings, database=_dat
 
 defs = Definitions(
     assets=[lead_followup, submission_coverage],
-    jobs=[process_formlead, reconcile_submissions, approve_and_send_draft, replay_dead_letters],
+    jobs=[
+        process_formlead,
+        reconcile_submissions,
+        approve_and_send_draft,
+        replay_dead_letters,
+        *canary.JOBS,
+    ],
     sensors=[
         received_leads_sensor,
         stuck_workflows_sensor,
         import_runs_sensor,
         dead_letter_redrive_sensor,
+        *alerts.SENSORS,
+        *canary.SENSORS,
     ],
-    schedules=[reconciliation_schedule()],
+    schedules=[reconciliation_schedule(), *canary.SCHEDULES],
     # Backfills and the UI's "Materialize" run the implicit asset job: in process too, like
     # process_formlead (the mem IO manager cannot hand batches across processes).
     executor=in_process_executor,
@@ -56,5 +65,7 @@ defs = Definitions(
         "writers": WritersResource(settings=_settings, database=_database),
         # The ops hand pydantic batches to each other inside one process: nothing to persist.
         "io_manager": mem_io_manager,
+        **alerts.RESOURCES,
+        **canary.RESOURCES,
     },
 )

@@ -23,3 +23,8 @@ IMPORT_PRIORITY = "-10"
 # Every reconciliation run carries it: dagster.yaml runs one at a time (two at once could
 # record the same drift twice).
 RECONCILIATION = "sales_agent/reconciliation"
+# W3C trace context (`traceparent`) of the request that asked for the run: the run's
+# spans continue the webhook's trace (tracing.py). Absent when tracing is off.
+TRACEPARENT = "sales_agent/traceparent"
+# Set on runs of synthetic canary leads (defs/canary.py): the UI can filter them out.
+SYNTHETIC = "sales_agent/synthetic"

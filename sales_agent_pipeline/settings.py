@@ -213,6 +213,31 @@ class Settings(BaseSettings):
     # Requests per minute to one provider with one key, shared by every process
     # (PostgreSQL), like the other vendors' limits.
     llm_requests_per_minute: int = Field(default=500, ge=1)
+
+    # Alerts from Dagster's sensors (defs/alerts.py). Neither set: nothing is sent, and
+    # the Dagster UI still shows every failure. Slack through dagster-slack (a bot token and
+    # a channel); PagerDuty through its Events API v2 (an integration's routing key). The
+    # base URLs exist for a proxy or a test receiver.
+    slack_bot_token: SecretStr | None = None
+    slack_channel: str = "#sales-agent-alerts"
+    slack_api_base_url: str | None = None
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    # Where an alert's link points: the Dagster UI as its users reach it.
+    dagster_ui_public_url: str | None = None
+    alert_check_interval_seconds: int = Field(default=30, ge=5)
+    alert_oldest_pending_minutes: float = Field(default=15.0, gt=0)
+    # The synthetic canary (defs/canary.py): a signed synthetic lead through the webhook
+    # on a schedule, to the sandbox or to CANARY_INBOX only; late past its latency goal.
+    canary_enabled: bool = True
+    canary_cron: str = "*/10 * * * *"
+    canary_inbox: str | None = None
+    canary_portal_id: int | None = None
+    canary_latency_goal_seconds: float = Field(default=120.0, gt=0)
+    # Traces: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (the OpenTelemetry SDK reads
+    # its own OTEL_* variables; this one only switches tracing on).
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "sales-agent"
     # Tokens (in and out) a tenant's drafts may use per UTC day; then the template writer.
     llm_daily_token_budget: int = Field(default=2_000_000, ge=0)
 

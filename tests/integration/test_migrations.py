@@ -33,6 +33,7 @@ TABLES = {
     "send_reservations",
     "global_switches",
     "circuit_breakers",
+    "alert_states",
 }
 
 # The seed's columns (roadmap 4.1), which outside tools and reports rely on.

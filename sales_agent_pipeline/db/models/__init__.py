@@ -1,6 +1,7 @@
 """Every table of the app schema; import from here so Alembic sees them all."""
 
 from sales_agent_pipeline.db.base import Base
+from sales_agent_pipeline.db.models.alerts import AlertState
 from sales_agent_pipeline.db.models.audit import WorkflowError, WorkflowEvent
 from sales_agent_pipeline.db.models.idempotency import IdempotencyKey
 from sales_agent_pipeline.db.models.imports import LeadImport
@@ -17,6 +18,7 @@ from sales_agent_pipeline.db.models.tenants import ApiKey, Tenant, TenantSecret,
 from sales_agent_pipeline.db.models.workflows import FormSubmission, Workflow
 
 __all__ = [
+    "AlertState",
     "ApiKey",
     "Base",
     "CircuitBreaker",

@@ -88,6 +88,7 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
             "next_redrive_at",
             postgresql_where=text("status = 'dead_letter' AND next_redrive_at IS NOT NULL"),
         ),
+        Index("ix_workflows_synthetic", "created_at", postgresql_where=text("synthetic")),
         # Stuck work: running (or requested) for too long.
         Index(
             "ix_workflows_in_flight",
@@ -120,5 +121,8 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
     error_class: Mapped[str | None] = mapped_column(String(20))
     redrives: Mapped[int] = mapped_column(server_default=text("0"))
     next_redrive_at: Mapped[datetime | None]
+    # A synthetic canary lead (defs/canary.py): run like any other, counted apart (left out
+    # of usage, reconciliation and the business metrics).
+    synthetic: Mapped[bool] = mapped_column(server_default=text("false"))
 
     submission: Mapped[FormSubmission] = relationship(lazy="raise")
