@@ -13,11 +13,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
+from starlette.background import BackgroundTask
 
 from sales_agent_api import metrics
 from sales_agent_api.errors import ApiError, ErrorResponse
+from sales_agent_api.launch import request_runs
 from sales_agent_api.secret_cache import PlaintextCache
+from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.connectors import hubspot_signature as signature
+from sales_agent_pipeline.connectors import synthetic_marker
 from sales_agent_pipeline.db.repositories.outbox import Accepted
 from sales_agent_pipeline.domain.submission import InvalidSubmission, Submission
 from sales_agent_pipeline.secretbox import SecretDecryptError
@@ -116,18 +120,29 @@ def _secret(request: Request, portal_id: int, ciphertext: bytes | None) -> str |
         ) from None
 
 
-def _store(request: Request, body: bytes, submissions: list[Submission]) -> list[Accepted]:
+def _store(
+    request: Request, body: bytes, submissions: list[Submission]
+) -> tuple[list[Accepted], bool]:
+    """The delivery's receipts, and whether it is the canary's synthetic lead."""
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
     portal_id = submissions[0].portal_id
+    marker = request.headers.get(synthetic_marker.HEADER)
+    synthetic = False
 
-    def authenticate(ciphertext: bytes | None) -> None:
-        _verify(request, body, _secret(request, portal_id, ciphertext), settings)
+    def authenticate(ciphertext: bytes | None) -> bool:
+        nonlocal synthetic
+        secret = _secret(request, portal_id, ciphertext)
+        _verify(request, body, secret, settings)
+        # Checked even when signatures are not (development): only the portal's own secret
+        # makes a lead synthetic, whatever its fields say.
+        synthetic = secret is not None and synthetic_marker.is_marked(secret, body, marker)
+        return synthetic
 
     try:
         # One transaction: the tenant's look-up, the checks and every insert, or nothing.
         with engine.begin() as connection:
-            return intake.receive(connection, submissions, authenticate)
+            return intake.receive(connection, submissions, authenticate), synthetic
     except intake.SubmissionRefused as exc:
         raise ApiError(403, exc.code, exc.message) from None
 
@@ -152,7 +167,7 @@ async def receive_formlead(request: Request) -> JSONResponse:
     # Bounded by WEBHOOK_MAX_BODY_BYTES before and while it streams in (body_limits).
     body = await request.body()
     submissions = _submissions(_json(request, body))
-    accepted = await anyio.to_thread.run_sync(
+    accepted, synthetic = await anyio.to_thread.run_sync(
         _store, request, body, submissions, limiter=request.app.state.store_limiter
     )
     receipts = [
@@ -166,10 +181,19 @@ async def receive_formlead(request: Request) -> JSONResponse:
     new = [a.workflow_id for a in accepted if not a.duplicate]
     metrics.DELIVERIES.labels("accepted").inc(len(new))
     metrics.DELIVERIES.labels("duplicate").inc(len(accepted) - len(new))
-    if new:
+    background: BackgroundTask | None = None
+    if new and synthetic:
+        # The canary's lead gets a run of its own, tagged synthetic (the UI filters it out,
+        # the run meters nothing), through the same launch as the queue's, after the answer.
+        tags = {run_tags.TENANT: str(submissions[0].portal_id), run_tags.SYNTHETIC: "true"}
+        state = request.app.state
+        background = BackgroundTask(request_runs, state.sessions, state.launcher, new, tags)
+    elif new:
         request.app.state.launches.submit(new, submissions[0].portal_id)
     code = 202 if new else 200
     if len(receipts) == 1:
-        return JSONResponse(receipts[0].model_dump(mode="json"), status_code=code)
-    batch = BatchReceipt(status="accepted" if new else "duplicate", results=receipts)
-    return JSONResponse(batch.model_dump(mode="json"), status_code=code)
+        content = receipts[0].model_dump(mode="json")
+    else:
+        batch = BatchReceipt(status="accepted" if new else "duplicate", results=receipts)
+        content = batch.model_dump(mode="json")
+    return JSONResponse(content, status_code=code, background=background)

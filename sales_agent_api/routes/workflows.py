@@ -60,6 +60,9 @@ def list_workflows(
     created_to: Annotated[datetime | None, Query(description="created before")] = None,
     email: Annotated[str | None, Query(max_length=320, description="prospect email")] = None,
     domain: Annotated[str | None, Query(max_length=255, description="prospect domain")] = None,
+    synthetic: Annotated[
+        bool, Query(description="the synthetic canary's workflows instead of the others")
+    ] = False,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> WorkflowPage:
@@ -78,6 +81,7 @@ def list_workflows(
             created_to=created_to,
             email=email,
             domain=domain,
+            synthetic=synthetic,
         ),
         after=decode_cursor(cursor),
         limit=limit,

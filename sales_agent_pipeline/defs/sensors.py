@@ -13,6 +13,7 @@ from dagster import (
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.db.repositories import outbox
+from sales_agent_pipeline.db.repositories.synthetic import synthetic_among
 from sales_agent_pipeline.defs.assets import leads_partitions, process_formlead
 from sales_agent_pipeline.defs.dagster_internals import partition_range_tags
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
@@ -40,6 +41,9 @@ def received_leads_sensor(
             limit=config.sensor_batch_size * 10,
         )
         blocked = outbox.waiting_blocked(session)
+        synthetic = {
+            str(key) for key in synthetic_among(session, [item.workflow_id for item in awaiting])
+        }
     # Tenants that cannot run now keep their work waiting: say so on every tick, so the
     # UI's sensor page tells an operator which portal to re-authorise (or enable).
     held = "; ".join(
@@ -54,6 +58,10 @@ def received_leads_sensor(
     keys = [str(item.workflow_id) for item in awaiting]
     new = [key for key in keys if not context.instance.has_dynamic_partition("leads", key)]
     known = [key for key in keys if key not in set(new)]
+    # A canary's lead runs alone, tagged synthetic; its partition goes after the others'
+    # (a batch's range of new partitions must not take it in).
+    alone = [key for key in new if key in synthetic]
+    new = [key for key in new if key not in synthetic]
     # The claim's number makes each claim's run key new: a lead that waited for its
     # tenant's re-authorisation is claimed again with the attempts it had.
     attempts = {str(item.workflow_id): f"{item.attempts}:{item.claim}" for item in awaiting}
@@ -62,9 +70,9 @@ def received_leads_sensor(
         RunRequest(
             run_key=f"{key}:{attempts[key]}",
             partition_key=key,
-            tags={**run_tags, tags.WORKFLOW_ID: key},
+            tags={**run_tags, tags.WORKFLOW_ID: key, **_synthetic(key in synthetic)},
         )
-        for key in known
+        for key in [*known, *alone]
     ]
     # New partitions are appended in this order, so each chunk is a contiguous range.
     size = config.sensor_batch_size
@@ -92,8 +100,14 @@ def received_leads_sensor(
     context.log.info(f"launching {len(keys)} lead(s) in {len(requests)} run(s)")
     return SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[leads_partitions.build_add_request(new)] if new else [],
+        dynamic_partitions_requests=[leads_partitions.build_add_request([*new, *alone])]
+        if new or alone
+        else [],
     )
+
+
+def _synthetic(synthetic: bool) -> dict[str, str]:
+    return {tags.SYNTHETIC: "true"} if synthetic else {}
 
 
 @sensor(

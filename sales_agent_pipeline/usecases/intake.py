@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sales_agent_pipeline.db.repositories import outbox
 from sales_agent_pipeline.db.repositories.intake import intake_tenant
 from sales_agent_pipeline.db.repositories.outbox import Accepted, TenantRef
+from sales_agent_pipeline.db.repositories.synthetic import mark_synthetic
 from sales_agent_pipeline.domain.enums import SubmissionSource
 from sales_agent_pipeline.domain.errors import LeadRejected
 from sales_agent_pipeline.domain.models import UpstreamSubmission
@@ -215,7 +216,7 @@ def accept(
 def receive(
     connection: Session | Connection,
     submissions: Sequence[Submission],
-    authenticate: Callable[[bytes | None], None],
+    authenticate: Callable[[bytes | None], bool | None],
 ) -> list[Accepted]:
     """Accept one delivery's submissions (all of one portal) for the portal's tenant.
 
@@ -224,19 +225,25 @@ def receive(
     a forged delivery learns nothing more than that the portal is a tenant here. Then
     SubmissionRefused for a disabled tenant or a form off its own allowlist (empty: any
     form of its portal, the signature already proves the portal).
+
+    `authenticate` returns True when it also verified the canary's synthetic marker (made
+    with the same secret): the new workflows are then marked synthetic, in this transaction.
     """
     portal_id = submissions[0].portal_id
     tenant = intake_tenant(connection, portal_id)
     if tenant is None:
         raise SubmissionRefused("unknown_portal", f"portal {portal_id} is not a tenant here")
-    authenticate(tenant.webhook_secret)
+    synthetic = authenticate(tenant.webhook_secret) is True
     if tenant.disabled:
         raise SubmissionRefused("tenant_disabled", f"portal {portal_id} is disabled here")
     allowed = tenant.allowed_form_ids
     refused = [s.form_id for s in submissions if allowed and s.form_id not in allowed]
     if refused:
         raise SubmissionRefused("form_not_allowed", f"form {refused[0]} is not on the allowlist")
-    return [accept(connection, tenant, s, SubmissionSource.WEBHOOK) for s in submissions]
+    accepted = [accept(connection, tenant, s, SubmissionSource.WEBHOOK) for s in submissions]
+    if synthetic:
+        mark_synthetic(connection, [a.workflow_id for a in accepted if not a.duplicate])
+    return accepted
 
 
 def recover(session: Session, tenant: TenantRef, listed: UpstreamSubmission) -> Accepted:

@@ -35,6 +35,8 @@ class WorkflowFilter:
     created_to: datetime | None = None
     email: str | None = None
     domain: str | None = None
+    # The synthetic canary's workflows (true) or the others (false, the default).
+    synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ def list_workflows(
     limit: int,
 ) -> tuple[list[Workflow], bool]:
     """One page of the tenant's workflows, newest first, and whether more follow."""
-    statement = select(Workflow).where(Workflow.tenant_id == tenant_id)
+    statement = select(Workflow).where(
+        Workflow.tenant_id == tenant_id, Workflow.synthetic.is_(where.synthetic)
+    )
     if where.status is not None:
         statement = statement.where(Workflow.status == where.status)
     if where.created_from is not None:

@@ -38,14 +38,26 @@ def tenants(session: Session, portal_ids: Collection[int] = ()) -> list[Tenant]:
     return found
 
 
+# What sources_of says of a synthetic canary's submission: never "webhook" (a delivery of
+# the form's), and held (never missing), whatever a listing says of its id.
+SYNTHETIC = "synthetic"
+
+
+def _not_synthetic() -> Any:
+    # Submissions whose workflow is a canary's: the canary posts them, HubSpot never lists them.
+    return FormSubmission.id.not_in(select(Workflow.form_submission_id).where(Workflow.synthetic))
+
+
 def delivered_forms(session: Session, tenant_id: uuid.UUID) -> list[str]:
-    """The forms the tenant's own signed webhook deliveries came with, sorted."""
+    """The forms the tenant's own signed webhook deliveries came with, sorted (the canary's
+    synthetic deliveries left out: its form need not exist in HubSpot)."""
     return list(
         session.scalars(
             select(FormSubmission.form_id)
             .where(
                 FormSubmission.tenant_id == tenant_id,
                 FormSubmission.source == SubmissionSource.WEBHOOK.value,
+                _not_synthetic(),
             )
             .distinct()
             .order_by(FormSubmission.form_id)
@@ -83,16 +95,22 @@ def advance_cursor(
 
 
 def sources_of(session: Session, portal_id: int, submission_ids: Sequence[str]) -> dict[str, str]:
-    """The source (webhook, reconciliation, import) of each of these submissions we hold."""
+    """The source (webhook, reconciliation, import) of each of these submissions we hold;
+    SYNTHETIC for a canary's."""
     if not submission_ids:
         return {}
     rows = session.execute(
-        select(FormSubmission.hubspot_submission_id, FormSubmission.source).where(
+        select(FormSubmission.hubspot_submission_id, FormSubmission.source, Workflow.synthetic)
+        .outerjoin(Workflow, Workflow.form_submission_id == FormSubmission.id)
+        .where(
             FormSubmission.portal_id == portal_id,
             FormSubmission.hubspot_submission_id.in_(list(submission_ids)),
         )
     ).all()
-    return {str(submission_id): str(source) for submission_id, source in rows}
+    return {
+        str(submission_id): SYNTHETIC if synthetic else str(source)
+        for submission_id, source, synthetic in rows
+    }
 
 
 def backlog(session: Session, tenant_id: uuid.UUID, form_id: str, older_than: timedelta) -> int:
@@ -107,6 +125,8 @@ def backlog(session: Session, tenant_id: uuid.UUID, form_id: str, older_than: ti
                 FormSubmission.form_id == form_id,
                 Workflow.status.in_(AWAITING),
                 Workflow.created_at < func.now() - older_than,
+                # A late canary is the canary alert's, not the form's backlog.
+                Workflow.synthetic.is_(False),
             )
         )
         or 0
@@ -178,6 +198,7 @@ def recent_outputs(
         .where(
             Workflow.status == WorkflowStatus.SUCCEEDED.value,
             Workflow.completed_at >= since,
+            Workflow.synthetic.is_(False),
         )
         .order_by(Workflow.completed_at)
     )

@@ -20,6 +20,7 @@ from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.sending import (
     SEND_KILL_SWITCH,
     ModePolicy,
+    SendBlock,
     SendGrant,
     block_reason,
     send_block,
@@ -27,6 +28,8 @@ from sales_agent_pipeline.domain.sending import (
 from sales_agent_pipeline.settings import Settings
 
 LIVE = (ReservationStatus.RESERVED.value, ReservationStatus.SENT.value)
+# Why a synthetic canary lead (workflows.synthetic) is only ever drafted.
+SYNTHETIC_REASON = "a synthetic canary lead is drafted, never sent"
 
 
 def _used_today(
@@ -84,19 +87,23 @@ def reserve(
     ).one_or_none()
     if tenant is None:
         raise PermanentError(f"no tenant {tenant_id}")
-    global_on, override, own = session.execute(
+    global_on, override, own, synthetic = session.execute(
         select(
             is_on(SEND_KILL_SWITCH),
             select(Workflow.mode_override).where(Workflow.id == workflow_id).scalar_subquery(),
             select(SendReservation.status)
             .where(SendReservation.workflow_id == workflow_id)
             .scalar_subquery(),
+            select(Workflow.synthetic).where(Workflow.id == workflow_id).scalar_subquery(),
         )
     ).one()
     if own == ReservationStatus.SENT.value:
         # Sent already: the send's own record answers it, nothing goes out again.
         return SendGrant(granted=True)
     held = own == ReservationStatus.RESERVED.value
+    if synthetic:
+        # The canary's lead is drafted, never sent, whatever the modes and approvals say.
+        return SendGrant(False, SendBlock.MODE, SYNTHETIC_REASON, held=held)
     asked = WorkflowMode.SEND if approved else (WorkflowMode(override) if override else None)
     policy = ModePolicy(
         global_mode=settings.workflow_mode,

@@ -102,11 +102,14 @@ def usage_report(session: Session, tenant_id: uuid.UUID, first: date, last: date
         for n in range((last - first).days + 1)
     }
     received = _utc_day(FormSubmission.received_at)
+    # The synthetic canary's leads (and whatever came of them) are no one's usage.
     for day, count in session.execute(
         select(received, func.count())
+        .join(Workflow, Workflow.form_submission_id == FormSubmission.id)
         .where(
             FormSubmission.tenant_id == tenant_id,
             _window(FormSubmission.received_at, first, last),
+            Workflow.synthetic.is_(False),
         )
         .group_by(received)
     ):
@@ -114,7 +117,11 @@ def usage_report(session: Session, tenant_id: uuid.UUID, first: date, last: date
     started = _utc_day(Workflow.created_at)
     for day, status, count in session.execute(
         select(started, Workflow.status, func.count())
-        .where(Workflow.tenant_id == tenant_id, _window(Workflow.created_at, first, last))
+        .where(
+            Workflow.tenant_id == tenant_id,
+            _window(Workflow.created_at, first, last),
+            Workflow.synthetic.is_(False),
+        )
         .group_by(started, Workflow.status)
     ):
         days[day].workflows[status] = count
@@ -180,7 +187,12 @@ def _count_outputs(
             select(day_of, func.count())
             .select_from(model)
             .join(Workflow, Workflow.id == model.workflow_id)
-            .where(Workflow.tenant_id == tenant_id, condition, _window(moment, first, last))
+            .where(
+                Workflow.tenant_id == tenant_id,
+                Workflow.synthetic.is_(False),
+                condition,
+                _window(moment, first, last),
+            )
             .group_by(day_of)
         )
         for day, count in rows:
