@@ -1,58 +1,66 @@
-"""Liveness and readiness for load balancers and the stack supervisor."""
+"""Liveness and readiness for load balancers, the stack supervisor and operators."""
 
-from typing import Literal
-
+import structlog
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
+from sales_agent_api.schemas.health import Check, Health, Readiness
+from sales_agent_pipeline.connectors.dagster_status import dagster_health
 from sales_agent_pipeline.db.migrate import current_revision, head_revision
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["health"])
 
-
-class Health(BaseModel):
-    """The process is alive."""
-
-    status: Literal["ok"] = "ok"
-
-
-class Readiness(BaseModel):
-    """Whether the process can serve: database reachable and schema at the newest revision."""
-
-    status: Literal["ready", "not_ready"]
-    database: Literal["ok", "unreachable"]
-    schema_revision: str | None
-    expected_revision: str | None
+# The webserver's answer must come well within a probe's own timeout (give it 3 s or more).
+DAGSTER_TIMEOUT_SECONDS = 2.0
 
 
 @router.get("/healthz", response_model=Health)
 def healthz() -> Health:
-    """Liveness: answers as long as the process serves requests."""
+    """Liveness: answers as long as the process serves requests (restart it when not)."""
     return Health()
+
+
+def _database(request: Request) -> tuple[Check, str | None, str | None]:
+    head = head_revision()
+    try:
+        current = current_revision(request.app.state.engine)
+    except SQLAlchemyError as exc:
+        log.warning("readyz.database_unreachable", error=type(exc).__name__)
+        return Check(ok=False, detail=f"unreachable ({type(exc).__name__})"), None, head
+    if current != head:
+        detail = (
+            f"schema at {current or 'no revision'}, expected {head}: run `sales-agent db upgrade`"
+        )
+        return Check(ok=False, detail=detail), current, head
+    return Check(ok=True, detail=f"reachable, schema at {current}"), current, head
 
 
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Not ready"}},
+    responses={503: {"model": Readiness, "description": "Not ready: the failed checks say why"}},
 )
 def readyz(request: Request, response: Response) -> Readiness:
-    """Readiness: the database answers and its schema is migrated to head."""
-    try:
-        current = current_revision(request.app.state.engine)
-    except SQLAlchemyError:
-        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Readiness(
-            status="not_ready", database="unreachable", schema_revision=None, expected_revision=None
-        )
-    head = head_revision()
-    ready = current == head
+    """Readiness: the database answers at the newest schema, Dagster's daemon heartbeats
+    are recent and the code location is loaded (Dagster's answer cached 5 s per process).
+    503 names what failed; `accepting_leads` says whether the webhook still stores leads."""
+    database, current, head = _database(request)
+    dagster = dagster_health(
+        request.app.state.settings.resolved_dagster_webserver_url, DAGSTER_TIMEOUT_SECONDS
+    )
+    daemon = Check(ok=dagster.daemon_ok, detail=dagster.daemon_detail)
+    code_server = Check(ok=dagster.code_server_ok, detail=dagster.code_server_detail)
+    ready = database.ok and daemon.ok and code_server.ok
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Readiness(
         status="ready" if ready else "not_ready",
-        database="ok",
+        accepting_leads=database.ok,
+        database=database,
+        dagster_daemon=daemon,
+        code_server=code_server,
         schema_revision=current,
         expected_revision=head,
     )

@@ -24,6 +24,7 @@ from sales_agent_pipeline.cli.bulk import import_file, rerun
 from sales_agent_pipeline.cli.context import settings as load_settings
 from sales_agent_pipeline.cli.dlq import dlq_app
 from sales_agent_pipeline.cli.secrets import secrets_app
+from sales_agent_pipeline.cli.status import status
 from sales_agent_pipeline.cli.switches import send_app
 from sales_agent_pipeline.cli.tenant import tenant_app
 from sales_agent_pipeline.cli.usage import usage
@@ -48,6 +49,7 @@ app.command("import")(import_file)
 app.command("rerun")(rerun)
 app.command("usage")(usage)
 app.command("breakers")(breakers)
+app.command("status")(status)
 
 
 def _migrate(step: Callable[[URL, str], None], revision: str) -> None:
