@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sales_agent_pipeline.connectors.errors import vendor_call
 from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, sdk_client, take_slot
 from sales_agent_pipeline.connectors.llm_prompt import build_prompt
+from sales_agent_pipeline.connectors.metering import UsageMeter, request_metric, request_status
 from sales_agent_pipeline.domain.drafting import (
     ANSWER_NAME,
     ANSWER_SCHEMA,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 OPERATION = "Anthropic messages.create"
+METRIC_OPERATION = "messages.create"
 TOOL_DESCRIPTION = (
     "Return the follow-up email: its subject, the body's paragraphs (no greeting, sign-off, "
     "links or times), and the ids of the slots and assets chosen from the brief."
@@ -52,8 +54,12 @@ class AnthropicWriter:
         timeout_seconds: float,
         max_output_tokens: int,
         quota: Quota,
+        meter: UsageMeter | None = None,
     ) -> None:
         self.base_url = base_url
+        # Counts each request by its answer (vendor_requests.anthropic.messages.create.<n>)
+        # when the writer is one tenant's; a writer shared by a run's tenants has none.
+        self._meter = meter
         self._client = anthropic_client(api_key, base_url, timeout_seconds)
         self._max_output_tokens = max_output_tokens
         self._quota = quota
@@ -77,26 +83,36 @@ class AnthropicWriter:
         ]
         take_slot(self._quota, OPERATION)
         started = time.monotonic()
-        with vendor_call(OPERATION):
-            message = self._client.messages.create(
-                model=model,
-                max_tokens=self._max_output_tokens,
-                system=system,
-                messages=[{"role": "user", "content": prompt.user}],
-                tools=[
-                    {
-                        "name": ANSWER_NAME,
-                        "description": TOOL_DESCRIPTION,
-                        "input_schema": ANSWER_SCHEMA,
-                    }
-                ],
-                tool_choice={"type": "tool", "name": ANSWER_NAME},
-                # No temperature: the current Messages API refuses sampling parameters
-                # (the SDK no longer has them); the tenant's temperature is OpenAI's only.
-            )
+        try:
+            with vendor_call(OPERATION):
+                message = self._client.messages.create(
+                    model=model,
+                    max_tokens=self._max_output_tokens,
+                    system=system,
+                    messages=[{"role": "user", "content": prompt.user}],
+                    tools=[
+                        {
+                            "name": ANSWER_NAME,
+                            "description": TOOL_DESCRIPTION,
+                            "input_schema": ANSWER_SCHEMA,
+                        }
+                    ],
+                    tool_choice={"type": "tool", "name": ANSWER_NAME},
+                    # No temperature: the current Messages API refuses sampling parameters
+                    # (the SDK no longer has them); the tenant's temperature is OpenAI's only.
+                )
+        except Exception as exc:
+            self._count(request_status(exc))
+            raise
+        # The SDK hands back only the parsed body; the Messages API answers 200 or an error.
+        self._count("200")
         latency_ms = int((time.monotonic() - started) * 1000)
         answer = _answer(message)
         return WrittenDraft(answer=answer, usage=_usage(message, model, latency_ms))
+
+    def _count(self, status: str) -> None:
+        if self._meter is not None:
+            self._meter.add(request_metric("anthropic", METRIC_OPERATION, status))
 
 
 def _answer(message: Message) -> DraftAnswer:

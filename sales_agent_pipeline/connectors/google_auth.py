@@ -17,7 +17,13 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import Resource, build
 
 from sales_agent_pipeline.connectors.errors import vendor_call
-from sales_agent_pipeline.connectors.metering import GMAIL_QUOTA_UNITS, GOOGLE_CALLS, UsageMeter
+from sales_agent_pipeline.connectors.metering import (
+    GMAIL_QUOTA_UNITS,
+    GOOGLE_CALLS,
+    UsageMeter,
+    request_metric,
+    request_status,
+)
 from sales_agent_pipeline.connectors.ratelimit import UnitQuota, retry_throttled
 from sales_agent_pipeline.domain.errors import ConfigurationError
 
@@ -215,28 +221,59 @@ class GoogleApi:
         return service
 
     def execute(self, operation: str, make: Callable[[Any], Any], units: int = 0) -> Any:
-        """Build a request from this thread's service and run it (quota, 429s, errors)."""
+        """Build a request from this thread's service and run it (quota, 429s, errors);
+        each request sent is counted by its answer (`operation` is the API method's name,
+        e.g. drafts.create: a bounded metric label)."""
 
         def attempt() -> Any:
             if self._quota is not None and units:
                 self._quota.acquire(units)
-            if self._meter is not None:
-                self._meter.add(GOOGLE_CALLS)
-                if self.name == "gmail":
-                    self._meter.add(GMAIL_QUOTA_UNITS, units)
-            with vendor_call(f"Google {self.name} {operation}"):
-                return self._send(make)
+            if self._meter is None:
+                with vendor_call(f"Google {self.name} {operation}"):
+                    return self._send(make)[0]
+            self._meter.add(GOOGLE_CALLS)
+            if self.name == "gmail":
+                self._meter.add(GMAIL_QUOTA_UNITS, units)
+            try:
+                with vendor_call(f"Google {self.name} {operation}"):
+                    answer, status = self._send(make)
+            except Exception as exc:
+                self._meter.add(request_metric(self.name, operation, request_status(exc)))
+                raise
+            self._meter.add(request_metric(self.name, operation, status))
+            return answer
 
         return retry_throttled(attempt, self._attempts)
 
-    def _send(self, make: Callable[[Any], Any]) -> Any:
+    def _send(self, make: Callable[[Any], Any]) -> tuple[Any, str]:
+        """The answer's body and its HTTP status."""
         try:
-            # num_retries=0: the SDK's own retry ignores Retry-After; ours honours it.
-            return make(self.service()).execute(num_retries=0)
+            return _execute(make(self.service()))
         except BrokenPipeError:
             # The server closed this thread's idle keep-alive connection (a run's quiet
             # spell between its Gmail steps outlasts a server's idle timeout) and the write
             # failed: the request never reached it. httplib2 retries that only for reads,
             # so once more here, on a new connection.
             self._local.service = None
-            return make(self.service()).execute(num_retries=0)
+            return _execute(make(self.service()))
+
+
+def _execute(request: Any) -> tuple[Any, str]:
+    """Run a googleapiclient HttpRequest; its body and the status it was answered with.
+
+    `execute()` returns only the body; the status is read where the SDK hands the
+    response to the request's `postproc` (a status >= 300 raises HttpError before it).
+    """
+    statuses: list[int] = []
+    postproc = getattr(request, "postproc", None)
+    if callable(postproc):
+
+        def recorded(response: Any, content: Any) -> Any:
+            statuses.append(int(response.status))
+            return postproc(response, content)
+
+        request.postproc = recorded
+    # num_retries=0: the SDK's own retry ignores Retry-After; ours honours it.
+    answer = request.execute(num_retries=0)
+    # Every success goes through postproc; "2xx" only if a request type ever did not.
+    return answer, str(statuses[-1]) if statuses else "2xx"

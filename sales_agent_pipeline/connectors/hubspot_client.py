@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Protocol, TypeVar
 
 import hubspot
 from urllib3.util.retry import Retry
 
 from sales_agent_pipeline.connectors.errors import vendor_call
-from sales_agent_pipeline.connectors.metering import HUBSPOT_CALLS, UsageMeter
+from sales_agent_pipeline.connectors.metering import (
+    HUBSPOT_CALLS,
+    UsageMeter,
+    request_metric,
+    request_status,
+)
 from sales_agent_pipeline.connectors.ratelimit import HubSpotLimits, retry_throttled
 from sales_agent_pipeline.domain.effects import NotSent
 from sales_agent_pipeline.domain.errors import ConfigurationError, TransientError
@@ -19,6 +25,13 @@ T = TypeVar("T")
 # Enough pooled connections for the 8-16 threads a process runs; beyond the pool
 # urllib3 opens and throws away extra connections.
 _POOL_SIZE = 16
+# The legacy form submissions listing (no generated method), as its request metric names it.
+FORM_SUBMISSIONS_LIST = "forms.submissions.list"
+# Module path parts that say nothing of the operation (hubspot.crm.objects.tasks.api...).
+_NOISE = frozenset({"hubspot", "crm", "objects", "api", "v3", "v4", "basic"})
+
+# A request's answer: the body and its HTTP status (None when the SDK did not say).
+Answer = tuple[T, int | None]
 
 
 class TokenSource(Protocol):
@@ -63,6 +76,42 @@ def _bearer(token: str) -> dict[str, str]:
 
 def _unauthorised(exc: ConfigurationError) -> bool:
     return exc.http_status == 401
+
+
+@cache
+def _operation_name(module: str, method: str) -> str:
+    parts = [part.removesuffix("_api") for part in module.split(".")]
+    kept = [part for part in parts if part not in _NOISE]
+    # owners_api of owners says "owners" once; search_api's do_search is one "search".
+    names = [part for i, part in enumerate(kept) if i == 0 or part != kept[i - 1]]
+    verb = method.removeprefix("do_")
+    if not names or names[-1] != verb:
+        names.append(verb)
+    return ".".join(names)
+
+
+def operation_name(method: Callable[..., Any]) -> str:
+    """A bounded name for an SDK method, for the request metric: the object, the API and
+    the method, as `contacts.batch.upsert`, `companies.search`, `tasks.create` (never a
+    URL or an id)."""
+    owner = getattr(method, "__self__", None)
+    module = type(owner).__module__ if owner is not None else ""
+    return _operation_name(module, getattr(method, "__name__", "call"))
+
+
+def _with_status(method: Callable[..., T]) -> Callable[..., Answer[T]]:
+    """The generated client's `<method>_with_http_info` twin, which returns the status
+    beside the body (the method itself returns only the body); the method when it has none."""
+    owner = getattr(method, "__self__", None)
+    twin = getattr(owner, f"{getattr(method, '__name__', '')}_with_http_info", None)
+    if twin is None:
+        return lambda *args, **kw: (method(*args, **kw), None)
+
+    def call(*args: Any, **kw: Any) -> Answer[T]:
+        body, status, _headers = twin(*args, _return_http_data_only=False, **kw)
+        return body, status
+
+    return call
 
 
 class HubSpotTransport:
@@ -122,23 +171,33 @@ class HubSpotTransport:
         return "HubSpotTransport(<token hidden>)"
 
     def _authorised(
-        self, operation: str, send: Callable[[dict[str, str]], T], *, search: bool = False
+        self,
+        operation: str,
+        name: str,
+        send: Callable[[dict[str, str]], Answer[T]],
+        *,
+        search: bool = False,
     ) -> T:
         """One call with the current token; after a 401, once more with a refreshed one
         (at most one refresh per call: a second 401 stands)."""
         token = self._tokens.token()
         try:
-            return self._send(operation, send, token, search)
+            return self._send(operation, name, send, token, search)
         except ConfigurationError as exc:
             if not _unauthorised(exc):
                 raise
             fresh = self._tokens.refresh(token)
             if fresh is None or fresh == token:
                 raise
-        return self._send(operation, send, fresh, search)
+        return self._send(operation, name, send, fresh, search)
 
     def _send(
-        self, operation: str, send: Callable[[dict[str, str]], T], token: str, search: bool
+        self,
+        operation: str,
+        name: str,
+        send: Callable[[dict[str, str]], Answer[T]],
+        token: str,
+        search: bool,
     ) -> T:
         try:
             self._limits.acquire(search=search)
@@ -147,22 +206,31 @@ class HubSpotTransport:
             if isinstance(exc, NotSent):
                 raise
             raise NotSent(str(exc), retry_after_seconds=exc.retry_after_seconds) from exc
-        if self._meter is not None:
-            self._meter.add(HUBSPOT_CALLS)
-        with vendor_call(f"HubSpot {operation}"):
-            return send(_bearer(token))
+        if self._meter is None:
+            with vendor_call(f"HubSpot {operation}"):
+                return send(_bearer(token))[0]
+        self._meter.add(HUBSPOT_CALLS)
+        try:
+            with vendor_call(f"HubSpot {operation}"):
+                body, status = send(_bearer(token))
+        except Exception as exc:
+            self._meter.add(request_metric("hubspot", name, request_status(exc)))
+            raise
+        self._meter.add(request_metric("hubspot", name, str(status) if status else "2xx"))
+        return body
 
     def call(
         self, operation: str, method: Callable[..., T], *args: Any, search: bool = False, **kw: Any
     ) -> T:
         """Call one SDK method: wait for a slot, classify errors, honour 429s and 401s."""
+        name = operation_name(method)
+        send = _with_status(method)
 
         def attempt() -> T:
             return self._authorised(
                 operation,
-                lambda auth: method(
-                    *args, _request_timeout=self._timeout, _request_auth=auth, **kw
-                ),
+                name,
+                lambda auth: send(*args, _request_timeout=self._timeout, _request_auth=auth, **kw),
                 search=search,
             )
 
@@ -180,8 +248,8 @@ class HubSpotTransport:
             query.append(("after", after))
         api_client = self.owners.api_client
 
-        def send(auth: dict[str, str]) -> Any:
-            return api_client.call_api(
+        def send(auth: dict[str, str]) -> Answer[Any]:
+            body, status, _headers = api_client.call_api(
                 "/form-integrations/v1/submissions/forms/{formGuid}",
                 "GET",
                 path_params={"formGuid": form_id},
@@ -189,13 +257,14 @@ class HubSpotTransport:
                 header_params={"Accept": "application/json"},
                 response_types_map={200: "object"},
                 auth_settings=["oauth2"],
-                _return_http_data_only=True,
+                _return_http_data_only=False,
                 _request_timeout=self._timeout,
                 _request_auth=auth,
             )
+            return body, status
 
         def attempt() -> dict[str, Any]:
-            body = self._authorised("list form submissions", send)
+            body = self._authorised("list form submissions", FORM_SUBMISSIONS_LIST, send)
             return body if isinstance(body, dict) else {}
 
         return retry_throttled(attempt, self._attempts)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sales_agent_pipeline.connectors.errors import vendor_call
 from sales_agent_pipeline.connectors.llm_call import Quota, parse_answer, sdk_client, take_slot
 from sales_agent_pipeline.connectors.llm_prompt import build_prompt
+from sales_agent_pipeline.connectors.metering import UsageMeter, request_metric, request_status
 from sales_agent_pipeline.domain.drafting import (
     ANSWER_NAME,
     ANSWER_SCHEMA,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPERATION = "OpenAI chat.completions.create"
+METRIC_OPERATION = "chat.completions.create"
 
 # (base URL, model) pairs that refused a temperature, so later drafts do not ask twice.
 _fixed_temperature: set[tuple[str, str]] = set()
@@ -57,8 +59,12 @@ class OpenAIWriter:
         timeout_seconds: float,
         max_output_tokens: int,
         quota: Quota,
+        meter: UsageMeter | None = None,
     ) -> None:
         self.base_url = base_url
+        # Counts each request by its answer (vendor_requests.openai.chat.completions.create.<n>)
+        # when the writer is one tenant's; a writer shared by a run's tenants has none.
+        self._meter = meter
         self._client = openai_client(api_key, base_url, timeout_seconds)
         self._max_output_tokens = max_output_tokens
         self._quota = quota
@@ -108,8 +114,19 @@ class OpenAIWriter:
 
     def _create(self, params: dict[str, Any]) -> ChatCompletion:
         take_slot(self._quota, OPERATION)
-        with vendor_call(OPERATION):
-            return self._client.chat.completions.create(**params)
+        try:
+            with vendor_call(OPERATION):
+                completion = self._client.chat.completions.create(**params)
+        except Exception as exc:
+            self._count(request_status(exc))
+            raise
+        # The SDK hands back only the parsed body; Chat Completions answers 200 or an error.
+        self._count("200")
+        return completion
+
+    def _count(self, status: str) -> None:
+        if self._meter is not None:
+            self._meter.add(request_metric("openai", METRIC_OPERATION, status))
 
 
 def _refuses_temperature(cause: BaseException | None) -> bool:

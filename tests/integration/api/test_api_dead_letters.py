@@ -33,7 +33,11 @@ def dead_letter(engine: Engine, tenant: Tenant, email: str, **values: Any) -> uu
 
 
 def backlog_sample(client: TestClient, state: str) -> float:
-    return sample(client, "sales_agent_workflows_backlog", state=state)
+    # The pipeline's figures are cached a few seconds per worker: read them afresh.
+    collector = getattr(client.app.state, "pipeline_metrics", None)  # type: ignore[attr-defined]
+    if collector is not None:
+        collector.invalidate()
+    return sample(client, "sales_agent_backlog", state=state)
 
 
 def status_of(engine: Engine, workflow_id: uuid.UUID) -> tuple[str, str | None]:
