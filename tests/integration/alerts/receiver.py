@@ -203,3 +203,36 @@ class Running:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def main() -> None:
+    """Serve the stand-in on a port (argument 1, default 8765) and print each request as a
+    JSON line, for checking a running stack by hand: SLACK_BOT_TOKEN and
+    PAGERDUTY_ROUTING_KEY set to this module's SLACK_TOKEN and ROUTING_KEY,
+    SLACK_API_BASE_URL=http://127.0.0.1:8765/api/ and
+    PAGERDUTY_EVENTS_URL=http://127.0.0.1:8765/v2/enqueue."""
+    import sys
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8765
+    receiver = Receiver(url=f"http://127.0.0.1:{port}")
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(receiver))
+    seen = 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    print(f"listening on {receiver.url}", flush=True)
+    try:
+        while True:
+            time.sleep(0.5)
+            with receiver.lock:
+                new = receiver.requests[seen:]
+                seen = len(receiver.requests)
+            for request in new:
+                body = {k: v for k, v in request.body.items() if k != "routing_key"}
+                print(json.dumps({"path": request.path, "status": request.status, "body": body}))
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
