@@ -4,14 +4,15 @@ Starts `sales-agent up` (or uses a running stack: --api), runs Debian's Promethe
 (`prometheus` from the package that ships promtool) on a free port with a storage dir of its
 own, scraping the API's /metrics every 2 s and evaluating deploy/prometheus/alerts.yaml,
 while signed leads go to the webhook; a third of the way in, the sandbox answers HubSpot with
-429s for a minute and Gmail with 503s for 45 s (an outage that opens the mail breaker). Then
+429s for a minute and Gmail with 503s for 150 s (an outage that keeps the mail breaker open
+long enough for SalesAgentBreakerOpen to fire). Then
 every query of deploy/grafana/sales-agent.json, Grafana's variables given values, goes
 through Prometheus' HTTP API (query_range) and the panels are drawn to the PNG
 (bench/dashboard_render.py).
 
 Prints, per panel, the series and samples its queries answered, and the alerts that fired.
 
-Run: .venv/bin/python bench/dashboard.py [--minutes 4] [--rate 0.5] [--out docs/img/dashboard.png]
+Run: .venv/bin/python bench/dashboard.py [--minutes 6] [--rate 0.25] [--out docs/img/dashboard.png]
      [--api URL [--sandbox URL] [--secret WEBHOOK_SECRET]]  (a running stack; without the
      secret no lead is sent, without the sandbox no outage)
 """
@@ -49,7 +50,7 @@ RATE_INTERVAL = "20s"
 OUTAGE = (
     {"pathPattern": "/crm/*", "status": 429, "probability": 0.3, "count": None,
      "retryAfter": 1, "forSeconds": 60},
-    {"pathPattern": "*/gmail/v1/*", "status": 503, "count": None, "forSeconds": 45},
+    {"pathPattern": "*/gmail/v1/*", "status": 503, "count": None, "forSeconds": 150},
 )  # fmt: skip
 
 
@@ -214,9 +215,9 @@ def measure(args: argparse.Namespace, api: str, sandbox: str | None, secret: str
 def main() -> None:
     """Start the stack unless given one, measure, stop what was started."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=4)
-    parser.add_argument("--rate", type=float, default=0.5, help="leads per second")
-    parser.add_argument("--drain", type=float, default=45, help="seconds after the last lead")
+    parser.add_argument("--minutes", type=float, default=6)
+    parser.add_argument("--rate", type=float, default=0.25, help="leads per second")
+    parser.add_argument("--drain", type=float, default=90, help="seconds after the last lead")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "dashboard.png")
     parser.add_argument("--api", help="a running stack's API URL (no stack started)")
     parser.add_argument("--sandbox", help="the running stack's sandbox URL (for the outage)")

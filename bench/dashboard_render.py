@@ -91,12 +91,13 @@ def timeseries_svg(data: PanelData, width: int, height: int, start: float, end: 
     values = [v for s in data.series for _, v in s.points if not math.isnan(v)]
     if not values:
         return f'<div class="nodata" style="height:{height}px">No data</div>'
-    left, right, top = 64, 10, 8
+    left, right, top = 64, 28, 8
     plot_w = width - left - right
     columns = max(1, int(plot_w // 170))
     legend_rows = min(3, math.ceil(len(data.series) / columns))
     plot_h = height - top - 22 - 18 * legend_rows
-    top_value = defaults.get("max") or nice_max(max(values))
+    # Four grid steps of a round size, as Grafana's axis picks them.
+    top_value = defaults.get("max") or 4 * nice_max(max(values) / 4)
     low = min(0.0, min(values)) if defaults.get("min") is None else defaults["min"]
     low = min(low, min(values))
     span = (top_value - low) or 1.0
