@@ -52,7 +52,7 @@ class TenantsResource(ConfigurableResource):
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
         # A canary's run (its lead alone, tagged by the launch) is no tenant's usage.
-        run = context.dagster_run
+        run = context.run
         self._synthetic = run is not None and run.tags.get(run_tags.SYNTHETIC) == "true"
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
