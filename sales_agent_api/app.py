@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import structlog
@@ -29,14 +30,49 @@ from sales_agent_api.routes import (
     workflows,
 )
 from sales_agent_api.secret_cache import PlaintextCache
+from sales_agent_pipeline import tracing
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
-from sales_agent_pipeline.observability import configure_logging
+from sales_agent_pipeline.observability import configure_logging, log_format
 from sales_agent_pipeline.secretbox import secret_box
 from sales_agent_pipeline.settings import Settings, get_settings
 from sales_agent_pipeline.usecases.tenants import sync_environment_tenant
 
 log = structlog.get_logger(__name__)
+# Probes and scrapes make no spans; the span of any other request does.
+UNTRACED = "/healthz$,/readyz$,/metrics$"
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full")
+
+
+def _no_query_in_span(span: Any, scope: Any) -> None:
+    """A request's query string stays out of its span: an OAuth callback's code, a filter's
+    email address."""
+    if not scope.get("query_string") or not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "[redacted]")
+
+
+def _trace_requests(app: FastAPI) -> None:
+    """A span per request, current while the route runs (the webhook's reaches its run).
+
+    Only when tracing is on: the instrumentation's middleware would cost the webhook's
+    300 deliveries a second something even with no span exported."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=tracing.provider(),
+        excluded_urls=UNTRACED,
+        # The ASGI receive and send of each body would be two more spans per request.
+        exclude_spans=["receive", "send"],
+        server_request_hook=_no_query_in_span,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(settings.log_level, log_format(settings))
         engine = make_engine(database_url)
         app.state.settings = settings
         # Built at start-up: a production process without an encryption key stops here.
@@ -77,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.launches.stop()
         app.state.launcher.close()
         engine.dispose()
+        tracing.flush()
 
     # /docs and /redoc from assets in the wheel, not a CDN: operators run this where the
     # browser may not reach the internet.
@@ -111,4 +148,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(usage.router)
     app.include_router(breakers.router)
+    if tracing.configure_tracing(settings, f"{settings.otel_service_name}-api"):
+        _trace_requests(app)
     return app

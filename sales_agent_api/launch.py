@@ -22,13 +22,14 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api import metrics
-from sales_agent_pipeline import run_tags
+from sales_agent_pipeline import run_tags, tracing
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher, LaunchError
 from sales_agent_pipeline.db.repositories import outbox
 
@@ -42,10 +43,13 @@ def request_runs(
     tags: dict[str, str],
     *,
     trigger: str = "webhook",
+    traceparents: Mapping[uuid.UUID, str] | None = None,
 ) -> bool:
     """Claim the workflows' launch and launch them in one run; False if Dagster failed.
 
     What another launcher claimed first is left alone; what fails is released for the sensor.
+    With tracing on, the run's tags carry the trace its steps continue: the requests' that
+    accepted the leads (`traceparents`, from the launch queue), else the current request's.
     """
     with sessions.begin() as session:
         claimed = outbox.claim_launch(session, workflow_ids)
@@ -55,10 +59,38 @@ def request_runs(
     run_tags_ = dict(tags)
     if len(keys) == 1:
         run_tags_[run_tags.WORKFLOW_ID] = keys[0]
+        lines = {"workflow_id": keys[0]}
     else:
         run_tags_[run_tags.LEADS] = str(len(keys))
+        lines = {"workflow_ids": ",".join(keys)}
+    with structlog.contextvars.bound_contextvars(**lines):
+        return _launch(sessions, launcher, claimed, keys, run_tags_, trigger, traceparents)
+
+
+def _parents(claimed: list[uuid.UUID], traceparents: Mapping[uuid.UUID, str] | None) -> list[str]:
+    if traceparents is None:
+        current = tracing.current_traceparent()
+        if current is not None:
+            tracing.annotate_workflows(claimed)
+        return [current] if current else []
+    return [traceparents[w] for w in claimed if w in traceparents]
+
+
+def _launch(
+    sessions: sessionmaker[Session],
+    launcher: DagsterLauncher,
+    claimed: list[uuid.UUID],
+    keys: list[str],
+    tags: dict[str, str],
+    trigger: str,
+    traceparents: Mapping[uuid.UUID, str] | None,
+) -> bool:
+    parents = _parents(claimed, traceparents) if tracing.enabled() else []
     try:
-        run_id = launcher.launch(keys, trigger=trigger, tags=run_tags_)
+        with tracing.launch_span(parents, keys) as traceparent:
+            if traceparent is not None:
+                tags[run_tags.TRACEPARENT] = traceparent
+            run_id = launcher.launch(keys, trigger=trigger, tags=tags)
     except LaunchError as exc:
         metrics.LAUNCHES.labels("failed").inc()
         log.warning("launch.failed", leads=len(keys), error=str(exc))
@@ -73,10 +105,16 @@ def request_runs(
     return True
 
 
+def _ids(items: list[_Item]) -> str:
+    return ",".join(str(item.workflow_id) for item in items)
+
+
 @dataclass(frozen=True)
 class _Item:
     workflow_id: uuid.UUID
     tenant: str
+    # The accepting request's trace (None: tracing is off).
+    traceparent: str | None = None
 
 
 class LaunchQueue:
@@ -112,12 +150,26 @@ class LaunchQueue:
         self._thread.join(timeout)
 
     def submit(self, workflow_ids: list[uuid.UUID], tenant: int) -> None:
-        """Queue new workflows for launch; never blocks."""
+        """Queue new workflows for launch; never blocks.
+
+        The webhook calls it as it accepts the leads: the rest of the request's log lines
+        carry their workflow id, and (tracing on) its span names them and their runs
+        continue its trace."""
+        if len(workflow_ids) == 1:
+            structlog.contextvars.bind_contextvars(workflow_id=str(workflow_ids[0]))
+        else:
+            structlog.contextvars.bind_contextvars(
+                workflow_ids=",".join(str(w) for w in workflow_ids)
+            )
+        traceparent = None
+        if tracing.enabled():
+            tracing.annotate_workflows(workflow_ids)
+            traceparent = tracing.current_traceparent()
         with self._done:
             self._pending += len(workflow_ids)
         metrics.QUEUED.inc(len(workflow_ids))
         for workflow_id in workflow_ids:
-            self._queue.put(_Item(workflow_id, str(tenant)))
+            self._queue.put(_Item(workflow_id, str(tenant), traceparent))
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until everything submitted so far was launched or left (tests, shutdown)."""
@@ -149,7 +201,7 @@ class LaunchQueue:
             try:
                 self._launch(items)
             except Exception:  # the thread must outlive any one failure; the sensor covers
-                log.exception("launch.queue_error", leads=len(items))
+                log.exception("launch.queue_error", leads=len(items), workflow_ids=_ids(items))
             metrics.QUEUED.dec(len(items))
             with self._done:
                 self._pending -= len(items)
@@ -160,15 +212,18 @@ class LaunchQueue:
             return
         if time.monotonic() < self._paused_until:
             metrics.LAUNCHES.labels("left_to_sensor").inc()
-            log.info("launch.left_to_sensor", leads=len(items))
+            log.info("launch.left_to_sensor", leads=len(items), workflow_ids=_ids(items))
             return
         by_tenant: dict[str, list[uuid.UUID]] = defaultdict(list)
+        traceparents = {i.workflow_id: i.traceparent for i in items if i.traceparent}
         for item in items:
             by_tenant[item.tenant].append(item.workflow_id)
         for tenant, workflow_ids in by_tenant.items():
             for start in range(0, len(workflow_ids), self._batch_size):
                 chunk = workflow_ids[start : start + self._batch_size]
                 tags = {run_tags.TENANT: tenant}
-                if not request_runs(self._sessions, self._launcher, chunk, tags):
+                if not request_runs(
+                    self._sessions, self._launcher, chunk, tags, traceparents=traceparents
+                ):
                     self._paused_until = time.monotonic() + self._pause_seconds
                     return

@@ -28,6 +28,7 @@ from sales_agent_pipeline.db.budget import (
 )
 from sales_agent_pipeline.db.embedded import port_is_free
 from sales_agent_pipeline.db.provision import Databases
+from sales_agent_pipeline.observability import log_format
 from sales_agent_pipeline.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -137,6 +138,9 @@ def child_environment(settings: Settings, databases: Databases) -> dict[str, str
             "DAGSTER_CODE_SERVER_PORT": str(settings.dagster_code_server_port),
             "DATA_DIR": str(data_dir),
             "PYTHONUNBUFFERED": "1",
+            # The children log as `up` itself does: the console in development unless
+            # LOG_FORMAT says otherwise, JSON in production (the API, the run workers).
+            "LOG_FORMAT": log_format(settings),
         }
     )
     if settings.sandbox_mode:

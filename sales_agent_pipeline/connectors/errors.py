@@ -19,6 +19,7 @@ import httplib2
 import urllib3.exceptions
 from googleapiclient.errors import HttpError
 
+from sales_agent_pipeline import tracing
 from sales_agent_pipeline.domain.effects import Unreachable
 from sales_agent_pipeline.domain.errors import (
     ConfigurationError,
@@ -277,13 +278,31 @@ def classify(exc: BaseException, operation: str) -> PipelineError | None:
     return None
 
 
+def vendor_and_operation(operation: str) -> tuple[str, str]:
+    """The vendor (hubspot, gmail, drive, calendar, openai, anthropic) and the call of an
+    operation as the connectors name it ("HubSpot create task", "Google gmail threads.list")."""
+    vendor, _, call = operation.partition(" ")
+    vendor = vendor.lower()
+    if vendor == "google":
+        vendor, _, call = call.partition(" ")
+    return vendor, call
+
+
 @contextmanager
 def vendor_call(operation: str) -> Iterator[None]:
-    """Run an SDK call and re-raise what it throws as our classified error."""
+    """Run an SDK call and re-raise what it throws as our classified error.
+
+    With tracing on, the call is a span of its own under the lead's step."""
+    span = tracing.vendor_span(*vendor_and_operation(operation)) if tracing.enabled() else None
     try:
         yield
     except Exception as exc:
         mapped = classify(exc, operation)
+        if span is not None:
+            span.failed(exc, mapped)
         if mapped is None or mapped is exc:
             raise
         raise mapped from exc
+    finally:
+        if span is not None:
+            span.end()

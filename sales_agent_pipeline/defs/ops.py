@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from dagster import (
     AssetExecutionContext,
     Failure,
@@ -27,6 +28,7 @@ from dagster import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline import tracing
 from sales_agent_pipeline.db.budget import DAGSTER_RUN_POOL_OVERFLOW
 from sales_agent_pipeline.db.effects import PostgresEffectStore, effect_policy
 from sales_agent_pipeline.db.repositories.breakers import PostgresBreakerStore
@@ -44,6 +46,8 @@ from sales_agent_pipeline.defs.views import (
     step_durations,
 )
 from sales_agent_pipeline.domain.enums import WorkflowStatus
+from sales_agent_pipeline.observability import configure_logging, log_format
+from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.workflow.breaker import BreakerPolicy, CircuitBreakers
 from sales_agent_pipeline.workflow.claim import claim
 from sales_agent_pipeline.workflow.outcome import Done, Outcome, RetryAfter, Stopped
@@ -117,9 +121,39 @@ def dagster_terms(outcome: Outcome) -> LeadBatch:
     )
 
 
+def observe_run_process(settings: Settings) -> None:
+    """The run worker's log lines as LOG_FORMAT says (JSON in production), and its traces
+    when an OTLP endpoint is set. The first op of a process does it; a process whose logging
+    is already set up (a test, a CLI command executing a job) keeps its own."""
+    if not structlog.is_configured():
+        configure_logging(settings.log_level, log_format(settings))
+    tracing.configure_tracing(settings, f"{settings.otel_service_name}-run")
+
+
 def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadBatch:
-    """One row of the table over the batch, with the audit trail and the retry policy."""
+    """One row of the table over the batch, with the audit trail and the retry policy.
+
+    Our log lines meanwhile carry the run id, and the workflow id of a one-lead run (the
+    runner binds each lead's own)."""
     services = services_for(context)
+    config = services.settings
+    observe_run_process(config)
+    run_tags = context.run.tags
+    bound = {"run_id": context.run_id}
+    if tags.WORKFLOW_ID in run_tags:
+        bound["workflow_id"] = run_tags[tags.WORKFLOW_ID]
+    with structlog.contextvars.bound_contextvars(**bound):
+        outcome = _run_step(context, step, batch, services)
+    result = dagster_terms(outcome)
+    learnt = step.tags(result) if step.tags else {}
+    if learnt:
+        tag_run(context.instance, context.run_id, learnt)
+    return result
+
+
+def _run_step(
+    context: OpExecutionContext, step: Step, batch: LeadBatch, services: Services
+) -> Outcome:
     config = services.settings
     database: DatabaseResource = context.resources.database
     runner = StepRunner(
@@ -128,9 +162,11 @@ def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadB
         attempt=context.retry_number,
         policy=RetryPolicy(config.step_max_retries, config.step_retry_base_seconds),
         concurrency=config.step_concurrency,
+        # The run's tags carry the trace of the request that launched it (if traced).
+        trace=tracing.run_trace(context.run_id, context.run.tags.get(tags.TRACEPARENT)),
     )
     try:
-        outcome = runner.run(step, batch, services)
+        return runner.run(step, batch, services)
     finally:
         # What the step's vendor calls counted goes into each tenant's usage: once per op.
         flushed: set[int] = set()
@@ -139,11 +175,9 @@ def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadB
             if id(counters) not in flushed:
                 flushed.add(id(counters))
                 counters.flush_usage()
-    result = dagster_terms(outcome)
-    run_tags = step.tags(result) if step.tags else {}
-    if run_tags:
-        tag_run(context.instance, context.run_id, run_tags)
-    return result
+        # A run worker may end without exit handlers (a forkserver's child): each op's
+        # spans leave before the next op. Nothing to do when tracing is off.
+        tracing.flush()
 
 
 def pool_dagster_connections(context: OpExecutionContext) -> None:

@@ -9,14 +9,19 @@ backoff, and the leads the step already finished are taken from their events.
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import time
 import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
+import structlog
+
+from sales_agent_pipeline import tracing
 from sales_agent_pipeline.db.errors import as_transient
 from sales_agent_pipeline.domain.enums import ErrorClass, WorkflowStatus
 from sales_agent_pipeline.domain.errors import (
@@ -34,6 +39,8 @@ from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 from sales_agent_pipeline.workflow.step import Step
 
 BACKOFF_CAP_SECONDS = 60.0
+# Our log lines about a lead carry its workflow id (bound per lead; the field's name).
+log = structlog.get_logger(__name__)
 
 
 @functools.cache
@@ -81,6 +88,25 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+_FAILED = frozenset({WorkflowStatus.FAILED.value, WorkflowStatus.DEAD_LETTER.value})
+
+
+def _outcome(before: LeadState, after: LeadState, error: TransientError | None) -> str:
+    """What became of a lead in a step, in a word: succeeded, retrying, or its new outcome
+    (skipped, rejected, failed, dead_letter, queued)."""
+    if error is not None:
+        return "retrying"
+    if after.outcome is not None and after.outcome != before.outcome:
+        return after.outcome.value
+    return "succeeded"
+
+
+def _error_class(after: LeadState, error: TransientError | None) -> str | None:
+    if error is not None:
+        return error.error_class.value
+    return after.error_class.value if after.error_class is not None else None
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how soon a step with transient errors runs again."""
@@ -104,6 +130,7 @@ class StepRunner:
         policy: RetryPolicy | None = None,
         concurrency: int = 1,
         rng: random.Random | None = None,
+        trace: tracing.RunTrace | None = None,
     ) -> None:
         self.trail = trail
         self.log = log
@@ -111,6 +138,10 @@ class StepRunner:
         self.policy = policy or RetryPolicy()
         self.concurrency = concurrency
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+        # The run's trace (None: tracing is off): each lead's work in a step is a span.
+        self.trace = trace
+        # What the shell bound for its log lines (the run id), for the leads' threads.
+        self._bound: dict[str, object] = {}
 
     def run(self, step: Step, batch: LeadBatch, services: Services) -> Outcome:
         """Apply the step's work to every active lead, its prefetch first.
@@ -133,7 +164,17 @@ class StepRunner:
             else:
                 todo.append(index)
 
-        prefetched = step.prefetch(services, [batch.leads[i] for i in todo]) if todo else None
+        self._bound = structlog.contextvars.get_contextvars()
+        prefetched = None
+        if todo:
+            with (
+                tracing.prefetch_span(
+                    self.trace, step.name, [batch.leads[i].workflow_id for i in todo]
+                )
+                if self.trace is not None
+                else nullcontext()
+            ):
+                prefetched = step.prefetch(services, [batch.leads[i] for i in todo])
 
         def work(state: LeadState) -> dict[str, object]:
             return step.work(services, state, prefetched)
@@ -182,8 +223,48 @@ class StepRunner:
     ) -> tuple[LeadState, TransientError | None]:
         """One lead through the step: its events, and its new state or why it stopped.
 
-        `shared`: other leads of the run take the step too; a held write then makes this
-        lead wait for a later run rather than hold theirs back."""
+        Every log line meanwhile carries the lead's workflow id; with tracing on, the work
+        is a span (its vendor calls are children). `shared`: other leads of the run take
+        the step too; a held write then makes this lead wait for a later run rather than
+        hold theirs back."""
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(
+            **{**self._bound, "workflow_id": str(state.workflow_id)}
+        ):
+            if self.trace is None:
+                after, error = self._lead_work(step, state, work, shared=shared)
+                outcome = _outcome(state, after, error)
+            else:
+                with tracing.step_span(
+                    self.trace, step.number, step.name, state.workflow_id, self.attempt + 1
+                ) as span:
+                    after, error = self._lead_work(step, state, work, shared=shared)
+                    outcome = _outcome(state, after, error)
+                    tracing.step_outcome(
+                        span,
+                        outcome,
+                        _error_class(after, error),
+                        outcome in _FAILED or error is not None,
+                    )
+            # One line per lead and step: DEBUG when it went on, INFO when it did not.
+            log.log(
+                logging.DEBUG if outcome == "succeeded" else logging.INFO,
+                "step.finished",
+                step=step.name,
+                step_number=step.number,
+                outcome=outcome,
+                ms=_ms(started),
+            )
+        return after, error
+
+    def _lead_work(
+        self,
+        step: Step,
+        state: LeadState,
+        work: Callable[[LeadState], dict[str, object]],
+        *,
+        shared: bool,
+    ) -> tuple[LeadState, TransientError | None]:
         self.trail.started(state.workflow_id, step.number, step.name)
         started = time.perf_counter()
         try:
