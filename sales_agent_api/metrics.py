@@ -168,23 +168,30 @@ def database_families(figures: PipelineFigures, settings: Settings) -> list[Metr
     latency.add_metric([], figures.canary.latency_seconds)
     late = _gauge(catalog.CANARY_LATE)
     late.add_metric([], 1 if figures.canary.late else 0)
+    by_figure: dict[str, list[Metric]] = {
+        "workflows": [workflows],
+        "step_durations": [_histogram(catalog.STEP_DURATION, figures.step_durations)],
+        "step_retries": [retries],
+        "vendor_requests": [requests],
+        "quotas": _quotas(figures.quotas, settings),
+        "backlog": [backlog],
+        "oldest_pending_seconds": [oldest],
+        "dead_letters": [_per_tenant(catalog.DEAD_LETTER, figures.dead_letters)],
+        "reconciliation_missing": [
+            _per_tenant(catalog.RECONCILIATION_MISSING, figures.reconciliation_missing)
+        ],
+        "approvals_pending": [_per_tenant(catalog.APPROVALS_PENDING, figures.approvals_pending)],
+        "breakers": [breakers],
+        "draft_writers": [writers],
+        "lead_to_draft": [_histogram(catalog.LEAD_TO_DRAFT, figures.lead_to_draft)],
+        "canary": [last_success, latency, late],
+    }
+    # A figure whose query failed is left out (absent), never shown as zeros.
     return [
-        workflows,
-        _histogram(catalog.STEP_DURATION, figures.step_durations),
-        retries,
-        requests,
-        *_quotas(figures.quotas, settings),
-        backlog,
-        oldest,
-        _per_tenant(catalog.DEAD_LETTER, figures.dead_letters),
-        _per_tenant(catalog.RECONCILIATION_MISSING, figures.reconciliation_missing),
-        _per_tenant(catalog.APPROVALS_PENDING, figures.approvals_pending),
-        breakers,
-        writers,
-        _histogram(catalog.LEAD_TO_DRAFT, figures.lead_to_draft),
-        last_success,
-        latency,
-        late,
+        family
+        for name, families in by_figure.items()
+        if name not in figures.missing
+        for family in families
     ]
 
 
@@ -243,6 +250,9 @@ class PipelineCollector(Collector):
         try:
             with self.sessions() as session, session.begin():
                 session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+                # The aggregates' cost estimates pass PostgreSQL's JIT threshold: compiling
+                # them took ~0.7 s of a read whose queries run in ~0.1 s (10,000 leads).
+                session.execute(text("SET LOCAL jit = off"))
                 figures = pipeline_figures(
                     session,
                     step_bounds=catalog.STEP_DURATION.buckets,
@@ -252,6 +262,8 @@ class PipelineCollector(Collector):
         except SQLAlchemyError as exc:
             log.warning("metrics.database_unavailable", error=type(exc).__name__)
             return families
+        if figures.missing:
+            log.warning("metrics.figures_unavailable", failed=figures.missing)
         return database_families(figures, self.settings) + families
 
 

@@ -12,11 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from sqlalchemy import Engine, create_engine, delete
+from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_api.metrics import PipelineCollector
+from sales_agent_api.metrics import PipelineCollector, database_families
 from sales_agent_pipeline.db.models import CircuitBreaker, Tenant
+from sales_agent_pipeline.db.repositories.metrics import pipeline_figures
+from sales_agent_pipeline.domain import metrics as catalog
 from sales_agent_pipeline.domain.metrics import METRICS, MetricKind
 from sales_agent_pipeline.secretbox import SecretBox
 from sales_agent_pipeline.settings import Settings
@@ -147,9 +149,9 @@ def test_no_label_value_is_an_email_or_a_uuid(
     ours = [s for s in after if s.name.startswith("sales_agent_")]
     assert ours
     for sample in ours:
-        for label, text in sample.labels.items():
-            assert not EMAIL.search(text), (sample.name, label, text)
-            assert not UUID.search(text), (sample.name, label, text)
+        for label, shown in sample.labels.items():
+            assert not EMAIL.search(shown), (sample.name, label, shown)
+            assert not UUID.search(shown), (sample.name, label, shown)
     buckets = {s.labels["bucket"] for s in ours if s.name == "sales_agent_quota_units_used"}
     assert buckets
     assert all(re.fullmatch(r"[a-z_]+:[0-9a-f]{16}", b) for b in buckets), buckets
@@ -175,3 +177,24 @@ def test_the_scrape_survives_a_database_outage(client: TestClient, settings: Set
     assert "sales_agent_workflows" not in names  # absent, not stale
     # Back on the database, its figures come back at the next read.
     assert "sales_agent_backlog" in {s.name for s in scrape(client)}
+
+
+def test_a_figure_that_cannot_be_read_is_left_out_and_the_others_served(
+    engine: Engine, settings: Settings
+) -> None:
+    # A migration holding a table: that one query gives up, the others are read.
+    with engine.connect() as migration, migration.begin():
+        migration.execute(text("LOCK TABLE workflow_errors IN ACCESS EXCLUSIVE MODE"))
+        with Session(engine) as session, session.begin():
+            session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            figures = pipeline_figures(
+                session,
+                step_bounds=catalog.STEP_DURATION.buckets,
+                lead_bounds=catalog.LEAD_TO_DRAFT.buckets,
+                canary_goal_seconds=settings.canary_latency_goal_seconds,
+            )
+
+    assert figures.missing == {"step_retries": "LockNotAvailable"}
+    names = {family.name for family in database_families(figures, settings)}
+    assert "sales_agent_step_retries" not in names  # absent, never a zero
+    assert {"sales_agent_workflows", "sales_agent_backlog", "sales_agent_canary_late"} <= names
