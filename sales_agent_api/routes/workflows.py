@@ -29,6 +29,7 @@ from sales_agent_api.schemas.workflows import (
 )
 from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.db.repositories import browse
+from sales_agent_pipeline.db.repositories.synthetic import synthetic_among
 from sales_agent_pipeline.domain.enums import WorkflowStatus
 from sales_agent_pipeline.usecases.retries import RetryRefused, requeue_workflow
 
@@ -140,7 +141,10 @@ def get_trail(workflow_id: uuid.UUID, principal: CurrentKey, session: ReadSessio
     return trail if principal.is_admin else redact_trail(trail)
 
 
-def _requeue(request: Request, principal: Principal, workflow_id: uuid.UUID) -> WorkflowStatus:
+def _requeue(
+    request: Request, principal: Principal, workflow_id: uuid.UUID
+) -> tuple[WorkflowStatus, bool]:
+    """The workflow's status once queued again, and whether it is a synthetic canary's."""
     try:
         status = requeue_workflow(
             request.app.state.sessions,
@@ -153,7 +157,9 @@ def _requeue(request: Request, principal: Principal, workflow_id: uuid.UUID) -> 
         raise ApiError(409, "not_retryable", str(exc)) from None
     if status is None:
         raise _not_found(workflow_id)
-    return status
+    with request.app.state.sessions() as session:
+        synthetic = bool(synthetic_among(session, [workflow_id]))
+    return status, synthetic
 
 
 @router.post(
@@ -176,13 +182,17 @@ async def retry_workflow(
     The new run claims the workflow; drafts, emails and tasks already written are found by
     their idempotency records, so a retry never duplicates them.
     """
-    status = await run_in_threadpool(_requeue, request, principal, workflow_id)
+    status, synthetic = await run_in_threadpool(_requeue, request, principal, workflow_id)
+    tags = {run_tags.TENANT: str(principal.portal_id)}
+    if synthetic:
+        # A canary's re-run is tagged like its first (filtered in the UI, metered nowhere).
+        tags[run_tags.SYNTHETIC] = "true"
     background.add_task(
         request_runs,
         request.app.state.sessions,
         request.app.state.launcher,
         [workflow_id],
-        {run_tags.TENANT: str(principal.portal_id)},
+        tags,
         trigger="retry",
     )
     return RetryReceipt(workflow_id=workflow_id, status=status)
