@@ -10,6 +10,7 @@ the database would report on what it did, not on what runs). Exit 0 when ready, 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -234,7 +235,10 @@ def status(
     """Is the pipeline ready (database, Dagster daemon heartbeats, code location), the
     backlog, the oldest waiting lead, dead letters and open circuit breakers. Exit 0 when
     ready, 1 when not."""
-    result = gather(load_settings())
+    config = load_settings()
+    # Alembic logs two lines each time it reads the revision: noise above the report.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    result = gather(config)
     if as_json:
         typer.echo(json.dumps(result.as_json(), default=str, indent=2))
     else:

@@ -9,6 +9,7 @@ reachable from the API.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -111,7 +112,8 @@ class DagsterHealth:
             parts = [
                 f"{name} never sent one"
                 if name in never
-                else f"{name} {self.heartbeat_age(name):.0f} s ago"
+                # Rounded up: a stale age never reads as the threshold itself.
+                else f"{name} {math.ceil(self.heartbeat_age(name) or 0)} s ago"
                 for name in stale
             ]
             return (
