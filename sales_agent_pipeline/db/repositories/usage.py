@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, select
+from sqlalchemy import Date, and_, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +21,7 @@ from sales_agent_pipeline.db.models import (
     TenantUsage,
     Workflow,
 )
+from sales_agent_pipeline.domain.drafting import WriterKind
 
 # Counter names: "<what>.<vendor>", e.g. vendor_calls.hubspot, quota_units.gmail.
 VENDOR_CALLS = "vendor_calls"
@@ -140,7 +141,54 @@ def usage_report(session: Session, tenant_id: uuid.UUID, first: date, last: date
             days[day].llm_tokens[vendor] = int(value)
         elif kind == DRAFTS_WRITTEN:
             days[day].drafts_written[vendor] = int(value)
+    _leave_out_synthetic_drafts(session, tenant_id, first, last, days)
     return list(days.values())
+
+
+def _leave_out_synthetic_drafts(
+    session: Session, tenant_id: uuid.UUID, first: date, last: date, days: dict[date, UsageDay]
+) -> None:
+    """Take the canary's drafts out of the writer counters: a draft's tokens and writer
+    are counted when it is written (no workflow is known there), and a synthetic workflow's
+    draft row holds what was counted for it (counted when a model writer was chosen: the
+    model wrote it, or the template stood in with a fallback reason)."""
+    day_of = _utc_day(DraftEmail.created_at)
+    rows = session.execute(
+        select(
+            day_of,
+            DraftEmail.writer,
+            DraftEmail.fallback_reason.is_not(None),
+            func.count(),
+            func.sum(DraftEmail.input_tokens),
+            func.sum(DraftEmail.output_tokens),
+            func.sum(DraftEmail.cached_input_tokens),
+        )
+        .join(Workflow, Workflow.id == DraftEmail.workflow_id)
+        .where(
+            Workflow.tenant_id == tenant_id,
+            Workflow.synthetic,
+            _window(DraftEmail.created_at, first, last),
+            or_(
+                DraftEmail.writer != WriterKind.TEMPLATE.value,
+                DraftEmail.fallback_reason.is_not(None),
+            ),
+        )
+        .group_by(day_of, DraftEmail.writer, DraftEmail.fallback_reason.is_not(None))
+    )
+    for day, writer, fell_back, count, used_in, used_out, cached in rows:
+        taken = {
+            (LLM_TOKENS, "input"): int(used_in or 0),
+            (LLM_TOKENS, "output"): int(used_out or 0),
+            (LLM_TOKENS, "cached"): int(cached or 0),
+            (DRAFTS_WRITTEN, writer or WriterKind.TEMPLATE.value): count,
+            (DRAFTS_WRITTEN, "fallback"): count if fell_back else 0,
+        }
+        for (kind, name), value in taken.items():
+            counters = days[day].llm_tokens if kind == LLM_TOKENS else days[day].drafts_written
+            if value and name in counters:
+                left = counters.pop(name) - value
+                if left > 0:
+                    counters[name] = left
 
 
 def tokens_on(session: Session, tenant_id: uuid.UUID, day: date) -> int:
