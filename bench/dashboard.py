@@ -12,7 +12,7 @@ through Prometheus' HTTP API (query_range) and the panels are drawn to the PNG
 
 Prints, per panel, the series and samples its queries answered, and the alerts that fired.
 
-Run: .venv/bin/python bench/dashboard.py [--minutes 6] [--rate 0.25] [--out docs/img/dashboard.png]
+Run: .venv/bin/python bench/dashboard.py [--minutes 6] [--rate 0.1] [--out docs/img/dashboard.png]
      [--api URL [--sandbox URL] [--secret WEBHOOK_SECRET]]  (a running stack; without the
      secret no lead is sent, without the sandbox no outage)
 """
@@ -216,8 +216,8 @@ def main() -> None:
     """Start the stack unless given one, measure, stop what was started."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=6)
-    parser.add_argument("--rate", type=float, default=0.25, help="leads per second")
-    parser.add_argument("--drain", type=float, default=90, help="seconds after the last lead")
+    parser.add_argument("--rate", type=float, default=0.1, help="leads per second")
+    parser.add_argument("--drain", type=float, default=120, help="seconds after the last lead")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "dashboard.png")
     parser.add_argument("--api", help="a running stack's API URL (no stack started)")
     parser.add_argument("--sandbox", help="the running stack's sandbox URL (for the outage)")

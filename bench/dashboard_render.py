@@ -186,7 +186,8 @@ def stat_html(data: PanelData, height: int) -> str:
         hit = mapping["options"].get(f"{value:g}")
         if hit:
             text = hit["text"]
-    style = f"height:{height}px;background:{colour}"
+    size = 28 if len(text) <= 7 else 18  # a mapped word fits a narrow stat
+    style = f"height:{height}px;background:{colour};font-size:{size}px"
     return f'<div class="stat" style="{style}">{html.escape(text)}</div>'
 
 
