@@ -13,10 +13,9 @@ import structlog
 
 # Loggers of libraries that install handlers of their own: their lines go through ours.
 _ROUTED = ("uvicorn", "uvicorn.error", "uvicorn.access")
-# The hubspot-api-client's generated clients ("response body: ..."), the model SDKs
-# ("Request options: ..."), SQLAlchemy (each statement with its parameters, from INFO on
-# when no engine sets echo): their lines carry what the lead and the draft say.
-_WHOLE_BODIES = ("hubspot", "openai", "anthropic", "sqlalchemy")
+# The model SDKs log each request's options at DEBUG ("Request options: ..."): the prompt,
+# with the lead's message. (hubspot-api-client holds its own loggers at WARNING already.)
+_WHOLE_BODIES = ("openai", "anthropic")
 
 
 class LogSettings(Protocol):
@@ -90,7 +89,6 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     # One line per HTTP call of our own pollers and SDKs is noise at INFO.
     for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "googleapiclient.discovery"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    # Below WARNING these write whole requests, answers and statements (a contact's email,
-    # a prompt with the lead's message, a draft): never, whatever LOG_LEVEL says.
+    # Never below WARNING, whatever LOG_LEVEL says.
     for verbose in _WHOLE_BODIES:
         logging.getLogger(verbose).setLevel(max(logging.WARNING, root.level))

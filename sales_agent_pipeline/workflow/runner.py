@@ -41,6 +41,7 @@ from sales_agent_pipeline.workflow.step import Step
 BACKOFF_CAP_SECONDS = 60.0
 # Our log lines about a lead carry its workflow id (bound per lead; the field's name).
 log = structlog.get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -164,7 +165,9 @@ class StepRunner:
             else:
                 todo.append(index)
 
-        self._bound = structlog.contextvars.get_contextvars()
+        self._bound = {
+            k: v for k, v in structlog.contextvars.get_contextvars().items() if k != "workflow_id"
+        }
         prefetched = None
         if todo:
             with (
@@ -228,9 +231,12 @@ class StepRunner:
         the step too; a held write then makes this lead wait for a later run rather than
         hold theirs back."""
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
-            **{**self._bound, "workflow_id": str(state.workflow_id)}
-        ):
+        # Tokens rather than structlog's bound_contextvars (which copies the whole context
+        # twice): this runs for every lead and step.
+        tokens = structlog.contextvars.bind_contextvars(
+            **self._bound, workflow_id=str(state.workflow_id)
+        )
+        try:
             if self.trace is None:
                 after, error = self._lead_work(step, state, work, shared=shared)
                 outcome = _outcome(state, after, error)
@@ -246,15 +252,20 @@ class StepRunner:
                         _error_class(after, error),
                         outcome in _FAILED or error is not None,
                     )
-            # One line per lead and step: DEBUG when it went on, INFO when it did not.
-            log.log(
-                logging.DEBUG if outcome == "succeeded" else logging.INFO,
-                "step.finished",
-                step=step.name,
-                step_number=step.number,
-                outcome=outcome,
-                ms=_ms(started),
-            )
+            # One line per lead and step: DEBUG when it went on, INFO when it did not. The
+            # level is checked first: a dropped line then costs no processor.
+            level = logging.DEBUG if outcome == "succeeded" else logging.INFO
+            if _stdlib_log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "step.finished",
+                    step=step.name,
+                    step_number=step.number,
+                    outcome=outcome,
+                    ms=_ms(started),
+                )
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
         return after, error
 
     def _lead_work(
