@@ -98,7 +98,7 @@ def _read_database(engine: Engine, status: Status) -> None:
     if current != head:
         status.database = Check(
             False,
-            f"schema at {current or 'no revision'}, expected {head}: `sales-agent db upgrade`",
+            f"schema at {current or 'no revision'}, expected {head}: run `sales-agent db upgrade`",
         )
         return
     status.database = Check(True, f"reachable, schema at {current}")
@@ -202,7 +202,7 @@ def _print(status: Status) -> None:
         + ("" if status.ready else "; runs start once Dagster is back")
         + ")"
         if status.database.ok
-        else "NOT accepting leads (the database is down)"
+        else "NOT accepting leads (the database check failed)"
     )
     typer.echo(f"  {'intake':<15} {intake}")
     if status.backlog is None:

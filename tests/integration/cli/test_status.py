@@ -9,7 +9,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,7 @@ def test_an_unreachable_database_is_not_ready_and_not_accepting(
     lines = result.stdout.splitlines()
     assert lines[1].startswith("  database        FAILED  unreachable: "), lines[1]
     assert "refused" in lines[1].lower()
-    assert "  intake          NOT accepting leads (the database is down)" in lines
+    assert "  intake          NOT accepting leads (the database check failed)" in lines
     assert "Backlog" not in lines
     assert "hunter2" not in result.output
 
@@ -211,3 +211,20 @@ def test_without_database_url_it_reports_the_embedded_server_down_and_starts_not
     assert "the embedded PostgreSQL of" in result.stdout
     assert "start the stack with `sales-agent up`" in result.stdout
     assert not (tmp_path / "postgres").exists(), "status started a database"
+
+
+def test_an_unmigrated_database_is_not_ready_and_says_how_to_fix_it(
+    fresh_database: Callable[[str], URL], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    result = status(
+        monkeypatch,
+        DATABASE_URL=libpq_dsn(fresh_database("unmigrated_status")),
+        DAGSTER_WEBSERVER_URL=f"http://127.0.0.1:{free_port()}",
+        DATA_DIR=str(tmp_path),
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[1] == (
+        f"  database        FAILED  schema at no revision, expected {head_revision()}: "
+        "run `sales-agent db upgrade`"
+    )
+    assert "Backlog" not in result.stdout
