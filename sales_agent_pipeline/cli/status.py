@@ -232,9 +232,11 @@ def _print(status: Status) -> None:
 def status(
     as_json: bool = typer.Option(False, "--json", help="one JSON document, for machines"),
 ) -> None:
-    """Is the pipeline ready (database, Dagster daemon heartbeats, code location), the
-    backlog, the oldest waiting lead, dead letters and open circuit breakers. Exit 0 when
-    ready, 1 when not."""
+    """Readiness as /readyz checks it, the backlog and the open breakers.
+
+    The database, each Dagster daemon's last heartbeat and the code location; then the
+    leads waiting or running, the oldest waiting lead, dead letters and open circuit
+    breakers. Exit 0 when ready, 1 when not."""
     config = load_settings()
     # Alembic logs two lines each time it reads the revision: noise above the report.
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
