@@ -181,23 +181,26 @@ def _failed(
 def launch_span(parents: Sequence[str], workflow_ids: Sequence[str]) -> Iterator[str | None]:
     """A run's launch; yields the `traceparent` its run's tags carry (None: no tag).
 
-    One lead: a child of its request's span. Several (a burst coalesced into one run): a new
-    trace linked to each request's span, as OpenTelemetry traces a batch (a span has one
-    parent); the leads' step spans then belong to it, each with its workflow id."""
+    Leads of one request: a child of its span. Of several (a burst of deliveries coalesced
+    into one run): a new trace linked to each request's span, as OpenTelemetry traces a
+    batch (a span has one parent); the leads' step spans then belong to it, each with its
+    workflow id."""
     if _tracer is None:
         yield None
         return
     from opentelemetry.context import Context
     from opentelemetry.trace import Link, SpanKind, get_current_span
 
-    contexts = [c for c in (extract({TRACEPARENT: p}) for p in parents) if c is not None]
+    # One link per request: a batched delivery's leads share theirs.
+    unique = dict.fromkeys(parents)
+    contexts = [c for c in (extract({TRACEPARENT: p}) for p in unique) if c is not None]
     if not contexts:
         yield None
         return
     attributes: dict[str, Any] = {LEADS: len(workflow_ids)}
     if len(workflow_ids) == 1:
         attributes[WORKFLOW_ID] = workflow_ids[0]
-    if len(contexts) == 1 and len(workflow_ids) == 1:
+    if len(contexts) == 1:
         parent, links = contexts[0], None
     else:
         parent = Context()

@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from sales_agent_api.app import create_app
+from sales_agent_api.launch import LaunchQueue
 from sales_agent_pipeline import tracing
 from sales_agent_pipeline.cli.demo import DEMO_SENDER
 from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
@@ -109,6 +110,9 @@ class Journey:
     secrets: list[str]
     draft_body: str
     answers: dict[str, int]
+    # Two deliveries launched as one run: their spans and its tags (the run not executed).
+    batch_spans: tuple[ReadableSpan, ...]
+    batch_tags: dict[str, str]
     # A second lead's launch with tracing off, and whether that app had tracing middleware.
     untraced_tags: dict[str, str]
     untraced_app_instrumented: bool
@@ -202,6 +206,23 @@ def journey(
                 detail = client.get(f"/api/workflows/{workflow_id}", headers=bearer(api_key))
                 answers["detail"] = detail.status_code
             spans = exporter.get_finished_spans()
+        # Two deliveries within the launch queue's linger: one run, and no single parent.
+        with tracing.collecting_spans() as exporter:
+            with TestClient(create_app(get_settings()), base_url="http://testserver") as client:
+                state = client.app.state  # type: ignore[attr-defined]
+                state.launches.stop()
+                state.launches = LaunchQueue(state.sessions, state.launcher, linger_seconds=2.0)
+                state.launches.start()
+                for n in range(2):
+                    one = {**body, "formSubmissionId": str(uuid.uuid4())}
+                    one["fieldValues"] = [{"name": "email", "value": f"b{n}.{email}"}]
+                    raw_one = json.dumps(one).encode()
+                    answers[f"burst{n}"] = client.post(
+                        WEBHOOK, content=raw_one, headers=_signed(webhook_secret, raw_one)
+                    ).status_code
+                assert state.launches.wait_idle(10)
+            batch_spans = exporter.get_finished_spans()
+        batch_tags = stand_in.launches[-1][1]
         # The same delivery path with tracing off (the default): no span, no tag.
         with TestClient(create_app(get_settings()), base_url="http://testserver") as client:
             traced_app = bool(getattr(client.app, "_is_instrumented_by_opentelemetry", False))
@@ -230,6 +251,8 @@ def journey(
         ],
         draft_body=drafts[0]["body"] if drafts else "",
         answers=answers,
+        batch_spans=batch_spans,
+        batch_tags=batch_tags,
         untraced_tags=stand_in.launches[-1][1],
         untraced_app_instrumented=traced_app,
     )

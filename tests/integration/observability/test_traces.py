@@ -25,6 +25,8 @@ def test_the_webhook_the_run_and_every_vendor_call_are_one_trace(journey: Journe
         "instrumented": 1,
         "webhook": 202,
         "detail": 200,
+        "burst0": 202,
+        "burst1": 202,
         "untraced": 202,
     }
     assert journey.result.success
@@ -77,7 +79,8 @@ def test_the_webhook_the_run_and_every_vendor_call_are_one_trace(journey: Journe
 
     vendors_by_step: dict[str, set[str]] = {}
     for call in calls:
-        vendors_by_step.setdefault(owner(call), set()).add((call.attributes or {})[tracing.VENDOR])
+        vendor = str((call.attributes or {})[tracing.VENDOR])
+        vendors_by_step.setdefault(owner(call), set()).add(vendor)
     assert vendors_by_step["resolve_contact"] == {"hubspot"}
     assert vendors_by_step["search_gmail_threads"] == {"gmail"}
     assert vendors_by_step["propose_meeting_slots"] == {"calendar"}
@@ -129,3 +132,25 @@ def test_with_tracing_off_the_api_has_no_middleware_and_runs_no_trace_tag(
     assert not journey.untraced_app_instrumented
     assert run_tags.TRACEPARENT not in journey.untraced_tags
     assert run_tags.WORKFLOW_ID in journey.untraced_tags
+
+
+def test_a_run_of_several_requests_leads_starts_a_trace_linked_to_each(
+    journey: Journey,
+) -> None:
+    """A span has one parent: the run of two deliveries coalesced links to both requests."""
+    requests = sorted(
+        (s for s in journey.batch_spans if s.kind is SpanKind.SERVER),
+        key=lambda s: s.start_time or 0,
+    )
+    (launch,) = [s for s in journey.batch_spans if s.name == "launch run"]
+    assert len(requests) == 2
+    assert journey.batch_tags[run_tags.LEADS] == "2"
+    assert launch.parent is None
+    assert [link.context.span_id for link in launch.links] == [_id(r) for r in requests]
+    assert (launch.attributes or {})[tracing.LEADS] == 2
+    assert launch.context is not None
+    assert all(
+        r.context is not None and r.context.trace_id != launch.context.trace_id for r in requests
+    )
+    carried = journey.batch_tags[run_tags.TRACEPARENT].split("-")
+    assert carried[1:3] == [f"{launch.context.trace_id:032x}", f"{_id(launch):016x}"]
