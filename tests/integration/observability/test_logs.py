@@ -6,9 +6,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import structlog
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -21,6 +26,7 @@ from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.secretbox import generate_key
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.workflow.table import STEPS
+from tests.conftest import free_port
 from tests.integration.observability.conftest import MESSAGE, Journey
 
 OUTSIDE_THE_LEAD = {
@@ -113,3 +119,38 @@ def test_production_logs_json_unless_told_otherwise(database_url: URL, tmp_path:
         finally:
             handler.setStream(previous)
     assert not buffer.getvalue().lstrip().startswith("{")
+
+
+def test_uvicorn_s_own_lines_are_json_too(database_url: URL, tmp_path: Path) -> None:
+    """The API as `sales-agent up` runs it, in JSON: uvicorn's access lines are JSON too."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": libpq_dsn(database_url),
+        "SECRETS_ENCRYPTION_KEYS": generate_key(),
+        "DATA_DIR": str(tmp_path),
+        "DAGSTER_WEBSERVER_URL": f"http://127.0.0.1:{free_port()}",
+        "LOG_FORMAT": "json",
+    }
+    env.pop("HUBSPOT_PORTAL_ID", None)
+    argv = [sys.executable, "-m", "uvicorn", "sales_agent_api.app:create_app", "--factory"]
+    server = subprocess.Popen(
+        [*argv, "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the API did not start")
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    access = [r for r in records if r.get("logger") == "uvicorn.access"]
+    assert access, err
+    assert "GET /healthz" in access[-1]["event"]
