@@ -13,20 +13,23 @@ from tests.conftest import free_port
 
 
 def client_for(url: str) -> TestClient:
-    return TestClient(create_app(Settings(_env_file=None, database_url=url)))
+    dagster = f"http://127.0.0.1:{free_port()}"
+    return TestClient(
+        create_app(Settings(_env_file=None, database_url=url, dagster_webserver_url=dagster))
+    )
 
 
-def test_a_migrated_database_is_ready(database_url: URL) -> None:
+def test_a_migrated_database_is_ok_but_not_ready_without_dagster(database_url: URL) -> None:
+    # Dagster at a closed port: /readyz also checks the daemon and the code server
+    # (tests/integration/api/test_readiness.py checks a running stack is ready).
     with client_for(libpq_dsn(database_url)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         response = client.get("/readyz")
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "ready",
-        "database": "ok",
-        "schema_revision": head_revision(),
-        "expected_revision": head_revision(),
-    }
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == {"ok": True, "detail": f"reachable, schema at {head_revision()}"}
+    assert body["accepting_leads"] is True
+    assert body["schema_revision"] == body["expected_revision"] == head_revision()
 
 
 def test_an_unmigrated_database_is_not_ready(fresh_database: Callable[[str], URL]) -> None:
@@ -42,4 +45,5 @@ def test_an_unreachable_database_is_not_ready_but_alive() -> None:
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["database"] == "unreachable"
+    assert response.json()["database"] == {"ok": False, "detail": "unreachable (OperationalError)"}
+    assert response.json()["accepting_leads"] is False
