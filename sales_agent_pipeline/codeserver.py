@@ -19,6 +19,7 @@ from sales_agent_pipeline.defs.dagster_internals import (
     run_dagster_cli,
     warm_run_workers,
 )
+from sales_agent_pipeline.observability import configure_logging, log_format
 from sales_agent_pipeline.settings import Settings, get_settings
 
 # Imported once in the forkserver: Dagster, its PostgreSQL storage (the run worker opens
@@ -52,7 +53,10 @@ def preload(settings: Settings) -> Sequence[str]:
 
 def main() -> None:
     """`python -m sales_agent_pipeline.codeserver ARGS` is `dagster api grpc ARGS`, warm."""
-    warm_run_workers(preload(get_settings()))
+    settings = get_settings()
+    # The sensors' and schedules' own lines (structlog) in the format of every process.
+    configure_logging(settings.log_level, log_format(settings))
+    warm_run_workers(preload(settings))
     run_dagster_cli(["api", "grpc", *sys.argv[1:]])
 
 

@@ -20,7 +20,7 @@ from sales_agent_pipeline.db.embedded import EmbeddedPostgresError
 from sales_agent_pipeline.db.provision import provision
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.domain.errors import ConfigurationError, PipelineError
-from sales_agent_pipeline.observability import configure_logging
+from sales_agent_pipeline.observability import configure_logging, log_format
 from sales_agent_pipeline.settings import Settings, get_settings
 from sales_agent_pipeline.usecases.tenant_input import TenantInputError
 
@@ -41,7 +41,7 @@ def settings() -> Settings:
         messages = "; ".join(str(error["msg"]) for error in exc.errors())
         typer.secho(f"configuration error: {messages}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    configure_logging(config.log_level, config.log_format)
+    configure_logging(config.log_level, log_format(config))
     return config
 
 
