@@ -62,7 +62,7 @@ defs = Definitions(
         "gmail": GmailResource(settings=_settings, database=_database, tenants=_tenants),
         "calendar": CalendarResource(settings=_settings, tenants=_tenants),
         "drive": DriveResource(settings=_settings, tenants=_tenants),
-        "writers": WritersResource(settings=_settings, database=_database),
+        "writers": WritersResource(settings=_settings, database=_database, tenants=_tenants),
         # The ops hand pydantic batches to each other inside one process: nothing to persist.
         "io_manager": mem_io_manager,
         **alerts.RESOURCES,

@@ -340,11 +340,16 @@ def llm_quota_key(settings: Settings, kind: WriterKind) -> str:
 
 
 def build_writer(
-    settings: Settings, kind: WriterKind, *, quota: Quota | None = None
+    settings: Settings,
+    kind: WriterKind,
+    *,
+    quota: Quota | None = None,
+    meter: UsageMeter | None = None,
 ) -> OpenAIWriter | AnthropicWriter:
     """The model writer of `kind` (openai or anthropic; the template writer is built in
     steps). `quota` (LLM_REQUESTS_PER_MINUTE, shared through PostgreSQL by the caller) is
-    taken before each request; without it, a window of this process."""
+    taken before each request; without it, a window of this process. `meter` (the tenant's)
+    counts each request by its answer."""
     base = llm_base_url(settings, kind)
     key = llm_api_key(settings, kind)
     if quota is None:
@@ -356,4 +361,5 @@ def build_writer(
         timeout_seconds=settings.llm_timeout_seconds,
         max_output_tokens=settings.llm_max_output_tokens,
         quota=quota,
+        meter=meter,
     )

@@ -157,13 +157,15 @@ class DriveResource(ConfigurableResource):
 
 
 class WritersResource(ConfigurableResource):
-    """Step 10's model writers (OpenAI-compatible, Anthropic), one per kind per run, each
-    holding its SDK client; their requests per minute are shared by every run process."""
+    """Step 10's model writers (OpenAI-compatible, Anthropic), one per kind and tenant per
+    run (the SDK client under them is one per process), each counting its requests in the
+    tenant's usage; their requests per minute are shared by every run process."""
 
     settings: SettingsResource
     database: DatabaseResource
+    tenants: TenantsResource
 
-    _writers: dict[WriterKind, DraftWriter] = PrivateAttr(default_factory=dict)
+    _writers: dict[tuple[WriterKind, uuid.UUID], DraftWriter] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _lane: Lane = PrivateAttr(default="live")
 
@@ -173,13 +175,17 @@ class WritersResource(ConfigurableResource):
         self._lock = threading.Lock()
         self._lane = run_lane(context)
 
-    def for_kind(self, kind: WriterKind) -> DraftWriter:
-        """The writer of that kind (ConfigurationError when it cannot be built)."""
+    def for_kind(self, kind: WriterKind, tenant_id: uuid.UUID) -> DraftWriter:
+        """The writer of that kind for a tenant (ConfigurationError when it cannot be built)."""
         with self._lock:
-            found = self._writers.get(kind)
+            found = self._writers.get((kind, tenant_id))
             if found is None:
                 found = model_writer(
-                    self.database.engine, self.settings.get(), kind, lane=self._lane
+                    self.database.engine,
+                    self.settings.get(),
+                    kind,
+                    lane=self._lane,
+                    meter=self.tenants.meter(tenant_id),
                 )
-                self._writers[kind] = found
+                self._writers[(kind, tenant_id)] = found
             return found

@@ -335,7 +335,7 @@ def regenerate_draft(
     choice = choose_writer(
         state.item.tenant,
         settings,
-        lambda kind: model_writer(engine, settings, kind),
+        lambda kind, _tenant: model_writer(engine, settings, kind),
         tokens.spent_today,
         writer,
     )

@@ -86,10 +86,16 @@ def tenant_mail(
 
 
 def model_writer(
-    engine: Engine, settings: Settings, kind: WriterKind, *, lane: Lane = "live"
+    engine: Engine,
+    settings: Settings,
+    kind: WriterKind,
+    *,
+    lane: Lane = "live",
+    meter: UsageMeter | None = None,
 ) -> DraftWriter:
     """A model writer whose requests per minute (one provider, one key) are one window for
-    every process. ConfigurationError when its API key is missing outside sandbox mode."""
+    every process, its requests counted in `meter` (the tenant's). ConfigurationError when
+    its API key is missing outside sandbox mode."""
     quota = shared_quota(
         engine,
         settings,
@@ -98,7 +104,7 @@ def model_writer(
         window_seconds=60.0,
         lane=lane,
     )
-    return build_writer(settings, kind, quota=quota)
+    return build_writer(settings, kind, quota=quota, meter=meter)
 
 
 def tenant_crm(

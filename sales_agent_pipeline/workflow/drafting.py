@@ -50,7 +50,7 @@ class WriterChoice:
 def choose_writer(
     tenant: TenantSettings,
     settings: Settings,
-    build: Callable[[WriterKind], DraftWriter],
+    build: Callable[[WriterKind, uuid.UUID], DraftWriter],
     spent_today: Callable[[uuid.UUID], int],
     override: WriterKind | None = None,
 ) -> WriterChoice:
@@ -65,7 +65,7 @@ def choose_writer(
         budget = settings.llm_daily_token_budget
     return WriterChoice(
         kind,
-        writer_or_unavailable(build, kind),
+        writer_or_unavailable(lambda chosen: build(chosen, tenant.tenant_id), kind),
         chosen.model or settings.llm_model,
         budget - spent_today(tenant.tenant_id),
     )

@@ -47,7 +47,7 @@ class Services:
     history: Callable[[uuid.UUID, uuid.UUID], LeadHistory]
     now: Callable[[], datetime]
     log: Log
-    # Step 10's model writers (built once per process per kind; raises ConfigurationError
-    # when one cannot be, e.g. no API key) and the tenants' daily model tokens.
-    writer: Callable[[WriterKind], DraftWriter]
+    # Step 10's model writers by kind and tenant (built once per run; raises
+    # ConfigurationError when one cannot be, e.g. no API key) and the tenants' daily tokens.
+    writer: Callable[[WriterKind, uuid.UUID], DraftWriter]
     tokens: TokenBudget

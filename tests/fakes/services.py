@@ -62,7 +62,7 @@ class FakeWorld:
             history=lambda _tenant, _workflow: self.history,
             now=lambda: now,
             log=logging.getLogger("tests.workflow"),
-            writer=lambda _kind: self.writer,
+            writer=lambda _kind, _tenant: self.writer,
             tokens=self.tokens,
         )
 

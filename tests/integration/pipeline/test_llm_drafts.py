@@ -14,9 +14,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.cli.demo import DEMO_LEADS
+from sales_agent_pipeline.connectors.metering import request_metric
 from sales_agent_pipeline.db.models import (
     DraftEmail,
     Tenant,
+    TenantUsage,
     Workflow,
     WorkflowEvent,
 )
@@ -103,6 +105,19 @@ def test_each_demo_lead_gets_a_grounded_model_draft(
     assert day.llm_tokens["input"] > 0
     assert day.llm_tokens["output"] > 0
     assert day.drafts_written[model_writer] >= len(DEMO_LEADS)
+    # Each model request is counted in the tenant's usage by its answer (the metrics'
+    # sales_agent_vendor_requests_total), like every other vendor's.
+    operation = "chat.completions.create" if model_writer == "openai" else "messages.create"
+    with Session(engine) as session:
+        answered = session.scalar(
+            select(TenantUsage.value).where(
+                TenantUsage.tenant_id == tenant.id,
+                TenantUsage.day == today,
+                TenantUsage.metric == request_metric(model_writer, operation, "200"),
+            )
+        )
+    assert answered is not None
+    assert answered >= len(DEMO_LEADS)
 
 
 @pytest.mark.parametrize(
