@@ -70,7 +70,7 @@ def test_the_canary_figures_follow_the_newest_canary(own_engine: Engine) -> None
 
 def test_a_canary_that_succeeded_slower_than_the_goal_is_late(own_engine: Engine) -> None:
     _canary(own_engine, "succeeded", posted_ago=10, took=GOAL + 35)
-    last, latency, late = _read(own_engine)
+    _last, latency, late = _read(own_engine)
     assert latency == pytest.approx(GOAL + 35, abs=1)
     assert late
 
