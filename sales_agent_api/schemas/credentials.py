@@ -4,10 +4,11 @@ accepts (write-only), and the answer of a HubSpot OAuth install."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
 
@@ -15,6 +16,9 @@ from sales_agent_pipeline.domain.enums import HubSpotAuth, SecretKind
 # Every secret together fits the 64 KiB body limit (API_MAX_BODY_BYTES).
 MAX_SECRET_CHARS = 16 * 1024
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=MAX_SECRET_CHARS)]
+# A token travels in an HTTP header and a secret keys an HMAC: printable ASCII, no spaces,
+# as HubSpot issues both.
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
 
 
 class SecretStateView(BaseModel):
@@ -67,6 +71,14 @@ class CredentialsUpdate(BaseModel):
         description="a Google service-account key (domain-wide delegation) or an "
         "authorized-user token: the JSON object, or its text",
     )
+
+    @field_validator("hubspot_token", "webhook_secret")
+    @classmethod
+    def _token_text(cls, value: SecretStr | None) -> SecretStr | None:
+        # Never the value in the message: it is a secret, however malformed.
+        if value is not None and not _TOKEN_TEXT.fullmatch(value.get_secret_value()):
+            raise ValueError("must be printable ASCII without spaces, as HubSpot issues it")
+        return value
 
     def google_text(self) -> SecretStr | None:
         """The Google credentials as JSON text (an object given is serialised)."""

@@ -6,12 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from sales_agent_api.schemas.credentials import Reauthorisation
 from sales_agent_pipeline.domain.drafting import WriterKind, WriterSettings
 from sales_agent_pipeline.domain.enums import HubSpotAuth, WorkflowMode
-from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH
+from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH, InvalidSubmission, check_storable
 from sales_agent_pipeline.domain.workflow import VoiceProfile
 
 FormId = Annotated[
@@ -90,6 +97,19 @@ class SettingsUpdate(BaseModel):
     throttle_window_seconds: Annotated[int, Field(ge=0, le=MAX_THROTTLE_SECONDS)] | None = None
     voice_profile: VoiceProfileInput | None = None
     draft_writer: WriterSettings | None = None
+
+    @field_validator(
+        "allowed_form_ids", "drive_folder_ids", "voice_profile", "draft_writer", mode="before"
+    )
+    @classmethod
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
+        # PostgreSQL stores no NUL character and no lone surrogate (text[] and jsonb alike):
+        # refused here, naming the field (a 400), never a database error (a 500).
+        try:
+            check_storable(value, str(info.field_name))
+        except InvalidSubmission as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     @field_validator(
         "kill_switch",

@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from sales_agent_pipeline import run_tags
+from sales_agent_pipeline.defs.dagster_internals import tag_run
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.settings import get_settings
 from sales_agent_pipeline.usecases import canary
@@ -55,7 +56,8 @@ def post_canary_lead(
     except canary.CanaryFailed as exc:
         raise Failure(description=str(exc)) from None
     workflow_id = str(posted.workflow_id)
-    context.instance.add_run_tags(
+    tag_run(
+        context.instance,
         context.run_id,
         {run_tags.WORKFLOW_ID: workflow_id, run_tags.TENANT: str(posted.portal_id)},
     )

@@ -127,7 +127,11 @@ def audit_trail(engine: Engine, owner: Tenant, day: date) -> dict[str, Any]:
         counters = dict(
             session.execute(
                 select(TenantUsage.metric, TenantUsage.value).where(
-                    TenantUsage.tenant_id == owner.id, TenantUsage.day == day
+                    TenantUsage.tenant_id == owner.id,
+                    TenantUsage.day == day,
+                    # The counters the report shows (requests by answer are the metrics').
+                    TenantUsage.metric.like("vendor_calls.%")
+                    | TenantUsage.metric.like("quota_units.%"),
                 )
             ).all()
         )

@@ -99,6 +99,8 @@ def test_put_replaces_only_what_is_given_and_answers_no_value(
         ({"google_credentials": {"type": "something_else"}}, "google_credentials"),
         ({"webhook_secret": "two words"}, "webhook_secret"),
         ({"hubspot_token": "line one\nline two"}, "hubspot_token"),
+        # Not sendable in an HTTP header (was a 500 and the token in the error's log line).
+        ({"hubspot_token": "pat-na1-\u00e7\u00e9\u4e2d"}, "hubspot_token"),
         ({"webhook_secret": ""}, "webhook_secret"),
         ({"webhook_secret": 42}, "webhook_secret"),
         ({"hubspot_tokn": "typo"}, "hubspot_tokn"),

@@ -95,6 +95,10 @@ def test_generated_requests_get_documented_answers_and_no_5xx(
         if mode is GenerationMode.NEGATIVE and not inputs:
             continue  # nothing to get wrong (/healthz, /readyz)
 
+        # /readyz answers a documented 503 while Dagster is not up (it is not here): a
+        # readiness verdict, not a crash; its body must still match the schema.
+        checks = CHECKS[1:] if operation.path == "/readyz" else CHECKS
+
         @given(case=operation.as_strategy(mode))
         @settings(
             max_examples=EXAMPLES,
@@ -104,6 +108,6 @@ def test_generated_requests_get_documented_answers_and_no_5xx(
             suppress_health_check=list(HealthCheck),
         )
         def exercise(case: Any) -> None:
-            case.call_and_validate(base_url=served, headers=admin_headers, checks=CHECKS)
+            case.call_and_validate(base_url=served, headers=admin_headers, checks=checks)  # noqa: B023 (run at once, below)
 
         exercise()

@@ -73,6 +73,9 @@ def test_put_changes_only_what_is_given_and_audits_it_once(
         ({"voice_profile": {"tone": "angry"}}, "voice_profile.tone"),
         ({"voice_profile": {"sender_nmae": "typo"}}, "voice_profile.sender_nmae"),
         ({"colour": "blue"}, "colour"),
+        # What PostgreSQL cannot store: a NUL character.
+        ({"drive_folder_ids": ["ok", "a\x00b"]}, "drive_folder_ids"),
+        ({"voice_profile": {"sender_name": "Al\x00ex"}}, "voice_profile"),
     ],
 )
 def test_invalid_values_are_400_naming_the_field_and_write_nothing(

@@ -81,6 +81,9 @@ def test_each_tenants_calls_carry_its_own_identity(
             "vendor_calls.hubspot": 1,
             "vendor_calls.google": 1,
             "quota_units.gmail": 10,
+            # Each request by its answer (sales_agent_vendor_requests_total).
+            "vendor_requests.hubspot.contacts.batch.upsert.200": 1,
+            "vendor_requests.gmail.drafts.create.200": 1,
         }
     admin.config(google_require_auth=False)
 
