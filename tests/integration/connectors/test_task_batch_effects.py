@@ -73,9 +73,7 @@ def test_a_failed_batch_is_found_per_lead_once_the_index_catches_up(
     sessions: sessionmaker[Session],
 ) -> None:
     admin.config(search_lag_seconds=LAG_SECONDS)
-    # Under the fault the batch is held 3 s; every other call has 2 s (a loaded CI machine
-    # took more than 1 s to upsert a contact).
-    crm = build_crm(make_settings(hubspot_timeout_seconds=2.0))
+    crm = build_crm(make_settings(hubspot_timeout_seconds=1.0))
     ids = workflows(sessions, 3)
     tasks = planned(crm, admin, ids)
     admin.fault(pathPattern=BATCH_CREATE, afterCommit=True, **fault)
