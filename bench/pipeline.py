@@ -26,7 +26,7 @@ from support import stack_plan, wait_ok
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
 from sales_agent_pipeline.db.models import Tenant, Workflow
-from sales_agent_pipeline.db.repositories.outbox import accept_submission
+from sales_agent_pipeline.db.repositories.outbox import accept_submission, claim_launch
 from sales_agent_pipeline.db.session import make_engine
 
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
@@ -34,7 +34,9 @@ DOMAINS = ("acme-robotics.example", "ledgerline.example", "carepoint-health.exam
 
 
 def submit(session: Session, tenant: Tenant, n: int) -> str:
-    """One lead, stored as the webhook stores it."""
+    """One lead, stored as the webhook stores it and claimed for its launch as the API
+    claims it, so the received-leads sensor does not launch it a second time while its run
+    waits in the queue (as it would for a lead nobody launched)."""
     email = f"lead{n}-{uuid.uuid4().hex[:6]}@{DOMAINS[n % len(DOMAINS)]}"
     sid = str(uuid.uuid4())
     payload = {
@@ -50,6 +52,7 @@ def submit(session: Session, tenant: Tenant, n: int) -> str:
     accepted = accept_submission(
         session, tenant, form_id=DEMO_FORM, hubspot_submission_id=sid, payload=payload, email=email
     )
+    claim_launch(session, [accepted.workflow_id])
     return str(accepted.workflow_id)
 
 
