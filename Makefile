@@ -44,11 +44,16 @@ fmt: install
 migrate: install
 	$(BIN)/sales-agent db upgrade
 
-# After changing dependencies in pyproject.toml: resolve again and re-export the pins.
+# After changing dependencies in pyproject.toml: resolve again and re-export the pins: all
+# of them (requirements.lock, what `make install` installs) and the runtime's alone
+# (requirements-runtime.lock, what deploy/Dockerfile installs: no dev tools in the image).
 lock: install
 	$(UV) lock
 	$(UV) export --frozen --no-emit-project --extra dev --format requirements-txt \
 		--no-header --quiet -o requirements.lock
+	grep -E '^[A-Za-z0-9_.-]+==' requirements.lock | sed 's/ \\$$//' > $(VENV)/pins.txt
+	$(UV) pip compile pyproject.toml --universal --generate-hashes --no-header --quiet \
+		-c $(VENV)/pins.txt -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

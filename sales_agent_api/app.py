@@ -32,6 +32,7 @@ from sales_agent_api.routes import (
 from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline import tracing
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
+from sales_agent_pipeline.connectors.ui_identity import service_headers
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
 from sales_agent_pipeline.observability import configure_logging, log_format
 from sales_agent_pipeline.secretbox import secret_box
@@ -100,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if line:
             log.info(line)
         app.state.mailboxes = TenantMailboxes(engine, app.state.sessions, settings)
-        app.state.launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)
+        app.state.launcher = DagsterLauncher(
+            settings.resolved_dagster_webserver_url, headers=service_headers(settings)
+        )
         app.state.launches = LaunchQueue(
             app.state.sessions, app.state.launcher, batch_size=settings.sensor_batch_size
         )

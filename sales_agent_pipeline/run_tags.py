@@ -28,3 +28,8 @@ RECONCILIATION = "sales_agent/reconciliation"
 TRACEPARENT = "sales_agent/traceparent"
 # Set on runs of synthetic canary leads (defs/canary.py): the UI can filter them out.
 SYNTHETIC = "sales_agent/synthetic"
+# Who launched the run from the Dagster UI (the email the sign-in proxy passed) and the
+# webserver's signed stamp of it (connectors/ui_identity.py). The approval job sends a draft
+# only on a run whose stamp checks out, and records that identity as the approver.
+OPERATOR = "sales_agent/operator"
+OPERATOR_STAMP = "sales_agent/operator_stamp"

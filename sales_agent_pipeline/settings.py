@@ -225,6 +225,12 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     # Where an alert's link points: the Dagster UI as its users reach it.
     dagster_ui_public_url: str | None = None
+    # The Dagster UI has no sign-in of its own: `proxy` (the default in production) makes
+    # our webserver refuse every request without the authenticating proxy's identity header
+    # (oauth2-proxy's X-Forwarded-Email; nginx-ingress's auth passes X-Auth-Request-Email);
+    # `none` (the default in development) serves a webserver bound to loopback only.
+    ui_auth: Literal["proxy", "none"] | None = None
+    ui_auth_header: str = Field(default="X-Forwarded-Email", pattern=r"^[A-Za-z0-9-]+$")
     alert_check_interval_seconds: int = Field(default=30, ge=5)
     alert_oldest_pending_minutes: float = Field(default=15.0, gt=0)
     # The synthetic canary (defs/canary.py): a signed synthetic lead through the webhook
@@ -304,6 +310,13 @@ class Settings(BaseSettings):
     def resolved_dagster_webserver_url(self) -> str:
         """Where Dagster's GraphQL API answers."""
         return self.dagster_webserver_url or f"http://{self.dagster_ui_host}:{self.dagster_ui_port}"
+
+    @property
+    def resolved_ui_auth(self) -> Literal["proxy", "none"]:
+        """UI_AUTH, else `proxy` in production and `none` in development."""
+        if self.ui_auth is not None:
+            return self.ui_auth
+        return "proxy" if self.environment == "production" else "none"
 
     @property
     def sandbox_mode(self) -> bool:

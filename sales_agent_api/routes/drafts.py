@@ -52,6 +52,7 @@ STATUS = {
     Refusal.NO_GMAIL_DRAFT: 409,
     Refusal.GMAIL_REFUSED: 502,
     Refusal.GMAIL_UNAVAILABLE: 503,
+    Refusal.NOT_ALLOWED: 403,
 }
 
 

@@ -47,8 +47,11 @@ def readyz(request: Request, response: Response) -> Readiness:
     are recent and the code location is loaded (Dagster's answer cached 5 s per process).
     503 names what failed; `accepting_leads` says whether the webhook still stores leads."""
     database, current, head = _database(request)
+    settings = request.app.state.settings
     dagster = dagster_health(
-        request.app.state.settings.resolved_dagster_webserver_url, DAGSTER_TIMEOUT_SECONDS
+        settings.resolved_dagster_webserver_url,
+        DAGSTER_TIMEOUT_SECONDS,
+        headers=request.app.state.launcher.headers,
     )
     daemon = Check(ok=dagster.daemon_ok, detail=dagster.daemon_detail)
     code_server = Check(ok=dagster.code_server_ok, detail=dagster.code_server_detail)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.cli.context import settings as load_settings
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher, LaunchError
+from sales_agent_pipeline.connectors.ui_identity import service_headers
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.provision import provision
 from sales_agent_pipeline.db.session import make_engine, make_session_factory
@@ -231,7 +232,9 @@ def rerun(
         Console().print(table)
         console.print(f"dry run: {len(plans)} lead(s), nothing written")
         return
-    launcher = DagsterLauncher(settings.resolved_dagster_webserver_url)
+    launcher = DagsterLauncher(
+        settings.resolved_dagster_webserver_url, headers=service_headers(settings)
+    )
     try:
         backfill_id = launcher.backfill(
             keys,

@@ -23,6 +23,7 @@ from sales_agent_pipeline.cli.breakers import breakers
 from sales_agent_pipeline.cli.bulk import import_file, rerun
 from sales_agent_pipeline.cli.context import settings as load_settings
 from sales_agent_pipeline.cli.dlq import dlq_app
+from sales_agent_pipeline.cli.operator import operator_app
 from sales_agent_pipeline.cli.secrets import secrets_app
 from sales_agent_pipeline.cli.status import status
 from sales_agent_pipeline.cli.switches import send_app
@@ -45,6 +46,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(send_app, name="send")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(operator_app, name="operator")
 app.command("import")(import_file)
 app.command("rerun")(rerun)
 app.command("usage")(usage)

@@ -176,10 +176,13 @@ def services(settings: Settings) -> list[list[Service]]:
         restart_ends_session=False,
     )
     ui = f"http://{settings.dagster_ui_host}:{settings.dagster_ui_port}"
+    # Dagster's webserver behind our sign-in gate (UI_AUTH; webserver.py).
     webserver = Service(
         "dagster-webserver",
         [
-            _bin("dagster-webserver"),
+            sys.executable,
+            "-m",
+            "sales_agent_pipeline.webserver",
             "-h",
             settings.dagster_ui_host,
             "-p",

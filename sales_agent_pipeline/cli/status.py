@@ -28,6 +28,7 @@ from sales_agent_pipeline.connectors.dagster_status import (
     dagster_health,
     short_message,
 )
+from sales_agent_pipeline.connectors.ui_identity import service_headers
 from sales_agent_pipeline.db.migrate import current_revision, head_revision
 from sales_agent_pipeline.db.provision import EMBEDDED_APP_DATABASE, embedded_server
 from sales_agent_pipeline.db.repositories.alerts import oldest_pending
@@ -121,7 +122,11 @@ def _read_database(engine: Engine, status: Status) -> None:
 
 def gather(config: Settings) -> Status:
     """Ask the database and the Dagster webserver."""
-    health = dagster_health(config.resolved_dagster_webserver_url, DAGSTER_TIMEOUT_SECONDS)
+    health = dagster_health(
+        config.resolved_dagster_webserver_url,
+        DAGSTER_TIMEOUT_SECONDS,
+        headers=service_headers(config),
+    )
     status = Status(
         database=Check(False, "not checked"),
         dagster_daemon=Check(health.daemon_ok, health.daemon_detail),

@@ -59,6 +59,9 @@ class DagsterLauncher:
 
     url: str
     timeout_seconds: float = 10.0
+    # Sent with every request: the service token a gated webserver asks our processes for
+    # (connectors/ui_identity.service_headers).
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -80,6 +83,7 @@ class DagsterLauncher:
             response = client.post(
                 f"{self.url.rstrip('/')}/graphql",
                 json={"query": query, "variables": variables},
+                headers=self.headers,
                 timeout=self.timeout_seconds,
             )
             response.raise_for_status()

@@ -223,14 +223,21 @@ def _shared_client() -> httpx.Client:
         return _client
 
 
-def _ask(webserver_url: str, timeout_seconds: float, stale_after_seconds: float) -> DagsterHealth:
+def _ask(
+    webserver_url: str,
+    timeout_seconds: float,
+    stale_after_seconds: float,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> DagsterHealth:
     try:
         url = httpx.URL(webserver_url.rstrip("/") + "/graphql")
         where = _origin(url)
     except (httpx.InvalidURL, TypeError):
         return DagsterHealth(error="the Dagster webserver URL is not a valid URL")
     try:
-        response = _shared_client().post(url, json={"query": QUERY}, timeout=timeout_seconds)
+        response = _shared_client().post(
+            url, json={"query": QUERY}, headers=dict(headers), timeout=timeout_seconds
+        )
     except httpx.TimeoutException:
         return DagsterHealth(
             error=f"the Dagster webserver at {where} did not answer within {timeout_seconds:g} s"
@@ -261,11 +268,14 @@ def _ask(webserver_url: str, timeout_seconds: float, stale_after_seconds: float)
 
 @cached(TTLCache(maxsize=16, ttl=CACHE_SECONDS), condition=threading.Condition())
 def _cached_ask(
-    webserver_url: str, timeout_seconds: float, stale_after_seconds: float
+    webserver_url: str,
+    timeout_seconds: float,
+    stale_after_seconds: float,
+    headers: tuple[tuple[str, str], ...],
 ) -> DagsterHealth:
     # The condition makes concurrent callers wait for the one request in flight rather
     # than each send their own (a readiness probe per worker plus a scrape).
-    return _ask(webserver_url, timeout_seconds, stale_after_seconds)
+    return _ask(webserver_url, timeout_seconds, stale_after_seconds, headers)
 
 
 def dagster_health(
@@ -273,9 +283,13 @@ def dagster_health(
     timeout_seconds: float = 2.0,
     *,
     stale_after_seconds: float = HEARTBEAT_STALE_SECONDS,
+    headers: dict[str, str] | None = None,
 ) -> DagsterHealth:
-    """Ask the webserver (cached a few seconds per process)."""
-    return _cached_ask(webserver_url, timeout_seconds, stale_after_seconds)
+    """Ask the webserver (cached a few seconds per process); `headers` carry the service
+    token a gated webserver asks for."""
+    return _cached_ask(
+        webserver_url, timeout_seconds, stale_after_seconds, tuple(sorted((headers or {}).items()))
+    )
 
 
 def forget_cached_health() -> None:

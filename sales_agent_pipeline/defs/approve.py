@@ -1,6 +1,12 @@
-"""The job `approve_and_send_draft`: the API's approve, launched from the UI's launchpad."""
+"""The job `approve_and_send_draft`: the API's approve, launched from the UI's launchpad.
+
+The approver is whoever signed in to the UI, as our webserver stamped it on the run
+(webserver.py, connectors/ui_identity.py), never a name typed into the config; the job
+sends only drafts of tenants that operator has a grant for (`sales-agent operator grant`).
+"""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -15,18 +21,43 @@ from dagster import (
 )
 from pydantic import Field
 
+from sales_agent_pipeline import run_tags
+from sales_agent_pipeline.connectors import ui_identity
+from sales_agent_pipeline.db.repositories import operator_grants
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.vendors import GmailResource
+from sales_agent_pipeline.secretbox import encryption_keys
+from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.usecases.approvals import ApprovalRefused, approve_draft
 
 
 class ApproveConfig(Config):
-    """Which workflow's draft to send, and who approved it (kept on the draft)."""
+    """Which workflow's draft to send. The approver is the signed-in operator."""
 
     workflow_id: str = Field(description="the workflow id (the lead asset's partition key)")
-    approved_by: str = Field(
-        min_length=1, max_length=200, description="your name: recorded as the approver"
+
+
+def _refuse(description: str) -> Failure:
+    return Failure(
+        description=description, metadata={"reason": "operator_not_allowed"}, allow_retries=False
     )
+
+
+def signed_in_operator(tags: dict[str, str], settings: Settings, now: datetime) -> str:
+    """The operator our webserver stamped on the run; Failure when there is none to trust."""
+    operator = tags.get(run_tags.OPERATOR, "")
+    stamp = tags.get(run_tags.OPERATOR_STAMP, "")
+    if not operator or not ui_identity.verify(encryption_keys(settings), operator, stamp, now):
+        raise _refuse(
+            "no signed-in operator on this run: launch the job from the Dagster UI behind the "
+            "sign-in proxy, within an hour of launching it (or approve through the API: "
+            "POST /api/drafts/{id}/approve)"
+        )
+    if operator == ui_identity.SERVICE_OPERATOR:
+        raise _refuse("a service, not a person, launched this run: approvals need a person")
+    if operator == ui_identity.LOCAL_OPERATOR and settings.resolved_ui_auth != "none":
+        raise _refuse("this run comes from a UI without sign-in, and UI_AUTH is proxy here")
+    return operator
 
 
 @op(description="Send the workflow's DRAFT_ONLY Gmail draft once, as the API's approve does.")
@@ -45,14 +76,27 @@ def approve_and_send(
             description=f"workflow_id {config.workflow_id!r} is not a workflow id (a UUID)",
             allow_retries=False,
         ) from None
+    config_ = settings.get()
+    operator = signed_in_operator(dict(context.run.tags), config_, datetime.now(UTC))
+    if operator == ui_identity.LOCAL_OPERATOR:
+        allowed = None  # one machine, no sign-in (UI_AUTH=none): its user acts for all
+    else:
+        with database.sessions.begin() as session:
+            allowed = operator_grants.tenants_for(session, operator)
+        if allowed is not None and not allowed:
+            raise _refuse(
+                f"{operator} has no grant for any tenant: an administrator grants one with "
+                f"`sales-agent operator grant {operator} --portal PORTAL_ID`"
+            )
     try:
         result = approve_draft(
             database.sessions,
             # The draft's tenant's own mailbox and credentials.
             lambda tenant: gmail.for_tenant(tenant.id),
-            settings.get(),
-            approved_by=config.approved_by,
+            config_,
+            approved_by=operator,
             workflow_id=workflow_id,
+            allowed_tenants=allowed,
         )
     except ApprovalRefused as exc:
         raise Failure(
@@ -62,7 +106,7 @@ def approve_and_send(
         ) from None
     context.log.info(
         f"draft {result.draft_id} "
-        + ("was already sent" if result.already_sent else f"sent by {config.approved_by}")
+        + ("was already sent" if result.already_sent else f"sent, approved by {operator}")
     )
     summary: dict[str, Any] = {
         "draft_id": str(result.draft_id),
@@ -85,7 +129,8 @@ def approve_and_send(
     executor_def=in_process_executor,
     description="Approve a DRAFT_ONLY draft and send it (Gmail drafts.send), exactly once; "
     "refused while a kill switch is on or the tenant's daily cap is reached. Launch it "
-    "with the workflow id and your name.",
+    "from the UI with the workflow id: you, as signed in, are recorded as the approver, for "
+    "a tenant you have a grant for.",
     tags={"sales_agent/kind": "approval"},
 )
 def approve_and_send_draft() -> None:

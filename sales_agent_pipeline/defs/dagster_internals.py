@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dagster import AssetExecutionContext, DagsterInstance, RunsFilter
@@ -137,3 +137,25 @@ def pool_storage_connections(
         engine = getattr(storage, "_engine", None)
         if isinstance(engine, Engine):
             ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+
+
+def run_webserver_cli(args: Sequence[str], wrap: Callable[[Any], Any]) -> None:
+    """Run `dagster-webserver ARGS` in this process, its ASGI app wrapped by `wrap` (the
+    sign-in gate of `sales_agent_pipeline.webserver`).
+
+    dagster-webserver has no option for middleware: its CLI builds the Starlette app with
+    `create_app_from_workspace_process_context`, looked up in `dagster_webserver.cli` when
+    it serves, so replacing that name there wraps the app and changes nothing else. No
+    public fallback: if an upgrade moves it, tests/unit/defs/test_dagster_internals.py fails
+    on the name, and tests/integration/webserver shows the gate missing.
+    """
+    from dagster_webserver import cli
+
+    build = cli.create_app_from_workspace_process_context
+
+    def wrapped(*build_args: Any, **build_kwargs: Any) -> Any:
+        return wrap(build(*build_args, **build_kwargs))
+
+    cli.create_app_from_workspace_process_context = wrapped
+    sys.argv = ["dagster-webserver", *args]
+    cli.main()

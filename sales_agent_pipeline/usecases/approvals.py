@@ -57,6 +57,7 @@ class Refusal(StrEnum):
     NO_GMAIL_DRAFT = "draft_not_in_gmail"
     GMAIL_REFUSED = "gmail_refused"
     GMAIL_UNAVAILABLE = "gmail_unavailable"
+    NOT_ALLOWED = "operator_not_allowed"
 
 
 class ApprovalRefused(Exception):
@@ -119,6 +120,7 @@ def _pending(
     draft_id: uuid.UUID | None,
     workflow_id: uuid.UUID | None,
     tenant_id: uuid.UUID | None,
+    allowed: frozenset[uuid.UUID] | None,
 ) -> _Pending | ApprovalResult:
     """The draft to send, or its result when it was sent already; refusals raised."""
     statement = (
@@ -137,6 +139,12 @@ def _pending(
         if row is None:
             raise ApprovalRefused(Refusal.NOT_FOUND, "no such draft")
         draft, workflow, tenant = row
+        if allowed is not None and tenant.id not in allowed:
+            raise ApprovalRefused(
+                Refusal.NOT_ALLOWED,
+                f"you may not act for portal {tenant.portal_id}: an administrator grants it "
+                f"with `sales-agent operator grant YOUR-EMAIL --portal {tenant.portal_id}`",
+            )
         if draft.sent:
             return _result(draft, already_sent=True)
         if workflow.status in IN_FLIGHT:
@@ -252,18 +260,21 @@ def approve_draft(
     draft_id: uuid.UUID | None = None,
     workflow_id: uuid.UUID | None = None,
     tenant_id: uuid.UUID | None = None,
+    allowed_tenants: frozenset[uuid.UUID] | None = None,
 ) -> ApprovalResult:
     """Send the draft (named by its id or its workflow's) once, recording who approved it.
 
     `mail` gives the Gmail connector of the draft's tenant: the send goes from that
     tenant's mailbox with its credentials, never another's (the API passes its cached
     `vendors.tenant_mail`, the Dagster job its per-tenant resource). An already sent draft is
-    answered as it is. Three short transactions, none open during the Gmail call: read the
-    draft, take the send slot (the kill switches and the cap re-checked there), record.
+    answered as it is; a draft of a tenant outside `allowed_tenants` (when given: the
+    signed-in operator's grants) is refused before anything else. Three short transactions,
+    none open during the Gmail call: read the draft, take the send slot (the kill switches
+    and the cap re-checked there), record.
     """
     if (draft_id is None) == (workflow_id is None):
         raise ValueError("name the draft by draft_id or by workflow_id")
-    pending = _pending(sessions, mail, draft_id, workflow_id, tenant_id)
+    pending = _pending(sessions, mail, draft_id, workflow_id, tenant_id, allowed_tenants)
     if isinstance(pending, ApprovalResult):
         return pending
     sent = _send(sessions, settings, pending)

@@ -83,7 +83,15 @@ def postmaster_pid(data_dir: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack_env() -> dict[str, str]:
+    """Variables a test module sets for its stack (none by default)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]
+) -> Iterator[RunningStack]:
     data_dir = tmp_path_factory.mktemp("stack")
     api_port, ui_port, sandbox_port = free_port(), free_port(), free_port()
     env = {
@@ -108,6 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         EMBEDDED_PG_PORT=str(pg_port),
         SANDBOX_PORT=str(sandbox_port),
     )
+    env.update(stack_env)
     output = data_dir / "up.out"
     process = start_up(env, output)
     running = RunningStack(

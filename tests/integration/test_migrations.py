@@ -34,6 +34,7 @@ TABLES = {
     "global_switches",
     "circuit_breakers",
     "alert_states",
+    "operator_grants",
 }
 
 # The seed's columns (roadmap 4.1), which outside tools and reports rely on.

@@ -5,6 +5,7 @@ from sales_agent_pipeline.db.models.alerts import AlertState
 from sales_agent_pipeline.db.models.audit import WorkflowError, WorkflowEvent
 from sales_agent_pipeline.db.models.idempotency import IdempotencyKey
 from sales_agent_pipeline.db.models.imports import LeadImport
+from sales_agent_pipeline.db.models.operators import OperatorGrant
 from sales_agent_pipeline.db.models.outputs import DraftEmail, DraftRevision, HubspotTask
 from sales_agent_pipeline.db.models.quota import QuotaBucket, QuotaUsage
 from sales_agent_pipeline.db.models.reconciliation import FormCursor, ReconciliationReport
@@ -30,6 +31,7 @@ __all__ = [
     "HubspotTask",
     "IdempotencyKey",
     "LeadImport",
+    "OperatorGrant",
     "QuotaBucket",
     "QuotaUsage",
     "ReconciliationReport",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_SENDER, ensure_demo_tenant
+from sales_agent_pipeline.connectors import ui_identity
 from sales_agent_pipeline.db.models import Tenant, Workflow
 from sales_agent_pipeline.db.repositories.outbox import accept_submission
 from sales_agent_pipeline.db.urls import libpq_dsn
-from sales_agent_pipeline.secretbox import generate_key
+from sales_agent_pipeline.secretbox import encryption_keys, generate_key
 from sales_agent_pipeline.settings import get_settings
 from sales_agent_pipeline.usecases.imports import ImportResult, import_csv
 from tests.sandbox.conftest import Admin, admin_client, sandbox_url  # noqa: F401
@@ -90,6 +91,16 @@ class Lead:
 
     workflow_id: uuid.UUID
     email: str
+
+
+def stamped(operator: str, at: datetime | None = None) -> dict[str, str]:
+    """The tags our webserver puts on a run the operator launched (connectors/ui_identity)."""
+    keys = encryption_keys(get_settings())
+    when = at or datetime.now(UTC)
+    return {
+        tags.OPERATOR: operator,
+        tags.OPERATOR_STAMP: ui_identity.stamp(keys, operator, when),
+    }
 
 
 def set_workflow(engine: Engine, workflow_id: uuid.UUID, **values: Any) -> None:

@@ -14,8 +14,9 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from sales_agent_pipeline.connectors import ui_identity
 from sales_agent_pipeline.db.models import FormSubmission, Workflow
-from tests.integration.pipeline.conftest import Lead, import_rows, upstream_submission
+from tests.integration.pipeline.conftest import Lead, import_rows, stamped, upstream_submission
 from tests.integration.pipeline.tenancy import (
     Company,
     add_company,
@@ -64,9 +65,12 @@ def approve(instance: DagsterInstance, lead: Lead) -> ExecuteInProcessResult:
     from sales_agent_pipeline.definitions import defs
 
     job = defs.resolve_job_def("approve_and_send_draft")
-    config = {"workflow_id": str(lead.workflow_id), "approved_by": "Dana (ops)"}
+    config = {"workflow_id": str(lead.workflow_id)}
     return job.execute_in_process(
-        run_config={"ops": {"approve_and_send": {"config": config}}}, instance=instance
+        run_config={"ops": {"approve_and_send": {"config": config}}},
+        instance=instance,
+        # A UI without sign-in (the tests' development settings): its user acts for all.
+        tags=stamped(ui_identity.LOCAL_OPERATOR),
     )
 
 
