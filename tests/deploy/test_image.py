@@ -33,7 +33,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -199,7 +199,6 @@ class Image:
 
     host: HostPaths
     stages: list[Stage]
-    seconds: dict[int, float] = field(default_factory=dict)
 
     @property
     def runtime(self) -> Stage:
@@ -248,7 +247,6 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     steps = install_commands(stages)
     assert len(steps) >= 3, "the Dockerfile marks fewer install steps than it has"
     for step in steps:
-        started = time.monotonic()
         result = subprocess.run(
             ["sh", "-c", host(step.arguments)],
             cwd=workdir,
@@ -258,7 +256,6 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
             timeout=INSTALL_TIMEOUT,
             check=False,
         )
-        built.seconds[step.line] = time.monotonic() - started
         assert result.returncode == 0, (
             f"Dockerfile line {step.line} failed:\n{result.stdout}\n{result.stderr}"
         )
