@@ -16,7 +16,8 @@ user of deploy/Dockerfile would check after `docker build` and `docker run`.
   `dagster-webserver` shim, as Dagster's Helm chart runs it) answers /server_info to
   anyone, 401 without the proxy's identity and loads the code location with it, and the
   daemon heartbeats, passes `dagster-daemon liveness-check` and stays up;
-- the image's HEALTHCHECK passes against the running API and fails against a closed port.
+- the image's HEALTHCHECK passes against the running API and fails against a closed port;
+- no command writes into /app or /opt/venv, which the image's user cannot write.
 """
 
 from __future__ import annotations
@@ -326,6 +327,20 @@ class Process:
         return self.popen.poll() is None
 
 
+# What the app user may not write in the image (root's, read-only to uid 10001).
+READ_ONLY = ("/app", "/opt/venv")
+
+
+def snapshot(folders: list[Path]) -> dict[str, tuple[int, int]]:
+    """Every path under `folders` with its size and modification time."""
+    return {
+        str(path): (stat.st_size, stat.st_mtime_ns)
+        for folder in folders
+        for path in [folder, *folder.rglob("*")]
+        if (stat := path.lstat())
+    }
+
+
 @dataclass
 class Deployment:
     image: Image
@@ -335,6 +350,11 @@ class Deployment:
     code_server_port: int
     dagster_db: URL
     processes: dict[str, Process]
+    # The read-only parts as the build left them, before any command ran.
+    built: dict[str, tuple[int, int]]
+
+    def read_only(self) -> list[Path]:
+        return [self.image.host.path(folder) for folder in READ_ONLY]
 
     def run(
         self, argv: list[str], env: dict[str, str] | None = None
@@ -448,7 +468,9 @@ def deployment(
         grpc_port,
         dagster_db,
         {},
+        {},
     )
+    deployment.built = snapshot(deployment.read_only())
     # Migrations first, as deploy/README.md says: the app's schema, then Dagster's.
     for migration in (["sales-agent", "db", "upgrade"], ["dagster", "instance", "migrate"]):
         migrated = deployment.run(migration)
@@ -590,6 +612,14 @@ def test_the_images_healthcheck_passes_on_the_api_and_fails_without_it(
     assert deployment.run(argv).returncode == 0
     closed = {**deployment.env, "API_PORT": str(free_port())}
     assert deployment.run(argv, env=closed).returncode != 0
+
+
+def test_no_command_writes_where_the_image_is_read_only(deployment: Deployment) -> None:
+    # In the container uid 10001 cannot write there (/app and /opt/venv are root's); here
+    # the test's user owns them, so a write would succeed unseen but for this comparison.
+    before, after = deployment.built, snapshot(deployment.read_only())
+    changed = sorted(p for p in after.keys() | before.keys() if after.get(p) != before.get(p))
+    assert changed == []
 
 
 def test_every_command_is_still_running(deployment: Deployment) -> None:
