@@ -4,7 +4,7 @@ import structlog
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.exc import SQLAlchemyError
 
-from sales_agent_api.schemas.health import Check, Health, Readiness
+from sales_agent_api.schemas.health import Check, Health, IntakeReadiness, Readiness
 from sales_agent_pipeline.connectors.dagster_status import dagster_health
 from sales_agent_pipeline.db.migrate import current_revision, head_revision
 
@@ -67,3 +67,18 @@ def readyz(request: Request, response: Response) -> Readiness:
         schema_revision=current,
         expected_revision=head,
     )
+
+
+@router.get(
+    "/readyz/intake",
+    response_model=IntakeReadiness,
+    responses={503: {"model": IntakeReadiness, "description": "The database is not ready"}},
+)
+def readyz_intake(request: Request, response: Response) -> IntakeReadiness:
+    """Readiness of the webhook alone, for load balancers: the database answers at the
+    newest schema. Dagster is not asked: with it down, leads are stored and wait (the
+    sensor launches them), so the webhook stays in service; /readyz says the rest."""
+    database, _, _ = _database(request)
+    if not database.ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return IntakeReadiness(status="ready" if database.ok else "not_ready", database=database)

@@ -43,3 +43,12 @@ class Readiness(BaseModel):
     )
     schema_revision: str | None = Field(description="the database's Alembic revision")
     expected_revision: str | None = Field(description="the newest revision the code knows")
+
+
+class IntakeReadiness(BaseModel):
+    """Whether this API process can take webhooks now: the app database answers at the
+    newest schema (Dagster may be down: stored leads wait for it). What a load balancer's
+    readiness probe asks, so a Dagster outage never takes the webhook away."""
+
+    status: Literal["ready", "not_ready"]
+    database: Check = Field(description="the app database answers, migrated to head")

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.chaos.processes import Respawner
-from tests.e2e.conftest import RunningStack, engine, stack
+from tests.e2e.conftest import RunningStack, engine, stack, stack_env
 
-__all__ = ["chaos_settings", "engine", "respawner", "stack"]
+__all__ = ["chaos_settings", "engine", "respawner", "stack", "stack_env"]
 
 # What the stack's processes read at start: re-drives after 5 s, 10 s, ... instead of
 # minutes and hours; a breaker that opens after 5 failures and probes again after 5 s; an

@@ -32,6 +32,17 @@ def test_a_migrated_database_is_ok_but_not_ready_without_dagster(database_url: U
     assert body["schema_revision"] == body["expected_revision"] == head_revision()
 
 
+def test_with_dagster_down_the_webhook_stays_in_its_load_balancer(database_url: URL) -> None:
+    # What the Helm chart's readiness probe asks: the leads are stored and wait for Dagster.
+    with client_for(libpq_dsn(database_url)) as client:
+        intake = client.get("/readyz/intake")
+    assert intake.status_code == 200
+    assert intake.json() == {
+        "status": "ready",
+        "database": {"ok": True, "detail": f"reachable, schema at {head_revision()}"},
+    }
+
+
 def test_an_unmigrated_database_is_not_ready(fresh_database: Callable[[str], URL]) -> None:
     with client_for(libpq_dsn(fresh_database("unmigrated"))) as client:
         response = client.get("/readyz")
@@ -47,3 +58,7 @@ def test_an_unreachable_database_is_not_ready_but_alive() -> None:
     assert response.status_code == 503
     assert response.json()["database"] == {"ok": False, "detail": "unreachable (OperationalError)"}
     assert response.json()["accepting_leads"] is False
+    with client_for(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere") as client:
+        intake = client.get("/readyz/intake")
+    assert intake.status_code == 503
+    assert intake.json()["status"] == "not_ready"

@@ -24,7 +24,7 @@ from sales_agent_pipeline.db.urls import libpq_dsn
 from sales_agent_pipeline.settings import Settings
 from tests.chaos.processes import Respawner
 from tests.conftest import free_port
-from tests.e2e.conftest import RunningStack, stack, wait_for  # noqa: F401 (the fixture)
+from tests.e2e.conftest import RunningStack, stack, stack_env, wait_for  # noqa: F401 (fixtures)
 
 # The daemon's first heartbeats come a few seconds after the webserver answers.
 FIRST_HEARTBEAT_SECONDS = 90.0

@@ -30,7 +30,7 @@ from sales_agent_pipeline.domain.enums import BreakerState, WorkflowStatus
 from sales_agent_pipeline.settings import get_settings
 from tests.chaos.processes import Respawner
 from tests.conftest import accept_lead, free_port
-from tests.e2e.conftest import RunningStack, stack, wait_for  # noqa: F401 (the fixture)
+from tests.e2e.conftest import RunningStack, stack, stack_env, wait_for  # noqa: F401 (fixtures)
 from tests.integration.test_cli_tenants import CLEARED
 
 FIRST_HEARTBEAT_SECONDS = 90.0

@@ -323,9 +323,12 @@ def test_every_dagster_tag_we_write_is_one_of_dagsters() -> None:
         for value in vars(dagster_tags).values()
         if isinstance(value, str) and value.startswith(dagster_tags.SYSTEM_TAG_PREFIX)
     }
+    # tests/deploy names Dagster's Helm chart (`dagster/dagster`), which is no tag.
+    charts = ROOT / "tests" / "deploy"
     found = [
         f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
         for path in [*python_files(), ROOT / "sales_agent_pipeline/defs/dagster_internals.py"]
+        if charts not in path.parents
         for node in ast.walk(ast.parse(path.read_text(), str(path)))
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
