@@ -163,9 +163,10 @@ def run_figures(runs: list[dict[str, Any]]) -> tuple[float, float]:
 
 def dequeue_rate(runs: list[dict[str, Any]]) -> tuple[float, float]:
     """Runs started a second, from the first run's creation to the last run's start, and
-    that span in seconds."""
-    span = max(r["startTime"] for r in runs) - min(r["creationTime"] for r in runs)
-    return len(runs) / span, span
+    that span in seconds (a run that never started does not count)."""
+    started = [r["startTime"] for r in runs if r["startTime"]]
+    span = max(started) - min(r["creationTime"] for r in runs)
+    return len(started) / span, span
 
 
 @dataclass

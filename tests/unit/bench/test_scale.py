@@ -150,10 +150,11 @@ def test_dequeue_rate_spans_first_creation_to_last_start() -> None:
         {"creationTime": 100.0, "startTime": 101.0, "endTime": 102.0},
         {"creationTime": 100.5, "startTime": 103.0, "endTime": 104.5},
         {"creationTime": 100.2, "startTime": 105.0, "endTime": None},
+        {"creationTime": 99.0, "startTime": None, "endTime": None},  # never started
     ]
     rate, span = dequeue_rate(runs)
-    assert rate == pytest.approx(3 / 5)
-    assert span == pytest.approx(5.0)
+    assert rate == pytest.approx(3 / 6)
+    assert span == pytest.approx(6.0)
     # Only finished runs have a wall time: (1 + 1.5) / 2 and waits (1 + 2.5) / 2.
     wall, waited = run_figures(runs)
     assert wall == pytest.approx(1.25)
