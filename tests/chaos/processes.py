@@ -21,7 +21,7 @@ SERVICES = {
     "api": "sales_agent_api.app:create_app",
     "code-server": "sales_agent_pipeline.codeserver",
     "dagster-daemon": "dagster-daemon",
-    "dagster-webserver": "dagster-webserver",
+    "dagster-webserver": "sales_agent_pipeline.webserver",
     "sandbox": "sales_agent_sandbox",
 }
 # What `up` prints once its demo leads are done, whichever way they went.

@@ -59,7 +59,7 @@ def test_sigterm_stops_every_process_and_the_database(stack: RunningStack) -> No
     names = " ".join(" ".join(child.cmdline()) for child in children)
     for expected in (
         "sales_agent_pipeline.codeserver",
-        "dagster-webserver",
+        "sales_agent_pipeline.webserver",
         "dagster-daemon",
         "uvicorn",
         "sales_agent_sandbox",

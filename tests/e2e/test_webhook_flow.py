@@ -67,7 +67,7 @@ def test_with_the_dagster_webserver_stopped_the_sensor_processes_the_lead(
     webserver = next(
         child
         for child in psutil.Process(stack.process.pid).children(recursive=True)
-        if "dagster-webserver" in " ".join(child.cmdline())
+        if "sales_agent_pipeline.webserver" in " ".join(child.cmdline())
     )
     webserver.suspend()  # GraphQL does not answer: the API's launch times out
     try:
