@@ -206,7 +206,7 @@ def ack_latency(engine: Engine, database: str, args: argparse.Namespace) -> None
     )
     stack = psutil.Process(args.stack_pid).children(recursive=True)
     daemon = next(p for p in stack if "dagster-daemon" in " ".join(p.cmdline()))
-    webserver = next(p for p in stack if "dagster-webserver" in " ".join(p.cmdline()))
+    webserver = next(p for p in stack if "sales_agent_pipeline.webserver" in " ".join(p.cmdline()))
     suspended = [daemon, *daemon.children(recursive=True)]
     for proc in suspended:
         proc.suspend()  # no sensor, no run queue: the bench tenant's rows stay put
