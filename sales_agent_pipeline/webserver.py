@@ -229,7 +229,8 @@ class OperatorGate:
         await self.app(scope, receive, send)
 
     async def _stamped(self, receive: Receive, operator: str) -> Receive:
-        """A `receive` that replays the request's body with the launches stamped."""
+        """A `receive` that replays the request's body with the launches stamped (a body
+        over MAX_GRAPHQL_BODY goes on as it came, the rest of it read as Dagster reads it)."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -238,16 +239,17 @@ class OperatorGate:
                 return _replay([message])
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if not message.get("more_body") or size > MAX_GRAPHQL_BODY:
+            if not message.get("more_body"):
                 break
-        body = b"".join(chunks)
-        if size <= MAX_GRAPHQL_BODY:
-            now = self.clock()
-            ours = {
-                run_tags.OPERATOR: operator,
-                run_tags.OPERATOR_STAMP: ui_identity.stamp(self.keys, operator, now),
-            }
-            body = stamp_launches(body, ours)
+            if size > MAX_GRAPHQL_BODY:
+                start = {"type": "http.request", "body": b"".join(chunks), "more_body": True}
+                return _replay([start], receive)
+        now = self.clock()
+        ours = {
+            run_tags.OPERATOR: operator,
+            run_tags.OPERATOR_STAMP: ui_identity.stamp(self.keys, operator, now),
+        }
+        body = stamp_launches(b"".join(chunks), ours)
         return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:

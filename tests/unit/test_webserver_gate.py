@@ -209,6 +209,20 @@ def test_a_launch_is_stamped_with_who_asked(headers: dict[str, str], operator: s
     assert ui_identity.verify([KEY], operator, tags[run_tags.OPERATOR_STAMP], NOW)
 
 
+def test_a_body_too_large_to_stamp_reaches_dagster_whole() -> None:
+    received: Received = {}
+    body = b'{"query": "{ version }", "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+
+    async def chunks() -> Any:
+        for offset in range(0, len(body), 65536):
+            yield body[offset : offset + 65536]
+
+    headers = {"X-Forwarded-Email": "dana@ops.example"}
+    answer = request(gate(received), "POST", "/graphql", content=chunks(), headers=headers)
+    assert answer.status_code == 200
+    assert received["body"] == body
+
+
 def test_a_forged_service_token_is_no_one() -> None:
     received: Received = {}
     headers = {ui_identity.SERVICE_HEADER: ui_identity.service_token([generate_key()])}
