@@ -105,7 +105,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.resolved_dagster_webserver_url, headers=service_headers(settings)
         )
         app.state.launches = LaunchQueue(
-            app.state.sessions, app.state.launcher, batch_size=settings.sensor_batch_size
+            app.state.sessions,
+            app.state.launcher,
+            batch_size=settings.sensor_batch_size,
+            linger_seconds=settings.launch_linger_seconds,
         )
         app.state.launches.start()
         # The webhook's stores get a few threads of their own: with the default pool of 40,

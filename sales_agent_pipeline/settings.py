@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     dagster_webserver_url: str | None = None
     # The sensor takes over work the API did not launch after this long.
     sensor_grace_seconds: float = Field(default=3.0, ge=0)
+    # How long the API's launch queue waits after a delivery for others to share its run.
+    # 50 ms keeps a lone lead's latency; on Kubernetes, where every run is a pod that pays
+    # ~6 CPU-s of imports, ~1 s batches a busy hour's leads (docs/deploy.md).
+    launch_linger_seconds: float = Field(default=0.05, ge=0, le=10)
     # Leads a sensor run carries when a backlog has built up.
     sensor_batch_size: int = Field(default=100, ge=1, le=500)
     # Bulk CSV imports: the file's bounds, the leads per run (HubSpot's batch calls take

@@ -31,7 +31,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from sales_agent_api.app import create_app
-from sales_agent_api.launch import LaunchQueue
 from sales_agent_pipeline import tracing
 from sales_agent_pipeline.cli.demo import DEMO_SENDER
 from sales_agent_pipeline.connectors.hubspot_signature import sign_v3
@@ -208,11 +207,9 @@ def journey(
             spans = exporter.get_finished_spans()
         # Two deliveries within the launch queue's linger: one run, and no single parent.
         with tracing.collecting_spans() as exporter:
-            with TestClient(create_app(get_settings()), base_url="http://testserver") as client:
+            lingering = get_settings().model_copy(update={"launch_linger_seconds": 2.0})
+            with TestClient(create_app(lingering), base_url="http://testserver") as client:
                 state = client.app.state  # type: ignore[attr-defined]
-                state.launches.stop()
-                state.launches = LaunchQueue(state.sessions, state.launcher, linger_seconds=2.0)
-                state.launches.start()
                 for n in range(2):
                     one = {**body, "formSubmissionId": str(uuid.uuid4())}
                     one["fieldValues"] = [{"name": "email", "value": f"b{n}.{email}"}]
