@@ -153,6 +153,8 @@ def test_the_runtime_lock_has_the_dev_locks_pins_and_no_dev_tool() -> None:
     assert [pin for pin in runtime if not pin.hashes] == []
     assert [pin for pin in runtime if pin not in dev] == []
     assert {pin.name for pin in runtime} & dev_only_names() == set()
+    # And it carries what the four commands run.
+    assert {"dagster", "dagster-webserver", "uvicorn", "fastapi"} <= {pin.name for pin in runtime}
 
 
 def ignored(path: str, patterns: list[str]) -> bool:
