@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -250,6 +250,31 @@ class Settings(BaseSettings):
     otel_service_name: str = "sales-agent"
     # Tokens (in and out) a tenant's drafts may use per UTC day; then the template writer.
     llm_daily_token_budget: int = Field(default=2_000_000, ge=0)
+    # Lawful sending (docs: README "Lawful sending"). One-click unsubscribe (RFC 8058): the
+    # links point at API_PUBLIC_URL (else this API's own address), carry a Fernet token under
+    # a key derived from the secrets key, and stay valid this many days; the mailto: goes to
+    # UNSUBSCRIBE_MAILTO (else the sending mailbox), read back by the mailbox sync.
+    unsubscribe_token_days: int = Field(default=90, ge=1, le=3650)
+    unsubscribe_mailto: str | None = None
+    # Stop on reply and bounces: each sending mailbox's Gmail history is read this often; with
+    # a Pub/Sub topic set, users.watch pushes changes to POST /webhook/gmail, whose push
+    # subscription must carry GMAIL_PUSH_TOKEN as its `token` query parameter.
+    mailbox_sync_seconds: int = Field(default=60, ge=5)
+    gmail_pubsub_topic: str | None = None
+    gmail_push_token: SecretStr | None = None
+    # Owner routing: draft and send from the contact owner's mailbox (domain-wide delegation),
+    # else the tenant's sender; a tenant's route_by_owner overrides it.
+    route_by_owner: bool = True
+    # Send windows: SEND mail goes out within these local business hours (the recipient's
+    # zone when known, else the owner's), Monday to Friday unless an owner's hours say
+    # otherwise; at most MAILBOX_DAILY_CAP sends per mailbox a day (Gmail allows a Workspace
+    # user 2,000; a cold sender far fewer), at least SEND_SPACING_SECONDS apart.
+    send_window_start: time = time(9, 0)
+    send_window_end: time = time(17, 0)
+    mailbox_daily_cap: int = Field(default=200, ge=1, le=2000)
+    send_spacing_seconds: int = Field(default=60, ge=0, le=3600)
+    # How often the due-sends sensor looks for scheduled sends whose time has come.
+    due_sends_interval_seconds: int = Field(default=30, ge=5)
 
     @field_validator("allowed_form_ids", mode="before")
     @classmethod

@@ -3,6 +3,12 @@
 from sales_agent_pipeline.db.base import Base
 from sales_agent_pipeline.db.models.alerts import AlertState
 from sales_agent_pipeline.db.models.audit import WorkflowError, WorkflowEvent
+from sales_agent_pipeline.db.models.compliance import (
+    InboundMessage,
+    MailboxCursor,
+    ScheduledSend,
+    Suppression,
+)
 from sales_agent_pipeline.db.models.idempotency import IdempotencyKey
 from sales_agent_pipeline.db.models.imports import LeadImport
 from sales_agent_pipeline.db.models.operators import OperatorGrant
@@ -30,13 +36,17 @@ __all__ = [
     "GlobalSwitch",
     "HubspotTask",
     "IdempotencyKey",
+    "InboundMessage",
     "LeadImport",
+    "MailboxCursor",
     "OperatorGrant",
     "QuotaBucket",
     "QuotaUsage",
     "ReconciliationReport",
+    "ScheduledSend",
     "SendReservation",
     "SettingsChange",
+    "Suppression",
     "Tenant",
     "TenantSecret",
     "TenantUsage",

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Identity,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -27,6 +28,8 @@ class DraftEmail(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint(check_in("mode", values(WorkflowMode)), name="mode"),
         CheckConstraint("assets_included >= 0", name="assets_non_negative"),
+        # A reply in a thread finds the workflow whose mail is in it.
+        Index("ix_draft_emails_gmail_thread_id", "gmail_thread_id"),
         CheckConstraint("NOT sent OR sent_at IS NOT NULL", name="sent_has_time"),
         CheckConstraint(
             "input_tokens >= 0 AND output_tokens >= 0 AND cached_input_tokens >= 0",
@@ -51,6 +54,8 @@ class DraftEmail(UUIDPrimaryKey, Timestamps, Base):
     sent_at: Mapped[datetime | None]
     approved_by: Mapped[str | None] = mapped_column(String(255))
     approved_at: Mapped[datetime | None]
+    # Set when the lead may not be mailed: the draft is kept for a person, marked with why.
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)
     # Who wrote it (issue 17): the writer that produced the text, the model and prompt
     # version, the language, tokens and latency, and why the template writer stood in.
     writer: Mapped[str | None] = mapped_column(String(20))

@@ -68,6 +68,11 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     # Public holidays of this ISO country, plus extra dates, are not business days.
     holiday_country: Mapped[str | None] = mapped_column(String(2))
     extra_holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default=text("'{}'"))
+    # Draft and send from the contact owner's mailbox (domain-wide delegation); None: the
+    # global ROUTE_BY_OWNER. Owners' working hours by owner email:
+    # {"time_zone": "Europe/Paris", "start": "09:00", "end": "17:30", "days": [0, 1, 2, 3, 4]}.
+    route_by_owner: Mapped[bool | None]
+    owner_hours: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
 
     api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="tenant", lazy="raise")
 

@@ -76,6 +76,8 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
         Index(None, "status", "created_at"),
         Index(None, "tenant_id", "created_at"),
         Index(None, "email_domain", "created_at"),
+        # A reply or a bounce finds the tenant's workflows of the address it concerns.
+        Index("ix_workflows_tenant_prospect", "tenant_id", "prospect_email"),
         # The sensor's query: work nobody asked Dagster to run yet, oldest first.
         Index(
             "ix_workflows_awaiting_run",
@@ -124,5 +126,12 @@ class Workflow(UUIDPrimaryKey, Timestamps, Base):
     # A synthetic canary lead (defs/canary.py): run like any other, counted apart (left out
     # of usage, reconciliation and the business metrics).
     synthetic: Mapped[bool] = mapped_column(server_default=text("false"))
+    # Lawful sending: the mailbox the lead's mail is written in (the owner's under
+    # delegation, else the tenant's sender); why it was not mailed (a suppression, an
+    # opt-out); why its pending work was cancelled after it ran (a reply, say), and when.
+    mailbox: Mapped[str | None] = mapped_column(String(320))
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)
+    stopped_reason: Mapped[str | None] = mapped_column(Text)
+    stopped_at: Mapped[datetime | None]
 
     submission: Mapped[FormSubmission] = relationship(lazy="raise")
