@@ -35,6 +35,10 @@ TABLES = {
     "circuit_breakers",
     "alert_states",
     "operator_grants",
+    "suppressions",
+    "scheduled_sends",
+    "mailbox_cursors",
+    "inbound_messages",
 }
 
 # The seed's columns (roadmap 4.1), which outside tools and reports rely on.
