@@ -8,13 +8,20 @@ re-encrypts every row with the first key, after which an old key can be dropped.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import os
 import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sales_agent_pipeline.domain.errors import ConfigurationError
 from sales_agent_pipeline.settings import Settings
@@ -151,3 +158,145 @@ def _box(keys: tuple[str, ...]) -> SecretBox:
 def secret_box(settings: Settings) -> SecretBox:
     """The process's box for these settings' keys (built once per key set)."""
     return _box(tuple(encryption_keys(settings)))
+
+
+# One-click unsubscribe tokens (RFC 8058): the tenant, the address and the workflow,
+# encrypted and authenticated (Fernet) under a key derived from each secrets key, so a
+# token reveals nothing and cannot be made without the keys; the secrets keys themselves
+# never encrypt tokens (a token is no oracle for stored secrets).
+_UNSUBSCRIBE_INFO = b"sales-agent unsubscribe token v1"
+_UNSUBSCRIBE_VERSION = 1
+# A Fernet token: version byte, timestamp, IV, at least one AES block, HMAC.
+_FERNET_MIN = 1 + 8 + 16 + 16 + 32
+# Far above any real token (an address is at most 320 characters): no work on garbage.
+MAX_UNSUBSCRIBE_TOKEN = 1024
+# A token minted a little in the future (clocks of two hosts) is accepted.
+_CLOCK_SKEW_SECONDS = 300
+
+
+class BadUnsubscribeToken(ValueError):
+    """A token that is not ours to honour; `.problem` says why (never which part)."""
+
+    MESSAGES = {
+        "malformed": "this unsubscribe link is malformed (was it cut or altered?)",
+        "forged": "this unsubscribe link was not issued by us",
+        "expired": "this unsubscribe link has expired",
+    }
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(self.MESSAGES.get(problem, problem))
+
+
+@dataclass(frozen=True)
+class UnsubscribeClaim:
+    """What a valid token says: who asked the tenant never to mail them, from which mail."""
+
+    tenant_id: uuid.UUID
+    email: str
+    workflow_id: uuid.UUID | None
+    issued_at: datetime
+
+    def __repr__(self) -> str:
+        # Never the address in full (logs, tracebacks).
+        return (
+            f"UnsubscribeClaim(tenant_id={self.tenant_id}, email=<hidden>, "
+            f"workflow_id={self.workflow_id}, issued_at={self.issued_at.isoformat()})"
+        )
+
+
+def _derive_token_key(key: str) -> bytes:
+    raw = base64.urlsafe_b64decode(key.encode())
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_UNSUBSCRIBE_INFO).derive(
+        raw
+    )
+    return base64.urlsafe_b64encode(derived)
+
+
+class UnsubscribeTokens:
+    """Mints and reads unsubscribe tokens; every configured secrets key opens one (so a key
+    rotation keeps links in sent mail working until the old key is dropped)."""
+
+    def __init__(self, keys: Sequence[str], *, ttl_days: int) -> None:
+        if not keys:
+            raise ConfigurationError("no secrets encryption key configured")
+        try:
+            fernets = [Fernet(_derive_token_key(key)) for key in keys]
+        except (ValueError, TypeError, binascii.Error):
+            raise ConfigurationError("a secrets encryption key is not a Fernet key") from None
+        self._fernet = MultiFernet(fernets)
+        self._primary = fernets[0]
+        self.ttl_seconds = ttl_days * 86400
+
+    def __repr__(self) -> str:
+        return "UnsubscribeTokens(<keys hidden>)"
+
+    def mint(
+        self,
+        tenant_id: uuid.UUID,
+        email: str,
+        workflow_id: uuid.UUID | None,
+        *,
+        now: float | None = None,
+    ) -> str:
+        """A url-safe token (no padding) for the address's unsubscribe link."""
+        address = email.strip().lower()
+        if not address or len(address) > 320:
+            raise ValueError("an unsubscribe token needs an address of 1 to 320 characters")
+        payload = (
+            bytes([_UNSUBSCRIBE_VERSION])
+            + tenant_id.bytes
+            + (workflow_id.bytes if workflow_id is not None else bytes(16))
+            + address.encode()
+        )
+        at = int(time.time() if now is None else now)
+        token = self._primary.encrypt_at_time(payload, at)
+        return token.decode().rstrip("=")
+
+    def read(self, token: str, *, now: float | None = None) -> UnsubscribeClaim:
+        """The token's claim; BadUnsubscribeToken ("malformed", "forged" or "expired")."""
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_UNSUBSCRIBE_TOKEN:
+            raise BadUnsubscribeToken("malformed")
+        text = token.strip()
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            raise BadUnsubscribeToken("malformed") from None
+        if len(raw) < _FERNET_MIN or raw[0] != 0x80 or (len(raw) - 57) % 16:
+            raise BadUnsubscribeToken("malformed")
+        padded = base64.urlsafe_b64encode(raw)
+        try:
+            payload = self._fernet.decrypt(padded)
+        except InvalidToken:
+            raise BadUnsubscribeToken("forged") from None
+        issued = int.from_bytes(raw[1:9], "big")
+        current = time.time() if now is None else now
+        if issued > current + _CLOCK_SKEW_SECONDS:
+            raise BadUnsubscribeToken("malformed")
+        if current - issued > self.ttl_seconds:
+            raise BadUnsubscribeToken("expired")
+        if len(payload) < 34 or payload[0] != _UNSUBSCRIBE_VERSION:
+            raise BadUnsubscribeToken("malformed")
+        workflow = payload[17:33]
+        try:
+            address = payload[33:].decode()
+        except UnicodeDecodeError:
+            raise BadUnsubscribeToken("malformed") from None
+        if not address:
+            raise BadUnsubscribeToken("malformed")
+        return UnsubscribeClaim(
+            tenant_id=uuid.UUID(bytes=payload[1:17]),
+            email=address,
+            workflow_id=None if workflow == bytes(16) else uuid.UUID(bytes=workflow),
+            issued_at=datetime.fromtimestamp(issued, UTC),
+        )
+
+
+@functools.cache
+def _tokens(keys: tuple[str, ...], ttl_days: int) -> UnsubscribeTokens:
+    return UnsubscribeTokens(keys, ttl_days=ttl_days)
+
+
+def unsubscribe_tokens(settings: Settings) -> UnsubscribeTokens:
+    """The process's unsubscribe token maker/reader for these settings' keys and lifetime."""
+    return _tokens(tuple(encryption_keys(settings)), settings.unsubscribe_token_days)
