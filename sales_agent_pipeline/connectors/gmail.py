@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sales_agent_pipeline.connectors.gmail_history import GmailHistory
 from sales_agent_pipeline.connectors.gmail_mime import (
     marker_message_id,
     message_body,
@@ -12,6 +13,7 @@ from sales_agent_pipeline.connectors.gmail_mime import (
 from sales_agent_pipeline.connectors.google_auth import GoogleApi
 from sales_agent_pipeline.connectors.ratelimit import GMAIL_UNITS
 from sales_agent_pipeline.domain.errors import PermanentError
+from sales_agent_pipeline.domain.mailbox import HistoryPage, InboundMail, Profile, Watch
 from sales_agent_pipeline.domain.models import (
     Draft,
     DraftRef,
@@ -60,6 +62,7 @@ class GmailMail:
         # Label ids by lower-case name: every lead's step 13 labels its thread, and a
         # labels.list per lead was a round trip and a quota unit each (1,000s in an import).
         self._labels: dict[str, Label] = {}
+        self._history = GmailHistory(api)
 
     def _run(self, method: str, make: Any) -> Any:
         return self._api.execute(method, make, GMAIL_UNITS.get(method, 5))
@@ -266,3 +269,27 @@ class GmailMail:
             "threads.modify",
             lambda s: s.users().threads().modify(userId=_ME, id=thread_id, body=body),
         )
+
+    def profile(self) -> Profile:
+        """The mailbox's address and current history id (users.getProfile)."""
+        return self._history.profile()
+
+    def history(self, start_history_id: int, page_token: str | None = None) -> HistoryPage:
+        """One page of the messages added since a history id; HistoryExpired on Gmail's 404."""
+        return self._history.history(start_history_id, page_token)
+
+    def list_message_ids(self, query: str, max_results: int = 500) -> list[str]:
+        """The ids of the messages matching a Gmail search, newest first."""
+        return self._history.list_message_ids(query, max_results)
+
+    def get_message_meta(self, message_id: str) -> InboundMail:
+        """A message's labels and the headers the mailbox sync reads (a report's bytes too)."""
+        return self._history.get_message_meta(message_id)
+
+    def watch(self, topic: str) -> Watch:
+        """Push the INBOX's changes to a Pub/Sub topic (users.watch), or renew that."""
+        return self._history.watch(topic)
+
+    def stop_watch(self) -> None:
+        """Stop the mailbox's push notifications (users.stop)."""
+        self._history.stop_watch()

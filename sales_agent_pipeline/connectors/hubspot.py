@@ -436,6 +436,47 @@ class HubSpotCRM:
                 return self.get_task(str(obj.id))
         return None
 
+    def update_task(self, task_id: str, properties: Mapping[str, str]) -> Task:
+        """Change a task's properties (hs_task_status, hs_task_body, ...)."""
+        obj = self._http.call(
+            "update task",
+            self._http.tasks.update,
+            task_id,
+            tasks_sdk.SimplePublicObjectInput(properties=dict(properties)),
+        )
+        return mapping.to_task(obj)
+
+    def email_opt_out(self, email: str) -> str | None:
+        """Why the portal says the address may not be emailed, or None: its contact's
+        hs_email_optout, else a subscription status NOT_SUBSCRIBED (communication
+        preferences' status API; it needs the communication_preferences.read scope)."""
+        address = email.strip().lower()
+        contact: Any | None = None
+        try:
+            contact = self._http.call(
+                "get contact opt-out",
+                self._http.contacts.get_by_id,
+                address,
+                id_property="email",
+                properties=[mapping.EMAIL_OPTOUT],
+            )
+        except PermanentError as exc:
+            if exc.http_status != 404:
+                raise
+        reason = mapping.opt_out_reason(contact, None)
+        if reason is not None:
+            return reason
+        try:
+            statuses = self._http.call(
+                "get subscription statuses", self._http.subscriptions.get_email_status, address
+            )
+        except PermanentError as exc:
+            # No record of the address at all: nothing says it opted out.
+            if exc.http_status == 404:
+                return None
+            raise
+        return mapping.opt_out_reason(None, statuses)
+
     def create_note(self, note: NewNote) -> Note:
         """Create a note on the contact's (and company's) timeline."""
         props = {"hs_note_body": note.body, "hs_timestamp": mapping.hubspot_time(note.timestamp)}

@@ -162,6 +162,7 @@ class HubSpotTransport:
         self.tasks_batch = client.crm.objects.tasks.batch_api
         self.tasks_search = client.crm.objects.tasks.search_api
         self.notes = client.crm.objects.notes.basic_api
+        self.subscriptions = client.communication_preferences.status_api
         self._limits = limits
         self._timeout = timeout_seconds
         self._attempts = throttle_attempts

@@ -54,6 +54,9 @@ _REFUSALS = frozenset(
         "EXPIRED_AUTHENTICATION",
     }
 )
+# A contact's opt-out of all email, and the subscription status that is not a consent.
+EMAIL_OPTOUT = "hs_email_optout"
+NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
 TASK_PROPERTIES = [
     "hs_timestamp",
     "hs_task_subject",
@@ -250,3 +253,16 @@ def refused_inputs(errors: Any) -> dict[str, str]:
         for key in context.get("objectWriteTraceId") or []:
             refused[str(key)] = f"HubSpot refused: {category}: {getattr(error, 'message', '')}"
     return refused
+
+
+def opt_out_reason(contact: Any | None, statuses: Any | None) -> str | None:
+    """Why HubSpot says an address may not be emailed: its contact's hs_email_optout, or
+    the first subscription it is NOT_SUBSCRIBED to (from the status API's answer)."""
+    if contact is not None and (_props(contact).get(EMAIL_OPTOUT) or "").lower() == "true":
+        return f"HubSpot: opted out of all email ({EMAIL_OPTOUT})"
+    for status in getattr(statuses, "subscription_statuses", None) or []:
+        if str(getattr(status, "status", "")).upper() == NOT_SUBSCRIBED:
+            name = getattr(status, "name", None) or getattr(status, "id", None) or "a subscription"
+            source = getattr(status, "source_of_status", None)
+            return f"HubSpot: not subscribed to {name}" + (f" ({source})" if source else "")
+    return None

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sales_agent_pipeline.domain.effects import BatchWrite
+from sales_agent_pipeline.domain.mailbox import HistoryPage, InboundMail, Profile, Watch
 from sales_agent_pipeline.domain.models import (
     BusyInterval,
     Company,
@@ -106,6 +107,15 @@ class CRM(Protocol):
         the search index lags behind writes, so a task made just now may be missed."""
         ...
 
+    def update_task(self, task_id: str, properties: Mapping[str, str]) -> Task:
+        """Change a task's properties (hs_task_status, hs_task_body, ...)."""
+        ...
+
+    def email_opt_out(self, email: str) -> str | None:
+        """Why the address may not be emailed by the portal's own record (its contact's
+        hs_email_optout, or a subscription it is NOT_SUBSCRIBED to), or None."""
+        ...
+
     def create_note(self, note: NewNote) -> Note:
         """Create a note on the contact's (and company's) timeline."""
         ...
@@ -184,6 +194,32 @@ class Mail(Protocol):
 
     def add_thread_label(self, thread_id: str, label_id: str) -> None:
         """Add a label to every message of a thread."""
+        ...
+
+    def profile(self) -> Profile:
+        """The mailbox's address and current history id (users.getProfile)."""
+        ...
+
+    def history(self, start_history_id: int, page_token: str | None = None) -> HistoryPage:
+        """One page of the messages added since a history id (users.history.list);
+        HistoryExpired when the id is too old to read from."""
+        ...
+
+    def list_message_ids(self, query: str, max_results: int = 500) -> list[str]:
+        """The ids of the messages matching a Gmail search, newest first, up to max_results."""
+        ...
+
+    def get_message_meta(self, message_id: str) -> InboundMail:
+        """A message's labels and the headers the mailbox sync reads (with its RFC 822
+        bytes when it is a delivery report)."""
+        ...
+
+    def watch(self, topic: str) -> Watch:
+        """Push the INBOX's changes to a Pub/Sub topic (users.watch), or renew that."""
+        ...
+
+    def stop_watch(self) -> None:
+        """Stop the mailbox's push notifications (users.stop)."""
         ...
 
 

@@ -55,6 +55,8 @@ class FakeCRM(FakeVendor):
         self.submissions: dict[str, list[UpstreamSubmission]] = {}
         self._unindexed: set[str] = set()
         self.echo_trace_ids = True
+        # Addresses NOT_SUBSCRIBED to a subscription type, with the type's name.
+        self.unsubscribed: dict[str, str] = {}
         self._ids = itertools.count(4100000001)
 
     # Seeding and inspection, for tests.
@@ -306,6 +308,30 @@ class FakeCRM(FakeVendor):
                 ),
                 None,
             )
+
+    def update_task(self, task_id: str, properties: Mapping[str, str]) -> Task:
+        """Change a task's status, body or subject."""
+        with self.request("update_task"):
+            if task_id not in self.tasks:
+                raise _not_found("task", task_id)
+            fields = {
+                "hs_task_status": "status",
+                "hs_task_body": "body",
+                "hs_task_subject": "subject",
+            }
+            update = {fields[k]: v for k, v in properties.items() if k in fields}
+            self.tasks[task_id] = self.tasks[task_id].model_copy(update=update)
+            return self.tasks[task_id]
+
+    def email_opt_out(self, email: str) -> str | None:
+        """hs_email_optout on the address's contact, else a NOT_SUBSCRIBED subscription."""
+        with self.request("email_opt_out"):
+            address = email.strip().lower()
+            contact = next((c for c in self.contacts.values() if c["email"] == address), {})
+            if str(contact.get("hs_email_optout", "")).lower() == "true":
+                return "HubSpot: opted out of all email (hs_email_optout)"
+            name = self.unsubscribed.get(address)
+            return f"HubSpot: not subscribed to {name}" if name else None
 
     def create_note(self, note: NewNote) -> Note:
         """Create a note on the contact's (and company's) timeline."""

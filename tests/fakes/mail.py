@@ -9,6 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from sales_agent_pipeline.connectors.gmail_mime import marker_message_id
 from sales_agent_pipeline.domain.errors import PermanentError
+from sales_agent_pipeline.domain.mailbox import (
+    HistoryExpired,
+    HistoryPage,
+    InboundMail,
+    Profile,
+    Watch,
+)
 from sales_agent_pipeline.domain.models import (
     Draft,
     DraftRef,
@@ -72,6 +79,22 @@ class FakeMail(FakeVendor):
         self._remembered: dict[str, Label] = {}
         self._sent: list[str] = []
         self._ids = itertools.count(1)
+        # Gmail's history: (history id, message id) per message added; ids before the
+        # floor have expired (history.list's 404).
+        self.history_id = 1000
+        self.history_floor = 0
+        self.added: list[tuple[int, str]] = []
+        self.extra_headers: dict[str, dict[str, str]] = {}
+        self.raws: dict[str, bytes] = {}
+        self.watched: str | None = None
+
+    def _added(self, message_id: str) -> None:
+        self.history_id += 1
+        self.added.append((self.history_id, message_id))
+
+    def expire_history(self) -> None:
+        """Gmail forgets the history so far: earlier start ids answer 404."""
+        self.history_floor = self.history_id
 
     # Seeding and inspection, for tests.
 
@@ -87,8 +110,11 @@ class FakeMail(FakeVendor):
         message_id_header: str | None = None,
         references: tuple[str, ...] = (),
         label_ids: tuple[str, ...] = ("INBOX",),
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
     ) -> MailMessage:
-        """A message already in the mailbox (in `thread_id`, made when new)."""
+        """A message arriving in the mailbox (in `thread_id`, made when new); `headers`
+        (lower-case names) and a report's `raw` bytes are what get_message_meta shows."""
         message_id = f"m{next(self._ids)}"
         message = MailMessage(
             id=message_id,
@@ -105,6 +131,10 @@ class FakeMail(FakeVendor):
             snippet=" ".join(text_body.split())[:100],
         )
         self.messages[message_id] = message
+        self.extra_headers[message_id] = dict(headers or {})
+        if raw is not None:
+            self.raws[message_id] = raw
+        self._added(message_id)
         return message
 
     def delete_label(self, label_id: str) -> None:
@@ -166,6 +196,7 @@ class FakeMail(FakeVendor):
             snippet=" ".join(mail.text_body.split())[:100],
         )
         self.messages[message_id] = message
+        self._added(message_id)
         return message
 
     def search_threads(self, email: str, max_results: int = 10) -> list[ThreadSummary]:
@@ -328,3 +359,63 @@ class FakeMail(FakeVendor):
                 if label_id not in message.label_ids:
                     labels = (*message.label_ids, label_id)
                     self.messages[message.id] = message.model_copy(update={"label_ids": labels})
+
+    def profile(self) -> Profile:
+        """The mailbox's address and current history id."""
+        with self.request("profile"):
+            return Profile(email=self.user, history_id=self.history_id)
+
+    def history(self, start_history_id: int, page_token: str | None = None) -> HistoryPage:
+        """Messages added after the id, 100 a page; HistoryExpired before the floor."""
+        with self.request("history"):
+            if start_history_id < self.history_floor:
+                raise HistoryExpired()
+            after = max(start_history_id, int(page_token or 0))
+            newer = [(h, m) for h, m in self.added if h > after]
+            page, rest = newer[:100], newer[100:]
+            return HistoryPage(
+                message_ids=tuple(m for _, m in page),
+                next_page_token=str(page[-1][0]) if rest else None,
+                history_id=self.history_id,
+            )
+
+    def list_message_ids(self, query: str, max_results: int = 500) -> list[str]:
+        """The INBOX's messages, newest first (the query is not interpreted)."""
+        with self.request("list_message_ids"):
+            inbox = [m for m in self.messages.values() if "INBOX" in m.label_ids]
+            newest = sorted(inbox, key=_date, reverse=True)
+            return [m.id for m in newest][:max_results]
+
+    def get_message_meta(self, message_id: str) -> InboundMail:
+        """A message's labels and headers (its raw bytes when it was added with them)."""
+        with self.request("get_message_meta"):
+            message = self.messages.get(message_id)
+            if message is None:
+                raise _not_found()
+            headers = {
+                "from": message.from_address,
+                "to": ", ".join(message.to),
+                "subject": message.subject,
+                "message-id": message.message_id_header or "",
+                "in-reply-to": message.in_reply_to or "",
+                "references": " ".join(message.references),
+                **self.extra_headers.get(message_id, {}),
+            }
+            return InboundMail(
+                id=message.id,
+                thread_id=message.thread_id,
+                label_ids=message.label_ids,
+                headers={k: v for k, v in headers.items() if v},
+                raw=self.raws.get(message_id),
+            )
+
+    def watch(self, topic: str) -> Watch:
+        """Push notifications to a topic for a week."""
+        with self.request("watch"):
+            self.watched = topic
+            return Watch(history_id=self.history_id, expires_at=self.clock() + timedelta(days=7))
+
+    def stop_watch(self) -> None:
+        """No more push notifications."""
+        with self.request("stop_watch"):
+            self.watched = None
