@@ -93,7 +93,8 @@ def clear_faults(faults: FaultsDep) -> dict[str, str]:
 
 @router.get("/state")
 def state(store: StoreDep, faults: FaultsDep, section: str | None = None) -> dict[str, Any]:
-    """Dump everything (or one section: hubspot, gmail, calendar, drive, calls, config, demo)."""
+    """Dump everything (or one section: hubspot, gmail, calendar, drive, calls, config, demo,
+    pubsub)."""
     with store.locked():
         dump = {
             "config": asdict(store.config),
@@ -112,6 +113,14 @@ def state(store: StoreDep, faults: FaultsDep, section: str | None = None) -> dic
             },
             "calls": faults.snapshot(),
             "demo": store.demo,
+            "pubsub": {
+                "subscriptions": [
+                    {"name": sub.name, "topic": sub.topic, "pushEndpoint": sub.endpoint}
+                    for found in store.push_subscriptions.values()
+                    for sub in found
+                ],
+                "undeliverable": sorted(store.undeliverable),
+            },
         }
     return {section: dump.get(section)} if section else dump
 
@@ -131,6 +140,11 @@ def _hubspot(store: Store) -> dict[str, Any]:
                 ],
                 "owners": [owner_json(o) for o in portal.owners.values()],
                 "forms": {guid: len(subs) for guid, subs in portal.forms.items()},
+                "subscriptionDefinitions": list(portal.subscription_types.values()),
+                "emailSubscriptions": {
+                    email: {sub_id: status.status for sub_id, status in found.items()}
+                    for email, found in portal.email_statuses.items()
+                },
             }
             for portal in store.portals.values()
         },
@@ -149,10 +163,15 @@ def _gmail(store: Store) -> dict[str, Any]:
                     "id": message.id,
                     "threadId": message.thread_id,
                     "labelIds": message.label_ids,
+                    "historyId": str(message.history_id),
+                    "sentByApi": message.sent_by_api,
                     "headers": summary,
+                    # Every header as sent (List-Unsubscribe, Auto-Submitted...), in order.
+                    "allHeaders": [{"name": k, "value": str(v)} for k, v in parsed.items()],
                     "snippet": mime.snippet(parsed),
                 }
             )
+        watch = box.watch
         result[box.email] = {
             "threads": dict(box.threads),
             "drafts": dict(box.drafts),
@@ -161,5 +180,16 @@ def _gmail(store: Store) -> dict[str, Any]:
             "labels": [
                 {"id": lb.id, "name": lb.name, "type": lb.type} for lb in box.labels.values()
             ],
+            "historyId": str(box.history_id),
+            "historyFloor": str(box.history_floor),
+            "historyRecords": len(box.history),
+            "watch": None
+            if watch is None
+            else {
+                "topicName": watch.topic_name,
+                "labelIds": watch.label_ids,
+                "labelFilterBehavior": watch.label_filter_behavior,
+                "expiration": str(watch.expiration_ms),
+            },
         }
     return result

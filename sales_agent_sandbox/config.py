@@ -39,6 +39,12 @@ class SandboxConfig:
     # Off: a Google request without Authorization acts as the default user (the demo's
     # anonymous clients); on: 401, as Google answers.
     google_require_auth: bool = False
+    # How long a mailbox keeps its history records (Gmail: "typically at least a week");
+    # history.list from an older startHistoryId answers 404. None keeps them all.
+    gmail_history_retention_seconds: float | None = 7 * 86400.0
+    # Pub/Sub push delivery (users.watch): the endpoint's deadline and attempts per message.
+    pubsub_push_timeout_seconds: float = 5.0
+    pubsub_push_attempts: int = 3
     # The request log keeps this many of the latest vendor requests.
     request_log_size: int = 20_000
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from . import gmail_changes as changes
 from . import gmail_mime as mime
 from .deps import GmailUser, StoreDep
 from .errors import GoogleError
@@ -21,7 +22,7 @@ from .gmail_query import (
     label_key,
     mentions_spam_or_trash,
 )
-from .state import GmailLabel, GmailMessage, Mailbox, Store
+from .state import GmailMessage, Mailbox, Store
 
 router = APIRouter(tags=["gmail"])
 
@@ -149,15 +150,16 @@ def store_message(
         raw=raw,
         label_ids=labels,
         internal_date=internal_date,
-        history_id=store.next_history_id(),
+        history_id=0,
         indexed_at=min(now, internal_date / 1000) if indexed_by_date else now,
     )
     box.messages[message.id] = message
     box.threads.setdefault(message.thread_id, []).append(message.id)
+    changes.record(store, box, added=[message])
     return message
 
 
-def remove_message(box: Mailbox, message_id: str) -> None:
+def remove_message(store: Store, box: Mailbox, message_id: str) -> None:
     """Delete a message, and its thread when it was the last one."""
     message = box.messages.pop(message_id)
     members = box.threads.get(message.thread_id, [])
@@ -165,6 +167,23 @@ def remove_message(box: Mailbox, message_id: str) -> None:
         members.remove(message_id)
     if not members:
         box.threads.pop(message.thread_id, None)
+    changes.record(store, box, deleted=[message])
+
+
+def thread_replied_to(box: Mailbox, raw: bytes) -> str | None:
+    """The thread of the message this one replies to (In-Reply-To or References naming its
+    Message-ID, with the same subject but for Re:/Fwd:), as Gmail threads incoming mail."""
+    msg = mime.parse(raw)
+    wanted = mime.referenced_ids(msg)
+    if not wanted:
+        return None
+    subject = mime.normal_subject(mime.header(msg, "Subject"))
+    for message in sorted(box.messages.values(), key=lambda m: m.internal_date, reverse=True):
+        if _parsed(message.raw)[6] in wanted:
+            theirs = mime.normal_subject(mime.header(mime.parse(message.raw), "Subject"))
+            if theirs == subject:
+                return message.thread_id
+    return None
 
 
 def _thread_json(
@@ -333,10 +352,19 @@ def modify_thread(
         for label_id in add + remove:
             if label_id not in box.labels:
                 raise GoogleError(400, f"Invalid label: {label_id}", "invalidArgument")
+        added: list[tuple[GmailMessage, list[str]]] = []
+        removed: list[tuple[GmailMessage, list[str]]] = []
         for message in _thread_messages(box, thread_id):
+            gone = [x for x in message.label_ids if x in remove]
             labels = [x for x in message.label_ids if x not in remove]
-            message.label_ids = labels + [x for x in add if x not in labels]
-            message.history_id = store.next_history_id()
+            new = [x for x in dict.fromkeys(add) if x not in labels]
+            message.label_ids = labels + new
+            if gone:
+                removed.append((message, gone))
+            if new:
+                added.append((message, new))
+        if added or removed:
+            changes.record(store, box, labels_added=added, labels_removed=removed)
         return _thread_json(box, thread_id, "minimal", None)
 
 
@@ -356,54 +384,3 @@ def get_message(
         if message_id not in box.messages:
             raise not_found()
         return mime.message_json(box.messages[message_id], format, metadata_headers)
-
-
-def _label_json(label: GmailLabel) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": label.id, "name": label.name, "type": label.type}
-    if label.message_list_visibility:
-        body["messageListVisibility"] = label.message_list_visibility
-    if label.label_list_visibility:
-        body["labelListVisibility"] = label.label_list_visibility
-    return body
-
-
-@router.get(f"{API}/labels")
-def list_labels(user_id: GmailUser, store: StoreDep) -> dict[str, Any]:
-    """List system and user labels."""
-    with store.locked():
-        return {"labels": [_label_json(label) for label in store.mailbox(user_id).labels.values()]}
-
-
-@router.post(f"{API}/labels")
-def create_label(user_id: GmailUser, body: JsonBody, store: StoreDep) -> dict[str, Any]:
-    """Create a user label; a name clash (any case) is Gmail's 409."""
-    name = str(body.get("name") or "").strip()
-    if not name:
-        raise GoogleError(400, "Invalid label name", "invalidArgument")
-    with store.locked():
-        box = store.mailbox(user_id)
-        if any(label.name.lower() == name.lower() for label in box.labels.values()):
-            raise GoogleError(409, "Label name exists or conflicts", "duplicate")
-        label = GmailLabel(
-            id=f"Label_{store.next_int()}",
-            name=name,
-            message_list_visibility=body.get("messageListVisibility", "show"),
-            label_list_visibility=body.get("labelListVisibility", "labelShow"),
-        )
-        box.labels[label.id] = label
-        return _label_json(label)
-
-
-@router.delete(f"{API}/labels/{{label_id}}", status_code=204)
-def delete_label(user_id: GmailUser, label_id: str, store: StoreDep) -> None:
-    """Delete a user label and take it off every message (system labels are Gmail's 400)."""
-    with store.locked():
-        box = store.mailbox(user_id)
-        label = box.labels.get(label_id)
-        if label is None:
-            raise GoogleError(404, "Not Found", "notFound")
-        if not label_id.startswith("Label_"):
-            raise GoogleError(400, "Invalid delete request", "invalidArgument")
-        del box.labels[label_id]
-        for message in box.messages.values():
-            message.label_ids = [x for x in message.label_ids if x != label_id]

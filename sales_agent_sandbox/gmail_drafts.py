@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
+from . import gmail_changes as changes
 from . import gmail_mime as mime
 from .deps import GmailUser, StoreDep
 from .errors import GoogleError
@@ -20,6 +21,7 @@ from .gmail import (
     remove_message,
     store_message,
 )
+from .gmail_bounce import bounce_undeliverable
 from .state import Mailbox, Store
 
 router = APIRouter(tags=["gmail"])
@@ -51,7 +53,9 @@ def _send(store: Store, user_id: str, message_body: dict[str, Any], raw: bytes) 
         box = store.mailbox(user_id)
         message = store_message(store, box, raw, ["SENT"], message_body.get("threadId"))
         message.sent_by_api = True
-        return brief(message)
+        answer = brief(message)
+        bounce_undeliverable(store, box, message)
+        return answer
 
 
 @router.post(f"{API}/messages/send")
@@ -156,7 +160,7 @@ def _update_draft(
         wanted = message_body.get("threadId")
         # A draft alone in its thread keeps that thread when it is rewritten.
         alone = wanted == old.thread_id and box.threads.get(old.thread_id) == [old.id]
-        remove_message(box, old.id)
+        remove_message(store, box, old.id)
         if alone:
             box.threads[old.thread_id] = []
         message = store_message(store, box, raw, ["DRAFT"], wanted, keep_thread=alone)
@@ -190,7 +194,7 @@ def delete_draft(user_id: GmailUser, draft_id: str, store: StoreDep) -> None:
         box = store.mailbox(user_id)
         if draft_id not in box.drafts:
             raise not_found()
-        remove_message(box, box.drafts.pop(draft_id))
+        remove_message(store, box, box.drafts.pop(draft_id))
 
 
 def _send_draft(
@@ -207,9 +211,13 @@ def _send_draft(
         _check_recipients(message.raw)
         del box.drafts[draft_id]
         message.label_ids = [x for x in message.label_ids if x != "DRAFT"] + ["SENT"]
-        message.history_id = store.next_history_id()
+        changes.record(
+            store, box, labels_removed=[(message, ["DRAFT"])], labels_added=[(message, ["SENT"])]
+        )
         message.sent_by_api = True
-        return brief(message)
+        answer = brief(message)
+        bounce_undeliverable(store, box, message)
+        return answer
 
 
 @router.post(f"{API}/drafts/send")

@@ -34,6 +34,10 @@ _COSTS: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
         ("POST", r"/drafts/send$", 100),
         ("POST", r"/messages/send$", 100),
         ("GET", r"/messages(/[^/]+)?$", 5),
+        ("GET", r"/profile$", 1),
+        ("GET", r"/history$", 2),
+        ("POST", r"/watch$", 100),
+        ("POST", r"/stop$", 50),
     )
 )
 _USER_PATH = re.compile(r"^(?:/upload)?/gmail/v1/users/([^/]+)(/.*)$")

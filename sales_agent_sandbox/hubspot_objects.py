@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from . import hubspot_subscriptions as subs
 from .errors import HubSpotError
 from .hubspot_schema import (
     ASSOCIATION_TYPES,
@@ -62,7 +63,8 @@ def validate_properties(
     clean: dict[str, str | None] = {}
     for name, value in raw.items():
         if name not in known:
-            if name == "hs_object_id" or name in MODIFIED.values():
+            read_only = name in subs.SEEDABLE or subs.is_optout_property(portal, name)
+            if read_only or name == "hs_object_id" or name in MODIFIED.values():
                 problems.append(
                     _invalid(name, f'"{name}" is a read only property', "READ_ONLY_VALUE")
                 )
@@ -220,7 +222,13 @@ def object_json(
         props = dict(obj.properties)
     else:
         known = WRITABLE[obj.object_type] | portal.custom_properties.get(obj.object_type, set())
+        if obj.object_type == "contacts":
+            known = known | subs.SEEDABLE
         props = {n: obj.properties.get(n) for n in properties if n in known or n in obj.properties}
+        if obj.object_type == "contacts":
+            for name in properties:
+                if subs.is_optout_property(portal, name):
+                    props[name] = subs.optout_property(portal, obj, name)
         for system in (
             "hs_object_id",
             CREATED.get(obj.object_type, "hs_createdate"),

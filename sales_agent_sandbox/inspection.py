@@ -29,6 +29,9 @@ def _mail(user: str, message: GmailMessage) -> dict[str, Any]:
         "references": mime.header(parsed, "References"),
         "body": mime.body_text(parsed),
         "internalDate": str(message.internal_date),
+        "historyId": str(message.history_id),
+        # Every header as stored (List-Unsubscribe, List-Unsubscribe-Post...), in order.
+        "headers": [{"name": k, "value": str(v)} for k, v in parsed.items()],
     }
 
 

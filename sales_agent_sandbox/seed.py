@@ -8,7 +8,9 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from . import hubspot_objects as objs
+from . import hubspot_subscriptions as subs
 from .gmail import store_message
+from .gmail_inbound import undeliverable_entries
 from .gmail_mime import decode_raw, header, parse
 from .hubspot_schema import DEFAULT_ASSOCIATION
 from .state import (
@@ -43,6 +45,9 @@ def apply_seed(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
         for otype, names in (doc.get("customProperties") or {}).items():
             portal.custom_properties.setdefault(objs.object_type(otype), set()).update(names)
         created["owners"] = [_owner(store, portal.owners, o) for o in doc.get("owners") or []]
+        created["subscriptionDefinitions"] = subs.seed_types(
+            portal, list(doc.get("subscriptionDefinitions") or [])
+        )
         for key in ("contacts", "companies", "tasks", "notes"):
             if key in doc:
                 created[key] = [_record(store, portal, key, item) for item in doc[key]]
@@ -58,6 +63,11 @@ def apply_seed(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
         created["formSubmissions"] = [
             _submission(portal.forms, item) for item in doc.get("formSubmissions") or []
         ]
+        created["emailSubscriptions"] = subs.seed_statuses(
+            portal, dict(doc.get("emailSubscriptions") or {})
+        )
+        if doc.get("undeliverable") is not None:
+            store.undeliverable.update(undeliverable_entries(doc["undeliverable"]))
         created["labels"] = [_label(store, item) for item in doc.get("labels") or []]
         created["gmail"] = _gmail(store, doc.get("gmail") or [])
         for item in doc.get("calendars") or []:
@@ -96,8 +106,12 @@ def _record(store: Store, portal: Any, key: str, item: dict[str, Any]) -> str:
     # A stable id asked by the seed (HubSpot ids are numeric strings).
     if wanted and (not wanted.isdigit() or wanted in table):
         raise SeedError(f"record id must be numeric and unused: {wanted}")
+    # Read-only properties HubSpot sets itself (hs_email_optout): a seed may set them.
+    fixed = {k: str(v).lower() for k, v in props.items() if k in subs.SEEDABLE and v is not None}
+    props = {k: v for k, v in props.items() if k not in subs.SEEDABLE}
     clean = objs.validate_properties(portal, key, props, creating=True)
     obj = objs.create_object(store, portal, key, clean)
+    obj.properties.update(fixed if key == "contacts" else {})
     if wanted:
         del table[obj.id]
         obj.id = obj.properties["hs_object_id"] = wanted

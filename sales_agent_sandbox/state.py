@@ -13,6 +13,7 @@ from typing import Any
 from .config import DEFAULT_GOOGLE_USER, SandboxConfig
 from .google_auth import GoogleAuth
 from .hubspot_auth import HubSpotAuth
+from .pubsub import Pusher, PushSubscription
 from .request_log import RequestLog
 
 
@@ -87,6 +88,10 @@ class Portal:
     account: dict[str, Any] = field(default_factory=dict)
     custom_properties: dict[str, set[str]] = field(default_factory=dict)
     rate_limit_max: int | None = None
+    # Communication preferences: subscription types (id -> definition, HubSpot's field
+    # names) and each address's explicit statuses (lowercased email -> id -> status).
+    subscription_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    email_statuses: dict[str, dict[str, SubscriptionStatus]] = field(default_factory=dict)
 
     def table(self, object_type: str) -> dict[str, CrmObject]:
         """Return the records of one object type, creating the table on first use."""
@@ -143,6 +148,42 @@ def _system_labels() -> dict[str, GmailLabel]:
 
 
 @dataclass
+class HistoryChange:
+    """One message's part in a history record: what it was at the change."""
+
+    message_id: str
+    thread_id: str
+    # The message's labels just after the change (messagesAdded and labels* show them).
+    label_ids: list[str]
+    # labelAdded / labelRemoved: the labels this change added or removed.
+    changed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HistoryRecord:
+    """A change to a mailbox under one history id (users.history.list's History)."""
+
+    id: int
+    at: float
+    added: list[HistoryChange] = field(default_factory=list)
+    deleted: list[HistoryChange] = field(default_factory=list)
+    labels_added: list[HistoryChange] = field(default_factory=list)
+    labels_removed: list[HistoryChange] = field(default_factory=list)
+
+
+@dataclass
+class GmailWatch:
+    """A users.watch registration: where the mailbox's changes are published, until when."""
+
+    topic_name: str
+    label_ids: list[str]
+    # "include" (only changes to messages with one of label_ids) or "exclude".
+    label_filter_behavior: str
+    expiration_ms: int
+    history_id: int
+
+
+@dataclass
 class Mailbox:
     """One Gmail user's mailbox."""
 
@@ -153,6 +194,21 @@ class Mailbox:
     # draft id -> message id
     drafts: dict[str, str] = field(default_factory=dict)
     labels: dict[str, GmailLabel] = field(default_factory=_system_labels)
+    # The mailbox's current history id, its retained records (oldest first), and the
+    # oldest startHistoryId history.list still answers (older: 404, the client resyncs).
+    history_id: int = 0
+    history: list[HistoryRecord] = field(default_factory=list)
+    history_floor: int = 0
+    watch: GmailWatch | None = None
+
+
+@dataclass
+class SubscriptionStatus:
+    """An email address's explicit status for one HubSpot subscription type."""
+
+    status: str
+    legal_basis: str | None = None
+    legal_basis_explanation: str | None = None
 
 
 @dataclass
@@ -195,6 +251,36 @@ class SharedDrive:
     members: list[str] = field(default_factory=list)
 
 
+# Every portal has HubSpot's default email subscription types; seeds may add others.
+ONE_TO_ONE = "8000001"
+MARKETING = "8000002"
+
+
+def default_subscription_types() -> dict[str, dict[str, Any]]:
+    """The subscription types a new portal has (SubscriptionDefinition's fields)."""
+    created = "2024-01-01T00:00:00.000Z"
+    types = [
+        (ONE_TO_ONE, "One to One", "One to one emails from your sales team.", "Sales"),
+        (MARKETING, "Marketing Information", "Marketing offers and updates.", "Marketing"),
+    ]
+    return {
+        sub_id: {
+            "id": sub_id,
+            "name": name,
+            "description": description,
+            "purpose": purpose,
+            "communicationMethod": "Email",
+            "isActive": True,
+            "isDefault": True,
+            "isInternal": False,
+            "businessUnitId": 0,
+            "createdAt": created,
+            "updatedAt": created,
+        }
+        for sub_id, name, description, purpose in types
+    }
+
+
 class Store:
     """All sandbox state; callers hold `store.locked()` while they read or write it."""
 
@@ -206,6 +292,7 @@ class Store:
         self.hubspot_auth = HubSpotAuth(self.config)
         self.google_auth = GoogleAuth(self.config)
         self.requests = RequestLog(self.config)
+        self.pusher = Pusher(self.config)
         self.reset()
 
     def reset(self) -> None:
@@ -217,11 +304,16 @@ class Store:
             self.hubspot_auth.reset()
             self.google_auth.reset()
             self.requests.reset()
+            self.pusher.reset()
             self.mailboxes: dict[str, Mailbox] = {}
             self.calendars: dict[str, Calendar] = {}
             self.drive_files: dict[str, DriveFile] = {}
             self.shared_drives: dict[str, SharedDrive] = {}
             self.history_id = 1000
+            # Pub/Sub: topic -> push subscriptions; addresses ("x@y") and domains ("@y")
+            # that bounce whatever is sent to them.
+            self.push_subscriptions: dict[str, list[PushSubscription]] = {}
+            self.undeliverable: set[str] = set()
             # What the demo loader put in (ids for allowlists and tests); None when empty.
             self.demo: dict[str, Any] | None = None
 
@@ -255,6 +347,7 @@ class Store:
         with self._lock:
             if portal_id not in self.portals:
                 self.portals[portal_id] = Portal(portal_id)
+                self.portals[portal_id].subscription_types = default_subscription_types()
             return self.portals[portal_id]
 
     def mailbox(self, user_id: str) -> Mailbox:
@@ -263,7 +356,10 @@ class Store:
         with self._lock:
             key = email.lower()
             if key not in self.mailboxes:
-                self.mailboxes[key] = Mailbox(email)
+                # A new mailbox's history starts now: nothing older can be asked for.
+                self.mailboxes[key] = Mailbox(
+                    email, history_id=self.history_id, history_floor=self.history_id
+                )
             return self.mailboxes[key]
 
     def calendar(self, calendar_id: str) -> Calendar | None:

@@ -250,7 +250,41 @@ WRITES = [
         lambda ids: ("DELETE", f"{GMAIL}/labels/{ids['label']}", {}),
         lambda state, ids: all(lb["id"] != ids["label"] for lb in _box(state)["labels"]),
     ),
+    Write(
+        "POST /gmail/v1/users/{user_id}/watch",
+        lambda ids: ("POST", f"{GMAIL}/watch", {"json": {"topicName": "projects/p/topics/new"}}),
+        lambda state, ids: (_box(state)["watch"] or {}).get("topicName") == "projects/p/topics/new",
+    ),
+    Write(
+        "POST /gmail/v1/users/{user_id}/stop",
+        lambda ids: ("POST", f"{GMAIL}/stop", {}),
+        lambda state, ids: _box(state)["watch"] is None,
+    ),
+    Write(
+        "POST /communication-preferences/v3/unsubscribe",
+        lambda ids: (
+            "POST",
+            "/communication-preferences/v3/unsubscribe",
+            {"json": {"emailAddress": "pat@prospect.example", "subscriptionId": "8000001"}},
+        ),
+        lambda state, ids: _email_status(state, "pat@prospect.example") == "NOT_SUBSCRIBED",
+    ),
+    Write(
+        "POST /communication-preferences/v3/subscribe",
+        lambda ids: (
+            "POST",
+            "/communication-preferences/v3/subscribe",
+            {"json": {"emailAddress": "sam@prospect.example", "subscriptionId": "8000001"}},
+        ),
+        lambda state, ids: _email_status(state, "sam@prospect.example") == "SUBSCRIBED",
+    ),
 ]
+
+
+def _email_status(state: dict[str, Any], email: str) -> str | None:
+    found = state["hubspot"]["portals"]["1000"]["emailSubscriptions"].get(email, {})
+    status: str | None = found.get("8000001")
+    return status
 
 
 def _multipart(draft_id: str) -> bytes:
@@ -304,6 +338,8 @@ def _seed(admin: Any, vendor: Vendor) -> dict[str, Any]:
     )
     draft = vendor.post(f"{GMAIL}/drafts", json={"message": {"raw": _raw("Seeded draft")}})
     draft.raise_for_status()
+    watched = vendor.post(f"{GMAIL}/watch", json={"topicName": "projects/p/topics/seeded"})
+    watched.raise_for_status()
     return {
         "contacts": created["contacts"],
         "companies": created["companies"],
