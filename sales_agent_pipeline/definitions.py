@@ -2,7 +2,7 @@
 
 from dagster import Definitions, EnvVar, in_process_executor, mem_io_manager
 
-from sales_agent_pipeline.defs import alerts, canary
+from sales_agent_pipeline.defs import alerts, canary, sends
 from sales_agent_pipeline.defs.approve import approve_and_send_draft
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
 from sales_agent_pipeline.defs.dead_letters import dead_letter_redrive_sensor, replay_dead_letters
@@ -41,6 +41,7 @@ defs = Definitions(
         approve_and_send_draft,
         replay_dead_letters,
         *canary.JOBS,
+        *sends.JOBS,
     ],
     sensors=[
         received_leads_sensor,
@@ -49,6 +50,7 @@ defs = Definitions(
         dead_letter_redrive_sensor,
         *alerts.SENSORS,
         *canary.SENSORS,
+        *sends.SENSORS,
     ],
     schedules=[reconciliation_schedule(), *canary.SCHEDULES],
     # Backfills and the UI's "Materialize" run the implicit asset job: in process too, like

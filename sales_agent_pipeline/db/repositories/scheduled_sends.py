@@ -161,11 +161,19 @@ def _disabled() -> ColumnElement[bool]:
     return ScheduledSend.tenant_id.in_(select(Tenant.id).where(Tenant.disabled_at.is_not(None)))
 
 
-def due_tenants(session: Session, now: datetime, stale_before: datetime) -> dict[uuid.UUID, int]:
-    """Per tenant, how many sends are due at `now`: scheduled and due, or left `sending`
-    since before `stale_before` by a run that died. What the sensor launches runs for."""
+def due_state(
+    session: Session, now: datetime, stale_before: datetime
+) -> dict[uuid.UUID, dict[str, object]]:
+    """Per tenant, the sends due at `now` (scheduled and due, or left `sending` since
+    before `stale_before` by a run that died): how many, their attempts and their last
+    change. What the sensor launches runs for; the state changes whenever a run claims."""
     rows = session.execute(
-        select(ScheduledSend.tenant_id, func.count())
+        select(
+            ScheduledSend.tenant_id,
+            func.count(),
+            func.sum(ScheduledSend.attempts),
+            func.max(ScheduledSend.updated_at),
+        )
         .where(
             or_(
                 (ScheduledSend.status == SCHEDULED) & (ScheduledSend.due_at <= now),
@@ -175,7 +183,14 @@ def due_tenants(session: Session, now: datetime, stale_before: datetime) -> dict
         )
         .group_by(ScheduledSend.tenant_id)
     ).all()
-    return {tenant_id: int(count) for tenant_id, count in rows}
+    return {
+        tenant_id: {
+            "count": int(count),
+            "attempts": int(attempts or 0),
+            "changed": changed.isoformat() if changed else None,
+        }
+        for tenant_id, count, attempts, changed in rows
+    }
 
 
 def recover_stale(

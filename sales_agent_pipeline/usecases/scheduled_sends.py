@@ -1,0 +1,396 @@
+"""Send what is due: each scheduled send claimed by one run, sent exactly once.
+
+The send is step 11's own: the send gate (a slot of the tenant's daily cap, the kill
+switches and the mode re-read in one short transaction) and `send_draft_once` under the
+workflow's record (scope gmail.message.send, keyed by the workflow), so a re-run of the
+workflow, an approval, a second run or a retry after a crash can never send it twice.
+
+Just before Gmail is asked, the lead is checked again: suppressed (an unsubscribe, a
+bounce, an opt-out, by hand) or stopped (a reply) cancels the send with why.
+
+What the gate refuses, and what becomes of the row:
+- the tenant's daily cap: rescheduled to the first moment of the window after the cap's
+  day ends (it goes out the next working day, never lost);
+- a kill switch, or a mode no longer SEND: failed with the reason; the draft stays in
+  Gmail for a person to send or approve (the kill switch is an emergency stop: mail
+  queued behind it is not let out by switching it off);
+- anything else the gate names (a suppression, a stop): cancelled with the reason.
+Gmail unavailable: back to scheduled a little later (a few attempts, then failed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sales_agent_pipeline.db.base import utcnow
+from sales_agent_pipeline.db.effects import PostgresEffects, effect_policy
+from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
+from sales_agent_pipeline.db.repositories import (
+    audit,
+    outputs,
+    scheduled_sends,
+    sends,
+    suppressions,
+)
+from sales_agent_pipeline.db.repositories.scheduled_sends import ScheduledSendView
+from sales_agent_pipeline.db.repositories.sends import PostgresSendGate
+from sales_agent_pipeline.domain.compliance import domain_of
+from sales_agent_pipeline.domain.enums import StepStatus, WorkflowMode
+from sales_agent_pipeline.domain.errors import (
+    ConfigurationError,
+    PermanentError,
+    TransientError,
+    WriteInProgress,
+)
+from sales_agent_pipeline.domain.models import DraftRef, SentRef
+from sales_agent_pipeline.domain.sending import SendBlock, SendGrant
+from sales_agent_pipeline.domain.workflow import MailOutcome
+from sales_agent_pipeline.ports.vendors import Mail
+from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.steps.create_gmail_draft import SendRefused, draft_gone, send_draft_once
+from sales_agent_pipeline.steps.send_window import SendHours, next_send_time
+
+# (tenant id, mailbox) -> Gmail acting for that mailbox, with the tenant's credentials.
+MailFor = Callable[[uuid.UUID, str], Mail]
+
+# A row `sending` for longer than this belongs to a run that died: it is sent again (the
+# idempotency record resolves whether the dead run's send reached Gmail).
+STALE_SENDING = timedelta(minutes=10)
+# Gmail unavailable: tried again after 1, 2, 4, 8 minutes, then failed.
+MAX_ATTEMPTS = 5
+RETRY_AFTER = timedelta(minutes=1)
+# Another attempt holds the send's record (a re-run's step 11, an approval): look again then.
+BUSY_AFTER = timedelta(minutes=1)
+# Rows claimed per transaction: a slow run's claimed rows wait at most this many sends.
+CLAIM_CHUNK = 10
+# Event types on the workflow's trail.
+SENT_EVENT = "scheduled_send_sent"
+CANCELLED_EVENT = "scheduled_send_cancelled"
+FAILED_EVENT = "scheduled_send_failed"
+RESCHEDULED_EVENT = "scheduled_send_rescheduled"
+
+
+class Outcome(StrEnum):
+    """What one due send came to."""
+
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DueSendResult:
+    """One claimed send and what became of it (what the run's metadata shows)."""
+
+    workflow_id: uuid.UUID
+    tenant_id: uuid.UUID
+    outcome: Outcome
+    due_at: datetime
+    mailbox_domain: str
+    sent_at: datetime | None = None
+    gmail_message_id: str | None = None
+    reason: str | None = None
+    # A rescheduled send's new due time.
+    next_due_at: datetime | None = None
+
+
+def send_hours(
+    settings: Settings, tenant_owner_hours: Mapping[str, Any], row: ScheduledSendView
+) -> SendHours:
+    """The hours a send's window follows: its owner's (tenants.owner_hours of the mailbox)
+    when the owner's zone chose it, else SEND_WINDOW_START/END on weekdays."""
+    default = SendHours.of(settings.send_window_start, settings.send_window_end)
+    if row.zone_of != "owner":
+        return default
+    hours = tenant_owner_hours.get(row.mailbox)
+    if not isinstance(hours, Mapping):
+        return default
+    try:
+        return SendHours.of(
+            time.fromisoformat(str(hours.get("start", "09:00"))),
+            time.fromisoformat(str(hours.get("end", "17:00"))),
+            [int(day) for day in hours.get("days", [0, 1, 2, 3, 4])],
+        )
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(frozen=True)
+class _Sender:
+    """What one send needs around it."""
+
+    sessions: sessionmaker[Session]
+    settings: Settings
+    mail_for: MailFor
+    now: Callable[[], datetime]
+    owner: str | None
+    run_id: str | None
+
+    def event(
+        self,
+        session: Session,
+        row: ScheduledSendView,
+        event_type: str,
+        status: StepStatus,
+        **details: Any,
+    ) -> None:
+        audit.record_event(
+            session,
+            row.workflow_id,
+            event_type=event_type,
+            status=status,
+            details={
+                "due_at": row.due_at.isoformat(),
+                "time_zone": row.time_zone,
+                "zone_of": row.zone_of,
+                "mailbox_domain": domain_of(row.mailbox),
+                "attempt": row.attempts,
+                **{key: value for key, value in details.items() if value is not None},
+            },
+            run_id=self.run_id,
+        )
+
+    def result(self, row: ScheduledSendView, outcome: Outcome, **values: Any) -> DueSendResult:
+        return DueSendResult(
+            workflow_id=row.workflow_id,
+            tenant_id=row.tenant_id,
+            outcome=outcome,
+            due_at=row.due_at,
+            mailbox_domain=domain_of(row.mailbox),
+            **values,
+        )
+
+    def cancel(self, row: ScheduledSendView, reason: str) -> DueSendResult:
+        with self.sessions.begin() as session:
+            scheduled_sends.mark_cancelled(session, row.workflow_id, reason)
+            self.event(session, row, CANCELLED_EVENT, StepStatus.SKIPPED, reason=reason)
+        return self.result(row, Outcome.CANCELLED, reason=reason)
+
+    def fail(self, row: ScheduledSendView, reason: str) -> DueSendResult:
+        with self.sessions.begin() as session:
+            scheduled_sends.mark_failed(session, row.workflow_id, reason)
+            self.event(session, row, FAILED_EVENT, StepStatus.FAILED, reason=reason)
+        return self.result(row, Outcome.FAILED, reason=reason)
+
+    def reschedule(self, row: ScheduledSendView, due_at: datetime, reason: str) -> DueSendResult:
+        with self.sessions.begin() as session:
+            scheduled_sends.release(session, row.workflow_id, due_at, reason)
+            self.event(
+                session,
+                row,
+                RESCHEDULED_EVENT,
+                StepStatus.RETRYING,
+                reason=reason,
+                next_due_at=due_at.isoformat(),
+            )
+        return self.result(row, Outcome.RESCHEDULED, reason=reason, next_due_at=due_at)
+
+    def next_window(self, row: ScheduledSendView, after: datetime) -> datetime:
+        """The first moment of the send's window at or after `after`, under the mailbox's
+        cap and spacing."""
+        with self.sessions.begin() as session:
+            owner_hours = session.scalar(
+                select(Tenant.owner_hours).where(Tenant.id == row.tenant_id)
+            )
+            taken = scheduled_sends.taken(
+                session, row.tenant_id, row.mailbox, after - timedelta(days=1)
+            )
+        taken = [moment for moment in taken if moment != row.due_at]
+        return next_send_time(
+            after,
+            row.time_zone,
+            send_hours(self.settings, owner_hours or {}, row),
+            taken,
+            self.settings.mailbox_daily_cap,
+            timedelta(seconds=self.settings.send_spacing_seconds),
+        )
+
+
+def _why_not(session: Session, row: ScheduledSendView) -> str | None:
+    """Why the lead may no longer be mailed (stopped, suppressed), else None."""
+    workflow = session.get(Workflow, row.workflow_id)
+    if workflow is None:
+        return "its workflow is gone"
+    if workflow.stopped_reason:
+        return f"stopped: {workflow.stopped_reason}"
+    if workflow.suppressed_reason:
+        return workflow.suppressed_reason
+    found = suppressions.find(session, row.tenant_id, row.to_email)
+    return found.label if found is not None else None
+
+
+def _refused(sender: _Sender, row: ScheduledSendView, grant: SendGrant) -> DueSendResult:
+    """What a refusal of the gate makes of the row (see the module's docstring)."""
+    reason = grant.reason or "the send gate refused it"
+    if grant.block is SendBlock.DAILY_CAP:
+        # The gate's day is UTC's: the cap frees up at the next UTC midnight.
+        tomorrow = (sender.now().astimezone(UTC) + timedelta(days=1)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        return sender.reschedule(row, sender.next_window(row, tomorrow), reason)
+    if grant.block in (SendBlock.KILL_SWITCH, SendBlock.MODE):
+        return sender.fail(row, f"not sent: {reason}; the draft stays in Gmail for a person")
+    return sender.cancel(row, reason)
+
+
+def _record(sender: _Sender, row: ScheduledSendView, sent: SentRef) -> DueSendResult:
+    """Record the send: the row, the draft, the slot, the workflow's trail."""
+    with sender.sessions.begin() as session:
+        draft = session.execute(
+            select(DraftEmail).where(DraftEmail.workflow_id == row.workflow_id).with_for_update()
+        ).scalar_one_or_none()
+        sends.mark_sent(session, row.workflow_id)
+        already = draft is not None and draft.sent
+        outputs.record_mail(
+            session,
+            row.workflow_id,
+            MailOutcome(
+                mode=WorkflowMode.SEND,
+                message_id=sent.message_id,
+                thread_id=sent.thread_id,
+                sent=True,
+            ),
+        )
+        sent_at = (draft.sent_at if draft is not None else None) or sender.now()
+        scheduled_sends.mark_sent(
+            session,
+            row.workflow_id,
+            sent_at,
+            message_id=sent.message_id or None,
+            thread_id=sent.thread_id or None,
+        )
+        if not already:
+            sender.event(
+                session,
+                row,
+                SENT_EVENT,
+                StepStatus.SUCCEEDED,
+                sent_at=sent_at.isoformat(),
+                gmail_message_id=sent.message_id,
+            )
+    return sender.result(
+        row,
+        Outcome.ALREADY_SENT if already else Outcome.SENT,
+        sent_at=sent_at,
+        gmail_message_id=sent.message_id,
+    )
+
+
+def send_one(sender: _Sender, row: ScheduledSendView) -> DueSendResult:
+    """Send one claimed row exactly once, or say why not (the row updated either way)."""
+    with sender.sessions.begin() as session:
+        draft = outputs.get_draft(session, row.workflow_id)
+        if draft is not None and draft.sent:
+            # Sent by another path (an approval, a re-run in a window): recorded as such.
+            scheduled_sends.mark_sent(session, row.workflow_id, draft.sent_at or sender.now())
+            return sender.result(
+                row,
+                Outcome.ALREADY_SENT,
+                sent_at=draft.sent_at,
+                gmail_message_id=draft.gmail_message_id,
+            )
+        why = _why_not(session, row)
+    if why is not None:
+        return sender.cancel(row, why)
+    gate = PostgresSendGate(sender.sessions, sender.settings, sender.now)
+    grant = gate.reserve(row.tenant_id, row.workflow_id)
+    if not grant.granted and not grant.held:
+        return _refused(sender, row, grant)
+    effects = PostgresEffects(
+        sender.sessions,
+        row.workflow_id,
+        owner=sender.owner,
+        policy=effect_policy(sender.settings),
+    )
+    draft_ref = DraftRef(
+        draft_id=row.gmail_draft_id,
+        message_id=row.gmail_message_id or "",
+        thread_id=row.gmail_thread_id or "",
+    )
+    try:
+        sent = send_draft_once(
+            sender.mail_for(row.tenant_id, row.mailbox),
+            effects,
+            draft_ref,
+            str(row.workflow_id),
+            refused=None if grant.granted else grant.reason,
+        )
+    except WriteInProgress:
+        # Another attempt holds the record: its answer settles it; this row looks again.
+        return sender.reschedule(
+            row, sender.now() + BUSY_AFTER, "another attempt is sending it: looked at again"
+        )
+    except (TransientError, ConfigurationError) as exc:
+        # The send may have reached Gmail: the slot stays until a retry resolves it.
+        if row.attempts >= MAX_ATTEMPTS:
+            return sender.fail(row, f"Gmail unavailable after {row.attempts} attempts: {exc}")
+        wait = RETRY_AFTER * (2 ** (row.attempts - 1))
+        return sender.reschedule(row, sender.now() + wait, f"Gmail unavailable: {exc}")
+    except PermanentError as exc:
+        gate.release(row.workflow_id)
+        if isinstance(exc, SendRefused):
+            return _refused(sender, row, grant)
+        if draft_gone(exc):
+            return sender.fail(
+                row,
+                "the Gmail draft is gone (deleted, or sent by a person from Gmail) and no "
+                "sent copy was found: nothing sent",
+            )
+        return sender.fail(row, f"Gmail refused: {exc}")
+    return _record(sender, row, sent)
+
+
+def send_due(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    mail_for: MailFor,
+    *,
+    tenant_id: uuid.UUID | None = None,
+    limit: int = 200,
+    now: Callable[[], datetime] = utcnow,
+    owner: str | None = None,
+    run_id: str | None = None,
+    on_result: Callable[[DueSendResult], None] | None = None,
+) -> list[DueSendResult]:
+    """Send what is due (of one tenant, or of all): first rows a dead run left `sending`
+    go back to scheduled, then due rows are claimed a few at a time (SKIP LOCKED, so a
+    concurrent run takes others) and each is sent once. At most `limit` rows per call."""
+    sender = _Sender(sessions, settings, mail_for, now, owner, run_id)
+    with sessions.begin() as session:
+        scheduled_sends.recover_stale(session, now() - STALE_SENDING, tenant_id)
+    results: list[DueSendResult] = []
+    while len(results) < limit:
+        with sessions.begin() as session:
+            claimed = scheduled_sends.claim_due(
+                session,
+                now(),
+                min(CLAIM_CHUNK, limit - len(results)),
+                tenant_id=tenant_id,
+                run_id=run_id,
+            )
+        if not claimed:
+            break
+        for index, row in enumerate(claimed):
+            try:
+                result = send_one(sender, row)
+            except BaseException:
+                # The rest of the claim goes back as it was, for the next run; this row
+                # too, unless its send settled it (the record makes a retry safe).
+                with sessions.begin() as session:
+                    for left in claimed[index:]:
+                        scheduled_sends.release(session, left.workflow_id, left.due_at)
+                raise
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
