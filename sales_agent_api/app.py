@@ -22,6 +22,7 @@ from sales_agent_api.routes import (
     breakers,
     dead_letters,
     drafts,
+    gmail_push,
     health,
     imports,
     oauth,
@@ -144,6 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(webhook.router)
+    # Gmail's Pub/Sub pushes: their token query parameter never reaches the access log.
+    app.include_router(gmail_push.router)
+    gmail_push.hide_token_in_access_log()
     app.include_router(workflows.router)
     app.include_router(drafts.router)
     app.include_router(admin_settings.router)

@@ -7,6 +7,7 @@ from sales_agent_pipeline.defs.approve import approve_and_send_draft
 from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
 from sales_agent_pipeline.defs.dead_letters import dead_letter_redrive_sensor, replay_dead_letters
 from sales_agent_pipeline.defs.imports import import_runs_sensor
+from sales_agent_pipeline.defs.mailboxes import mailbox_sync_sensor
 from sales_agent_pipeline.defs.reconciliation import (
     reconcile_submissions,
     reconciliation_schedule,
@@ -48,6 +49,7 @@ defs = Definitions(
         stuck_workflows_sensor,
         import_runs_sensor,
         dead_letter_redrive_sensor,
+        mailbox_sync_sensor,
         *alerts.SENSORS,
         *canary.SENSORS,
         *sends.SENSORS,

@@ -17,6 +17,7 @@ from sales_agent_pipeline.connectors.google_auth import GoogleApi
 from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.mailbox import (
     INBOUND_HEADERS,
+    Added,
     HistoryExpired,
     HistoryPage,
     InboundMail,
@@ -104,14 +105,14 @@ class GmailHistory:
             if exc.http_status == 404:
                 raise HistoryExpired() from exc
             raise
-        ids: dict[str, None] = {}
+        added: list[Added] = []
         for record in answer.get("history") or []:
-            for added in record.get("messagesAdded") or []:
-                message_id = (added.get("message") or {}).get("id")
+            for item in record.get("messagesAdded") or []:
+                message_id = (item.get("message") or {}).get("id")
                 if message_id:
-                    ids[str(message_id)] = None
+                    added.append(Added(message_id=str(message_id), history_id=int(record["id"])))
         return HistoryPage(
-            message_ids=tuple(ids),
+            added=tuple(added),
             next_page_token=answer.get("nextPageToken") or None,
             history_id=int(answer.get("historyId") or start_history_id),
         )

@@ -11,6 +11,7 @@ from sales_agent_pipeline.domain.errors import PermanentError
 INBOUND_HEADERS = (
     "From",
     "To",
+    "Date",
     "Subject",
     "Message-ID",
     "In-Reply-To",
@@ -43,13 +44,25 @@ class Profile(_Frozen):
     history_id: int
 
 
-class HistoryPage(_Frozen):
-    """One page of users.history.list (messageAdded): the ids of the messages added, oldest
-    first, and the mailbox's history id when it was answered."""
+class Added(_Frozen):
+    """A message added to the mailbox, and the history record that says so."""
 
-    message_ids: tuple[str, ...] = ()
+    message_id: str
+    history_id: int
+
+
+class HistoryPage(_Frozen):
+    """One page of users.history.list (messageAdded): the messages added, oldest first, and
+    the mailbox's history id when it was answered."""
+
+    added: tuple[Added, ...] = ()
     next_page_token: str | None = None
     history_id: int
+
+    @property
+    def message_ids(self) -> tuple[str, ...]:
+        """The ids of the messages added, once each."""
+        return tuple(dict.fromkeys(a.message_id for a in self.added))
 
 
 class InboundMail(_Frozen):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sales_agent_pipeline.connectors.gmail_mime import marker_message_id
 from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.mailbox import (
+    Added,
     HistoryExpired,
     HistoryPage,
     InboundMail,
@@ -374,7 +375,7 @@ class FakeMail(FakeVendor):
             newer = [(h, m) for h, m in self.added if h > after]
             page, rest = newer[:100], newer[100:]
             return HistoryPage(
-                message_ids=tuple(m for _, m in page),
+                added=tuple(Added(message_id=m, history_id=h) for h, m in page),
                 next_page_token=str(page[-1][0]) if rest else None,
                 history_id=self.history_id,
             )
