@@ -7,6 +7,10 @@ WORKFLOW_ID = "sales_agent/workflow_id"
 EMAIL_DOMAIN = "sales_agent/email_domain"
 # The workflow's effective mode (DRAFT_ONLY or SEND), known once step 11 has decided it.
 MODE = "sales_agent/mode"
+# Lawful sending (issue 20): "true" on a run with a lead that was not mailed (suppressed,
+# opted out, stopped); "scheduled" on a run whose SEND email waits for business hours.
+SUPPRESSED = "sales_agent/suppressed"
+SEND = "sales_agent/send"
 LEADS = "sales_agent/leads"
 # webhook or sensor: a first run of received work. Anything else (a UI materialisation,
 # a backfill, an API retry) is a re-run, which may take over finished workflows.

@@ -10,14 +10,20 @@ mode, and anonymous Google calls only against an emulator).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import google_auth_httplib2
+import httplib2
 from google.auth.credentials import AnonymousCredentials, Credentials
+from google.oauth2 import service_account
 
 from sales_agent_pipeline.connectors.anthropic_writer import ANTHROPIC_BASE_URL, AnthropicWriter
 from sales_agent_pipeline.connectors.calendar import GoogleCalendar
 from sales_agent_pipeline.connectors.drive import GoogleDrive
+from sales_agent_pipeline.connectors.errors import vendor_call
 from sales_agent_pipeline.connectors.gmail import GmailMail
 from sales_agent_pipeline.connectors.google_auth import (
     CALENDAR_SCOPES,
@@ -250,6 +256,84 @@ def build_mail(
         settings, credentials, "gmail", "v1", GMAIL_SCOPES, throttle_attempts, quota, meter
     )
     return GmailMail(api)
+
+
+def mailbox_credentials(credentials: TenantCredentials, mailbox: str | None) -> TenantCredentials:
+    """The tenant's credentials acting for `mailbox` (an owner's, by domain-wide delegation);
+    None or the tenant's own sender: its credentials as they are."""
+    if not mailbox:
+        return credentials
+    wanted = mailbox.strip().lower()
+    if wanted == (credentials.google_subject or "").strip().lower():
+        return credentials
+    return credentials.model_copy(update={"google_subject": wanted})
+
+
+# Whether a tenant's Google identity may act for a mailbox, by (Google base URL, the
+# credentials' fingerprint, mailbox): (answer, until when, monotonic). Process-wide: every
+# run of the process asks the token endpoint once per owner per CONNECTOR_CACHE_TTL_SECONDS.
+_DELEGATIONS: dict[tuple[str, str, str], tuple[bool, float]] = {}
+_DELEGATIONS_LOCK = threading.Lock()
+
+
+def forget_delegations() -> None:
+    """Forget every remembered delegation answer (a changed key, tests)."""
+    with _DELEGATIONS_LOCK:
+        _DELEGATIONS.clear()
+
+
+def can_act_for(settings: Settings, credentials: TenantCredentials, mailbox: str) -> bool:
+    """Whether the tenant's Google identity can obtain a token acting for `mailbox`.
+
+    Only a service-account key with domain-wide delegation can act for another user; an
+    authorized-user token acts for its own user, and a tenant without stored credentials
+    (anonymous, the emulator only) for the emulator's default user: both answer False for
+    any mailbox but the tenant's own. A refusal by the token endpoint (no delegation for
+    the owner's domain, a suspended user) is False, remembered, like a grant, for
+    CONNECTOR_CACHE_TTL_SECONDS; a failure to reach it raises TransientError.
+    """
+    wanted = mailbox.strip().lower()
+    if wanted == (credentials.google_subject or "").strip().lower():
+        return True
+    stored = credentials.google_credentials
+    text = stored.get_secret_value() if stored is not None else ""
+    if not text:
+        return False
+    base = google_base_url(settings)
+    key = (base or "google", fingerprint(text), wanted)
+    now = time.monotonic()
+    with _DELEGATIONS_LOCK:
+        remembered = _DELEGATIONS.get(key)
+    if remembered is not None and remembered[1] > now:
+        return remembered[0]
+    allowed = _token_for(settings, credentials, text, wanted)
+    with _DELEGATIONS_LOCK:
+        _DELEGATIONS[key] = (allowed, now + settings.connector_cache_ttl_seconds)
+    return allowed
+
+
+def _token_for(settings: Settings, credentials: TenantCredentials, text: str, mailbox: str) -> bool:
+    """Ask the token endpoint for a token acting for `mailbox`: granted or refused."""
+    try:
+        identity = credentials_from_info(
+            text,
+            GMAIL_SCOPES,
+            subject=mailbox,
+            owner=_portal(credentials),
+            emulator_url=google_base_url(settings),
+        )
+    except ConfigurationError:
+        return False
+    if not isinstance(identity, service_account.Credentials):
+        return False
+    request = google_auth_httplib2.Request(httplib2.Http(timeout=settings.google_timeout_seconds))
+    try:
+        with vendor_call("Google token for a delegated mailbox"):
+            identity.refresh(request)
+    except ConfigurationError:
+        # The token endpoint refused (unauthorized_client: no delegation for that domain).
+        return False
+    return True
 
 
 def build_calendar(

@@ -18,6 +18,10 @@ _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _UNSAFE = re.compile(r"[^a-z0-9.-]+")
 # Message-IDs we set from a marker; Gmail keeps a client's Message-ID on drafts and sends.
 MARKER_DOMAIN = "sales-agent.local"
+# Headers the OutgoingMail's own fields set; `headers` may not set them again.
+_OWN_HEADERS = frozenset(
+    {"from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references"}
+)
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)\"?", re.IGNORECASE)
 
 
@@ -47,6 +51,12 @@ def build_message(mail: OutgoingMail, *, now: datetime | None = None) -> EmailMe
         msg["In-Reply-To"] = mail.in_reply_to
     if mail.references:
         msg["References"] = " ".join(mail.references)
+    for name, value in mail.headers:
+        if name.lower() in _OWN_HEADERS:
+            raise ValueError(f"header {name} is set from the message's own fields")
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"header {name} has a line break")
+        msg[name] = value
     msg.set_content(mail.text_body)
     if mail.html_body is not None:
         msg.add_alternative(mail.html_body, subtype="html")

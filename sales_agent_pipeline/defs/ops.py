@@ -34,7 +34,7 @@ from sales_agent_pipeline.db.effects import PostgresEffectStore, effect_policy
 from sales_agent_pipeline.db.repositories.breakers import PostgresBreakerStore
 from sales_agent_pipeline.db.repositories.history import PostgresLeadHistory
 from sales_agent_pipeline.db.repositories.lead_records import PostgresLeadRecords
-from sales_agent_pipeline.db.repositories.sends import PostgresSendGate
+from sales_agent_pipeline.db.repositories.sends import PostgresSendGate, PostgresSendSchedule
 from sales_agent_pipeline.db.repositories.trail import PostgresTrail
 from sales_agent_pipeline.db.repositories.usage import PostgresTokenBudget
 from sales_agent_pipeline.defs.dagster_internals import pool_storage_connections, tag_run
@@ -47,7 +47,9 @@ from sales_agent_pipeline.defs.views import (
 )
 from sales_agent_pipeline.domain.enums import WorkflowStatus
 from sales_agent_pipeline.observability import configure_logging, log_format
+from sales_agent_pipeline.secretbox import unsubscribe_tokens
 from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.usecases import suppression
 from sales_agent_pipeline.workflow.breaker import BreakerPolicy, CircuitBreakers
 from sales_agent_pipeline.workflow.claim import claim
 from sales_agent_pipeline.workflow.outcome import Done, Outcome, RetryAfter, Stopped
@@ -82,7 +84,8 @@ def services_for(context: OpExecutionContext) -> Services:
     breakers = circuit_breakers(sessions, BreakerPolicy.from_settings(settings))
     return Services(
         settings=settings,
-        records=PostgresLeadRecords(sessions),
+        # An opt-out found in step 2 also cancels what is scheduled to that address.
+        records=PostgresLeadRecords(sessions, suppress=suppression.suppress),
         # The run holds the leases of its writes: its retries take them over, another
         # run waits (WriteInProgress) until they are released or expire.
         effects=PostgresEffectStore(
@@ -90,7 +93,8 @@ def services_for(context: OpExecutionContext) -> Services:
         ),
         sends=PostgresSendGate(sessions, resources.settings.get()),
         crm=breakers.guard("crm", resources.hubspot.for_tenant),
-        mail=breakers.guard("mail", resources.gmail.for_tenant),
+        # Per (tenant, mailbox): the tenant's sender, or an owner's under delegation.
+        mail=breakers.guard_mailbox("mail", resources.gmail.for_mailbox),
         drive=breakers.guard("drive", resources.drive.for_tenant),
         calendar=breakers.guard("calendar", resources.calendar.for_tenant),
         history=lambda tenant_id, workflow_id: PostgresLeadHistory(
@@ -100,7 +104,17 @@ def services_for(context: OpExecutionContext) -> Services:
         log=context.log,
         writer=resources.writers.for_kind,
         tokens=PostgresTokenBudget(sessions),
+        delegated=resources.gmail.delegated,
+        unsubscribe_token=functools.partial(_mint_unsubscribe, settings),
+        schedule=PostgresSendSchedule(sessions),
     )
+
+
+def _mint_unsubscribe(
+    settings: Settings, tenant_id: uuid.UUID, email: str, workflow_id: uuid.UUID
+) -> str:
+    """A one-click unsubscribe token for the lead (ConfigurationError without a key)."""
+    return unsubscribe_tokens(settings).mint(tenant_id, email, workflow_id)
 
 
 def dagster_terms(outcome: Outcome) -> LeadBatch:
@@ -128,6 +142,12 @@ def observe_run_process(settings: Settings) -> None:
     if not structlog.is_configured():
         configure_logging(settings.log_level, log_format(settings))
     tracing.configure_tracing(settings, f"{settings.otel_service_name}-run")
+
+
+def step_output(step: Step, batch: LeadBatch) -> LeadBatch | Output[LeadBatch]:
+    """The op's output: the batch, with the step's metadata when it has some."""
+    found = step.metadata(batch) if step.metadata else {}
+    return Output(batch, metadata=found) if found else batch
 
 
 def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadBatch:
@@ -263,8 +283,10 @@ def step_op(step: Step, *, first: bool = False, last: bool = False) -> OpDefinit
         return last_op
 
     @op(**common, ins={"batch": In(LeadBatch)}, out=Out(LeadBatch))
-    def step_in_between(context: OpExecutionContext, batch: LeadBatch) -> LeadBatch:
-        return run_step(context, step, batch)
+    def step_in_between(
+        context: OpExecutionContext, batch: LeadBatch
+    ) -> LeadBatch | Output[LeadBatch]:
+        return step_output(step, run_step(context, step, batch))
 
     return step_in_between
 

@@ -8,13 +8,18 @@ other run process through the database. A connector is built once per tenant per
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from sales_agent_pipeline.connectors.factory import build_calendar, build_drive
+from sales_agent_pipeline.connectors.factory import (
+    build_calendar,
+    build_drive,
+    can_act_for,
+    mailbox_credentials,
+)
 from sales_agent_pipeline.db.quota import Lane
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource, run_lane
 from sales_agent_pipeline.defs.tenants import TenantsResource
@@ -27,13 +32,14 @@ T = TypeVar("T")
 
 
 class PerTenant(Generic[T]):
-    """Connectors by tenant id, each built once (under a lock: builds are rare and short)."""
+    """Connectors by tenant id (or by tenant and mailbox), each built once (under a lock:
+    builds are rare and short)."""
 
     def __init__(self) -> None:
-        self._built: dict[uuid.UUID, T] = {}
+        self._built: dict[Hashable, T] = {}
         self._lock = threading.Lock()
 
-    def get(self, tenant_id: uuid.UUID, build: Callable[[], T]) -> T:
+    def get(self, tenant_id: Hashable, build: Callable[[], T]) -> T:
         """The tenant's connector, built now if this run has none yet."""
         found = self._built.get(tenant_id)
         if found is not None:
@@ -79,7 +85,8 @@ class HubSpotResource(ConfigurableResource):
 
 
 class GmailResource(ConfigurableResource):
-    """Gmail connectors, one per tenant's mailbox, its quota shared by every run process."""
+    """Gmail connectors, one per tenant's mailbox (its sender's, or an owner's under
+    domain-wide delegation), each mailbox's quota shared by every run process."""
 
     settings: SettingsResource
     database: DatabaseResource
@@ -97,14 +104,27 @@ class GmailResource(ConfigurableResource):
         """The tenant's Gmail connector."""
         return self._mails.get(tenant_id, lambda: self._build(tenant_id))
 
-    def _build(self, tenant_id: uuid.UUID) -> Mail:
+    def _build(self, tenant_id: uuid.UUID, mailbox: str | None = None) -> Mail:
         return tenant_mail(
             self.database.engine,
             self.settings.get(),
-            self.tenants.credentials(tenant_id),
+            mailbox_credentials(self.tenants.credentials(tenant_id), mailbox),
             lane=self._lane,
             meter=self.tenants.meter(tenant_id),
         )
+
+    def for_mailbox(self, tenant_id: uuid.UUID, mailbox: str | None) -> Mail:
+        """The Gmail connector acting for `mailbox` (None: the tenant's sender)."""
+        credentials = self.tenants.credentials(tenant_id)
+        acting = mailbox_credentials(credentials, mailbox)
+        if acting is credentials:
+            return self.for_tenant(tenant_id)
+        subject = acting.google_subject
+        return self._mails.get((tenant_id, subject), lambda: self._build(tenant_id, subject))
+
+    def delegated(self, tenant_id: uuid.UUID, mailbox: str) -> bool:
+        """Whether the tenant's Google identity may act for `mailbox` (remembered a while)."""
+        return can_act_for(self.settings.get(), self.tenants.credentials(tenant_id), mailbox)
 
 
 class CalendarResource(ConfigurableResource):

@@ -40,7 +40,8 @@ class Company(_Frozen):
 
 
 class Owner(_Frozen):
-    """A HubSpot owner; HubSpot does not expose a time zone, so it stays optional."""
+    """A HubSpot owner; HubSpot does not expose a time zone, so it stays optional (the
+    tenant's owner_hours may give it one)."""
 
     id: str
     email: str
@@ -180,6 +181,8 @@ class OutgoingMail(_Frozen):
     references: tuple[str, ...] = ()
     # Names the message (its Message-ID) so a lost answer can be found again.
     marker: str | None = None
+    # Further header fields, in order (List-Unsubscribe and List-Unsubscribe-Post).
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def replying_to(

@@ -23,6 +23,9 @@ class SendBlock(StrEnum):
     KILL_SWITCH = "kill_switch"
     DAILY_CAP = "daily_cap"
     MODE = "mode"
+    # The lead may not be mailed at all: suppressed (unsubscribe, bounce, opt-out, by
+    # hand) or its workflow stopped (a reply).
+    SUPPRESSED = "suppressed"
 
 
 @dataclass(frozen=True)

@@ -2,28 +2,77 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sales_agent_pipeline.domain.drafting import DraftProvenance, WriterSettings
 from sales_agent_pipeline.domain.enums import SubmissionSource, WorkflowMode
 from sales_agent_pipeline.domain.models import Company, Contact, DriveFile, Owner
-from sales_agent_pipeline.domain.schedule import MeetingSlot
+from sales_agent_pipeline.domain.schedule import MeetingSlot, WorkingHours
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class OwnerHours(_Frozen):
+    """An owner's working hours (tenants.owner_hours[owner email]): their zone, the local
+    start and end of a working day, and its weekdays (0 Monday .. 6 Sunday)."""
+
+    time_zone: str | None = None
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, zone: str | None) -> str | None:
+        if zone is None or not zone.strip():
+            return None
+        try:
+            ZoneInfo(zone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone.strip()
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, days: tuple[int, ...]) -> tuple[int, ...]:
+        if not days or any(not 0 <= day <= 6 for day in days):
+            raise ValueError("days are weekdays 0 (Monday) to 6 (Sunday), at least one")
+        return tuple(sorted(set(days)))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OwnerHours:
+        if self.end <= self.start:
+            raise ValueError("working hours must end after they start")
+        return self
+
+    @property
+    def working_hours(self) -> WorkingHours:
+        """The hours of a working day, as step 8 books them."""
+        return WorkingHours(start=self.start, end=self.end)
+
+
 class ContactResult(_Frozen):
-    """Step 2: the HubSpot contact and, when assigned, its owner."""
+    """Step 2: the HubSpot contact and, when assigned, its owner; the mailbox the lead's
+    mail is written in (None: the tenant's sender) and why; the contact's HubSpot opt-out."""
 
     contact: Contact
     owner: Owner | None = None
+    # The owner's mailbox under domain-wide delegation; None: the tenant's sender.
+    mailbox: str | None = None
+    # Why the mailbox is the tenant's sender when routing by owner was asked for.
+    mailbox_reason: str | None = None
+    # The owner's hours from the tenant's owner_hours, when it has them.
+    owner_hours: OwnerHours | None = None
+    # The suppression's label when HubSpot says the contact opted out of email.
+    opted_out: str | None = None
 
 
 class CompanyResult(_Frozen):
@@ -159,6 +208,9 @@ class TenantSettings(_Frozen):
     default_owner_id: str | None = None
     holiday_country: str | None = None
     extra_holidays: tuple[date, ...] = ()
+    # Owner routing (None: the global ROUTE_BY_OWNER) and owners' hours by lower-case email.
+    route_by_owner: bool | None = None
+    owner_hours: dict[str, OwnerHours] = Field(default_factory=dict)
 
 
 class WorkItem(_Frozen):
@@ -186,6 +238,12 @@ class MailOutcome(_Frozen):
     sent: bool = False
     updated: bool = False
     mode_reason: str | None = None
+    # The mailbox the mail is in (None: the tenant's sender, as before issue 20).
+    mailbox: str | None = None
+    # Why the lead was not mailed (a suppression's label, a stop reason): no Gmail draft.
+    suppressed_reason: str | None = None
+    # SEND outside the recipient's business hours: when the drafted mail goes out.
+    scheduled_for: datetime | None = None
 
     @property
     def link(self) -> str | None:
@@ -204,3 +262,19 @@ class PreviousMail(_Frozen):
     message_id: str | None
     thread_id: str | None
     sent: bool
+
+
+class ScheduledMail(_Frozen):
+    """A SEND lead's drafted email to send when its window opens."""
+
+    tenant_id: UUID
+    workflow_id: UUID
+    mailbox: str
+    to_email: str
+    gmail_draft_id: str
+    gmail_message_id: str | None = None
+    gmail_thread_id: str | None = None
+    due_at: datetime
+    # The zone whose business hours chose due_at, and whose it is (recipient, owner, tenant).
+    time_zone: str
+    zone_of: str

@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from typing import Protocol
 
+from sales_agent_pipeline.domain.compliance import SuppressionReason
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import DriveFile, Task
@@ -17,6 +18,28 @@ class LeadRecords(Protocol):
 
     def note_lead(self, workflow_id: uuid.UUID, lead: Lead) -> None:
         """Keep the lead's industry and job title on its submission (step 6 matches them)."""
+        ...
+
+    def suppress(
+        self,
+        tenant_id: uuid.UUID,
+        workflow_id: uuid.UUID,
+        address: str,
+        reason: SuppressionReason,
+        *,
+        source: str | None = None,
+    ) -> str:
+        """Put the address on the tenant's suppression list (a no-op when it is there, the
+        first entry's reason kept); the label of the entry that now suppresses it."""
+        ...
+
+    def route(self, workflow_id: uuid.UUID, mailbox: str | None) -> None:
+        """Keep the mailbox the workflow's mail is written in (workflows.mailbox)."""
+        ...
+
+    def mail_block(self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str) -> str | None:
+        """Why the address may not be mailed now, or None: the suppression's label (the
+        address's own entry, else its domain's), or the workflow's stop reason."""
         ...
 
     def save_draft(
@@ -31,7 +54,8 @@ class LeadRecords(Protocol):
         ...
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:
-        """Where Gmail put the draft or the sent message."""
+        """Where Gmail put the draft or the sent message; a lead not mailed has its draft
+        row and workflow marked with why (outcome.suppressed_reason)."""
         ...
 
     def save_task(

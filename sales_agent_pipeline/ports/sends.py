@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Protocol
 
 from sales_agent_pipeline.domain.sending import SendGrant
+from sales_agent_pipeline.domain.workflow import ScheduledMail
 
 
 class SendGate(Protocol):
@@ -26,4 +28,17 @@ class SendGate(Protocol):
 
     def release(self, workflow_id: uuid.UUID) -> None:
         """Nothing was sent (Gmail refused, or the gate did): the slot returns to the day."""
+        ...
+
+
+class SendSchedule(Protocol):
+    """The mailboxes' scheduled sends (sent by the due-sends job when their time comes)."""
+
+    def taken(self, tenant_id: uuid.UUID, mailbox: str, since: datetime) -> list[datetime]:
+        """When the mailbox's sends since `since` went or are due (scheduled and sent)."""
+        ...
+
+    def schedule(self, mail: ScheduledMail) -> datetime:
+        """Schedule the workflow's send (once: a re-run's schedule is brought up to date
+        while it still waits); when it is due."""
         ...

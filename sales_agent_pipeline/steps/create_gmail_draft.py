@@ -9,6 +9,7 @@ by a search whose index lags behind the send.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.errors import PermanentError
@@ -31,8 +32,14 @@ class SendRefused(PermanentError):
     """The gate refused a send whose earlier attempt was not found sent: nothing goes out."""
 
 
-def outgoing_mail(content: DraftContent, context: ThreadContext, marker: str) -> OutgoingMail:
-    """The RFC 2822 message to write: a reply in the thread when there is one."""
+def outgoing_mail(
+    content: DraftContent,
+    context: ThreadContext,
+    marker: str,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> OutgoingMail:
+    """The RFC 2822 message to write: a reply in the thread when there is one; `headers`
+    (List-Unsubscribe and its one-click POST) ride on it, draft or sent."""
     references = list(context.references)
     if context.last_message_id_header and context.last_message_id_header not in references:
         references.append(context.last_message_id_header)
@@ -45,6 +52,7 @@ def outgoing_mail(content: DraftContent, context: ThreadContext, marker: str) ->
         in_reply_to=context.last_message_id_header if context.thread_id else None,
         references=tuple(references) if context.thread_id else (),
         marker=marker,
+        headers=headers,
     )
 
 
@@ -163,10 +171,16 @@ def create_gmail_draft(
     context: ThreadContext,
     mode: WorkflowMode,
     previous: PreviousMail | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
+    later: Callable[[DraftRef], MailOutcome] | None = None,
 ) -> MailOutcome:
     """Draft, and in SEND mode (`mode`: what the lead was claimed in) send that draft when
     the gate grants a slot; a refusal leaves the draft with the gate's reason. A re-run
-    updates its draft and never sends twice."""
+    updates its draft and never sends twice.
+
+    `later`: the recipient's business hours have not begun (SEND only): once the gate
+    allows the send, its slot goes back to the day and `later` schedules the draft instead
+    (the due-sends job sends it through the gate then)."""
     if previous is not None and previous.sent:
         return MailOutcome(
             mode=WorkflowMode.SEND,
@@ -177,7 +191,7 @@ def create_gmail_draft(
         )
     key = str(workflow_id)
     written, updated = _write_draft(
-        mail, effects, outgoing_mail(content, context, marker=key), key, previous
+        mail, effects, outgoing_mail(content, context, marker=key, headers=headers), key, previous
     )
     if isinstance(written, SentRef):
         gate.mark_sent(workflow_id)
@@ -187,6 +201,11 @@ def create_gmail_draft(
     grant = gate.reserve(tenant_id, workflow_id)
     if not grant.granted and not grant.held:
         return _drafted(written, grant.reason, updated=updated)
+    if later is not None and grant.granted:
+        # The due-sends job sends it under the same send record (send_draft_once), so an
+        # earlier attempt's uncertain send is resolved there, never made twice.
+        gate.release(workflow_id)
+        return later(written).model_copy(update={"updated": updated})
     try:
         sent = send_draft_once(
             mail, effects, written, key, refused=None if grant.granted else grant.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sales_agent_pipeline.domain.lead import Lead
+from sales_agent_pipeline.domain.models import Contact
 from sales_agent_pipeline.domain.workflow import ContactResult
 from sales_agent_pipeline.ports.vendors import CRM
 
@@ -44,3 +45,25 @@ def resolve_contacts(crm: CRM, leads: Sequence[Lead]) -> dict[str, ContactResult
         )
         for email, found in contacts.items()
     }
+
+
+# HubSpot's contact property for "unsubscribed from all email".
+EMAIL_OPTOUT = "hs_email_optout"
+
+
+def opt_out_source(contact: Contact, crm: CRM, email: str) -> str | None:
+    """Why HubSpot says the lead may not be emailed, as a suppression's source
+    ("hs_email_optout", or the subscription it is not subscribed to), or None.
+
+    The upsert's answer already carries the contact's properties: when it says
+    hs_email_optout the status look-up is skipped; otherwise the portal's own record is
+    asked (its subscription statuses), since an upsert answer may leave the property out.
+    """
+    if (contact.properties.get(EMAIL_OPTOUT) or "").strip().lower() == "true":
+        return EMAIL_OPTOUT
+    reason = crm.email_opt_out(email)
+    if reason is None:
+        return None
+    if EMAIL_OPTOUT in reason:
+        return EMAIL_OPTOUT
+    return reason.removeprefix("HubSpot:").strip() or "HubSpot opt-out"

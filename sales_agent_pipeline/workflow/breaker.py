@@ -217,6 +217,17 @@ class CircuitBreakers:
 
         return for_tenant
 
+    def guard_mailbox(
+        self, vendor: str, ports: Callable[[uuid.UUID, str | None], P]
+    ) -> Callable[[uuid.UUID, str | None], P]:
+        """The per-mailbox port factory (a tenant's sender or its owners' mailboxes), every
+        call behind the tenant's breaker of that vendor (one for all its mailboxes)."""
+
+        def for_mailbox(tenant_id: uuid.UUID, mailbox: str | None) -> P:
+            return cast(P, _Guarded(self, vendor, tenant_id, ports(tenant_id, mailbox)))
+
+        return for_mailbox
+
     def call(self, vendor: str, tenant_id: uuid.UUID, action: Callable[[], T]) -> T:
         """Run one vendor call through the breaker: BreakerOpen (and no call) while it is
         open, the outcome recorded when it tells something new."""

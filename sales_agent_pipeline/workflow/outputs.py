@@ -11,6 +11,7 @@ from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.enums import WorkflowMode
 from sales_agent_pipeline.domain.models import NewTask
+from sales_agent_pipeline.domain.workflow import MailOutcome
 from sales_agent_pipeline.steps.create_gmail_draft import create_gmail_draft as draft_or_send
 from sales_agent_pipeline.steps.create_hubspot_task import build_task, create_hubspot_task, task_due
 from sales_agent_pipeline.steps.record_audit import label_thread
@@ -20,7 +21,14 @@ from sales_agent_pipeline.steps.write_draft import (
 )
 from sales_agent_pipeline.workflow.batched import create_tasks, per_tenant
 from sales_agent_pipeline.workflow.drafting import choose_writer, draft_inputs, sent_assets
+from sales_agent_pipeline.workflow.lawful import (
+    not_mailed,
+    scheduler,
+    send_window,
+    unsubscribe_for,
+)
 from sales_agent_pipeline.workflow.research import business_calendar, owner_timezone
+from sales_agent_pipeline.workflow.routing import lead_mailbox, sending_address
 from sales_agent_pipeline.workflow.services import Services
 from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
@@ -44,23 +52,39 @@ def draft(services: Services, state: LeadState, _: None) -> dict[str, Any]:
 
 
 def mail(services: Services, state: LeadState, _: None) -> dict[str, Any]:
-    """Step 11: DRAFT_ONLY drafts (in the thread when one exists); SEND drafts and sends
-    that draft when the send gate grants a slot at that moment. Once."""
+    """Step 11: a suppressed or stopped lead is not mailed (its draft row marked with why,
+    no Gmail draft); else DRAFT_ONLY drafts (in the thread when one exists), SEND drafts and
+    sends that draft when the send gate grants a slot at that moment, or schedules it for
+    the recipient's business hours. Once. Every message carries one-click unsubscribe."""
     assert state.draft is not None
     assert state.context is not None
     tenant = state.item.tenant
+    mailbox = lead_mailbox(state)
+    address = sending_address(state, services.settings)
     previous = services.records.previous_mail(state.workflow_id)
+    if previous is None or not previous.sent:
+        blocked = services.records.mail_block(tenant.tenant_id, state.workflow_id, state.draft.to)
+        if blocked is not None:
+            outcome = not_mailed(blocked, address)
+            services.records.record_mail(state.workflow_id, outcome)
+            return {"mail": outcome}
+    unsubscribe = unsubscribe_for(services, state, address)
+    mode = wanted_mode(services, state)
+    window = send_window(services, state, address) if mode is WorkflowMode.SEND else None
     outcome = draft_or_send(
-        services.mail(tenant.tenant_id),
+        services.mail(tenant.tenant_id, mailbox),
         services.effects.for_workflow(state.workflow_id),
         services.sends,
         tenant_id=tenant.tenant_id,
         workflow_id=state.workflow_id,
-        content=state.draft,
+        content=unsubscribe.appended(state.draft),
         context=state.context,
-        mode=wanted_mode(services, state),
+        mode=mode,
         previous=previous,
+        headers=unsubscribe.headers,
+        later=scheduler(services, state, address, window) if window else None,
     )
+    outcome = outcome.model_copy(update={"mailbox": address})
     services.records.record_mail(state.workflow_id, outcome)
     return {"mail": outcome}
 
@@ -78,11 +102,41 @@ def drafting_only(services: Services, batch: LeadBatch) -> bool:
 
 
 def mode_tags(batch: LeadBatch) -> dict[str, str]:
-    """The run's mode tag; a batch whose leads went out in different modes is "mixed"."""
-    modes = {state.mail.mode.value for state in batch.leads if state.mail is not None}
+    """The run's mode tag ("mixed" for a batch whose leads went out in different modes);
+    a run with a lead not mailed (suppressed, stopped) or scheduled says so."""
+    outcomes = [state.mail for state in batch.leads if state.mail is not None]
+    modes = {outcome.mode.value for outcome in outcomes}
     if not modes:
         return {}
-    return {tags.MODE: modes.pop() if len(modes) == 1 else "mixed"}
+    found = {tags.MODE: modes.pop() if len(modes) == 1 else "mixed"}
+    if any(outcome.suppressed_reason for outcome in outcomes):
+        found[tags.SUPPRESSED] = "true"
+    if any(outcome.scheduled_for for outcome in outcomes):
+        found[tags.SEND] = "scheduled"
+    return found
+
+
+def mail_metadata(batch: LeadBatch) -> dict[str, Any]:
+    """Step 11's output metadata: one lead's mailbox, why it was not mailed, when its
+    email is scheduled; a batch's counts."""
+    outcomes = [state.mail for state in batch.leads if state.mail is not None]
+    if len(batch.leads) == 1 and outcomes:
+        outcome = outcomes[0]
+        found: dict[str, Any] = {"mode": outcome.mode.value, "sent": outcome.sent}
+        if outcome.mailbox:
+            found["mailbox"] = outcome.mailbox
+        if outcome.mode_reason:
+            found["mode_reason"] = outcome.mode_reason
+        if outcome.suppressed_reason:
+            found["suppressed_reason"] = outcome.suppressed_reason
+        if outcome.scheduled_for:
+            found["scheduled_for"] = outcome.scheduled_for.isoformat()
+        return found
+    return {
+        "sent": sum(1 for outcome in outcomes if outcome.sent),
+        "suppressed": sum(1 for outcome in outcomes if outcome.suppressed_reason),
+        "scheduled": sum(1 for outcome in outcomes if outcome.scheduled_for),
+    }
 
 
 def planned_task(state: LeadState, now: datetime) -> tuple[NewTask, datetime]:
@@ -105,7 +159,22 @@ def planned_task(state: LeadState, now: datetime) -> tuple[NewTask, datetime]:
         company_id=found.id if found else None,
         sent=state.mail.sent,
     )
+    note = mail_note(state.mail)
+    if note:
+        new_task = new_task.model_copy(update={"body": f"{note}\n\n{new_task.body}".strip()})
     return new_task, due
+
+
+def mail_note(outcome: MailOutcome) -> str | None:
+    """What the owner's task says first when the lead was not mailed, or not yet."""
+    if outcome.suppressed_reason:
+        return (
+            f"The lead was NOT mailed: {outcome.suppressed_reason}. No Gmail draft was made; "
+            "do not email them."
+        )
+    if outcome.scheduled_for and outcome.mode_reason:
+        return f"The email is {outcome.mode_reason}."
+    return None
 
 
 def create_task_batch(services: Services, leads: Sequence[LeadState]) -> None:
@@ -144,6 +213,6 @@ def task(services: Services, state: LeadState, _: None) -> dict[str, Any]:
 
 def audit(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     """Step 13: label the thread and close the workflow with its status and duration."""
-    label_thread(services.mail(state.item.tenant.tenant_id), state.mail)
+    label_thread(services.mail(state.item.tenant.tenant_id, lead_mailbox(state)), state.mail)
     services.records.finish(state.workflow_id, state.mail.mode if state.mail else None)
     return {}

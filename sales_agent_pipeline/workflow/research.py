@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sales_agent_pipeline import run_tags as tags
+from sales_agent_pipeline.domain.compliance import SuppressionReason
 from sales_agent_pipeline.domain.enums import SubmissionSource
 from sales_agent_pipeline.domain.workflow import ContactResult, Speaker
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
@@ -20,11 +22,18 @@ from sales_agent_pipeline.steps.propose_meeting_slots import choose_meeting_slot
 from sales_agent_pipeline.steps.prospect_timezone import prospect_timezone
 from sales_agent_pipeline.steps.read_thread_context import read_thread_context
 from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys, resolve_company
-from sales_agent_pipeline.steps.resolve_contact import resolve_contact
+from sales_agent_pipeline.steps.resolve_contact import opt_out_source, resolve_contact
 from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads
 from sales_agent_pipeline.steps.slot_preferences import parse_preferences
 from sales_agent_pipeline.steps.validate_payload import validate_payload
 from sales_agent_pipeline.workflow.batched import per_tenant, search_companies, upsert_contacts
+from sales_agent_pipeline.workflow.routing import (
+    choose_mailbox,
+    hours_of,
+    lead_mailbox,
+    tenant_sender,
+    with_hours,
+)
 from sales_agent_pipeline.workflow.services import Services
 from sales_agent_pipeline.workflow.state import LeadBatch, LeadState
 
@@ -81,14 +90,39 @@ def upsert_batch(services: Services, leads: Sequence[LeadState]) -> dict[uuid.UU
 def contact(
     services: Services, state: LeadState, batched: dict[uuid.UUID, ContactResult]
 ) -> dict[str, Any]:
-    """Step 2: upsert the contact by email and find its owner (the tenant's default else)."""
+    """Step 2: upsert the contact by email and find its owner (the tenant's default else);
+    HubSpot's opt-out of the address goes on the tenant's suppression list; the mailbox
+    the lead's mail is written in (its owner's under delegation, else the tenant's sender)
+    is chosen and kept on the workflow."""
     assert state.lead is not None
-    crm = services.crm(state.item.tenant.tenant_id)
+    tenant = state.item.tenant
+    crm = services.crm(tenant.tenant_id)
     result = batched.get(state.workflow_id) or resolve_contact(crm, state.lead)
-    default_owner = state.item.tenant.default_owner_id
-    if result.owner is None and default_owner:
-        result = result.model_copy(update={"owner": crm.get_owner(default_owner)})
-    return {"contact": result}
+    owner = result.owner
+    if owner is None and tenant.default_owner_id:
+        owner = crm.get_owner(tenant.default_owner_id)
+    hours = hours_of(tenant, owner)
+    owner = with_hours(owner, hours)
+    opted_out = None
+    source = opt_out_source(result.contact, crm, state.lead.email)
+    if source is not None:
+        opted_out = services.records.suppress(
+            tenant.tenant_id,
+            state.workflow_id,
+            state.lead.email,
+            SuppressionReason.HUBSPOT_OPTOUT,
+            source=source,
+        )
+    mailbox, why = choose_mailbox(services, tenant, owner)
+    services.records.route(state.workflow_id, mailbox or tenant_sender(tenant, services.settings))
+    update = {
+        "owner": owner,
+        "owner_hours": hours,
+        "mailbox": mailbox,
+        "mailbox_reason": why,
+        "opted_out": opted_out,
+    }
+    return {"contact": result.model_copy(update=update)}
 
 
 def search_batch(services: Services, leads: Sequence[LeadState]) -> dict[uuid.UUID, KnownCompanies]:
@@ -134,14 +168,14 @@ def company_group(state: LeadState) -> object:
 def threads(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     """Step 4: threads from or to the prospect."""
     assert state.lead is not None
-    mail = services.mail(state.item.tenant.tenant_id)
+    mail = services.mail(state.item.tenant.tenant_id, lead_mailbox(state))
     return {"threads": tuple(search_gmail_threads(mail, state.lead))}
 
 
 def thread_context(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     """Step 5: the latest thread's last message and who wrote it."""
     assert state.lead is not None
-    mail = services.mail(state.item.tenant.tenant_id)
+    mail = services.mail(state.item.tenant.tenant_id, lead_mailbox(state))
     return {"context": read_thread_context(mail, state.threads, state.lead)}
 
 
@@ -167,11 +201,16 @@ def owner_timezone(state: LeadState) -> str:
 
 
 def business_calendar(state: LeadState, now: datetime) -> BusinessCalendar:
-    """The tenant's holidays this year and next."""
+    """The tenant's holidays this year and next; the owner's working days when the
+    tenant's owner_hours name them (else Monday to Friday)."""
     tenant = state.item.tenant
-    return BusinessCalendar.for_country(
+    calendar = BusinessCalendar.for_country(
         tenant.holiday_country, years=(now.year, now.year + 1), extra=tenant.extra_holidays
     )
+    hours = state.contact.owner_hours if state.contact else None
+    if hours is None:
+        return calendar
+    return replace(calendar, weekend=frozenset(range(7)) - frozenset(hours.days))
 
 
 def stated_times(state: LeadState) -> str | None:
@@ -202,6 +241,7 @@ def slots(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     calendar = business_calendar(state, now)
     # The busy look-up covers every day a stated wish may be searched on.
     busy = calendars.busy_intervals([calendar_id], now, search_until(now, zone, calendar))
+    hours = state.contact.owner_hours if state.contact else None
     found = choose_meeting_slots(
         busy.get(calendar_id, []),
         now=now,
@@ -209,6 +249,7 @@ def slots(services: Services, state: LeadState, _: None) -> dict[str, Any]:
         calendar=calendar,
         preferences=preferences,
         prospect_timezone=theirs,
+        hours=hours.working_hours if hours else None,
     )
     return {"slots": tuple(found.slots), "preferences": found.preferences}
 

@@ -12,7 +12,7 @@ from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.ports.effects import EffectStore
 from sales_agent_pipeline.ports.history import LeadHistory
 from sales_agent_pipeline.ports.records import LeadRecords
-from sales_agent_pipeline.ports.sends import SendGate
+from sales_agent_pipeline.ports.sends import SendGate, SendSchedule
 from sales_agent_pipeline.ports.vendors import CRM, Calendar, Drive, Mail
 from sales_agent_pipeline.ports.writer import DraftWriter, TokenBudget
 from sales_agent_pipeline.settings import Settings
@@ -40,7 +40,9 @@ class Services:
     # Step 11's slots of the daily cap, decided at send time.
     sends: SendGate
     crm: Callable[[uuid.UUID], CRM]
-    mail: Callable[[uuid.UUID], Mail]
+    # (tenant id, mailbox) -> Gmail acting for that mailbox (None: the tenant's sender),
+    # each mailbox with its own quota window.
+    mail: Callable[[uuid.UUID, str | None], Mail]
     drive: Callable[[uuid.UUID], Drive]
     calendar: Callable[[uuid.UUID], Calendar]
     # (tenant id, workflow id) -> that tenant's history, without this workflow.
@@ -51,3 +53,11 @@ class Services:
     # ConfigurationError when one cannot be, e.g. no API key) and the tenants' daily tokens.
     writer: Callable[[WriterKind, uuid.UUID], DraftWriter]
     tokens: TokenBudget
+    # Owner routing: (tenant id, mailbox) -> whether the tenant's Google identity may act
+    # for that mailbox (domain-wide delegation); a refusal is remembered for a while.
+    delegated: Callable[[uuid.UUID, str], bool] = lambda _tenant, _mailbox: False
+    # (tenant id, recipient, workflow id) -> a one-click unsubscribe token; None: no links
+    # (a process without a secrets key cannot mint them).
+    unsubscribe_token: Callable[[uuid.UUID, str, uuid.UUID], str] | None = None
+    # SEND outside the recipient's hours: the mailboxes' scheduled sends.
+    schedule: SendSchedule | None = None

@@ -37,6 +37,8 @@ class Step:
     vendors: frozenset[str] = field(default_factory=frozenset)
     # The run tags the step's results set (e.g. the tenant, the mode).
     tags: Callable[[LeadBatch], dict[str, str]] | None = None
+    # The op's output metadata from the step's results (plain values).
+    metadata: Callable[[LeadBatch], dict[str, Any]] | None = None
     # Set by the table: the step's place, 1-based.
     number: int = 0
 

@@ -89,6 +89,7 @@ STEP_TABLE: tuple[Step, ...] = numbered(
             concurrent=outputs.drafting_only,
             vendors=MAIL,
             tags=outputs.mode_tags,
+            metadata=outputs.mail_metadata,
         ),
         Step(
             "create_hubspot_task",

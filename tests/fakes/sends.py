@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sales_agent_pipeline.domain.enums import ReservationStatus, WorkflowMode
-from sales_agent_pipeline.domain.sending import ModePolicy, SendGrant, block_reason, send_block
+from sales_agent_pipeline.domain.sending import (
+    ModePolicy,
+    SendBlock,
+    SendGrant,
+    block_reason,
+    send_block,
+)
+from sales_agent_pipeline.domain.workflow import ScheduledMail
 
 LIVE = {ReservationStatus.RESERVED, ReservationStatus.SENT}
 
@@ -22,6 +30,8 @@ class FakeSendGate:
     daily_send_cap: int = 50
     slots: dict[uuid.UUID, ReservationStatus] = field(default_factory=dict)
     asked: int = 0
+    # Workflows the gate refuses whatever else says (suppressed or stopped), and why.
+    blocked: dict[uuid.UUID, str] = field(default_factory=dict)
 
     def reserve(
         self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, *, approved: bool = False
@@ -32,6 +42,9 @@ class FakeSendGate:
         if own is ReservationStatus.SENT:
             return SendGrant(granted=True)
         held = own is ReservationStatus.RESERVED
+        if workflow_id in self.blocked:
+            reason = f"not mailed: {self.blocked[workflow_id]}"
+            return SendGrant(False, SendBlock.SUPPRESSED, reason, held=held)
         used = sum(1 for w, s in self.slots.items() if s in LIVE and w != workflow_id)
         policy = ModePolicy(
             global_mode=WorkflowMode.DRAFT_ONLY,
@@ -57,3 +70,23 @@ class FakeSendGate:
         """A reserved slot returns."""
         if self.slots.get(workflow_id) is ReservationStatus.RESERVED:
             self.slots[workflow_id] = ReservationStatus.RELEASED
+
+
+@dataclass
+class FakeSendSchedule:
+    """Scheduled sends in memory: one per workflow, a waiting one keeps its time."""
+
+    scheduled: dict[uuid.UUID, ScheduledMail] = field(default_factory=dict)
+    sent_at: dict[str, list[datetime]] = field(default_factory=dict)
+
+    def taken(self, tenant_id: uuid.UUID, mailbox: str, since: datetime) -> list[datetime]:
+        """The mailbox's scheduled and sent instants since `since`."""
+        due = [m.due_at for m in self.scheduled.values() if m.mailbox == mailbox]
+        return sorted(t for t in [*due, *self.sent_at.get(mailbox, [])] if t >= since)
+
+    def schedule(self, mail: ScheduledMail) -> datetime:
+        """Schedule once; a re-run keeps the first due time."""
+        found = self.scheduled.get(mail.workflow_id)
+        kept = mail if found is None else mail.model_copy(update={"due_at": found.due_at})
+        self.scheduled[mail.workflow_id] = kept
+        return kept.due_at

@@ -18,7 +18,7 @@ from tests.fakes.drive import FakeDrive
 from tests.fakes.effects import FakeEffects
 from tests.fakes.history import FakeLeadHistory
 from tests.fakes.mail import FakeMail
-from tests.fakes.sends import FakeSendGate
+from tests.fakes.sends import FakeSendGate, FakeSendSchedule
 from tests.fakes.trail import FakeLeadRecords
 from tests.fakes.writer import FakeModelWriter, FakeTokenBudget
 
@@ -47,6 +47,10 @@ class FakeWorld:
     sends: FakeSendGate = field(default_factory=FakeSendGate)
     writer: FakeModelWriter = field(default_factory=FakeModelWriter)
     tokens: FakeTokenBudget = field(default_factory=FakeTokenBudget)
+    schedule: FakeSendSchedule = field(default_factory=FakeSendSchedule)
+    # Owners' mailboxes by address, and those the tenant's identity may act for.
+    owner_mail: dict[str, FakeMail] = field(default_factory=dict)
+    delegated: set[str] = field(default_factory=set)
 
     def services(self, settings: Settings | None = None, now: datetime = NOW) -> Services:
         """The ports a step sees, all answered by this world's fakes."""
@@ -56,7 +60,7 @@ class FakeWorld:
             effects=self.effects,
             sends=self.sends,
             crm=lambda _tenant: self.crm,
-            mail=lambda _tenant: self.mail,
+            mail=self.mailbox,
             drive=lambda _tenant: self.drive,
             calendar=lambda _tenant: self.calendar,
             history=lambda _tenant, _workflow: self.history,
@@ -64,7 +68,16 @@ class FakeWorld:
             log=logging.getLogger("tests.workflow"),
             writer=lambda _kind, _tenant: self.writer,
             tokens=self.tokens,
+            delegated=lambda _tenant, mailbox: mailbox.lower() in self.delegated,
+            unsubscribe_token=lambda _tenant, email, workflow: f"tok-{workflow.hex[:8]}",
+            schedule=self.schedule,
         )
+
+    def mailbox(self, _tenant: uuid.UUID, mailbox: str | None) -> FakeMail:
+        """The tenant sender's mailbox (None), else that owner's (made on first use)."""
+        if mailbox is None:
+            return self.mail
+        return self.owner_mail.setdefault(mailbox.lower(), FakeMail())
 
     def batch(self, *payloads: dict[str, Any]) -> LeadBatch:
         """A run's batch: one claimed workflow per payload."""

@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from sales_agent_pipeline.domain.compliance import (
+    Suppression,
+    SuppressionKind,
+    SuppressionReason,
+    domain_of,
+    normalise_address,
+)
 from sales_agent_pipeline.domain.enums import ErrorClass, StepStatus, WorkflowMode, WorkflowStatus
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import DriveFile, Task
@@ -131,6 +138,52 @@ class FakeLeadRecords:
         self.tasks: dict[uuid.UUID, Task] = {}
         self.finished: dict[uuid.UUID, WorkflowMode | None] = {}
         self.sent: list[tuple[uuid.UUID, datetime]] = []
+        # The suppression list by (tenant, kind, value), workflows' mailboxes and stops,
+        # and the drafts marked not mailed.
+        self.suppressions: dict[tuple[uuid.UUID, SuppressionKind, str], Suppression] = {}
+        self.mailboxes: dict[uuid.UUID, str | None] = {}
+        self.stopped: dict[uuid.UUID, str] = {}
+        self.suppressed: dict[uuid.UUID, str | None] = {}
+
+    def suppress(
+        self,
+        tenant_id: uuid.UUID,
+        workflow_id: uuid.UUID,
+        address: str,
+        reason: SuppressionReason,
+        *,
+        source: str | None = None,
+    ) -> str:
+        """Add the address (a no-op when there); the label of what suppresses it."""
+        value = normalise_address(address)
+        key = (tenant_id, SuppressionKind.ADDRESS, value)
+        self.suppressions.setdefault(
+            key,
+            Suppression(kind=SuppressionKind.ADDRESS, value=value, reason=reason, source=source),
+        )
+        found = self._find(tenant_id, address)
+        assert found is not None
+        return found.label
+
+    def _find(self, tenant_id: uuid.UUID, address: str) -> Suppression | None:
+        value = normalise_address(address)
+        return self.suppressions.get(
+            (tenant_id, SuppressionKind.ADDRESS, value)
+        ) or self.suppressions.get((tenant_id, SuppressionKind.DOMAIN, domain_of(value)))
+
+    def route(self, workflow_id: uuid.UUID, mailbox: str | None) -> None:
+        """Keep the workflow's mailbox."""
+        self.mailboxes[workflow_id] = mailbox
+
+    def mail_block(
+        self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str
+    ) -> str | None:
+        """The suppression's label, else the stop reason, else None."""
+        found = self._find(tenant_id, address)
+        if found is not None:
+            return found.label
+        stopped = self.stopped.get(workflow_id)
+        return f"stopped ({stopped})" if stopped else None
 
     def note_lead(self, workflow_id: uuid.UUID, lead: Lead) -> None:
         """Keep the lead."""
@@ -160,6 +213,7 @@ class FakeLeadRecords:
         if outcome.sent and not (workflow_id in self.mail and self.mail[workflow_id].sent):
             self.sent.append((workflow_id, datetime.now().astimezone()))
         self.mail[workflow_id] = outcome
+        self.suppressed[workflow_id] = outcome.suppressed_reason
 
     def save_task(
         self,

@@ -3,24 +3,104 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from sales_agent_pipeline.db.models import FormSubmission, Workflow
-from sales_agent_pipeline.db.repositories import outputs, workflows
+from sales_agent_pipeline.db.models import DraftEmail, FormSubmission, Workflow
+from sales_agent_pipeline.db.repositories import outputs, suppressions, workflows
+from sales_agent_pipeline.domain.compliance import Suppression, SuppressionKind, SuppressionReason
 from sales_agent_pipeline.domain.enums import WorkflowMode, WorkflowStatus
 from sales_agent_pipeline.domain.lead import Lead
 from sales_agent_pipeline.domain.models import DriveFile, Task
 from sales_agent_pipeline.domain.workflow import DraftContent, MailOutcome, PreviousMail
 
+# What suppresses an address in the caller's transaction: B's use case (the entry, then
+# the tenant's pending scheduled sends to it cancelled), injected by the shell; the
+# repository's own add (the entry alone) when none is given.
+Suppress = Callable[..., bool]
+
+
+def _add_only(
+    session: Session,
+    tenant_id: uuid.UUID,
+    value: str,
+    reason: SuppressionReason,
+    *,
+    source: str | None = None,
+    workflow_id: uuid.UUID | None = None,
+) -> bool:
+    return suppressions.add(
+        session,
+        tenant_id,
+        SuppressionKind.ADDRESS,
+        value,
+        reason,
+        source=source,
+        workflow_id=workflow_id,
+    )
+
+
+def mail_block(
+    session: Session, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str
+) -> str | None:
+    """Why the workflow's mail to `address` may not go: the suppression's label (the
+    address's own entry first, else its domain's), else the workflow's stop reason."""
+    found: Suppression | None = suppressions.find(session, tenant_id, address)
+    if found is not None:
+        return found.label
+    stopped = session.scalar(select(Workflow.stopped_reason).where(Workflow.id == workflow_id))
+    return f"stopped ({stopped})" if stopped else None
+
 
 class PostgresLeadRecords:
     """LeadRecords over PostgreSQL."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], suppress: Suppress = _add_only) -> None:
         self._sessions = sessions
+        self._suppress = suppress
+
+    def suppress(
+        self,
+        tenant_id: uuid.UUID,
+        workflow_id: uuid.UUID,
+        address: str,
+        reason: SuppressionReason,
+        *,
+        source: str | None = None,
+    ) -> str:
+        """The address suppressed (a no-op when it was); the label of what suppresses it."""
+        with self._sessions.begin() as session:
+            self._suppress(
+                session,
+                tenant_id,
+                address,
+                reason,
+                source=source,
+                workflow_id=workflow_id,
+            )
+            found = suppressions.find(session, tenant_id, address)
+        if found is None:  # pragma: no cover - the entry was just written
+            return Suppression(
+                kind=SuppressionKind.ADDRESS, value=address, reason=reason, source=source
+            ).label
+        return found.label
+
+    def route(self, workflow_id: uuid.UUID, mailbox: str | None) -> None:
+        """Keep the workflow's mailbox."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(Workflow)
+                .where(Workflow.id == workflow_id, Workflow.mailbox.is_distinct_from(mailbox))
+                .values(mailbox=mailbox)
+            )
+
+    def mail_block(self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str) -> str | None:
+        """Why the lead may not be mailed now, or None."""
+        with self._sessions.begin() as session:
+            return mail_block(session, tenant_id, workflow_id, address)
 
     def note_lead(self, workflow_id: uuid.UUID, lead: Lead) -> None:
         """Keep the lead's industry and job title on its submission."""
@@ -57,9 +137,25 @@ class PostgresLeadRecords:
             )
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:
-        """Where Gmail put the draft or the sent message."""
+        """Where Gmail put the draft or the sent message; a lead not mailed is marked."""
         with self._sessions.begin() as session:
             outputs.record_mail(session, workflow_id, outcome)
+            reason = outcome.suppressed_reason
+            session.execute(
+                update(DraftEmail)
+                .where(
+                    DraftEmail.workflow_id == workflow_id,
+                    DraftEmail.suppressed_reason.is_distinct_from(reason),
+                )
+                .values(suppressed_reason=reason)
+            )
+            session.execute(
+                update(Workflow)
+                .where(
+                    Workflow.id == workflow_id, Workflow.suppressed_reason.is_distinct_from(reason)
+                )
+                .values(suppressed_reason=reason)
+            )
 
     def save_task(
         self,

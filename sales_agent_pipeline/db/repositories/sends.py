@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.models import DraftEmail, SendReservation, Tenant, Workflow
+from sales_agent_pipeline.db.repositories import scheduled_sends
+from sales_agent_pipeline.db.repositories.lead_records import mail_block
 from sales_agent_pipeline.db.repositories.switches import is_on
 from sales_agent_pipeline.domain.enums import ReservationStatus, WorkflowMode
 from sales_agent_pipeline.domain.errors import PermanentError
@@ -25,6 +27,7 @@ from sales_agent_pipeline.domain.sending import (
     block_reason,
     send_block,
 )
+from sales_agent_pipeline.domain.workflow import ScheduledMail
 from sales_agent_pipeline.settings import Settings
 
 LIVE = (ReservationStatus.RESERVED.value, ReservationStatus.SENT.value)
@@ -87,7 +90,7 @@ def reserve(
     ).one_or_none()
     if tenant is None:
         raise PermanentError(f"no tenant {tenant_id}")
-    global_on, override, own, synthetic = session.execute(
+    global_on, override, own, synthetic, recipient = session.execute(
         select(
             is_on(SEND_KILL_SWITCH),
             select(Workflow.mode_override).where(Workflow.id == workflow_id).scalar_subquery(),
@@ -95,12 +98,20 @@ def reserve(
             .where(SendReservation.workflow_id == workflow_id)
             .scalar_subquery(),
             select(Workflow.synthetic).where(Workflow.id == workflow_id).scalar_subquery(),
+            select(DraftEmail.to_email)
+            .where(DraftEmail.workflow_id == workflow_id)
+            .scalar_subquery(),
         )
     ).one()
     if own == ReservationStatus.SENT.value:
         # Sent already: the send's own record answers it, nothing goes out again.
         return SendGrant(granted=True)
     held = own == ReservationStatus.RESERVED.value
+    # A suppressed address (or domain) or a stopped workflow is never mailed, whatever
+    # the modes and approvals say: step 11, an approval and a scheduled send all ask here.
+    blocked = mail_block(session, tenant_id, workflow_id, recipient or "")
+    if blocked is not None:
+        return SendGrant(False, SendBlock.SUPPRESSED, f"not mailed: {blocked}", held=held)
     if synthetic:
         # The canary's lead is drafted, never sent, whatever the modes and approvals say.
         return SendGrant(False, SendBlock.MODE, SYNTHETIC_REASON, held=held)
@@ -188,3 +199,34 @@ class PostgresSendGate:
         """The slot returns."""
         with self._sessions.begin() as session:
             release(session, workflow_id)
+
+
+class PostgresSendSchedule:
+    """SendSchedule over PostgreSQL (db/repositories/scheduled_sends.py): each call is its
+    own short transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def taken(self, tenant_id: uuid.UUID, mailbox: str, since: datetime) -> list[datetime]:
+        """The mailbox's scheduled and sent instants since `since`."""
+        with self._sessions.begin() as session:
+            return scheduled_sends.taken(session, tenant_id, mailbox, since)
+
+    def schedule(self, mail: ScheduledMail) -> datetime:
+        """The workflow's send scheduled (a waiting one keeps its time); when it is due."""
+        with self._sessions.begin() as session:
+            view = scheduled_sends.schedule(
+                session,
+                workflow_id=mail.workflow_id,
+                tenant_id=mail.tenant_id,
+                mailbox=mail.mailbox,
+                to_email=mail.to_email,
+                draft_id=mail.gmail_draft_id,
+                message_id=mail.gmail_message_id,
+                thread_id=mail.gmail_thread_id,
+                due_at=mail.due_at,
+                time_zone=mail.time_zone,
+                zone_of=mail.zone_of,
+            )
+            return view.due_at

@@ -88,7 +88,7 @@ def services(sessions: sessionmaker[Session], gmail: GmailMail) -> Services:
         effects=PostgresEffectStore(sessions),
         sends=PostgresSendGate(sessions, SETTINGS),
         crm=fail,
-        mail=lambda _tenant: gmail,
+        mail=lambda _tenant, _mailbox: gmail,
         drive=fail,
         calendar=fail,
         history=fail,
