@@ -49,17 +49,18 @@ def complete_headers(raw: bytes, sender: str) -> bytes:
     msg = parse(raw)
     if not msg.keys() or not any(h in msg for h in ("From", "To", "Subject", "Content-Type")):
         raise GoogleError(400, "Invalid RFC822 message: no headers found", "invalidArgument")
-    changed = False
+    added = []
     if "From" not in msg:
-        msg["From"] = sender
-        changed = True
+        added.append(f"From: {sender}")
     if "Date" not in msg:
-        msg["Date"] = format_datetime(utcnow())
-        changed = True
+        added.append(f"Date: {format_datetime(utcnow())}")
     if "Message-ID" not in msg:
-        msg["Message-ID"] = make_msgid(domain="mail.gmail.com")
-        changed = True
-    return msg.as_bytes() if changed else raw
+        added.append(f"Message-ID: {make_msgid(domain='mail.gmail.com')}")
+    if not added:
+        return raw
+    # Put in front of the client's bytes, which stay as sent (every header, as folded).
+    newline = "\r\n" if b"\r\n" in raw.split(b"\n", 1)[0] + b"\n" else "\n"
+    return "".join(line + newline for line in added).encode() + raw
 
 
 def header(msg: Message, name: str) -> str:
@@ -125,6 +126,11 @@ def payload(part: Message, part_id: str = "", metadata: set[str] | None = None) 
     if metadata is not None:
         if metadata:
             result["headers"] = [h for h in headers if h["name"].lower() in metadata]
+        return result
+    if part.get_content_type() == "message/delivery-status":
+        # Gmail serves a DSN's status fields as one leaf part, its text in body.data.
+        text = part.as_bytes().replace(b"\r\n", b"\n").split(b"\n\n", 1)[-1]
+        result["body"] = {"size": len(text), "data": b64url(text)}
         return result
     if part.is_multipart():
         subparts = part.get_payload()

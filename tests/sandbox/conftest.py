@@ -168,6 +168,34 @@ class Admin:
         body = {"subject": subject} if subject else {}
         return int(self._post("/google/expire", body)["expired"])
 
+    # Mail arriving, Gmail history and Pub/Sub push (gmail_inbound.py).
+
+    def deliver(self, **fields: Any) -> dict[str, Any]:
+        """A message arrives in `to`'s mailbox (from, subject, text, inReplyTo, threadId...)."""
+        return dict(self._post("/gmail/deliver", fields))
+
+    def reply(self, mailbox: str, message_id: str, **fields: Any) -> dict[str, Any]:
+        """The recipient of `message_id` in `mailbox` answers it."""
+        return dict(
+            self._post("/gmail/reply", {"mailbox": mailbox, "messageId": message_id, **fields})
+        )
+
+    def bounce(self, mailbox: str, message_id: str, **fields: Any) -> dict[str, Any]:
+        """A DSN for `message_id` arrives in `mailbox`."""
+        body = {"mailbox": mailbox, "messageId": message_id, **fields}
+        return dict(self._post("/gmail/bounce", body))
+
+    def expire_history(self, user: str) -> dict[str, Any]:
+        return dict(self._post(f"/gmail/{user}/expire-history"))
+
+    def push_subscription(self, topic: str, endpoint: str, **fields: Any) -> dict[str, Any]:
+        body = {"topic": topic, "pushEndpoint": endpoint, **fields}
+        return dict(self._post("/pubsub/subscriptions", body))
+
+    def push_deliveries(self, wait: float = 5.0) -> list[dict[str, Any]]:
+        """Pushes made so far, after waiting up to `wait` seconds for queued ones."""
+        return list(self._get("/pubsub/deliveries", wait=wait)["deliveries"])
+
     # The request log: who each vendor request carried and what it touched.
 
     def requests(self, after: int = 0, vendor: str | None = None) -> list[dict[str, Any]]:
@@ -196,5 +224,7 @@ def admin(admin_client: Admin) -> Admin:
         search_lag_seconds=0.0,
         gmail_units_per_minute=None,
         google_require_auth=False,
+        gmail_history_retention_seconds=7 * 86400.0,
+        pubsub_push_attempts=3,
     )
     return admin_client
