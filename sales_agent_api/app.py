@@ -26,6 +26,8 @@ from sales_agent_api.routes import (
     health,
     imports,
     oauth,
+    suppressions,
+    unsubscribe,
     usage,
     webhook,
     workflows,
@@ -48,10 +50,14 @@ _URL_ATTRIBUTES = ("http.url", "http.target", "url.full")
 
 def _no_query_in_span(span: Any, scope: Any) -> None:
     """A request's query string stays out of its span: an OAuth callback's code, a filter's
-    email address."""
-    if not scope.get("query_string") or not span.is_recording():
+    email address; so does an unsubscribe link's token."""
+    if not span.is_recording():
         return
     attributes = getattr(span, "attributes", None) or {}
+    if str(scope.get("path", "")).startswith(unsubscribe.PREFIX):
+        unsubscribe.hide_token_in_span(span, attributes)
+    if not scope.get("query_string"):
+        return
     for key in _URL_ATTRIBUTES:
         value = attributes.get(key)
         if isinstance(value, str) and "?" in value:
@@ -158,6 +164,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(usage.router)
     app.include_router(breakers.router)
+    app.include_router(suppressions.router)
+    # Public: no API key (it is not under /api), bounded by the default body limit.
+    app.include_router(unsubscribe.router)
+    unsubscribe.hide_tokens_in_access_log()
     if tracing.configure_tracing(settings, f"{settings.otel_service_name}-api"):
         _trace_requests(app)
     return app

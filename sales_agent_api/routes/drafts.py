@@ -24,8 +24,9 @@ from sales_agent_api.schemas.workflows import (
     DraftRevision,
     DraftRevisions,
     DraftSummary,
+    ScheduledSendInfo,
 )
-from sales_agent_pipeline.db.repositories import browse
+from sales_agent_pipeline.db.repositories import browse, scheduled_sends
 from sales_agent_pipeline.db.repositories.draft_revisions import list_revisions
 from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.errors import ConfigurationError
@@ -91,7 +92,8 @@ def list_drafts(
     summary="One draft in full",
 )
 def get_draft(draft_id: uuid.UUID, principal: CurrentKey, session: ReadSession) -> Draft:
-    """Content (text and HTML), assets, recipient, mode, sent or not, approved by and when.
+    """Content (text and HTML), assets, recipient, mode, sent or not, approved by and when;
+    why it was not sent (suppressed_reason) and its scheduled send, if any.
 
     A standard key sees quotes of the prospect's mailbox (a "Re:" subject, a quoted line)
     hidden; an admin key sees the draft as written."""
@@ -99,6 +101,11 @@ def get_draft(draft_id: uuid.UUID, principal: CurrentKey, session: ReadSession) 
     if draft is None:
         raise ApiError(404, "not_found", f"no draft {draft_id}")
     view = Draft.model_validate(draft)
+    scheduled = scheduled_sends.get(session, draft.workflow_id)
+    if scheduled is not None:
+        view = view.model_copy(
+            update={"scheduled_send": ScheduledSendInfo.model_validate(scheduled)}
+        )
     if principal.is_admin:
         return view
     return redact_draft(view, sources_for(session, [view.workflow_id]).get(view.workflow_id, []))

@@ -19,6 +19,7 @@ from sales_agent_api.schemas.workflows import (
     Draft,
     Event,
     RetryReceipt,
+    ScheduledSendInfo,
     StepError,
     Submission,
     Task,
@@ -28,7 +29,7 @@ from sales_agent_api.schemas.workflows import (
     WorkflowSummary,
 )
 from sales_agent_pipeline import run_tags
-from sales_agent_pipeline.db.repositories import browse
+from sales_agent_pipeline.db.repositories import browse, scheduled_sends
 from sales_agent_pipeline.db.repositories.synthetic import synthetic_among
 from sales_agent_pipeline.domain.enums import WorkflowStatus
 from sales_agent_pipeline.usecases.retries import RetryRefused, requeue_workflow
@@ -103,7 +104,8 @@ def list_workflows(
 def get_workflow(
     workflow_id: uuid.UUID, principal: CurrentKey, session: ReadSession
 ) -> WorkflowDetail:
-    """The workflow, its submission, its draft and its HubSpot task."""
+    """The workflow, its submission, its draft, its HubSpot task and its scheduled send;
+    why it was not mailed (suppressed_reason) or stopped (stopped_reason, stopped_at)."""
     found = browse.get_workflow(session, principal.tenant_id, workflow_id)
     if found is None:
         raise _not_found(workflow_id)
@@ -116,7 +118,12 @@ def get_workflow(
         submission=Submission.model_validate(found.submission),
         draft=draft,
         task=Task.model_validate(found.task) if found.task else None,
+        scheduled_send=_scheduled(scheduled_sends.get(session, workflow_id)),
     )
+
+
+def _scheduled(found: scheduled_sends.ScheduledSendView | None) -> ScheduledSendInfo | None:
+    return ScheduledSendInfo.model_validate(found) if found is not None else None
 
 
 @router.get(

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sales_agent_pipeline.domain.compliance import ScheduledSendStatus
 from sales_agent_pipeline.domain.enums import WorkflowMode, WorkflowStatus
 
 
@@ -36,6 +37,29 @@ class WorkflowSummary(_FromRow):
     started_at: datetime | None
     completed_at: datetime | None
     duration_ms: int | None
+    mailbox: str | None = Field(
+        default=None, description="the mailbox its mail is written in (the owner's or the sender)"
+    )
+    suppressed_reason: str | None = Field(
+        default=None, description="why it was not mailed (a suppression, a HubSpot opt-out)"
+    )
+    stopped_reason: str | None = Field(
+        default=None,
+        description="why its pending work was cancelled: replied, unsubscribed, bounced, "
+        "suppressed",
+    )
+    stopped_at: datetime | None = None
+
+
+class ScheduledSendInfo(_FromRow):
+    """A SEND lead's email waiting for the recipient's business hours, or what became of it."""
+
+    status: ScheduledSendStatus
+    due_at: datetime = Field(description="when it is (or was) due to go out")
+    time_zone: str = Field(description="the zone whose business hours chose due_at")
+    zone_of: str = Field(description="whose zone that is: recipient or owner")
+    reason: str | None = Field(description="why it was cancelled or failed")
+    sent_at: datetime | None = None
 
 
 class WorkflowPage(BaseModel):
@@ -74,6 +98,9 @@ class DraftSummary(_FromRow):
     approved_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    suppressed_reason: str | None = Field(
+        default=None, description="why it was not sent: its lead is suppressed or stopped"
+    )
 
 
 class Draft(DraftSummary):
@@ -102,6 +129,9 @@ class Draft(DraftSummary):
     revision: int = Field(default=1, description="1 as written; +1 per edit or regeneration")
     edited_by: str | None = None
     edited_at: datetime | None = None
+    scheduled_send: ScheduledSendInfo | None = Field(
+        default=None, description="its send waiting for the window (SEND mode), if any"
+    )
 
 
 # Gmail keeps a subject on one header line; the column holds 500 characters.
@@ -185,6 +215,9 @@ class WorkflowDetail(WorkflowSummary):
     submission: Submission
     draft: Draft | None
     task: Task | None
+    scheduled_send: ScheduledSendInfo | None = Field(
+        default=None, description="its send waiting for the window (SEND mode), if any"
+    )
 
 
 class Event(_FromRow):

@@ -26,6 +26,7 @@ from sales_agent_pipeline.cli.dlq import dlq_app
 from sales_agent_pipeline.cli.operator import operator_app
 from sales_agent_pipeline.cli.secrets import secrets_app
 from sales_agent_pipeline.cli.status import status
+from sales_agent_pipeline.cli.suppress import suppress_app
 from sales_agent_pipeline.cli.switches import send_app
 from sales_agent_pipeline.cli.tenant import tenant_app
 from sales_agent_pipeline.cli.usage import usage
@@ -47,6 +48,7 @@ app.add_typer(secrets_app, name="secrets")
 app.add_typer(send_app, name="send")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(operator_app, name="operator")
+app.add_typer(suppress_app, name="suppress")
 app.command("import")(import_file)
 app.command("rerun")(rerun)
 app.command("usage")(usage)
