@@ -283,10 +283,19 @@ def demo_seed(now: datetime | None = None) -> dict[str, Any]:
 def describe() -> dict[str, Any]:
     """Return the demo's stable ids, for allowlists, tests and demos."""
     return {
+        # Each owner has a Gmail mailbox (and a calendar): a service-account key delegated
+        # for the demo's domain (POST /_sandbox/google/service-accounts) acts as any of them.
         "owners": [
-            {"id": oid, "email": email, "name": f"{first} {last}", "timeZone": zone}
+            {
+                "id": oid,
+                "email": email,
+                "name": f"{first} {last}",
+                "timeZone": zone,
+                "mailbox": email,
+            }
             for oid, first, last, email, zone, _ in OWNERS
         ],
+        "google": {"delegatedDomain": DEMO_DOMAIN, "sender": OWNERS[0][3]},
         "companies": [
             {"id": c["id"], "name": c["properties"]["name"], "domain": c["properties"]["domain"]}
             for c in COMPANIES
@@ -315,5 +324,7 @@ def load_demo(store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Add the demo data to the store (normally an empty one) and remember its ids."""
     with store.locked():
         apply_seed(store, demo_seed(now))
+        for owner in OWNERS:
+            store.mailbox(owner[3])
         store.demo = describe()
         return store.demo

@@ -21,7 +21,7 @@ from google.auth.credentials import AnonymousCredentials
 from googleapiclient.discovery import build
 from hubspot.crm.owners import ApiException as OwnersApiException
 
-from tests.sandbox.clients import list_files
+from tests.sandbox.clients import GMAIL, delegated, list_files, service
 
 ALEX = "alex.morgan@sandbox.example.com"
 
@@ -74,6 +74,15 @@ def test_reset_with_demo_loads_owners_crm_mail_calendars_and_drive(sandbox_url: 
     threads = gmail.users().threads().list(userId=ALEX, q="from:jordan.lee@acme-robotics.example")
     assert [t["id"] for t in threads.execute()["threads"]] == ["thread-acme-robotics"]
     assert {t["id"] for t in described["threads"]} >= {"thread-acme-robotics", "thread-ledgerline"}
+
+    # Every owner's mailbox is reachable by a key delegated for the demo's domain.
+    key = admin.service_account([described["google"]["delegatedDomain"]])
+    for owner in described["owners"]:
+        delegated_gmail = service(sandbox_url, "gmail", delegated(key, owner["mailbox"], GMAIL))
+        profile = delegated_gmail.users().getProfile(userId="me").execute()
+        assert profile["emailAddress"] == owner["mailbox"]
+        assert int(profile["historyId"]) > 0
+    assert described["google"]["sender"] == ALEX
 
     drive = _google("drive", "v3", f"{sandbox_url}/drive/v3/")
     allowed = described["drive"]["allowlistFolderIds"]
