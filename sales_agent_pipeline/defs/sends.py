@@ -176,7 +176,7 @@ def evaluate_due_sends(
         portals = dict(
             session.execute(
                 select(Tenant.id, Tenant.portal_id).where(Tenant.id.in_(list(due)))
-            ).tuples()
+            ).all()
         )
     if not due:
         context.update_cursor(json.dumps({}))

@@ -58,8 +58,11 @@ from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.create_gmail_draft import SendRefused, draft_gone, send_draft_once
 from sales_agent_pipeline.steps.send_window import SendHours, next_send_time
 
-# (tenant id, mailbox) -> Gmail acting for that mailbox, with the tenant's credentials.
-MailFor = Callable[[uuid.UUID, str], Mail]
+# (tenant id, mailbox) -> Gmail acting for that mailbox with the tenant's credentials (None:
+# the tenant's own sender, as step 11 asks for it).
+MailFor = Callable[[uuid.UUID, str | None], Mail]
+# The mailbox step 11 names when neither an owner nor a sender is known.
+UNNAMED_MAILBOX = "me"
 
 # A row `sending` for longer than this belongs to a run that died: it is sent again (the
 # idempotency record resolves whether the dead run's send reached Gmail).
@@ -229,6 +232,14 @@ def _why_not(session: Session, row: ScheduledSendView) -> str | None:
     return found.label if found is not None else None
 
 
+def _acting_for(session: Session, settings: Settings, row: ScheduledSendView) -> str | None:
+    """The mailbox to send from as step 11 drafted in it: None for the tenant's own
+    sender (its credentials as they are), else the owner's mailbox (delegation)."""
+    own = session.scalar(select(Tenant.sender_email).where(Tenant.id == row.tenant_id))
+    sender = (own or settings.resolved_sender_email or "").strip().lower()
+    return None if row.mailbox in (sender, UNNAMED_MAILBOX) else row.mailbox
+
+
 def _refused(sender: _Sender, row: ScheduledSendView, grant: SendGrant) -> DueSendResult:
     """What a refusal of the gate makes of the row (see the module's docstring)."""
     reason = grant.reason or "the send gate refused it"
@@ -300,6 +311,7 @@ def send_one(sender: _Sender, row: ScheduledSendView) -> DueSendResult:
                 gmail_message_id=draft.gmail_message_id,
             )
         why = _why_not(session, row)
+        acting = _acting_for(session, sender.settings, row)
     if why is not None:
         return sender.cancel(row, why)
     gate = PostgresSendGate(sender.sessions, sender.settings, sender.now)
@@ -319,7 +331,7 @@ def send_one(sender: _Sender, row: ScheduledSendView) -> DueSendResult:
     )
     try:
         sent = send_draft_once(
-            sender.mail_for(row.tenant_id, row.mailbox),
+            sender.mail_for(row.tenant_id, acting),
             effects,
             draft_ref,
             str(row.workflow_id),
