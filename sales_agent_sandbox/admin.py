@@ -154,7 +154,7 @@ def _hubspot(store: Store) -> dict[str, Any]:
 def _gmail(store: Store) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for box in store.mailboxes.values():
-        messages = []
+        messages: list[dict[str, Any]] = []
         for message in box.messages.values():
             parsed = mime.parse(message.raw)
             summary = {name: mime.header(parsed, name) for name in _SUMMARY_HEADERS}

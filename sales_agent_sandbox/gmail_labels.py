@@ -1,4 +1,5 @@
-"""Gmail v1 labels: list, create and delete (taking a deleted label off every message)."""
+"""Gmail v1 labels: list, create and delete (taking a deleted label off every message), and
+messages.modify (a message's labels)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Body
 from . import gmail_changes as changes
 from .deps import GmailUser, StoreDep
 from .errors import GoogleError
-from .gmail import API
+from .gmail import API, brief, not_found
 from .state import GmailLabel
 
 router = APIRouter(tags=["gmail"])
@@ -69,3 +70,32 @@ def delete_label(user_id: GmailUser, label_id: str, store: StoreDep) -> None:
             message.label_ids = [x for x in message.label_ids if x != label_id]
         if removed:
             changes.record(store, box, labels_removed=removed)
+
+
+@router.post(f"{API}/messages/{{message_id}}/modify")
+def modify_message(
+    user_id: GmailUser, message_id: str, body: JsonBody, store: StoreDep
+) -> dict[str, Any]:
+    """Add and remove labels on one message (one history record for what changed)."""
+    add = list(body.get("addLabelIds") or [])
+    remove = list(body.get("removeLabelIds") or [])
+    with store.locked():
+        box = store.mailbox(user_id)
+        message = box.messages.get(message_id)
+        if message is None:
+            raise not_found()
+        for label_id in add + remove:
+            if label_id not in box.labels:
+                raise GoogleError(400, f"Invalid label: {label_id}", "invalidArgument")
+        gone = [x for x in message.label_ids if x in remove]
+        labels = [x for x in message.label_ids if x not in remove]
+        new = [x for x in dict.fromkeys(add) if x not in labels]
+        message.label_ids = labels + new
+        if gone or new:
+            changes.record(
+                store,
+                box,
+                labels_added=[(message, new)] if new else [],
+                labels_removed=[(message, gone)] if gone else [],
+            )
+        return brief(message)

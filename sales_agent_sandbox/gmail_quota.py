@@ -26,6 +26,7 @@ _COSTS: tuple[tuple[str, re.Pattern[str], int], ...] = tuple(
         ("GET", r"/threads$", 10),
         ("GET", r"/threads/[^/]+$", 10),
         ("POST", r"/threads/[^/]+/modify$", 10),
+        ("POST", r"/messages/[^/]+/modify$", 5),
         ("POST", r"/drafts$", 10),
         ("GET", r"/drafts$", 5),
         ("GET", r"/drafts/[^/]+$", 5),

@@ -251,6 +251,17 @@ WRITES = [
         lambda state, ids: all(lb["id"] != ids["label"] for lb in _box(state)["labels"]),
     ),
     Write(
+        "POST /gmail/v1/users/{user_id}/messages/{message_id}/modify",
+        lambda ids: (
+            "POST",
+            f"{GMAIL}/messages/{ids['message']}/modify",
+            {"json": {"addLabelIds": ["STARRED"]}},
+        ),
+        lambda state, ids: any(
+            "STARRED" in m["labelIds"] for m in _box(state)["messages"] if m["id"] == ids["message"]
+        ),
+    ),
+    Write(
         "POST /gmail/v1/users/{user_id}/watch",
         lambda ids: ("POST", f"{GMAIL}/watch", {"json": {"topicName": "projects/p/topics/new"}}),
         lambda state, ids: (_box(state)["watch"] or {}).get("topicName") == "projects/p/topics/new",
@@ -345,6 +356,7 @@ def _seed(admin: Any, vendor: Vendor) -> dict[str, Any]:
         "companies": created["companies"],
         "label": created["labels"][0],
         "thread": next(iter(created["gmail"]["threads"].values())),
+        "message": created["gmail"]["messages"][0],
         "draft": draft.json()["id"],
     }
 

@@ -402,3 +402,25 @@ def test_a_delegated_owner_reads_only_their_own_history(sandbox_url, admin):
         with pytest.raises(HttpError) as caught:
             call.execute()
         assert caught.value.resp.status == 403
+
+
+def test_messages_modify_records_the_labels_it_changed(gmail, admin):
+    inbound = admin.deliver(to=USER, **{"from": PAT}, subject="Read me", text="Hi")
+    modified = (
+        gmail.users()
+        .messages()
+        .modify(
+            userId="me",
+            id=inbound["id"],
+            body={"addLabelIds": ["STARRED"], "removeLabelIds": ["UNREAD"]},
+        )
+        .execute()
+    )
+    assert modified["labelIds"] == ["INBOX", "STARRED"]
+    (record,) = _history(gmail, inbound["historyId"])["history"]
+    assert record["labelsAdded"][0]["labelIds"] == ["STARRED"]
+    assert record["labelsRemoved"][0]["labelIds"] == ["UNREAD"]
+    assert record["labelsAdded"][0]["message"]["labelIds"] == ["INBOX", "STARRED"]
+    with pytest.raises(HttpError) as caught:
+        gmail.users().messages().modify(userId="me", id="missing", body={}).execute()
+    assert caught.value.resp.status == 404
