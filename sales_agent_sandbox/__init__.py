@@ -13,6 +13,15 @@ subject's mailbox (403 "Delegation denied" otherwise), free/busy only its domain
 calendars, Drive only files it owns or that are shared with it. Without a bearer token a
 request acts as the default user, unless `google_require_auth` is on.
 
+Gmail sync: every change to a mailbox is a history record (users.getProfile, users.history
+.list; a start id older than the retained history, `gmail_history_retention_seconds` or
+`POST /_sandbox/gmail/<user>/expire-history`, is 404). users.watch publishes each change to
+the push subscriptions of its topic (`POST /_sandbox/pubsub/subscriptions`), off the request
+thread. Mail arrives through `POST /_sandbox/gmail/deliver`, `/reply` and `/bounce` (a
+delivery-status notification), or bounces at once when sent to a seeded "undeliverable"
+address or domain (gmail_inbound.py). HubSpot's communication preferences v3 answer from the
+seeded subscription types and statuses, and `hs_email_optout` (hubspot_subscriptions.py).
+
 `GET /_sandbox/requests?after=SEQ` lists each vendor request with the identity it carried
 (portal and token fingerprint, or Google subject) and what it touched.
 
