@@ -168,6 +168,15 @@ def database_families(figures: PipelineFigures, settings: Settings) -> list[Metr
     latency.add_metric([], figures.canary.latency_seconds)
     late = _gauge(catalog.CANARY_LATE)
     late.add_metric([], 1 if figures.canary.late else 0)
+    scheduled = _gauge(catalog.SCHEDULED_SENDS)
+    for portal, state, count in figures.scheduled_sends:
+        scheduled.add_metric([portal, state], count)
+    suppressed = _gauge(catalog.SUPPRESSIONS)
+    for portal, reason, count in figures.suppressions:
+        suppressed.add_metric([portal, reason], count)
+    stopped = _counter(catalog.WORKFLOWS_STOPPED)
+    for portal, reason, count in figures.workflows_stopped:
+        stopped.add_metric([portal, reason], count)
     by_figure: dict[str, list[Metric]] = {
         "workflows": [workflows],
         "step_durations": [_histogram(catalog.STEP_DURATION, figures.step_durations)],
@@ -181,6 +190,9 @@ def database_families(figures: PipelineFigures, settings: Settings) -> list[Metr
             _per_tenant(catalog.RECONCILIATION_MISSING, figures.reconciliation_missing)
         ],
         "approvals_pending": [_per_tenant(catalog.APPROVALS_PENDING, figures.approvals_pending)],
+        "scheduled_sends": [scheduled],
+        "suppressions": [suppressed],
+        "workflows_stopped": [stopped],
         "breakers": [breakers],
         "draft_writers": [writers],
         "lead_to_draft": [_histogram(catalog.LEAD_TO_DRAFT, figures.lead_to_draft)],

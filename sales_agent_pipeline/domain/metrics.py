@@ -151,6 +151,26 @@ APPROVALS_PENDING = MetricSpec(
     ("tenant",),
     "Drafts waiting for a person's approval before they are sent, by tenant",
 )
+SCHEDULED_SENDS = MetricSpec(
+    "sales_agent_scheduled_sends",
+    _G,
+    ("tenant", "state"),
+    "SEND emails waiting for the recipient's business hours (scheduled), and those of them "
+    "due over 10 minutes ago and still not sent (overdue), by tenant",
+)
+SUPPRESSIONS = MetricSpec(
+    "sales_agent_suppressions",
+    _G,
+    ("tenant", "reason"),
+    "Addresses and domains a tenant never mails, by why (unsubscribe, bounce, opt-out, manual)",
+)
+WORKFLOWS_STOPPED = MetricSpec(
+    "sales_agent_workflows_stopped_total",
+    _C,
+    ("tenant", "reason"),
+    "Workflows whose pending mail and follow-ups were cancelled after they ran (a reply, an "
+    "unsubscribe, a bounce), by tenant and reason",
+)
 BREAKER_OPEN = MetricSpec(
     "sales_agent_breaker_open",
     _G,
@@ -223,6 +243,9 @@ PIPELINE_METRICS: tuple[MetricSpec, ...] = (
     DEAD_LETTER,
     RECONCILIATION_MISSING,
     APPROVALS_PENDING,
+    SCHEDULED_SENDS,
+    SUPPRESSIONS,
+    WORKFLOWS_STOPPED,
     BREAKER_OPEN,
     DRAFT_WRITER,
     LEAD_TO_DRAFT,

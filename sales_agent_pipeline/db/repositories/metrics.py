@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +39,8 @@ from sales_agent_pipeline.db.models import (
     QuotaBucket,
     QuotaUsage,
     ReconciliationReport,
+    ScheduledSend,
+    Suppression,
     Tenant,
     TenantUsage,
     Workflow,
@@ -45,6 +48,7 @@ from sales_agent_pipeline.db.models import (
     WorkflowEvent,
 )
 from sales_agent_pipeline.db.repositories.backlog import Backlog, backlog
+from sales_agent_pipeline.domain.compliance import ScheduledSendStatus, StopReason
 from sales_agent_pipeline.domain.enums import (
     BreakerState,
     HubSpotAuth,
@@ -132,6 +136,10 @@ class PipelineFigures:
     dead_letters: dict[str, int] = field(default_factory=dict)
     reconciliation_missing: dict[str, int] = field(default_factory=dict)
     approvals_pending: dict[str, int] = field(default_factory=dict)
+    # (portal, state, count), (portal, reason, count), (portal, reason, count).
+    scheduled_sends: list[tuple[str, str, int]] = field(default_factory=list)
+    suppressions: list[tuple[str, str, int]] = field(default_factory=list)
+    workflows_stopped: list[tuple[str, str, int]] = field(default_factory=list)
     breakers: list[tuple[str, str, bool]] = field(default_factory=list)
     draft_writers: list[tuple[str, str, int]] = field(default_factory=list)
     lead_to_draft: list[Histogram] = field(default_factory=list)
@@ -357,10 +365,73 @@ def approvals_pending(session: Session, tenants: dict[uuid.UUID, str]) -> dict[s
             DraftEmail.gmail_draft_id.is_not(None),
             Workflow.status.not_in(PENDING),
             Workflow.synthetic.is_(False),
+            # A lead that replied (or unsubscribed, or bounced) is no longer to be approved.
+            Workflow.stopped_reason.is_(None),
         )
         .group_by(Workflow.tenant_id)
     )
     return _per_tenant(session, statement, tenants)
+
+
+# A scheduled send this late is overdue: the due-sends sensor looks every 30 s by default.
+OVERDUE_AFTER = timedelta(minutes=10)
+
+
+def scheduled_sends(session: Session, tenants: dict[uuid.UUID, str]) -> list[tuple[str, str, int]]:
+    """SEND emails waiting for their window (scheduled or being sent), and how many of them
+    are overdue, by portal; every tenant with a row has both samples."""
+    waiting = ScheduledSend.status.in_(
+        (ScheduledSendStatus.SCHEDULED.value, ScheduledSendStatus.SENDING.value)
+    )
+    overdue = and_(waiting, ScheduledSend.due_at < func.now() - OVERDUE_AFTER)
+    statement = (
+        select(
+            ScheduledSend.tenant_id,
+            func.count().filter(waiting),
+            func.count().filter(overdue),
+        )
+        .where(waiting)
+        .group_by(ScheduledSend.tenant_id)
+    )
+    rows: list[tuple[str, str, int]] = []
+    for tenant_id, scheduled, late in session.execute(statement):
+        portal = tenants.get(tenant_id)
+        if portal is not None:
+            rows += [(portal, "scheduled", int(scheduled)), (portal, "overdue", int(late))]
+    return rows
+
+
+def suppressions(session: Session, tenants: dict[uuid.UUID, str]) -> list[tuple[str, str, int]]:
+    """Entries of each tenant's suppression list, by reason."""
+    statement = select(Suppression.tenant_id, Suppression.reason, func.count()).group_by(
+        Suppression.tenant_id, Suppression.reason
+    )
+    return [
+        (tenants[tenant_id], reason, int(count))
+        for tenant_id, reason, count in session.execute(statement)
+        if tenant_id in tenants
+    ]
+
+
+def workflows_stopped(
+    session: Session, tenants: dict[uuid.UUID, str]
+) -> list[tuple[str, str, int]]:
+    """Workflows stopped after they ran, by tenant and reason (a bounded set of values:
+    anything else counts as `other`). Canary leads are left out."""
+    known = [reason.value for reason in StopReason]
+    reason = case(
+        (Workflow.stopped_reason.in_(known), Workflow.stopped_reason), else_=literal("other")
+    )
+    statement = (
+        select(Workflow.tenant_id, reason, func.count())
+        .where(Workflow.stopped_reason.is_not(None), Workflow.synthetic.is_(False))
+        .group_by(Workflow.tenant_id, reason)
+    )
+    return [
+        (tenants[tenant_id], str(why), int(count))
+        for tenant_id, why, count in session.execute(statement)
+        if tenant_id in tenants
+    ]
 
 
 def breakers(session: Session) -> list[tuple[str, str, bool]]:
@@ -539,6 +610,9 @@ def pipeline_figures(
         "dead_letters": lambda: dead_letters(session, portals(session)),
         "reconciliation_missing": lambda: reconciliation_missing(session, portals(session)),
         "approvals_pending": lambda: approvals_pending(session, portals(session)),
+        "scheduled_sends": lambda: scheduled_sends(session, portals(session)),
+        "suppressions": lambda: suppressions(session, portals(session)),
+        "workflows_stopped": lambda: workflows_stopped(session, portals(session)),
         "breakers": lambda: breakers(session),
         "draft_writers": lambda: draft_writers(session),
         "lead_to_draft": lambda: lead_to_draft(session, lead_bounds),

@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_api.metrics import PipelineCollector, database_families
-from sales_agent_pipeline.db.models import CircuitBreaker, Tenant
+from sales_agent_pipeline.db.models import (
+    CircuitBreaker,
+    ScheduledSend,
+    Suppression,
+    Tenant,
+    Workflow,
+)
 from sales_agent_pipeline.db.repositories.metrics import pipeline_figures
 from sales_agent_pipeline.domain import metrics as catalog
 from sales_agent_pipeline.domain.metrics import METRICS, MetricKind
@@ -92,6 +99,26 @@ def test_every_catalog_metric_is_served_with_the_leads_figures(
     # A breaker the sandbox's outage left open for the tenant's HubSpot.
     with Session(engine) as session, session.begin():
         session.merge(CircuitBreaker(vendor="hubspot", tenant_id=tenant.id, state="open"))
+    # Lawful sending's figures, on the other tenant: its lead replied after its send was
+    # scheduled two hours ago (overdue), and two entries on its suppression list.
+    with Session(engine) as session, session.begin():
+        lead = session.scalars(select(Workflow).where(Workflow.tenant_id == other.id)).one()
+        lead.stopped_reason, lead.stopped_at = "replied", func.now()
+        session.add(
+            ScheduledSend(
+                workflow_id=lead.id,
+                tenant_id=other.id,
+                mailbox="sales@example.com",
+                to_email=lead.prospect_email,
+                gmail_draft_id="r-1",
+                due_at=func.now() - timedelta(hours=2),
+                time_zone="Europe/Paris",
+                zone_of="recipient",
+            )
+        )
+        for entry, reason in (("gone@example.org", "bounce"), ("example.net", "manual")):
+            kind = "address" if "@" in entry else "domain"
+            session.add(Suppression(tenant_id=other.id, kind=kind, value=entry, reason=reason))
     try:
         after = scrape(client)
     finally:
@@ -138,6 +165,12 @@ def test_every_catalog_metric_is_served_with_the_leads_figures(
     assert value(after, "sales_agent_backlog", state="waiting") >= 1
     assert value(after, "sales_agent_oldest_pending_seconds") > 0
     assert value(after, "sales_agent_webhook_submissions_total", outcome="accepted") >= 1
+    third = str(other.portal_id)
+    assert value(after, "sales_agent_scheduled_sends", tenant=third, state="scheduled") == 1
+    assert value(after, "sales_agent_scheduled_sends", tenant=third, state="overdue") == 1
+    assert value(after, "sales_agent_suppressions", tenant=third, reason="bounce") == 1
+    assert value(after, "sales_agent_suppressions", tenant=third, reason="manual") == 1
+    assert value(after, "sales_agent_workflows_stopped_total", tenant=third, reason="replied") == 1
     # Dagster is not running here: down, and the scrape still answered.
     assert value(after, "sales_agent_dagster_daemon_up") == 0
 
