@@ -144,10 +144,9 @@ def observe_run_process(settings: Settings) -> None:
     tracing.configure_tracing(settings, f"{settings.otel_service_name}-run")
 
 
-def step_output(step: Step, batch: LeadBatch) -> LeadBatch | Output[LeadBatch]:
+def step_output(step: Step, batch: LeadBatch) -> Output[LeadBatch]:
     """The op's output: the batch, with the step's metadata when it has some."""
-    found = step.metadata(batch) if step.metadata else {}
-    return Output(batch, metadata=found) if found else batch
+    return Output(batch, metadata=step.metadata(batch) if step.metadata else None)
 
 
 def run_step(context: OpExecutionContext, step: Step, batch: LeadBatch) -> LeadBatch:
@@ -283,9 +282,7 @@ def step_op(step: Step, *, first: bool = False, last: bool = False) -> OpDefinit
         return last_op
 
     @op(**common, ins={"batch": In(LeadBatch)}, out=Out(LeadBatch))
-    def step_in_between(
-        context: OpExecutionContext, batch: LeadBatch
-    ) -> LeadBatch | Output[LeadBatch]:
+    def step_in_between(context: OpExecutionContext, batch: LeadBatch) -> Output[LeadBatch]:
         return step_output(step, run_step(context, step, batch))
 
     return step_in_between

@@ -12,6 +12,7 @@ from typing import Any
 from sales_agent_pipeline import run_tags as tags
 from sales_agent_pipeline.domain.compliance import SuppressionReason
 from sales_agent_pipeline.domain.enums import SubmissionSource
+from sales_agent_pipeline.domain.errors import PermanentError
 from sales_agent_pipeline.domain.workflow import ContactResult, Speaker
 from sales_agent_pipeline.steps.business_days import BusinessCalendar
 from sales_agent_pipeline.steps.find_similar_patterns import find_similar_patterns
@@ -240,7 +241,15 @@ def slots(services: Services, state: LeadState, _: None) -> dict[str, Any]:
     calendars = services.calendar(state.item.tenant.tenant_id)
     calendar = business_calendar(state, now)
     # The busy look-up covers every day a stated wish may be searched on.
-    busy = calendars.busy_intervals([calendar_id], now, search_until(now, zone, calendar))
+    try:
+        busy = calendars.busy_intervals([calendar_id], now, search_until(now, zone, calendar))
+    except PermanentError:
+        if state.contact is None or state.contact.mailbox_reason is None:
+            raise
+        # An owner the tenant's identity may not act for (outside its delegated domains)
+        # has a calendar it cannot see either: no slots; the email asks for a time.
+        services.log.warning(f"no free/busy for owner {calendar_id}: no slots proposed")
+        return {"slots": (), "preferences": preferences}
     hours = state.contact.owner_hours if state.contact else None
     found = choose_meeting_slots(
         busy.get(calendar_id, []),

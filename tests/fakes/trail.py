@@ -175,9 +175,7 @@ class FakeLeadRecords:
         """Keep the workflow's mailbox."""
         self.mailboxes[workflow_id] = mailbox
 
-    def mail_block(
-        self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str
-    ) -> str | None:
+    def mail_block(self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str) -> str | None:
         """The suppression's label, else the stop reason, else None."""
         found = self._find(tenant_id, address)
         if found is not None:

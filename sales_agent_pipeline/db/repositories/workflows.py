@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import case, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from sales_agent_pipeline.domain.enums import (
     WorkflowMode,
     WorkflowStatus,
 )
-from sales_agent_pipeline.domain.workflow import TenantSettings, VoiceProfile, WorkItem
+from sales_agent_pipeline.domain.workflow import OwnerHours, TenantSettings, VoiceProfile, WorkItem
 
 CLAIMABLE = (WorkflowStatus.RECEIVED.value, WorkflowStatus.QUEUED.value)
 # A re-run (re-materialisation, retry, backfill) may take over finished work too, and a
@@ -164,7 +165,21 @@ def _tenant_settings(tenant: Tenant) -> TenantSettings:
         default_owner_id=tenant.default_owner_id,
         holiday_country=tenant.holiday_country,
         extra_holidays=tuple(tenant.extra_holidays),
+        route_by_owner=tenant.route_by_owner,
+        owner_hours=owner_hours(tenant.owner_hours),
     )
+
+
+def owner_hours(stored: dict[str, Any] | None) -> dict[str, OwnerHours]:
+    """The tenant's owners' hours by lower-case email; an entry that does not read as hours
+    (an unknown zone, an end before the start) is left out: that owner gets the defaults."""
+    found: dict[str, OwnerHours] = {}
+    for email, hours in (stored or {}).items():
+        try:
+            found[str(email).strip().lower()] = OwnerHours.model_validate(hours)
+        except ValidationError:
+            continue
+    return found
 
 
 def load_work_items(session: Session, workflow_ids: Sequence[uuid.UUID]) -> list[WorkItem]:

@@ -59,6 +59,10 @@ def pipeline_env(sandbox_url: str, database_url: URL) -> Iterator[None]:  # noqa
         # The sandbox's search is not lagged here (the admin fixture), so one look-up
         # settles a write left uncertain by a 5xx; the lag window has its own tests.
         patch.setenv("SEARCH_LAG_WINDOW_SECONDS", "0")
+        # SEND mails at once whatever the hour (a start equal to the end: no send window);
+        # the tests of windows set their own.
+        patch.setenv("SEND_WINDOW_START", "00:00")
+        patch.setenv("SEND_WINDOW_END", "00:00")
         get_settings.cache_clear()
         yield
     get_settings.cache_clear()
