@@ -42,7 +42,7 @@ from sales_agent_pipeline.db.repositories import (
 )
 from sales_agent_pipeline.db.repositories.scheduled_sends import ScheduledSendView
 from sales_agent_pipeline.db.repositories.sends import PostgresSendGate
-from sales_agent_pipeline.domain.compliance import domain_of
+from sales_agent_pipeline.domain.compliance import ScheduledSendStatus, domain_of
 from sales_agent_pipeline.domain.enums import StepStatus, WorkflowMode
 from sales_agent_pipeline.domain.errors import (
     ConfigurationError,
@@ -173,21 +173,43 @@ class _Sender:
             **values,
         )
 
+    def as_it_is(self, session: Session, row: ScheduledSendView) -> DueSendResult:
+        """The row moved on under another attempt (sent, cancelled, taken again) before
+        this one could settle it: what it says now; no event of this attempt's."""
+        current = scheduled_sends.get(session, row.workflow_id)
+        if current is None:
+            return self.result(row, Outcome.CANCELLED, reason="its workflow is gone")
+        outcome = {
+            ScheduledSendStatus.SENT: Outcome.ALREADY_SENT,
+            ScheduledSendStatus.CANCELLED: Outcome.CANCELLED,
+            ScheduledSendStatus.FAILED: Outcome.FAILED,
+        }.get(current.status, Outcome.RESCHEDULED)
+        return self.result(
+            row,
+            outcome,
+            sent_at=current.sent_at,
+            gmail_message_id=current.gmail_message_id if current.sent_at else None,
+            reason=current.reason,
+        )
+
     def cancel(self, row: ScheduledSendView, reason: str) -> DueSendResult:
         with self.sessions.begin() as session:
-            scheduled_sends.mark_cancelled(session, row.workflow_id, reason)
+            if not scheduled_sends.mark_cancelled(session, row.workflow_id, reason):
+                return self.as_it_is(session, row)
             self.event(session, row, CANCELLED_EVENT, StepStatus.SKIPPED, reason=reason)
         return self.result(row, Outcome.CANCELLED, reason=reason)
 
     def fail(self, row: ScheduledSendView, reason: str) -> DueSendResult:
         with self.sessions.begin() as session:
-            scheduled_sends.mark_failed(session, row.workflow_id, reason)
+            if not scheduled_sends.mark_failed(session, row.workflow_id, reason):
+                return self.as_it_is(session, row)
             self.event(session, row, FAILED_EVENT, StepStatus.FAILED, reason=reason)
         return self.result(row, Outcome.FAILED, reason=reason)
 
     def reschedule(self, row: ScheduledSendView, due_at: datetime, reason: str) -> DueSendResult:
         with self.sessions.begin() as session:
-            scheduled_sends.release(session, row.workflow_id, due_at, reason)
+            if not scheduled_sends.release(session, row.workflow_id, due_at, reason):
+                return self.as_it_is(session, row)
             self.event(
                 session,
                 row,
@@ -297,8 +319,22 @@ def _record(sender: _Sender, row: ScheduledSendView, sent: SentRef) -> DueSendRe
     )
 
 
-def send_one(sender: _Sender, row: ScheduledSendView) -> DueSendResult:
-    """Send one claimed row exactly once, or say why not (the row updated either way)."""
+def send_claimed(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    mail_for: MailFor,
+    row: ScheduledSendView,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    owner: str | None = None,
+    run_id: str | None = None,
+) -> DueSendResult:
+    """Send one row this caller claimed (scheduled_sends.claim_due) exactly once, or say
+    why not; the row is updated either way."""
+    return _send_one(_Sender(sessions, settings, mail_for, now, owner, run_id), row)
+
+
+def _send_one(sender: _Sender, row: ScheduledSendView) -> DueSendResult:
     with sender.sessions.begin() as session:
         draft = outputs.get_draft(session, row.workflow_id)
         if draft is not None and draft.sent:
@@ -394,7 +430,7 @@ def send_due(
             break
         for index, row in enumerate(claimed):
             try:
-                result = send_one(sender, row)
+                result = _send_one(sender, row)
             except BaseException:
                 # The rest of the claim goes back as it was, for the next run; this row
                 # too, unless its send settled it (the record makes a retry safe).

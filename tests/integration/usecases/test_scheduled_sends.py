@@ -34,7 +34,7 @@ from sales_agent_pipeline.domain.compliance import SuppressionKind, SuppressionR
 from sales_agent_pipeline.domain.models import DraftRef, OutgoingMail
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.create_gmail_draft import send_draft_once
-from sales_agent_pipeline.usecases.scheduled_sends import Outcome, send_due
+from sales_agent_pipeline.usecases.scheduled_sends import Outcome, send_claimed, send_due
 from tests.conftest import accept_lead
 from tests.sandbox.conftest import Admin, admin, admin_client, sandbox_url  # noqa: F401
 
@@ -228,6 +228,46 @@ def test_two_runs_at_once_send_each_due_send_once(
     assert not set(first) & set(second)
     assert {**first, **second} == dict.fromkeys(ids, Outcome.SENT)
     assert all(sent_to(admin, email) == 1 for email in emails)
+
+
+def test_one_row_sent_by_two_attempts_at_once_goes_out_once(
+    sessions: sessionmaker[Session],
+    gmail: GmailMail,
+    admin: Admin,  # noqa: F811
+    tenant: uuid.UUID,
+) -> None:
+    """A run still sending (Gmail slow) while its row, thought stale, was taken again: the
+    send's record lets one attempt through; the other waits or finds it sent."""
+    email = "twice@acme.example"
+    workflow_id = scheduled(sessions, gmail, tenant, email)
+    with sessions.begin() as session:
+        [claimed] = scheduled_sends.claim_due(session, datetime.now(UTC), 10, tenant_id=tenant)
+    admin.fault(pathPattern="/gmail/v1/users/*/drafts/send", method="POST", delayMs=1500)
+    outcomes: dict[str, Outcome] = {}
+
+    def attempt(owner: str, after: float) -> None:
+        threading.Event().wait(after)
+        result = send_claimed(
+            sessions, SETTINGS, lambda _t, _m: gmail, claimed, owner=owner, run_id=owner
+        )
+        outcomes[owner] = result.outcome
+
+    threads = [
+        threading.Thread(target=attempt, args=("first", 0.0)),
+        threading.Thread(target=attempt, args=("second", 0.4)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes["first"] is Outcome.SENT
+    assert outcomes["second"] in {Outcome.RESCHEDULED, Outcome.ALREADY_SENT}
+    assert sent_to(admin, email) == 1
+    assert row(sessions, workflow_id).status == "sent"
+    assert events(sessions, workflow_id).count("scheduled_send_sent") == 1
+    # The later look (the busy attempt's reschedule) finds it sent and sends nothing.
+    assert run(sessions, gmail, tenant) == {}
+    assert sent_to(admin, email) == 1
 
 
 def test_a_row_taken_again_after_its_run_died_mid_send_is_sent_once(
