@@ -12,6 +12,7 @@ import base64
 import binascii
 import functools
 import os
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -170,6 +171,9 @@ _UNSUBSCRIBE_VERSION = 1
 _FERNET_MIN = 1 + 8 + 16 + 16 + 32
 # Far above any real token (an address is at most 320 characters): no work on garbage.
 MAX_UNSUBSCRIBE_TOKEN = 1024
+# The url-safe base64 alphabet (b64decode would skip anything else, silently).
+UNSUBSCRIBE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"  # noqa: S105 (a pattern, no secret)
+_TOKEN_TEXT = re.compile(UNSUBSCRIBE_TOKEN_PATTERN)
 # A token minted a little in the future (clocks of two hosts) is accepted.
 _CLOCK_SKEW_SECONDS = 300
 
@@ -258,6 +262,8 @@ class UnsubscribeTokens:
         if not isinstance(token, str) or not 0 < len(token) <= MAX_UNSUBSCRIBE_TOKEN:
             raise BadUnsubscribeToken("malformed")
         text = token.strip()
+        if not _TOKEN_TEXT.match(text):
+            raise BadUnsubscribeToken("malformed")
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         except (binascii.Error, ValueError):

@@ -29,7 +29,11 @@ from sales_agent_api.deps import Responses
 from sales_agent_api.errors import ErrorBody, ErrorResponse
 from sales_agent_api.schemas.suppressions import UnsubscribeAnswer
 from sales_agent_pipeline.db.repositories.suppressions import BadSuppression
-from sales_agent_pipeline.secretbox import MAX_UNSUBSCRIBE_TOKEN, BadUnsubscribeToken
+from sales_agent_pipeline.secretbox import (
+    MAX_UNSUBSCRIBE_TOKEN,
+    UNSUBSCRIBE_TOKEN_PATTERN,
+    BadUnsubscribeToken,
+)
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.usecases.unsubscribe import (
     ONE_CLICK,
@@ -66,7 +70,19 @@ _HTML_HEADERS = {
     ),
 }
 
-Token = Annotated[str, Path(description="the token of the mail's unsubscribe link")]
+# The token's shape is documented, not enforced by FastAPI: the route answers any token
+# itself (a page for a browser, JSON otherwise), a malformed one a 400 like any bad token.
+Token = Annotated[
+    str,
+    Path(
+        description="the token of the mail's unsubscribe link",
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": MAX_UNSUBSCRIBE_TOKEN,
+            "pattern": UNSUBSCRIBE_TOKEN_PATTERN,
+        },
+    ),
+]
 
 
 def _answer(description: str, json_schema: dict[str, Any]) -> dict[str, Any]:

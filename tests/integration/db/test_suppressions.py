@@ -152,7 +152,8 @@ def test_add_once_then_a_no_op_then_remove(db_session: Session) -> None:
     assert again is False
     assert rows(db_session, tenant) == 1
     row = suppressions.get(db_session, tenant.id, ADDRESS, "ANA@example.com")
-    assert row is not None and row.reason == "manual"  # the first reason is kept
+    assert row is not None
+    assert row.reason == "manual"
     assert suppressions.remove(db_session, tenant.id, ADDRESS, "ana@example.com") is True
     assert suppressions.remove(db_session, tenant.id, ADDRESS, "ana@example.com") is False
     assert rows(db_session, tenant) == 0
@@ -181,7 +182,8 @@ def test_find_matches_the_address_or_its_domain(db_session: Session) -> None:
         "suppressed (manual: legal)",
     )
     found = suppressions.find(db_session, tenant.id, "bob@open.example")
-    assert found is not None and found.reason is SuppressionReason.BOUNCE
+    assert found is not None
+    assert found.reason is SuppressionReason.BOUNCE
     assert suppressions.find(db_session, tenant.id, "alice@open.example") is None
     # A subdomain is another domain; garbage is simply not suppressed.
     assert suppressions.find(db_session, tenant.id, "x@sub.blocked.example") is None
@@ -196,9 +198,12 @@ def test_find_matches_the_address_or_its_domain(db_session: Session) -> None:
 def test_the_address_entry_wins_over_its_domain(db_session: Session) -> None:
     tenant = make_tenant(db_session)
     suppressions.add(db_session, tenant.id, DOMAIN, "both.example", MANUAL)
-    suppressions.add(db_session, tenant.id, ADDRESS, "x@both.example", SuppressionReason.UNSUBSCRIBE)
+    suppressions.add(
+        db_session, tenant.id, ADDRESS, "x@both.example", SuppressionReason.UNSUBSCRIBE
+    )
     found = suppressions.find(db_session, tenant.id, "x@both.example")
-    assert found is not None and found.kind is ADDRESS
+    assert found is not None
+    assert found.kind is ADDRESS
 
 
 def test_tenants_are_apart(db_session: Session) -> None:
@@ -217,12 +222,14 @@ def test_list_pages_newest_first_and_filters(db_session: Session) -> None:
         suppressions.add(db_session, tenant.id, ADDRESS, f"p{n}@example.com", reason)
     suppressions.add(db_session, tenant.id, DOMAIN, "whole.example", MANUAL)
     first, more = suppressions.list_(db_session, tenant.id, limit=4)
-    assert more is True and len(first) == 4
+    assert more is True
+    assert len(first) == 4
     last = first[-1]
     rest, more = suppressions.list_(
         db_session, tenant.id, limit=4, after=(last.created_at, last.id)
     )
-    assert more is False and len(rest) == 2
+    assert more is False
+    assert len(rest) == 2
     assert {row.value for row in first + rest} == {
         *(f"p{n}@example.com" for n in range(5)),
         "whole.example",
@@ -286,7 +293,8 @@ def test_unsubscribe_suppresses_once_and_stops_the_workflow(db_session: Session)
     assert events(db_session, sent, "unsubscribed") == 1
 
     second = unsubscribe(db_session, SETTINGS, token)
-    assert second.added is False and second.already is not None
+    assert second.added is False
+    assert second.already is not None
     assert rows(db_session, tenant) == 1
     assert events(db_session, sent, "unsubscribed") == 1
     assert events(db_session, sent, "stopped") == 1
@@ -312,4 +320,5 @@ def test_a_token_of_a_workflow_gone_still_unsubscribes(db_session: Session) -> N
     token = unsubscribe_tokens(SETTINGS).mint(tenant.id, "gone@lead.example", uuid.uuid4())
     assert unsubscribe(db_session, SETTINGS, token).added is True
     entry = suppressions.get(db_session, tenant.id, ADDRESS, "gone@lead.example")
-    assert entry is not None and entry.workflow_id is None
+    assert entry is not None
+    assert entry.workflow_id is None
