@@ -44,12 +44,8 @@ from sales_agent_pipeline.db.repositories import scheduled_sends
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.vendors import GmailResource
 from sales_agent_pipeline.settings import get_settings
-from sales_agent_pipeline.usecases.scheduled_sends import (
-    STALE_SENDING,
-    DueSendResult,
-    Outcome,
-    send_due,
-)
+from sales_agent_pipeline.usecases.scheduled_send_rows import DueSendResult, Outcome
+from sales_agent_pipeline.usecases.scheduled_sends import STALE_SENDING, send_due
 
 JOB_NAME = "send_due_mail"
 # Every run of the job carries it: filter the UI's runs by it.

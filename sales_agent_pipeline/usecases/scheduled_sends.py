@@ -21,11 +21,9 @@ Gmail unavailable: back to scheduled a little later (a few attempts, then failed
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from enum import StrEnum
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +32,6 @@ from sales_agent_pipeline.db.base import utcnow
 from sales_agent_pipeline.db.effects import PostgresEffects, effect_policy
 from sales_agent_pipeline.db.models import DraftEmail, Tenant, Workflow
 from sales_agent_pipeline.db.repositories import (
-    audit,
     outputs,
     scheduled_sends,
     sends,
@@ -42,7 +39,6 @@ from sales_agent_pipeline.db.repositories import (
 )
 from sales_agent_pipeline.db.repositories.scheduled_sends import ScheduledSendView
 from sales_agent_pipeline.db.repositories.sends import PostgresSendGate
-from sales_agent_pipeline.domain.compliance import ScheduledSendStatus, domain_of
 from sales_agent_pipeline.domain.enums import StepStatus, WorkflowMode
 from sales_agent_pipeline.domain.errors import (
     ConfigurationError,
@@ -56,7 +52,12 @@ from sales_agent_pipeline.domain.workflow import MailOutcome
 from sales_agent_pipeline.ports.vendors import Mail
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.create_gmail_draft import SendRefused, draft_gone, send_draft_once
-from sales_agent_pipeline.steps.send_window import SendHours, next_send_time
+from sales_agent_pipeline.usecases.scheduled_send_rows import (
+    SENT_EVENT,
+    DueSendResult,
+    Outcome,
+    RowKeeper,
+)
 
 # (tenant id, mailbox) -> Gmail acting for that mailbox with the tenant's credentials (None:
 # the tenant's own sender, as step 11 asks for it).
@@ -74,171 +75,14 @@ RETRY_AFTER = timedelta(minutes=1)
 BUSY_AFTER = timedelta(minutes=1)
 # Rows claimed per transaction: a slow run's claimed rows wait at most this many sends.
 CLAIM_CHUNK = 10
-# Event types on the workflow's trail.
-SENT_EVENT = "scheduled_send_sent"
-CANCELLED_EVENT = "scheduled_send_cancelled"
-FAILED_EVENT = "scheduled_send_failed"
-RESCHEDULED_EVENT = "scheduled_send_rescheduled"
-
-
-class Outcome(StrEnum):
-    """What one due send came to."""
-
-    SENT = "sent"
-    ALREADY_SENT = "already_sent"
-    CANCELLED = "cancelled"
-    RESCHEDULED = "rescheduled"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
-class DueSendResult:
-    """One claimed send and what became of it (what the run's metadata shows)."""
+class _Sender(RowKeeper):
+    """What one send needs around it: the rows' keeper, Gmail, the record's lease owner."""
 
-    workflow_id: uuid.UUID
-    tenant_id: uuid.UUID
-    outcome: Outcome
-    due_at: datetime
-    mailbox_domain: str
-    sent_at: datetime | None = None
-    gmail_message_id: str | None = None
-    reason: str | None = None
-    # A rescheduled send's new due time.
-    next_due_at: datetime | None = None
-
-
-def send_hours(
-    settings: Settings, tenant_owner_hours: Mapping[str, Any], row: ScheduledSendView
-) -> SendHours:
-    """The hours a send's window follows: its owner's (tenants.owner_hours of the mailbox)
-    when the owner's zone chose it, else SEND_WINDOW_START/END on weekdays."""
-    default = SendHours.of(settings.send_window_start, settings.send_window_end)
-    if row.zone_of != "owner":
-        return default
-    hours = tenant_owner_hours.get(row.mailbox)
-    if not isinstance(hours, Mapping):
-        return default
-    try:
-        return SendHours.of(
-            time.fromisoformat(str(hours.get("start", "09:00"))),
-            time.fromisoformat(str(hours.get("end", "17:00"))),
-            [int(day) for day in hours.get("days", [0, 1, 2, 3, 4])],
-        )
-    except (TypeError, ValueError):
-        return default
-
-
-@dataclass(frozen=True)
-class _Sender:
-    """What one send needs around it."""
-
-    sessions: sessionmaker[Session]
-    settings: Settings
     mail_for: MailFor
-    now: Callable[[], datetime]
     owner: str | None
-    run_id: str | None
-
-    def event(
-        self,
-        session: Session,
-        row: ScheduledSendView,
-        event_type: str,
-        status: StepStatus,
-        **details: Any,
-    ) -> None:
-        audit.record_event(
-            session,
-            row.workflow_id,
-            event_type=event_type,
-            status=status,
-            details={
-                "due_at": row.due_at.isoformat(),
-                "time_zone": row.time_zone,
-                "zone_of": row.zone_of,
-                "mailbox_domain": domain_of(row.mailbox),
-                "attempt": row.attempts,
-                **{key: value for key, value in details.items() if value is not None},
-            },
-            run_id=self.run_id,
-        )
-
-    def result(self, row: ScheduledSendView, outcome: Outcome, **values: Any) -> DueSendResult:
-        return DueSendResult(
-            workflow_id=row.workflow_id,
-            tenant_id=row.tenant_id,
-            outcome=outcome,
-            due_at=row.due_at,
-            mailbox_domain=domain_of(row.mailbox),
-            **values,
-        )
-
-    def as_it_is(self, session: Session, row: ScheduledSendView) -> DueSendResult:
-        """The row moved on under another attempt (sent, cancelled, taken again) before
-        this one could settle it: what it says now; no event of this attempt's."""
-        current = scheduled_sends.get(session, row.workflow_id)
-        if current is None:
-            return self.result(row, Outcome.CANCELLED, reason="its workflow is gone")
-        outcome = {
-            ScheduledSendStatus.SENT: Outcome.ALREADY_SENT,
-            ScheduledSendStatus.CANCELLED: Outcome.CANCELLED,
-            ScheduledSendStatus.FAILED: Outcome.FAILED,
-        }.get(current.status, Outcome.RESCHEDULED)
-        return self.result(
-            row,
-            outcome,
-            sent_at=current.sent_at,
-            gmail_message_id=current.gmail_message_id if current.sent_at else None,
-            reason=current.reason,
-        )
-
-    def cancel(self, row: ScheduledSendView, reason: str) -> DueSendResult:
-        with self.sessions.begin() as session:
-            if not scheduled_sends.mark_cancelled(session, row.workflow_id, reason):
-                return self.as_it_is(session, row)
-            self.event(session, row, CANCELLED_EVENT, StepStatus.SKIPPED, reason=reason)
-        return self.result(row, Outcome.CANCELLED, reason=reason)
-
-    def fail(self, row: ScheduledSendView, reason: str) -> DueSendResult:
-        with self.sessions.begin() as session:
-            if not scheduled_sends.mark_failed(session, row.workflow_id, reason):
-                return self.as_it_is(session, row)
-            self.event(session, row, FAILED_EVENT, StepStatus.FAILED, reason=reason)
-        return self.result(row, Outcome.FAILED, reason=reason)
-
-    def reschedule(self, row: ScheduledSendView, due_at: datetime, reason: str) -> DueSendResult:
-        with self.sessions.begin() as session:
-            if not scheduled_sends.release(session, row.workflow_id, due_at, reason):
-                return self.as_it_is(session, row)
-            self.event(
-                session,
-                row,
-                RESCHEDULED_EVENT,
-                StepStatus.RETRYING,
-                reason=reason,
-                next_due_at=due_at.isoformat(),
-            )
-        return self.result(row, Outcome.RESCHEDULED, reason=reason, next_due_at=due_at)
-
-    def next_window(self, row: ScheduledSendView, after: datetime) -> datetime:
-        """The first moment of the send's window at or after `after`, under the mailbox's
-        cap and spacing."""
-        with self.sessions.begin() as session:
-            owner_hours = session.scalar(
-                select(Tenant.owner_hours).where(Tenant.id == row.tenant_id)
-            )
-            taken = scheduled_sends.taken(
-                session, row.tenant_id, row.mailbox, after - timedelta(days=1)
-            )
-        taken = [moment for moment in taken if moment != row.due_at]
-        return next_send_time(
-            after,
-            row.time_zone,
-            send_hours(self.settings, owner_hours or {}, row),
-            taken,
-            self.settings.mailbox_daily_cap,
-            timedelta(seconds=self.settings.send_spacing_seconds),
-        )
 
 
 def _why_not(session: Session, row: ScheduledSendView) -> str | None:
@@ -331,7 +175,7 @@ def send_claimed(
 ) -> DueSendResult:
     """Send one row this caller claimed (scheduled_sends.claim_due) exactly once, or say
     why not; the row is updated either way."""
-    return _send_one(_Sender(sessions, settings, mail_for, now, owner, run_id), row)
+    return _send_one(_Sender(sessions, settings, now, run_id, mail_for, owner), row)
 
 
 def _send_one(sender: _Sender, row: ScheduledSendView) -> DueSendResult:
@@ -413,7 +257,7 @@ def send_due(
     """Send what is due (of one tenant, or of all): first rows a dead run left `sending`
     go back to scheduled, then due rows are claimed a few at a time (SKIP LOCKED, so a
     concurrent run takes others) and each is sent once. At most `limit` rows per call."""
-    sender = _Sender(sessions, settings, mail_for, now, owner, run_id)
+    sender = _Sender(sessions, settings, now, run_id, mail_for, owner)
     with sessions.begin() as session:
         scheduled_sends.recover_stale(session, now() - STALE_SENDING, tenant_id)
     results: list[DueSendResult] = []

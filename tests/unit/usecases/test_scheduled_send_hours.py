@@ -11,7 +11,7 @@ from sales_agent_pipeline.db.repositories.scheduled_sends import ScheduledSendVi
 from sales_agent_pipeline.domain.compliance import ScheduledSendStatus
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.send_window import SendHours
-from sales_agent_pipeline.usecases.scheduled_sends import send_hours
+from sales_agent_pipeline.usecases.scheduled_send_rows import send_hours
 
 SETTINGS = Settings(_env_file=None, send_window_start=time(8, 0), send_window_end=time(18, 0))
 OWNER = "owner@ourco.example"
