@@ -35,6 +35,7 @@ from sales_agent_pipeline.domain.workflow import (
     ThreadContext,
     WorkItem,
 )
+from sales_agent_pipeline.secretbox import UnsubscribeTokens, generate_key
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.usecases.send_switches import set_kill_switch
 from sales_agent_pipeline.workflow.outputs import mail as step_11
@@ -45,6 +46,8 @@ from tests.fakes.writer import FakeTokenBudget
 from tests.sandbox.conftest import Admin, admin, admin_client, sandbox_url  # noqa: F401
 
 SETTINGS = Settings(_env_file=None)
+# Every message carries an unsubscribe link: tokens under a key of this test's own.
+TOKENS = UnsubscribeTokens([generate_key()], ttl_days=1)
 CAP_REASON = "daily send cap of 10 reached"
 
 
@@ -96,6 +99,7 @@ def services(sessions: sessionmaker[Session], gmail: GmailMail) -> Services:
         log=logging.getLogger("tests.sends"),
         writer=fail,
         tokens=FakeTokenBudget(),
+        unsubscribe_token=TOKENS.mint,
     )
 
 
