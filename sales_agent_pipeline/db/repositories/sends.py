@@ -98,9 +98,13 @@ def reserve(
             .where(SendReservation.workflow_id == workflow_id)
             .scalar_subquery(),
             select(Workflow.synthetic).where(Workflow.id == workflow_id).scalar_subquery(),
-            select(DraftEmail.to_email)
-            .where(DraftEmail.workflow_id == workflow_id)
-            .scalar_subquery(),
+            # The draft's recipient (what would be sent), else the lead's address.
+            func.coalesce(
+                select(DraftEmail.to_email)
+                .where(DraftEmail.workflow_id == workflow_id)
+                .scalar_subquery(),
+                select(Workflow.prospect_email).where(Workflow.id == workflow_id).scalar_subquery(),
+            ),
         )
     ).one()
     if own == ReservationStatus.SENT.value:
