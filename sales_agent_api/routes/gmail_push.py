@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 
 from sales_agent_api.errors import ApiError, ErrorResponse
 from sales_agent_pipeline.settings import Settings
-from sales_agent_pipeline.usecases.mailbox_sync import record_push
+from sales_agent_pipeline.usecases.mailboxes import record_push
 
 router = APIRouter(tags=["webhook"])
 PATH = "/webhook/gmail"

@@ -17,11 +17,11 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, se
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.vendors import GmailResource, HubSpotResource
 from sales_agent_pipeline.domain.errors import PipelineError
-from sales_agent_pipeline.usecases.mailbox_sync import (
+from sales_agent_pipeline.usecases.mailbox_sync import sync_mailbox
+from sales_agent_pipeline.usecases.mailboxes import (
     due_mailboxes,
     push_pending,
     renew_watches,
-    sync_mailbox,
     watched_mailboxes,
 )
 
