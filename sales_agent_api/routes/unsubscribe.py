@@ -4,9 +4,13 @@ a button): public, no API key, no cookies; the token is the only credential.
 The POST unsubscribes whatever its body (mail providers send `List-Unsubscribe=One-Click`
 form-encoded; the body is never read, so its size is bounded by the body limits and costs
 nothing) and answers 200 again on a repeat, changing nothing. The GET never unsubscribes:
-mail scanners and link previewers follow links. Failures from one client are counted and
-a client with too many is refused for a while (429): tokens are unguessable anyway, this
-only keeps anyone from spending the database on trying.
+mail scanners and link previewers follow links.
+
+Bad tokens are refused before any database work (the token is authenticated encryption:
+nothing can be enumerated). Failures from one client are counted, and a client with too
+many gets 429 instead of the named problem for a while, so bulk probing learns nothing; a
+valid token is never throttled, because behind a proxy many people share one client
+address and an unsubscribe must always work.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
 from typing import Annotated, Any
 
@@ -182,13 +187,14 @@ def _page(status: int, title: str, message: str, *, form: bool = False) -> HTMLR
     return HTMLResponse(html, status_code=status, headers=_HTML_HEADERS)
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.title = title
-        self.message = message
+@dataclass(frozen=True)
+class _Refused:
+    """A refusal as both answers show it: the status, a code, a page title, a message."""
+
+    status: int
+    code: str
+    title: str
+    message: str
 
 
 def _refusal(exc: Exception) -> _Refused:
@@ -199,7 +205,7 @@ def _refusal(exc: Exception) -> _Refused:
             "expired": "This unsubscribe link has expired",
         }
         hint = (
-            " To stop these emails, reply to one of them asking to be removed."
+            " To stop these emails, reply to one and ask the sender to remove you."
             if exc.problem == "expired"
             else " Open the link from the email again, whole."
         )
@@ -225,7 +231,11 @@ def _refusal(exc: Exception) -> _Refused:
 
 
 def _refused(request: Request, refused: _Refused) -> Response:
-    limiter(request).failed(_client(request))
+    client = _client(request)
+    throttled = _throttled(request, client)
+    if throttled is not None:
+        return throttled
+    limiter(request).failed(client)
     log.info("unsubscribe.refused", code=refused.code, status=refused.status)
     if _wants_html(request):
         return _page(refused.status, refused.title, refused.message)
@@ -233,8 +243,8 @@ def _refused(request: Request, refused: _Refused) -> Response:
     return JSONResponse(body.model_dump(), status_code=refused.status, headers=_HEADERS)
 
 
-def _throttled(request: Request) -> Response | None:
-    if not limiter(request).blocked(_client(request)):
+def _throttled(request: Request, client: str) -> Response | None:
+    if not limiter(request).blocked(client):
         return None
     refused = _Refused(
         429,
@@ -283,26 +293,22 @@ async def post_unsubscribe(token: Token, request: Request) -> Response:
     """Suppress the token's address for its sender, cancel what is scheduled to it and
     stop its workflows; a repeat answers 200 `already_unsubscribed` and changes nothing.
     Any body or none (`List-Unsubscribe=One-Click`, form-encoded, by RFC 8058)."""
-    throttled = _throttled(request)
-    if throttled is not None:
-        return throttled
     outcome = await run_in_threadpool(_run, request, token, write=True)
     if isinstance(outcome, _Refused):
         return _refused(request, outcome)
     if outcome.added:
-        status, message = (
-            "unsubscribed",
-            (f"{outcome.shown} is unsubscribed: no more emails will be sent to it"),
+        answer = UnsubscribeAnswer(
+            status="unsubscribed",
+            message=f"{outcome.shown} is unsubscribed: no more emails will be sent to it",
         )
     else:
-        status, message = (
-            "already_unsubscribed",
-            (f"{outcome.shown} was already unsubscribed: nothing changed"),
+        answer = UnsubscribeAnswer(
+            status="already_unsubscribed",
+            message=f"{outcome.shown} was already unsubscribed: nothing changed",
         )
     if _wants_html(request):
         title = "You are unsubscribed" if outcome.added else "You were already unsubscribed"
-        return _page(200, title, message)
-    answer = UnsubscribeAnswer(status=status, message=message)
+        return _page(200, title, answer.message)
     return JSONResponse(answer.model_dump(), headers=_HEADERS)
 
 
@@ -318,9 +324,6 @@ async def post_unsubscribe(token: Token, request: Request) -> Response:
 async def get_unsubscribe(token: Token, request: Request) -> Response:
     """Shows whom the link is for (the address masked) and a button that POSTs the token;
     never unsubscribes by itself (scanners and previews follow links)."""
-    throttled = _throttled(request)
-    if throttled is not None:
-        return throttled
     outcome = await run_in_threadpool(_run, request, token, write=False)
     if isinstance(outcome, _Refused):
         return _refused(request, outcome)
