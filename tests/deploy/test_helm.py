@@ -2,7 +2,8 @@
 (deploy/helm/sales-agent) renders through Helm's own engine with its default values and with
 production-like ones, `helm lint` finds no error, and every object it renders is valid for
 Kubernetes 1.34 with unknown fields refused. What the objects say is what the issue asks:
-the public Ingress routes only the HubSpot webhook and the OAuth callback; every Ingress in
+the public Ingress routes only the HubSpot webhook, the OAuth callback and the one-click
+unsubscribe links; every Ingress in
 front of a Dagster webserver asks oauth2-proxy first; a secret value lands in the Secret and
 nowhere else; the API has its probes, its autoscaler and its disruption budget.
 
@@ -29,7 +30,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; stubs are not locked
 
-from sales_agent_api.routes import oauth, webhook
+from sales_agent_api.routes import oauth, unsubscribe, webhook
 from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.connectors.dagster_launcher import LOCATION
 from sales_agent_pipeline.db.budget import stack_budget
@@ -241,7 +242,7 @@ def test_the_schema_refuses_unknown_keys(default_values: dict[str, Any]) -> None
 # -- what the objects say ------------------------------------------------------------------
 
 
-def test_public_ingress_routes_only_the_webhook_and_the_oauth_callback(
+def test_public_ingress_routes_only_the_webhook_the_oauth_callback_and_unsubscribe(
     ci_objects: list[dict[str, Any]],
 ) -> None:
     callback = f"{oauth.router.prefix}/callback"
@@ -251,6 +252,7 @@ def test_public_ingress_routes_only_the_webhook_and_the_oauth_callback(
     assert routes == {
         (webhook.PATH, "Exact", f"{RELEASE}-api"),
         (callback, "Exact", f"{RELEASE}-api"),
+        (unsubscribe.router.prefix, "Prefix", f"{RELEASE}-api"),
     }
     # No other Ingress takes the public host.
     host = public["spec"]["rules"][0]["host"]
