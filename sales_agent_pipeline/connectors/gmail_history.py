@@ -85,7 +85,8 @@ class GmailHistory:
         )
 
     def history(self, start_history_id: int, page_token: str | None = None) -> HistoryPage:
-        """The messages added after `start_history_id`, one page (oldest first)."""
+        """The messages added to the INBOX after `start_history_id`, one page (oldest
+        first)."""
         try:
             answer = self._run(
                 "history.list",
@@ -96,6 +97,9 @@ class GmailHistory:
                         userId=_ME,
                         startHistoryId=str(start_history_id),
                         historyTypes=["messageAdded"],
+                        # Only what arrives in the INBOX (replies, reports): never our own
+                        # sends, nor each save of a draft.
+                        labelId="INBOX",
                         maxResults=_PAGE,
                         pageToken=page_token,
                     )

@@ -201,7 +201,7 @@ class Mail(Protocol):
         ...
 
     def history(self, start_history_id: int, page_token: str | None = None) -> HistoryPage:
-        """One page of the messages added since a history id (users.history.list);
+        """One page of the messages added to the INBOX since a history id (users.history.list);
         HistoryExpired when the id is too old to read from."""
         ...
 

@@ -367,12 +367,17 @@ class FakeMail(FakeVendor):
             return Profile(email=self.user, history_id=self.history_id)
 
     def history(self, start_history_id: int, page_token: str | None = None) -> HistoryPage:
-        """Messages added after the id, 100 a page; HistoryExpired before the floor."""
+        """INBOX messages added after the id, 100 a page; HistoryExpired before the floor."""
         with self.request("history"):
             if start_history_id < self.history_floor:
                 raise HistoryExpired()
             after = max(start_history_id, int(page_token or 0))
-            newer = [(h, m) for h, m in self.added if h > after]
+            # Gmail's labelId=INBOX: what arrived, not what was sent or drafted.
+            newer = [
+                (h, m)
+                for h, m in self.added
+                if h > after and m in self.messages and "INBOX" in self.messages[m].label_ids
+            ]
             page, rest = newer[:100], newer[100:]
             return HistoryPage(
                 added=tuple(Added(message_id=m, history_id=h) for h, m in page),

@@ -5,6 +5,7 @@ acting twice; an unsubscribe mail unsubscribes; other mail changes nothing."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -420,3 +421,33 @@ def test_a_mailbox_the_credentials_do_not_read_is_refused(
         )
     assert error is not None
     assert "not this mailbox" in error
+
+
+def test_a_read_out_of_time_keeps_the_cursor_before_what_it_did_not_read(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    tenant: Tenant,
+    mail: GmailMail,
+    crm: HubSpotCRM,
+    admin: Admin,  # noqa: F811
+    sync: Callable[[], SyncReport],
+) -> None:
+    lead = Lead(engine, tenant, mail, crm)
+    sync()
+    before = _cursor(engine, tenant).history_id
+    admin.reply(USER, lead.sent.message_id, text="Yes")
+    late = sync_mailbox(
+        sessions,
+        settings,
+        tenant_id=tenant.id,
+        mailbox=USER,
+        mail=mail,
+        crm=lambda: crm,
+        deadline=time.monotonic() - 1,
+    )
+    assert late.partial
+    assert late.read == 0
+    assert _cursor(engine, tenant).history_id == before
+    assert sync().replies == 1
+    assert _workflow(engine, lead.workflow_id).stopped_reason == "replied"
