@@ -9,7 +9,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from sales_agent_api import metrics
+from sales_agent_api import metrics, unsubscribe_guard
 from sales_agent_api.body_limits import BodyLimits, upload_limit
 from sales_agent_api.errors import install_error_handlers
 from sales_agent_api.launch import LaunchQueue
@@ -54,8 +54,8 @@ def _no_query_in_span(span: Any, scope: Any) -> None:
     if not span.is_recording():
         return
     attributes = getattr(span, "attributes", None) or {}
-    if str(scope.get("path", "")).startswith(unsubscribe.PREFIX):
-        unsubscribe.hide_token_in_span(span, attributes)
+    if str(scope.get("path", "")).startswith(unsubscribe_guard.PREFIX):
+        unsubscribe_guard.hide_token_in_span(span, attributes)
     if not scope.get("query_string"):
         return
     for key in _URL_ATTRIBUTES:
@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(suppressions.router)
     # Public: no API key (it is not under /api), bounded by the default body limit.
     app.include_router(unsubscribe.router)
-    unsubscribe.hide_tokens_in_access_log()
+    unsubscribe_guard.hide_tokens_in_access_log()
     if tracing.configure_tracing(settings, f"{settings.otel_service_name}-api"):
         _trace_requests(app)
     return app

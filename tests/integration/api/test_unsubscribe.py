@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from sales_agent_api.routes.unsubscribe import MAX_FAILURES, HideTokens
+from sales_agent_api.unsubscribe_guard import MAX_FAILURES, HideTokens, hide_token_in_span
 from sales_agent_pipeline.db.models import (
     ScheduledSend,
     Suppression,
@@ -276,3 +276,23 @@ def test_the_token_is_hidden_in_access_lines() -> None:
     HideTokens().filter(other)
     assert "/api/workflows?status=failed" in other.getMessage()
     assert any(isinstance(f, HideTokens) for f in logging.getLogger("uvicorn.access").filters)
+
+
+def test_the_token_is_hidden_in_spans() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("POST /unsubscribe/{token}") as span:
+        span.set_attribute("http.target", "/unsubscribe/gAAAAABsecret")
+        span.set_attribute("http.url", "https://api.example/unsubscribe/gAAAAABsecret")
+        span.set_attribute("http.route", "/unsubscribe/{token}")
+        hide_token_in_span(span, span.attributes)  # type: ignore[attr-defined]
+    [done] = exporter.get_finished_spans()
+    assert done.attributes is not None
+    assert "gAAAAAB" not in str(dict(done.attributes))
+    assert done.attributes["http.url"] == "https://api.example/unsubscribe/[token]"
+    assert done.attributes["http.route"] == "/unsubscribe/{token}"
