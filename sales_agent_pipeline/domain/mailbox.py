@@ -22,7 +22,6 @@ INBOUND_HEADERS = (
     "Precedence",
     "Content-Type",
     "X-Failed-Recipients",
-    "Return-Path",
 )
 
 
