@@ -56,7 +56,13 @@ def _complete_tasks(inbox: Inbox, crm: CRM, details: dict[str, Any]) -> None:
     line = f"Lead replied on {details.get('received')}: stopped by sales-agent"
     done: list[str] = []
     for task_id in details.get("tasks") or []:
-        task = crm.get_task(str(task_id))
+        try:
+            task = crm.get_task(str(task_id))
+        except PipelineError as exc:
+            # The owner deleted the task: nothing left to complete.
+            if exc.http_status == 404:
+                continue
+            raise
         body = task.body or ""
         properties = {"hs_task_status": TaskStatus.COMPLETED.value}
         if line not in body:

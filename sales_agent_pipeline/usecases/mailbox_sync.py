@@ -186,7 +186,12 @@ class MailboxSync:
                 return
             raise
         self.report.read += 1
-        verdict = classify(mail, mailbox=self._mailbox)
+        try:
+            verdict = classify(mail, mailbox=self._mailbox)
+        except (ValueError, LookupError, TypeError) as exc:
+            # A message no parser makes sense of must not hold the mailbox's reading up.
+            log.warning("mailbox.unreadable_message", error=type(exc).__name__)
+            return
         if act(self._inbox, mail, verdict):
             if verdict.kind is InboundKind.REPLY:
                 self.report.replies += 1

@@ -451,3 +451,22 @@ def test_a_read_out_of_time_keeps_the_cursor_before_what_it_did_not_read(
     assert _cursor(engine, tenant).history_id == before
     assert sync().replies == 1
     assert _workflow(engine, lead.workflow_id).stopped_reason == "replied"
+
+
+def test_a_task_the_owner_deleted_is_nothing_to_complete(
+    engine: Engine,
+    tenant: Tenant,
+    mail: GmailMail,
+    crm: HubSpotCRM,
+    admin: Admin,  # noqa: F811
+    sync: Callable[[], SyncReport],
+) -> None:
+    lead = Lead(engine, tenant, mail, crm)
+    sync()
+    crm._http.call("archive task", crm._http.tasks.archive, lead.task.id)
+    admin.reply(USER, lead.sent.message_id, text="Yes")
+    report = sync()
+    assert report.replies == 1
+    assert not report.errors
+    [row] = _inbound(engine, tenant)
+    assert row.details["hubspot"] == "done"
