@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sales_agent_pipeline.connectors.factory import mailbox_credentials
 from sales_agent_pipeline.connectors.metering import UsageMeter
 from sales_agent_pipeline.db.models import Tenant, TenantSecret
 from sales_agent_pipeline.db.repositories.tenant_secrets import load_credentials
@@ -48,7 +49,7 @@ class TenantMailboxes:
         self._engine = engine
         self._sessions = sessions
         self._settings = settings
-        self._built: dict[uuid.UUID, _Mailbox] = {}
+        self._built: dict[tuple[uuid.UUID, str | None], _Mailbox] = {}
         self._lock = threading.Lock()
 
     def _version(self, tenant: Tenant) -> Version:
@@ -61,25 +62,31 @@ class TenantMailboxes:
             )
         return tenant.sender_email, changed
 
-    def __call__(self, tenant: Tenant) -> Mail:
-        """The tenant's Gmail connector (ConfigurationError naming the portal when it has
-        no usable Google credentials)."""
+    def __call__(self, tenant: Tenant, mailbox: str | None = None) -> Mail:
+        """The tenant's Gmail connector acting for `mailbox` (a contact owner's, under
+        domain-wide delegation; None: the tenant's sender). ConfigurationError naming the
+        portal when it has no usable Google credentials."""
         version = self._version(tenant)
+        key = (tenant.id, mailbox.strip().lower() if mailbox else None)
         with self._lock:
-            found = self._built.get(tenant.id)
+            found = self._built.get(key)
             if found is not None and found.version == version:
                 return found.mail
-            meter = found.meter if found is not None else UsageMeter()
+            # One meter per tenant, whichever of its mailboxes called.
+            meter = next(
+                (m.meter for (t, _), m in self._built.items() if t == tenant.id), UsageMeter()
+            )
             with self._sessions() as session:
                 credentials = load_credentials(session, secret_box(self._settings), tenant)
-            mail = tenant_mail(self._engine, self._settings, credentials, meter=meter)
-            self._built[tenant.id] = _Mailbox(version, mail, meter)
+            acting = mailbox_credentials(credentials, mailbox)
+            mail = tenant_mail(self._engine, self._settings, acting, meter=meter)
+            self._built[key] = _Mailbox(version, mail, meter)
             return mail
 
     def record_usage(self, tenant_id: uuid.UUID) -> None:
         """Add what the tenant's approvals called since the last time to its daily usage."""
         with self._lock:
-            found = self._built.get(tenant_id)
+            found = next((m for (t, _), m in self._built.items() if t == tenant_id), None)
         if found is None:
             return
         try:

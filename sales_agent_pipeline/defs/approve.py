@@ -91,8 +91,8 @@ def approve_and_send(
     try:
         result = approve_draft(
             database.sessions,
-            # The draft's tenant's own mailbox and credentials.
-            lambda tenant: gmail.for_tenant(tenant.id),
+            # The draft's tenant's own credentials, acting for the mailbox the draft is in.
+            lambda tenant, mailbox: gmail.for_mailbox(tenant.id, mailbox),
             config_,
             approved_by=operator,
             workflow_id=workflow_id,

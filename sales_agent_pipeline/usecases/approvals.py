@@ -37,8 +37,9 @@ from sales_agent_pipeline.ports.vendors import Mail
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.steps.create_gmail_draft import SendRefused, draft_gone, send_draft_once
 
-# The Gmail connector of a draft's tenant (its own credentials and mailbox).
-MailFor = Callable[[Tenant], Mail]
+# The Gmail connector of a draft's tenant (its own credentials) acting for the mailbox the
+# draft is in (the workflow's: an owner's under delegation; None: the tenant's sender).
+MailFor = Callable[[Tenant, str | None], Mail]
 
 IN_FLIGHT = (
     WorkflowStatus.RECEIVED.value,
@@ -163,7 +164,7 @@ def _pending(
                 message_id=draft.gmail_message_id or "",
                 thread_id=draft.gmail_thread_id or "",
             ),
-            sender=mail(tenant),
+            sender=mail(tenant, workflow.mailbox),
         )
 
 

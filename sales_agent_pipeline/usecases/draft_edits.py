@@ -43,15 +43,17 @@ from sales_agent_pipeline.domain.errors import (
 from sales_agent_pipeline.domain.models import DraftRef, OutgoingMail
 from sales_agent_pipeline.domain.workflow import DraftContent, ThreadContext
 from sales_agent_pipeline.ports.vendors import Mail
-from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.secretbox import unsubscribe_tokens
+from sales_agent_pipeline.settings import Settings, get_settings
 from sales_agent_pipeline.steps.create_gmail_draft import draft_gone, outgoing_mail
+from sales_agent_pipeline.steps.unsubscribe import Unsubscribe
 from sales_agent_pipeline.steps.write_draft import usage_counts, write_draft
 from sales_agent_pipeline.usecases.approvals import IN_FLIGHT
 from sales_agent_pipeline.usecases.vendors import model_writer
 from sales_agent_pipeline.workflow.drafting import choose_writer, draft_inputs, sent_assets
 from sales_agent_pipeline.workflow.state import LeadState
 
-MailFor = Callable[[Tenant], Mail]
+MailFor = Callable[[Tenant, str | None], Mail]
 
 # Step 10 writes from the outputs of steps 1-9.
 LAST_INPUT_STEP = 9
@@ -105,6 +107,8 @@ class _Current:
     gmail_thread_id: str | None
     state: LeadState | None
     mail: Mail
+    # The one-click unsubscribe every version of the draft carries (step 11's).
+    unsubscribe: Unsubscribe
 
 
 def restored_state(session: Session, workflow_id: uuid.UUID) -> LeadState | None:
@@ -142,6 +146,14 @@ def text_to_html(text: str) -> str:
         for part in paragraphs
         if part.strip()
     )
+
+
+def _unsubscribe(tenant: Tenant, workflow: Workflow, to_email: str) -> Unsubscribe:
+    """The draft's unsubscribe link and mailto:, as step 11 writes them (a new token: any
+    valid one works)."""
+    settings = get_settings()
+    token = unsubscribe_tokens(settings).mint(tenant.id, to_email, workflow.id)
+    return Unsubscribe.of(settings, token, workflow.mailbox or tenant.sender_email)
 
 
 def _current(
@@ -190,7 +202,8 @@ def _current(
             gmail_draft_id=draft.gmail_draft_id,
             gmail_thread_id=draft.gmail_thread_id,
             state=state,
-            mail=mail(tenant),
+            mail=mail(tenant, workflow.mailbox),
+            unsubscribe=_unsubscribe(tenant, workflow, draft.to_email),
         )
 
 
@@ -201,7 +214,12 @@ def _outgoing(current: _Current, subject: str, text: str, html_body: str) -> Out
     content = DraftContent(
         to=current.to_email, subject=subject, text_body=text, html_body=html_body
     )
-    outgoing = outgoing_mail(content, context or ThreadContext(), marker=str(current.workflow_id))
+    outgoing = outgoing_mail(
+        current.unsubscribe.appended(content),
+        context or ThreadContext(),
+        marker=str(current.workflow_id),
+        headers=current.unsubscribe.headers,
+    )
     if outgoing.thread_id is None and current.gmail_thread_id:
         # A draft that is no reply stays in the thread Gmail gave it.
         outgoing = outgoing.model_copy(update={"thread_id": current.gmail_thread_id})

@@ -60,7 +60,11 @@ def draft_in(engine: Engine, tenant: Tenant, mail: FakeMail) -> uuid.UUID:
 def approve(sessions: sessionmaker[Session], mail: FakeMail, draft_id: uuid.UUID) -> bool:
     """Approve as Dana; whether this approval sent it (False: it was sent already)."""
     result = approve_draft(
-        sessions, lambda _: mail, Settings(_env_file=None), approved_by="Dana", draft_id=draft_id
+        sessions,
+        lambda _tenant, _mailbox: mail,
+        Settings(_env_file=None),
+        approved_by="Dana",
+        draft_id=draft_id,
     )
     assert result.sent
     return not result.already_sent
@@ -83,7 +87,7 @@ def test_the_mailbox_is_the_drafts_tenants(
     draft_id = draft_in(engine, tenant, mail)
     asked: list[uuid.UUID] = []
 
-    def mail_for(of: Tenant) -> FakeMail:
+    def mail_for(of: Tenant, mailbox: str | None) -> FakeMail:
         asked.append(of.id)
         return mail
 
