@@ -49,6 +49,14 @@ def list_suppressions(
     session: ReadSession,
     reason: Annotated[SuppressionReason | None, Query(description="only this reason")] = None,
     kind: Annotated[SuppressionKind | None, Query(description="only addresses or domains")] = None,
+    address: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_ADDRESS,
+            description="only what suppresses this address (its own entry and its domain's)",
+        ),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> SuppressionPage:
@@ -58,6 +66,7 @@ def list_suppressions(
         principal.tenant_id,
         reason=reason,
         kind=kind,
+        address=address,
         after=decode_cursor(cursor),
         limit=limit,
     )

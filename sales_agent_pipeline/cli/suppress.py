@@ -27,6 +27,9 @@ KIND = typer.Option(
 )
 REASON = typer.Option(SuppressionReason.MANUAL, "--reason", help="why it is never mailed")
 ONLY_REASON = typer.Option(None, "--reason", help="only this reason")
+MATCHING = typer.Option(
+    None, "--address", help="only what suppresses this address (its own entry, its domain's)"
+)
 MAX_LIST = 1000
 
 
@@ -95,13 +98,19 @@ def list_(
     portal: int = TENANT,
     reason: SuppressionReason | None = ONLY_REASON,
     kind: SuppressionKind | None = KIND,
+    address: str | None = MATCHING,
     limit: int = typer.Option(100, "--limit", min=1, max=MAX_LIST, help="newest first"),
     as_json: bool = typer.Option(False, "--json", help="one JSON document"),
 ) -> None:
     """The tenant's entries, newest first: value, kind, reason, source, who and when."""
     with transaction() as session:
         rows, more = suppressions.list_(
-            session, _tenant_id(session, portal), reason=reason, kind=kind, limit=limit
+            session,
+            _tenant_id(session, portal),
+            reason=reason,
+            kind=kind,
+            address=address,
+            limit=limit,
         )
         entries = [
             {
@@ -119,7 +128,8 @@ def list_(
         typer.echo(json.dumps({"items": entries, "more": more}, indent=2))
         return
     if not entries:
-        typer.echo(f"nothing suppressed for portal {portal}")
+        what = f" matching {address}" if address else ""
+        typer.echo(f"nothing suppressed{what} for portal {portal}")
         return
     for entry in entries:
         detail = f" ({entry['source']})" if entry["source"] else ""

@@ -74,6 +74,12 @@ def test_add_repeat_list_remove(engine: Engine) -> None:
     )
     assert [item["value"] for item in bounces["items"]] == ["blocked.example"]
     assert bounces["more"] is False
+    matching = suppress("list", "--tenant", portal, "--address", "Who@Blocked.example")
+    assert matching.stdout.startswith("blocked.example  domain  bounce")
+    assert "ana@example.com" not in matching.stdout
+    assert "nothing suppressed matching x@y.example" in (
+        suppress("list", "--tenant", portal, "--address", "x@y.example").stdout
+    )
     one = json.loads(suppress("list", "--tenant", portal, "--limit", "1", "--json").stdout)
     assert len(one["items"]) == 1
     assert one["more"] is True

@@ -228,11 +228,17 @@ def list_(
     *,
     reason: SuppressionReason | None = None,
     kind: SuppressionKind | None = None,
+    address: str | None = None,
     after: Position | None = None,
     limit: int = 50,
 ) -> tuple[list[SuppressionRow], bool]:
-    """One page of the tenant's entries, newest first, and whether more follow."""
-    statement = select(SuppressionRow).where(SuppressionRow.tenant_id == tenant_id)
+    """One page of the tenant's entries, newest first, and whether more follow; `address`:
+    only the entries that suppress it (its own and its domain's)."""
+    statement = (
+        select(SuppressionRow).where(SuppressionRow.tenant_id == tenant_id)
+        if address is None
+        else _matching(tenant_id, address).order_by(None)
+    )
     if reason is not None:
         statement = statement.where(SuppressionRow.reason == SuppressionReason(reason).value)
     if kind is not None:

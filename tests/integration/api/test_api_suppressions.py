@@ -130,6 +130,12 @@ def test_list_filters_and_pages(
     assert [item["value"] for item in bounces] == ["b@example.com"]
     domains = client.get(PATH, params={"kind": "domain"}, headers=headers).json()["items"]
     assert [item["value"] for item in domains] == ["whole.example"]
+    matching = client.get(PATH, params={"address": "Anyone@Whole.example"}, headers=headers)
+    assert [item["value"] for item in matching.json()["items"]] == ["whole.example"]
+    own = client.get(PATH, params={"address": "b@example.com"}, headers=headers).json()["items"]
+    assert [item["value"] for item in own] == ["b@example.com"]
+    none = client.get(PATH, params={"address": "nobody@else.example"}, headers=headers)
+    assert none.json()["items"] == []
     assert client.get(PATH, params={"reason": "nope"}, headers=headers).status_code == 400
     assert client.get(PATH, params={"cursor": "zzz"}, headers=headers).status_code == 400
 
