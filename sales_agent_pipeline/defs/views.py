@@ -87,6 +87,12 @@ def lead_metadata(state: LeadState, durations: dict[str, int]) -> dict[str, Any]
         metadata["sent"] = MetadataValue.bool(state.mail.sent)
         if state.mail.link:
             metadata["gmail"] = MetadataValue.url(state.mail.link)
+        if state.mail.mailbox:
+            metadata["mailbox"] = MetadataValue.text(state.mail.mailbox)
+        if state.mail.suppressed_reason:
+            metadata["suppressed_reason"] = MetadataValue.text(state.mail.suppressed_reason)
+        if state.mail.scheduled_for:
+            metadata["scheduled_for"] = MetadataValue.text(state.mail.scheduled_for.isoformat())
     if state.task is not None:
         url = hubspot_task_url(state.item.tenant.portal_id, state.task.id)
         metadata["hubspot_task"] = MetadataValue.url(url)

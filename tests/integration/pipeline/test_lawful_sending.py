@@ -117,6 +117,8 @@ def test_a_contact_opted_out_in_hubspot_is_never_mailed_and_its_draft_is_marked(
     assert shown["suppressed_reason"] == draft.suppressed_reason
     assert shown["sent"] is False
     assert run_tags_of(instance, result.run_id)[tags.SUPPRESSED] == "true"
+    lead_view = result.asset_materializations_for_node("lead_followup")[0].metadata
+    assert lead_view["suppressed_reason"].value == draft.suppressed_reason
     # The owner's task is still made and says the lead was not mailed, and why.
     tasks = tasks_for(sandbox, lead)
     assert len(tasks) == 1
