@@ -5,7 +5,8 @@ The sensor ticks every few seconds but is cheap unless there is work: a Gmail pu
 read (POST /webhook/gmail records it), or MAILBOX_SYNC_SECONDS passed since its last poll.
 Then it reads each mailbox due, within a time budget (a tick must end well before Dagster's
 sensor timeout; what is left is read at the next tick), and with GMAIL_PUBSUB_TOPIC set
-renews each mailbox's users.watch before it expires.
+renews each mailbox's users.watch before it expires (and stops the watches once it is
+unset).
 """
 
 import time
@@ -21,7 +22,7 @@ from sales_agent_pipeline.usecases.mailbox_sync import sync_mailbox
 from sales_agent_pipeline.usecases.mailboxes import (
     due_mailboxes,
     push_pending,
-    renew_watches,
+    sync_watches,
     watched_mailboxes,
 )
 
@@ -96,15 +97,16 @@ def mailbox_sync_sensor(
             lines.append(report.line())
         for error in report.errors:
             context.log.warning(f"{cursor.mailbox}: {error}")
-    if config.gmail_pubsub_topic:
-        renewed, refused = renew_watches(
+    if config.gmail_pubsub_topic or poll_due:
+        # Renewed before they end; stopped (at a poll) once the topic is unset.
+        watches, refused = sync_watches(
             database.sessions,
             pairs=pairs,
             mail_for=gmail.for_mailbox,
-            topic=config.gmail_pubsub_topic,
+            topic=config.gmail_pubsub_topic or None,
             now=datetime.now(UTC),
         )
-        lines.extend(renewed)
+        lines.extend(watches)
         for line in refused:
             context.log.warning(line)
     if poll_due:

@@ -19,24 +19,38 @@ WATCH_DAYS = 30
 WATCH_RENEW_BEFORE = timedelta(days=1)
 
 
-def renew_watches(
+def sync_watches(
     sessions: sessionmaker[Session],
     *,
     pairs: list[tuple[uuid.UUID, str]],
     mail_for: Callable[[uuid.UUID, str], Mail],
-    topic: str,
+    topic: str | None,
     now: datetime,
 ) -> tuple[list[str], list[str]]:
-    """users.watch(topic, INBOX) for each mailbox that has no watch or whose watch ends
-    within a day; what was renewed, and what failed (one line each)."""
+    """With a topic: users.watch(topic, INBOX) for each mailbox that has no watch or whose
+    watch ends within a day. Without one (GMAIL_PUBSUB_TOPIC unset since): users.stop for
+    each watch still running. What was done, and what failed (one line each)."""
     ends: dict[tuple[uuid.UUID, str], datetime | None] = {}
     with sessions.begin() as session:
         for tenant_id, mailbox in pairs:
             found = mailboxes.get(session, tenant_id, mailbox)
             ends[(tenant_id, mailbox)] = found.watch_expires_at if found is not None else None
-    renewed: list[str] = []
+    done: list[str] = []
     failed: list[str] = []
     for (tenant_id, mailbox), expires_at in ends.items():
+        if topic is None:
+            if expires_at is None:
+                continue
+            if expires_at > now:
+                try:
+                    mail_for(tenant_id, mailbox).stop_watch()
+                except PipelineError as exc:
+                    failed.append(f"{mailbox}: users.stop failed: {exc}")
+                    continue
+                done.append(f"{mailbox}: no longer watched")
+            with sessions.begin() as session:
+                mailboxes.watched_until(session, tenant_id, mailbox, None)
+            continue
         if expires_at is not None and expires_at - now > WATCH_RENEW_BEFORE:
             continue
         try:
@@ -46,8 +60,8 @@ def renew_watches(
             continue
         with sessions.begin() as session:
             mailboxes.watched_until(session, tenant_id, mailbox, watch.expires_at)
-        renewed.append(f"{mailbox}: watched until {watch.expires_at.isoformat()}")
-    return renewed, failed
+        done.append(f"{mailbox}: watched until {watch.expires_at.isoformat()}")
+    return done, failed
 
 
 def watched_mailboxes(

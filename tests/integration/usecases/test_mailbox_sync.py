@@ -33,6 +33,7 @@ from sales_agent_pipeline.domain.models import NewTask, OutgoingMail, SentRef
 from sales_agent_pipeline.secretbox import SecretBox, generate_key, unsubscribe_tokens
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.usecases.mailbox_sync import SyncReport, sync_mailbox
+from sales_agent_pipeline.usecases.mailboxes import sync_watches
 from tests.integration.api.conftest import make_tenant
 from tests.integration.api.operator_support import add_draft, add_workflow
 from tests.sandbox.conftest import Admin, admin, admin_client, sandbox_url  # noqa: F401
@@ -470,3 +471,37 @@ def test_a_task_the_owner_deleted_is_nothing_to_complete(
     assert not report.errors
     [row] = _inbound(engine, tenant)
     assert row.details["hubspot"] == "done"
+
+
+def test_watches_are_made_renewed_near_their_end_and_stopped_without_a_topic(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    tenant: Tenant,
+    mail: GmailMail,
+    admin: Admin,  # noqa: F811
+    sync: Callable[[], SyncReport],
+) -> None:
+    sync()
+    pairs = [(tenant.id, USER)]
+    topic = "projects/sandbox-project/topics/gmail"
+    now = datetime.now(UTC)
+    made, failed = sync_watches(
+        sessions, pairs=pairs, mail_for=lambda *_: mail, topic=topic, now=now
+    )
+    assert len(made) == 1
+    assert not failed
+    assert admin.state("gmail")["gmail"][USER]["watch"]["topicName"] == topic
+    ends = _cursor(engine, tenant).watch_expires_at
+    assert ends is not None
+    # A week to go: nothing to renew; a day before its end: renewed.
+    assert (
+        sync_watches(sessions, pairs=pairs, mail_for=lambda *_: mail, topic=topic, now=now)[0] == []
+    )
+    renewed, _ = sync_watches(
+        sessions, pairs=pairs, mail_for=lambda *_: mail, topic=topic, now=ends - timedelta(hours=2)
+    )
+    assert len(renewed) == 1
+    stopped, _ = sync_watches(sessions, pairs=pairs, mail_for=lambda *_: mail, topic=None, now=now)
+    assert stopped == [f"{USER}: no longer watched"]
+    assert admin.state("gmail")["gmail"][USER]["watch"] is None
+    assert _cursor(engine, tenant).watch_expires_at is None
