@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; stubs are not locked
 
-from sales_agent_api.routes import oauth, unsubscribe, webhook
+from sales_agent_api.routes import gmail_push, oauth, unsubscribe, webhook
 from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.connectors.dagster_launcher import LOCATION
 from sales_agent_pipeline.db.budget import stack_budget
@@ -242,7 +242,7 @@ def test_the_schema_refuses_unknown_keys(default_values: dict[str, Any]) -> None
 # -- what the objects say ------------------------------------------------------------------
 
 
-def test_public_ingress_routes_only_the_webhook_the_oauth_callback_and_unsubscribe(
+def test_public_ingress_routes_only_the_webhooks_the_oauth_callback_and_unsubscribe(
     ci_objects: list[dict[str, Any]],
 ) -> None:
     callback = f"{oauth.router.prefix}/callback"
@@ -252,6 +252,7 @@ def test_public_ingress_routes_only_the_webhook_the_oauth_callback_and_unsubscri
     assert routes == {
         (webhook.PATH, "Exact", f"{RELEASE}-api"),
         (callback, "Exact", f"{RELEASE}-api"),
+        (gmail_push.PATH, "Exact", f"{RELEASE}-api"),
         (unsubscribe.router.prefix, "Prefix", f"{RELEASE}-api"),
     }
     # No other Ingress takes the public host.
