@@ -268,7 +268,8 @@ class Settings(BaseSettings):
     # Send windows: SEND mail goes out within these local business hours (the recipient's
     # zone when known, else the owner's), Monday to Friday unless an owner's hours say
     # otherwise; at most MAILBOX_DAILY_CAP sends per mailbox a day (Gmail allows a Workspace
-    # user 2,000; a cold sender far fewer), at least SEND_SPACING_SECONDS apart.
+    # user 2,000; a cold sender far fewer), at least SEND_SPACING_SECONDS apart. A start equal
+    # to the end (00:00 and 00:00) means no window: SEND mail goes out at once, any day.
     send_window_start: time = time(9, 0)
     send_window_end: time = time(17, 0)
     mailbox_daily_cap: int = Field(default=200, ge=1, le=2000)
