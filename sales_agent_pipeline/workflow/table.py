@@ -24,7 +24,9 @@ STEP_TABLE: tuple[Step, ...] = numbered(
         ),
         Step(
             "resolve_contact",
-            "Upsert the contact by email and find its owner (the tenant's default otherwise).",
+            "Upsert the contact by email and find its owner (the tenant's default otherwise); "
+            "HubSpot's opt-out goes on the suppression list; the mailbox is the owner's "
+            "(domain-wide delegation), else the tenant's sender.",
             research.contact,
             concurrent=True,
             prefetch=research.upsert_batch,
@@ -84,7 +86,9 @@ STEP_TABLE: tuple[Step, ...] = numbered(
         ),
         Step(
             "create_gmail_draft",
-            "DRAFT_ONLY drafts (in the thread when one exists); SEND sends. Once per workflow.",
+            "DRAFT_ONLY drafts (in the thread when one exists, with one-click unsubscribe); "
+            "SEND sends in the recipient's business hours, else schedules. A suppressed or "
+            "stopped lead is never mailed. Once per workflow.",
             outputs.mail,
             concurrent=outputs.drafting_only,
             vendors=MAIL,
