@@ -446,26 +446,17 @@ class HubSpotCRM:
         )
         return mapping.to_task(obj)
 
-    def email_opt_out(self, email: str) -> str | None:
+    def email_opt_out(self, email: str, *, contact_read: bool = False) -> str | None:
         """Why the portal says the address may not be emailed, or None: its contact's
         hs_email_optout, else a subscription status NOT_SUBSCRIBED (communication
-        preferences' status API; it needs the communication_preferences.read scope)."""
+        preferences' status API; it needs the communication_preferences.read scope).
+        `contact_read`: the caller saw hs_email_optout false already: the contact is not
+        read again (one call, not two)."""
         address = email.strip().lower()
-        contact: Any | None = None
-        try:
-            contact = self._http.call(
-                "get contact opt-out",
-                self._http.contacts.get_by_id,
-                address,
-                id_property="email",
-                properties=[mapping.EMAIL_OPTOUT],
-            )
-        except PermanentError as exc:
-            if exc.http_status != 404:
-                raise
-        reason = mapping.opt_out_reason(contact, None)
-        if reason is not None:
-            return reason
+        if not contact_read:
+            reason = mapping.opt_out_reason(self._opt_out_contact(address), None)
+            if reason is not None:
+                return reason
         try:
             statuses = self._http.call(
                 "get subscription statuses", self._http.subscriptions.get_email_status, address
@@ -476,6 +467,21 @@ class HubSpotCRM:
                 return None
             raise
         return mapping.opt_out_reason(None, statuses)
+
+    def _opt_out_contact(self, address: str) -> Any | None:
+        """The address's contact with hs_email_optout only, or None when there is none."""
+        try:
+            return self._http.call(
+                "get contact opt-out",
+                self._http.contacts.get_by_id,
+                address,
+                id_property="email",
+                properties=[mapping.EMAIL_OPTOUT],
+            )
+        except PermanentError as exc:
+            if exc.http_status != 404:
+                raise
+        return None
 
     def create_note(self, note: NewNote) -> Note:
         """Create a note on the contact's (and company's) timeline."""

@@ -111,9 +111,11 @@ class CRM(Protocol):
         """Change a task's properties (hs_task_status, hs_task_body, ...)."""
         ...
 
-    def email_opt_out(self, email: str) -> str | None:
+    def email_opt_out(self, email: str, *, contact_read: bool = False) -> str | None:
         """Why the address may not be emailed by the portal's own record (its contact's
-        hs_email_optout, or a subscription it is NOT_SUBSCRIBED to), or None."""
+        hs_email_optout, or a subscription it is NOT_SUBSCRIBED to), or None.
+        `contact_read`: the caller already read the contact's hs_email_optout (false), so
+        only the subscription statuses are asked."""
         ...
 
     def create_note(self, note: NewNote) -> Note:

@@ -55,13 +55,15 @@ def opt_out_source(contact: Contact, crm: CRM, email: str) -> str | None:
     """Why HubSpot says the lead may not be emailed, as a suppression's source
     ("hs_email_optout", or the subscription it is not subscribed to), or None.
 
-    The upsert's answer already carries the contact's properties: when it says
-    hs_email_optout the status look-up is skipped; otherwise the portal's own record is
-    asked (its subscription statuses), since an upsert answer may leave the property out.
+    The upsert's answer may carry hs_email_optout: true ends it there, false leaves only
+    the subscription statuses to ask; an answer without it (HubSpot returns what was
+    written) has the contact read for it first.
     """
-    if (contact.properties.get(EMAIL_OPTOUT) or "").strip().lower() == "true":
+    flag = contact.properties.get(EMAIL_OPTOUT)
+    if (flag or "").strip().lower() == "true":
         return EMAIL_OPTOUT
-    reason = crm.email_opt_out(email)
+    # An answer that carries the property (false) spares the contact's second read.
+    reason = crm.email_opt_out(email, contact_read=flag is not None)
     if reason is None:
         return None
     if EMAIL_OPTOUT in reason:

@@ -323,12 +323,12 @@ class FakeCRM(FakeVendor):
             self.tasks[task_id] = self.tasks[task_id].model_copy(update=update)
             return self.tasks[task_id]
 
-    def email_opt_out(self, email: str) -> str | None:
+    def email_opt_out(self, email: str, *, contact_read: bool = False) -> str | None:
         """hs_email_optout on the address's contact, else a NOT_SUBSCRIBED subscription."""
         with self.request("email_opt_out"):
             address = email.strip().lower()
             contact = next((c for c in self.contacts.values() if c["email"] == address), {})
-            if str(contact.get("hs_email_optout", "")).lower() == "true":
+            if not contact_read and str(contact.get("hs_email_optout", "")).lower() == "true":
                 return "HubSpot: opted out of all email (hs_email_optout)"
             name = self.unsubscribed.get(address)
             return f"HubSpot: not subscribed to {name}" if name else None
