@@ -9,6 +9,7 @@ from typing import Any
 
 import hubspot.crm.objects.notes as notes_sdk
 import hubspot.crm.objects.tasks as tasks_sdk
+import structlog
 from cachetools import TTLCache
 from hubspot.crm.companies import (
     Filter,
@@ -30,7 +31,7 @@ from sales_agent_pipeline.connectors.hubspot_mapping import (
     TASK_TO_CONTACT,
 )
 from sales_agent_pipeline.domain.effects import BatchWrite, nothing_written
-from sales_agent_pipeline.domain.errors import PermanentError, PipelineError
+from sales_agent_pipeline.domain.errors import ConfigurationError, PermanentError, PipelineError
 from sales_agent_pipeline.domain.models import (
     Company,
     Contact,
@@ -43,6 +44,8 @@ from sales_agent_pipeline.domain.models import (
     UpstreamSubmission,
     task_marker,
 )
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "NOTE_TO_COMPANY",
@@ -466,6 +469,13 @@ class HubSpotCRM:
             if exc.http_status == 404:
                 return None
             raise
+        except ConfigurationError as exc:
+            # An app without the communication_preferences.read scope (403): the contact's
+            # hs_email_optout was still read; the lead is not failed for a missing scope.
+            if exc.http_status != 403:
+                raise
+            log.warning("hubspot.subscriptions_unreadable", status=exc.http_status)
+            return None
         return mapping.opt_out_reason(None, statuses)
 
     def _opt_out_contact(self, address: str) -> Any | None:

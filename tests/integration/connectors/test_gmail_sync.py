@@ -135,3 +135,33 @@ def test_email_opt_out_reads_the_contact_then_the_subscriptions(crm: HubSpotCRM,
     assert crm.email_opt_out(LEAD) == (
         "HubSpot: not subscribed to One to One (SUBSCRIPTION_STATUS)"
     )
+
+
+def test_email_opt_out_without_the_subscriptions_scope_reads_the_contact_only(
+    crm: HubSpotCRM, admin
+):
+    """An app without communication_preferences.read (HubSpot's 403): the lead is not
+    failed; hs_email_optout still counts, and `contact_read` skips the contact's read."""
+    admin.seed(
+        contacts=[{"properties": {"email": "gone@prospect.example", "hs_email_optout": "true"}}]
+    )
+    crm.upsert_contact(LEAD, {"firstname": "Pat"})
+    crm._http.call(
+        "unsubscribe",
+        crm._http.subscriptions.unsubscribe,
+        PublicUpdateSubscriptionStatusRequest(
+            email_address=LEAD, subscription_id="8000001", legal_basis="NON_GDPR"
+        ),
+    )
+    assert crm.email_opt_out(LEAD, contact_read=True) is not None
+    admin.fault(
+        pathPattern="/communication-preferences/v3/status/email/*",
+        status=403,
+        count=None,
+        message="This app hasn't been granted all required scopes",
+    )
+    assert crm.email_opt_out(LEAD) is None
+    assert crm.email_opt_out(LEAD, contact_read=True) is None
+    assert crm.email_opt_out("gone@prospect.example") == (
+        "HubSpot: opted out of all email (hs_email_optout)"
+    )
