@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body
 from . import hubspot_subscriptions as subs
 from .deps import PortalDep, StoreDep
 from .errors import HubSpotError
-from .state import Portal, SubscriptionStatus
+from .state import Portal, SubscriptionStatus, iso, utcnow
 
 router = APIRouter(tags=["hubspot-communication-preferences"])
 
@@ -109,3 +109,52 @@ def subscribe(body: JsonBody, store: StoreDep, portal: PortalDep) -> dict[str, A
             return subs.status_json(definition, *current)
         wanted.status = subs.SUBSCRIBED
         return _save(portal, email, definition, wanted)
+
+
+V4 = "/communication-preferences/v4"
+BATCH_LIMIT = 100
+
+
+@router.post(f"{V4}/statuses/batch/read")
+def batch_statuses(
+    body: JsonBody, store: StoreDep, portal: PortalDep, channel: str | None = None
+) -> dict[str, Any]:
+    """v4's batch read of subscription statuses (channel=EMAIL): per input address, its
+    statuses (only the types it has one for), each with subscriptionId, status and source."""
+    if channel != "EMAIL":
+        raise HubSpotError(400, "channel must be EMAIL", "VALIDATION_ERROR")
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise HubSpotError(400, "inputs must be a non-empty list", "VALIDATION_ERROR")
+    if len(inputs) > BATCH_LIMIT:
+        raise HubSpotError(400, f"at most {BATCH_LIMIT} inputs", "VALIDATION_ERROR")
+    emails = [_email(value) for value in inputs]
+    started = iso(utcnow())
+    with store.locked():
+        results = [
+            {
+                "subscriberIdString": email,
+                "statuses": [
+                    {
+                        "subscriberIdString": email,
+                        "subscriptionId": int(status["id"]),
+                        "subscriptionName": status["name"],
+                        "channel": "EMAIL",
+                        "status": status["status"],
+                        "source": status["sourceOfStatus"],
+                        "legalBasis": status["legalBasis"],
+                        "legalBasisExplanation": status["legalBasisExplanation"],
+                        "timestamp": started,
+                    }
+                    for status in subs.statuses(portal, email)
+                ],
+            }
+            for email in emails
+        ]
+    return {
+        "status": "COMPLETE",
+        "results": results,
+        "requestedAt": started,
+        "startedAt": started,
+        "completedAt": iso(utcnow()),
+    }

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
 from sales_agent_api.auth import ADMIN_RESPONSES, AdminKey, Principal
 from sales_agent_api.deps import ReadSession, Responses
@@ -22,7 +23,7 @@ from sales_agent_api.secret_cache import PlaintextCache
 from sales_agent_pipeline.db.models import Tenant
 from sales_agent_pipeline.db.repositories import tenant_settings
 from sales_agent_pipeline.domain.drafting import WriterSettings
-from sales_agent_pipeline.domain.workflow import VoiceProfile
+from sales_agent_pipeline.domain.workflow import OwnerHours, VoiceProfile
 from sales_agent_pipeline.settings import Settings
 from sales_agent_pipeline.usecases.operator_settings import (
     CredentialsUnreadable,
@@ -46,6 +47,18 @@ def _global_kill_switch(request: Request, settings: Settings) -> bool:
         return kill_switch(session, settings).on
 
 
+def owner_hours(stored: dict[str, Any] | None) -> dict[str, OwnerHours]:
+    """The stored owners' hours; an entry that no longer reads (an edit by hand) is left
+    out, as the pipeline leaves it out."""
+    shown: dict[str, OwnerHours] = {}
+    for email, hours in (stored or {}).items():
+        try:
+            shown[email] = OwnerHours.model_validate(hours)
+        except ValidationError:
+            continue
+    return shown
+
+
 def _view(
     tenant: Tenant, settings: Settings, request: Request, notes: list[str] | None = None
 ) -> TenantSettingsView:
@@ -57,6 +70,7 @@ def _view(
             **values,
             "voice_profile": VoiceProfile.model_validate(values["voice_profile"] or {}),
             "draft_writer": WriterSettings.model_validate(values["draft_writer"] or {}),
+            "owner_hours": owner_hours(values["owner_hours"]),
         },
         global_draft_writer=settings.draft_writer,
         global_llm_model=settings.llm_model,

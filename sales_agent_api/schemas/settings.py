@@ -19,7 +19,7 @@ from sales_agent_api.schemas.credentials import Reauthorisation
 from sales_agent_pipeline.domain.drafting import WriterKind, WriterSettings
 from sales_agent_pipeline.domain.enums import HubSpotAuth, WorkflowMode
 from sales_agent_pipeline.domain.submission import MAX_ID_LENGTH, InvalidSubmission, check_storable
-from sales_agent_pipeline.domain.workflow import VoiceProfile
+from sales_agent_pipeline.domain.workflow import OwnerHours, VoiceProfile
 
 FormId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)
@@ -29,6 +29,14 @@ MAX_IDS = 500
 # A day of sends is bounded by Gmail's own per-user limit (2,000 for Workspace).
 MAX_DAILY_CAP = 2000
 MAX_THROTTLE_SECONDS = 90 * 86400
+
+
+# Owners a tenant may list working hours for, and what an owner key must look like.
+MAX_OWNERS = 500
+OwnerEmail = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
 
 
 class VoiceProfileInput(VoiceProfile):
@@ -54,6 +62,14 @@ class TenantSettingsView(BaseModel):
         "DRAFT_WRITER), model (null: LLM_MODEL), temperature, language policy (lead: the "
         "lead's language when supported; fixed: default_language), style guide, up to 3 "
         "example emails, daily token budget (null: LLM_DAILY_TOKEN_BUDGET)"
+    )
+    route_by_owner: bool | None = Field(
+        description="draft and send from the contact owner's mailbox (domain-wide "
+        "delegation), else the tenant's sender; null: ROUTE_BY_OWNER"
+    )
+    owner_hours: dict[str, OwnerHours] = Field(
+        description="owners' working hours by owner email: time_zone, start, end, days (0 "
+        "Monday .. 6 Sunday); they drive the proposed slots and the send window"
     )
     global_draft_writer: WriterKind = Field(description="DRAFT_WRITER (read-only here)")
     global_llm_model: str | None = Field(description="LLM_MODEL (read-only here)")
@@ -97,9 +113,16 @@ class SettingsUpdate(BaseModel):
     throttle_window_seconds: Annotated[int, Field(ge=0, le=MAX_THROTTLE_SECONDS)] | None = None
     voice_profile: VoiceProfileInput | None = None
     draft_writer: WriterSettings | None = None
+    route_by_owner: bool | None = None
+    owner_hours: Annotated[dict[OwnerEmail, OwnerHours], Field(max_length=MAX_OWNERS)] | None = None
 
     @field_validator(
-        "allowed_form_ids", "drive_folder_ids", "voice_profile", "draft_writer", mode="before"
+        "allowed_form_ids",
+        "drive_folder_ids",
+        "voice_profile",
+        "draft_writer",
+        "owner_hours",
+        mode="before",
     )
     @classmethod
     def _storable(cls, value: Any, info: ValidationInfo) -> Any:
@@ -119,6 +142,8 @@ class SettingsUpdate(BaseModel):
         "throttle_window_seconds",
         "voice_profile",
         "draft_writer",
+        "route_by_owner",
+        "owner_hours",
     )
     @classmethod
     def _not_null(cls, value: object) -> object:
@@ -136,6 +161,11 @@ class SettingsUpdate(BaseModel):
                 given[name] = value.value if value is not None else None
             elif name in ("voice_profile", "draft_writer"):
                 given[name] = value.model_dump(mode="json")
+            elif name == "owner_hours":
+                # Keyed by lower-case email, as step 2 looks an owner up.
+                given[name] = {
+                    email.lower(): hours.model_dump(mode="json") for email, hours in value.items()
+                }
             elif name in ("allowed_form_ids", "drive_folder_ids"):
                 # Order kept, repeats dropped: the stored list is what the webhook checks.
                 given[name] = list(dict.fromkeys(value))

@@ -19,7 +19,9 @@ from hubspot.crm.companies import (
 from hubspot.crm.companies import SimplePublicObjectInputForCreate as CompanyInput
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
     SimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectId,
 )
 
 from sales_agent_pipeline.connectors import hubspot_mapping as mapping
@@ -70,6 +72,8 @@ class HubSpotCRM:
             maxsize=4096, ttl=cache_ttl_seconds
         )
         self._lock = threading.Lock()
+        # Communication preferences v4 (batch reads) until the portal answers 404 for it.
+        self._statuses_v4 = True
 
     def upsert_contact(self, email: str, properties: Mapping[str, str | None]) -> Contact:
         """Create or update the contact with this email (one batch upsert call)."""
@@ -477,6 +481,71 @@ class HubSpotCRM:
             log.warning("hubspot.subscriptions_unreadable", status=exc.http_status)
             return None
         return mapping.opt_out_reason(None, statuses)
+
+    def email_opt_outs(self, flags: Mapping[str, bool | None]) -> dict[str, str]:
+        """Why each address may not be emailed, for the addresses that may not (keyed by
+        lower-case address): `flags` is each address's hs_email_optout as the caller saw it
+        (None: not seen). In batches: the contacts of unseen flags read 100 a call, then
+        communication preferences v4's batch read of the subscription statuses 100 a call;
+        where v4 is not served (404), v3 one address at a time."""
+        seen = {email.strip().lower(): flag for email, flag in flags.items()}
+        unseen = [email for email, flag in seen.items() if flag is None]
+        for start in range(0, len(unseen), _BATCH_LIMIT):
+            seen |= self._optout_flags(unseen[start : start + _BATCH_LIMIT])
+        found = {
+            email: f"HubSpot: opted out of all email ({mapping.EMAIL_OPTOUT})"
+            for email, flag in seen.items()
+            if flag
+        }
+        rest = [email for email in seen if email not in found]
+        for start in range(0, len(rest), _BATCH_LIMIT):
+            chunk = rest[start : start + _BATCH_LIMIT]
+            if not self._statuses_v4:
+                found |= {
+                    email: reason
+                    for email in chunk
+                    if (reason := self.email_opt_out(email, contact_read=True)) is not None
+                }
+                continue
+            try:
+                answer = self._http.batch_subscription_statuses(chunk)
+            except PermanentError as exc:
+                if exc.http_status not in (404, 405):
+                    raise
+                # An account (or a stand-in) without v4: v3, one address at a time.
+                self._statuses_v4 = False
+                found |= {
+                    email: reason
+                    for email in chunk
+                    if (reason := self.email_opt_out(email, contact_read=True)) is not None
+                }
+                continue
+            except ConfigurationError as exc:
+                if exc.http_status != 403:
+                    raise
+                log.warning("hubspot.subscriptions_unreadable", status=exc.http_status)
+                return found
+            found |= mapping.batch_opt_out_reasons(answer)
+        return found
+
+    def _optout_flags(self, emails: Sequence[str]) -> dict[str, bool]:
+        """hs_email_optout of the contacts of these addresses (absent: no contact, False)."""
+        request = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=email) for email in emails],
+            properties=[mapping.EMAIL_OPTOUT, "email"],
+            properties_with_history=[],
+            id_property="email",
+        )
+        answer = self._http.call(
+            "read contacts opt-out", self._http.contacts_batch.read, request, archived=False
+        )
+        flags = dict.fromkeys(emails, False)
+        for obj in getattr(answer, "results", None) or []:
+            props = mapping.props(obj)
+            email = (props.get("email") or "").lower()
+            if email in flags:
+                flags[email] = (props.get(mapping.EMAIL_OPTOUT) or "").lower() == "true"
+        return flags
 
     def _opt_out_contact(self, address: str) -> Any | None:
         """The address's contact with hs_email_optout only, or None when there is none."""

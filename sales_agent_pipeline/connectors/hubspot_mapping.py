@@ -88,6 +88,11 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def props(obj: Any) -> dict[str, str | None]:
+    """A SimplePublicObject's properties (an empty dict when it has none)."""
+    return _props(obj)
+
+
 def _props(obj: Any) -> dict[str, str | None]:
     raw = getattr(obj, "properties", None) or {}
     return {str(k): (None if v is None else str(v)) for k, v in raw.items()}
@@ -253,6 +258,23 @@ def refused_inputs(errors: Any) -> dict[str, str]:
         for key in context.get("objectWriteTraceId") or []:
             refused[str(key)] = f"HubSpot refused: {category}: {getattr(error, 'message', '')}"
     return refused
+
+
+def batch_opt_out_reasons(answer: Mapping[str, Any]) -> dict[str, str]:
+    """From communication preferences v4's batch read: why each address may not be emailed
+    (its first NOT_SUBSCRIBED subscription), keyed by lower-case address."""
+    found: dict[str, str] = {}
+    for result in answer.get("results") or []:
+        email = str(result.get("subscriberIdString") or "").lower()
+        for status in result.get("statuses") or []:
+            if email and str(status.get("status", "")).upper() == NOT_SUBSCRIBED:
+                name = status.get("subscriptionName") or status.get("subscriptionId")
+                source = status.get("source")
+                found[email] = f"HubSpot: not subscribed to {name or 'a subscription'}" + (
+                    f" ({source})" if source else ""
+                )
+                break
+    return found
 
 
 def opt_out_reason(contact: Any | None, statuses: Any | None) -> str | None:

@@ -13,8 +13,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    DefaultSensorStatus,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
 
+from sales_agent_pipeline import run_tags
 from sales_agent_pipeline.defs.resources import DatabaseResource, SettingsResource
 from sales_agent_pipeline.defs.vendors import GmailResource, HubSpotResource
 from sales_agent_pipeline.domain.errors import PipelineError
@@ -22,9 +31,13 @@ from sales_agent_pipeline.usecases.mailbox_sync import sync_mailbox
 from sales_agent_pipeline.usecases.mailboxes import (
     due_mailboxes,
     push_pending,
+    stopped_since,
     sync_watches,
     watched_mailboxes,
 )
+
+# The lead asset (defs/assets.py): a stopped workflow's partition gets an observation.
+LEAD_ASSET = AssetKey("lead_followup")
 
 # The reading of one tick stops after this long (Dagster's sensor timeout is 60 s).
 TICK_BUDGET_SECONDS = 40.0
@@ -55,8 +68,9 @@ def mailbox_sync_sensor(
     settings: SettingsResource,
     gmail: GmailResource,
     hubspot: HubSpotResource,
-) -> SkipReason:
-    """Read the mailboxes due; the tick's reason says what came of it."""
+) -> SkipReason | SensorResult:
+    """Read the mailboxes due; the tick's reason says what came of it. Each workflow a
+    reply or a bounce stopped is observed on its lead's partition (the UI shows why)."""
     config = settings.get()
     now = time.time()
     poll_due = now - _last_poll(context) >= config.mailbox_sync_seconds
@@ -116,4 +130,22 @@ def mailbox_sync_sensor(
     summary = f"read {len(due)} mailbox(es) of {len(pairs)} watched"
     if failures:
         summary += f", {failures} failed (see the log and mailbox_cursors.last_error)"
-    return SkipReason(summary)
+    stopped = stopped_since(database.sessions, moment) if due else []
+    if not stopped:
+        return SkipReason(summary)
+    observations = [
+        AssetObservation(
+            asset_key=LEAD_ASSET,
+            partition=str(lead.workflow_id),
+            metadata={
+                "stopped_reason": lead.reason,
+                "stopped_at": lead.stopped_at.isoformat(),
+                "stopped_by": "mailbox sync: pending sends cancelled, HubSpot task completed",
+            },
+            tags={run_tags.TENANT: str(lead.portal_id)},
+        )
+        for lead in stopped
+    ]
+    return SensorResult(
+        skip_reason=f"{summary}; {len(stopped)} workflow(s) stopped", asset_events=observations
+    )

@@ -73,6 +73,9 @@ class ContactResult(_Frozen):
     owner_hours: OwnerHours | None = None
     # The suppression's label when HubSpot says the contact opted out of email.
     opted_out: str | None = None
+    # A batch already asked HubSpot whether the address opted out (and what it said).
+    opt_out_checked: bool = False
+    hubspot_opt_out: str | None = None
 
 
 class CompanyResult(_Frozen):

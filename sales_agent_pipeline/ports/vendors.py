@@ -118,6 +118,12 @@ class CRM(Protocol):
         only the subscription statuses are asked."""
         ...
 
+    def email_opt_outs(self, flags: Mapping[str, bool | None]) -> dict[str, str]:
+        """Why each address may not be emailed, for those that may not (keyed by lower-case
+        address), in batch calls; `flags`: each address's hs_email_optout as the caller saw
+        it (None: not seen, read here)."""
+        ...
+
     def create_note(self, note: NewNote) -> Note:
         """Create a note on the contact's (and company's) timeline."""
         ...

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from sales_agent_pipeline.db.repositories import mailboxes
-from sales_agent_pipeline.db.repositories.mailboxes import Cursor
+from sales_agent_pipeline.db.repositories.mailboxes import Cursor, StoppedLead
 from sales_agent_pipeline.domain.errors import PipelineError
 from sales_agent_pipeline.ports.vendors import Mail
 
@@ -97,3 +97,9 @@ def record_push(sessions: sessionmaker[Session], mailbox: str, history_id: int) 
     many cursors it concerns (0: a mailbox nobody watches)."""
     with sessions.begin() as session:
         return mailboxes.record_push(session, mailbox, history_id)
+
+
+def stopped_since(sessions: sessionmaker[Session], since: datetime) -> list[StoppedLead]:
+    """Workflows stopped at or after `since` (what a sync just stopped)."""
+    with sessions.begin() as session:
+        return mailboxes.stopped_since(session, since)

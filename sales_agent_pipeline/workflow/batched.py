@@ -20,7 +20,7 @@ from sales_agent_pipeline.ports.effects import EffectStore
 from sales_agent_pipeline.ports.vendors import CRM
 from sales_agent_pipeline.steps.create_hubspot_task import TASK_SCOPE
 from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys
-from sales_agent_pipeline.steps.resolve_contact import resolve_contacts
+from sales_agent_pipeline.steps.resolve_contact import check_opt_outs, resolve_contacts
 from sales_agent_pipeline.workflow.services import Log
 from sales_agent_pipeline.workflow.state import LeadState
 
@@ -58,6 +58,10 @@ def upsert_contacts(
     except PipelineError as exc:
         log.warning(f"batch contact upsert failed, each lead goes on its own: {exc}")
         return {}
+    try:
+        by_email = check_opt_outs(crm, by_email)
+    except PipelineError as exc:
+        log.warning(f"batch opt-out read failed, each lead asks on its own: {exc}")
     return {
         workflow_id: by_email[lead.email.lower()]
         for workflow_id, lead in leads.items()

@@ -23,7 +23,11 @@ from sales_agent_pipeline.steps.propose_meeting_slots import choose_meeting_slot
 from sales_agent_pipeline.steps.prospect_timezone import prospect_timezone
 from sales_agent_pipeline.steps.read_thread_context import read_thread_context
 from sales_agent_pipeline.steps.resolve_company import KnownCompanies, company_keys, resolve_company
-from sales_agent_pipeline.steps.resolve_contact import opt_out_source, resolve_contact
+from sales_agent_pipeline.steps.resolve_contact import (
+    opt_out_source,
+    resolve_contact,
+    source_of,
+)
 from sales_agent_pipeline.steps.search_gmail_threads import search_gmail_threads
 from sales_agent_pipeline.steps.slot_preferences import parse_preferences
 from sales_agent_pipeline.steps.validate_payload import validate_payload
@@ -105,7 +109,11 @@ def contact(
     hours = hours_of(tenant, owner)
     owner = with_hours(owner, hours)
     opted_out = None
-    source = opt_out_source(result.contact, crm, state.lead.email)
+    source = (
+        source_of(result.hubspot_opt_out)
+        if result.opt_out_checked
+        else opt_out_source(result.contact, crm, state.lead.email)
+    )
     if source is not None:
         opted_out = services.records.suppress(
             tenant.tenant_id,

@@ -333,6 +333,20 @@ class FakeCRM(FakeVendor):
             name = self.unsubscribed.get(address)
             return f"HubSpot: not subscribed to {name}" if name else None
 
+    def email_opt_outs(self, flags: Mapping[str, bool | None]) -> dict[str, str]:
+        """Each address's email_opt_out, as one batch request."""
+        with self.request("email_opt_outs"):
+            found = {}
+            for email, flag in flags.items():
+                reason = (
+                    "HubSpot: opted out of all email (hs_email_optout)"
+                    if flag
+                    else self.email_opt_out(email, contact_read=flag is not None)
+                )
+                if reason is not None:
+                    found[email.strip().lower()] = reason
+            return found
+
     def create_note(self, note: NewNote) -> Note:
         """Create a note on the contact's (and company's) timeline."""
         with self.request("create_note"):

@@ -27,6 +27,7 @@ TASK = {"hs_timestamp": "2030-01-01T09:00:00Z", "hs_task_subject": "Call back"}
 READS = {
     "POST /crm/v3/objects/{object_type}/search",
     "POST /crm/v3/objects/{object_type}/batch/read",
+    "POST /communication-preferences/v4/statuses/batch/read",
     "POST /calendar/v3/freeBusy",
     # The model APIs compute an answer and store nothing (test_llm_*.py fault them).
     "POST /v1/chat/completions",

@@ -344,3 +344,29 @@ def lead_workflows(
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class StoppedLead:
+    """A workflow stopped after it ran (a reply, a bounce, an unsubscribe), for the UI."""
+
+    workflow_id: uuid.UUID
+    portal_id: int
+    reason: str
+    stopped_at: datetime
+
+
+def stopped_since(session: Session, since: datetime, limit: int = 500) -> list[StoppedLead]:
+    """Workflows stopped at or after `since`, oldest first."""
+    rows = session.execute(
+        select(Workflow.id, Tenant.portal_id, Workflow.stopped_reason, Workflow.stopped_at)
+        .join(Tenant, Tenant.id == Workflow.tenant_id)
+        .where(Workflow.stopped_at >= since, Workflow.stopped_reason.is_not(None))
+        .order_by(Workflow.stopped_at)
+        .limit(limit)
+    )
+    return [
+        StoppedLead(workflow_id, int(portal), str(reason), stopped_at)
+        for workflow_id, portal, reason, stopped_at in rows
+        if stopped_at is not None
+    ]

@@ -20,6 +20,8 @@ COLUMNS = {
     "throttle_window_seconds": "throttle_window_seconds",
     "voice_profile": "voice_profile",
     "draft_writer": "writer_settings",
+    "route_by_owner": "route_by_owner",
+    "owner_hours": "owner_hours",
 }
 
 

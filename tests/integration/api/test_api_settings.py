@@ -76,6 +76,18 @@ def test_put_changes_only_what_is_given_and_audits_it_once(
         # What PostgreSQL cannot store: a NUL character.
         ({"drive_folder_ids": ["ok", "a\x00b"]}, "drive_folder_ids"),
         ({"voice_profile": {"sender_name": "Al\x00ex"}}, "voice_profile"),
+        ({"route_by_owner": None}, "route_by_owner"),
+        ({"owner_hours": {"not-an-email": {}}}, "owner_hours.not-an-email.[key]"),
+        (
+            {"owner_hours": {"a@x.example": {"time_zone": "Mars/Base"}}},
+            "owner_hours.a@x.example.time_zone",
+        ),
+        ({"owner_hours": {"a@x.example": {"days": [7]}}}, "owner_hours.a@x.example.days"),
+        (
+            {"owner_hours": {"a@x.example": {"start": "18:00", "end": "09:00"}}},
+            "owner_hours.a@x.example",
+        ),
+        ({"owner_hours": {"a\x00b@x.example": {}}}, "owner_hours"),
     ],
 )
 def test_invalid_values_are_400_naming_the_field_and_write_nothing(
@@ -131,3 +143,29 @@ def test_the_next_webhook_and_the_next_run_use_the_new_settings(
     assert item.tenant.voice.sender_name == "Sam Diaz"
     assert item.tenant.voice.tone.value == "formal"
     assert item.tenant.mode is WorkflowMode.SEND
+
+
+def test_owner_routing_and_hours_are_settings_the_next_run_uses(
+    client: TestClient, engine: Engine, tenant: Tenant, headers: dict[str, str]
+) -> None:
+    assert client.get("/api/admin/settings", headers=headers).json()["owner_hours"] == {}
+    hours = {"time_zone": "Europe/Paris", "start": "08:30", "end": "16:00", "days": [0, 1, 2, 3]}
+    response = client.put(
+        "/api/admin/settings",
+        json={"route_by_owner": False, "owner_hours": {"Alex.Morgan@Acme.example": hours}},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["route_by_owner"] is False
+    assert body["owner_hours"] == {
+        "alex.morgan@acme.example": {**hours, "start": "08:30:00", "end": "16:00:00"}
+    }
+    changes = client.get("/api/admin/settings/changes", headers=headers).json()["items"]
+    assert changes[0]["new"]["route_by_owner"] is False
+    workflow_id = add_workflow(engine, tenant, "next@acme.example", status="received")
+    with Session(engine) as session:
+        (item,) = load_work_items(session, [workflow_id])
+    assert item.tenant.route_by_owner is False
+    found = item.tenant.owner_hours["alex.morgan@acme.example"]
+    assert (found.time_zone, found.days) == ("Europe/Paris", (0, 1, 2, 3))

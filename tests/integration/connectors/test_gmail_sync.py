@@ -165,3 +165,43 @@ def test_email_opt_out_without_the_subscriptions_scope_reads_the_contact_only(
     assert crm.email_opt_out("gone@prospect.example") == (
         "HubSpot: opted out of all email (hs_email_optout)"
     )
+
+
+def test_email_opt_outs_reads_a_batch_in_two_calls(crm: HubSpotCRM, admin):
+    """A batch's opt-outs: the unseen flags in one contacts batch read, the subscription
+    statuses in one v4 batch read; the same answer as one address at a time."""
+    admin.seed(
+        contacts=[
+            {"properties": {"email": "all@prospect.example", "hs_email_optout": "true"}},
+            {"properties": {"email": "fine@prospect.example"}},
+        ],
+        emailSubscriptions={"sub@prospect.example": {"8000001": "NOT_SUBSCRIBED"}},
+    )
+    mark = admin.last_request_seq()
+    found = crm.email_opt_outs(
+        {
+            "all@prospect.example": None,
+            "fine@prospect.example": None,
+            "SUB@prospect.example": False,
+            "new@prospect.example": False,
+        }
+    )
+    assert found == {
+        "all@prospect.example": "HubSpot: opted out of all email (hs_email_optout)",
+        "sub@prospect.example": "HubSpot: not subscribed to One to One (SUBSCRIPTION_STATUS)",
+    }
+    paths = [r["path"] for r in admin.requests(after=mark, vendor="hubspot")]
+    assert len(paths) == 2, paths
+    for email, reason in found.items():
+        assert crm.email_opt_out(email) == reason
+    assert crm.email_opt_out("fine@prospect.example") is None
+
+
+def test_email_opt_outs_fall_back_to_v3_where_v4_is_not_served(crm: HubSpotCRM, admin):
+    admin.seed(emailSubscriptions={"sub@prospect.example": {"8000001": "NOT_SUBSCRIBED"}})
+    admin.fault(
+        pathPattern="/communication-preferences/v4/*", status=404, count=None, message="nope"
+    )
+    assert crm.email_opt_outs({"sub@prospect.example": False, "x@prospect.example": False}) == {
+        "sub@prospect.example": "HubSpot: not subscribed to One to One (SUBSCRIPTION_STATUS)"
+    }

@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 import uvicorn
-from dagster import DagsterInstance, SkipReason, build_sensor_context
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    DagsterInstance,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+)
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
@@ -97,8 +104,9 @@ def watching(
 
 def tick(
     instance: DagsterInstance, engine: Engine, cursor: str | None
-) -> tuple[SkipReason, str | None]:
-    """One evaluation of the sensor with the resources the code location gives it."""
+) -> tuple[SkipReason | SensorResult, str | None]:
+    """One evaluation of the sensor with the resources the code location gives it (a
+    SensorResult when it stopped workflows: their observations)."""
     settings = SettingsResource()
     database = DatabaseResource(url=libpq_dsn(engine.url))
     tenants = TenantsResource(settings=settings, database=database)
@@ -110,7 +118,7 @@ def tick(
     }
     with build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
         result = mailbox_sync_sensor(context)
-        assert isinstance(result, SkipReason)
+        assert isinstance(result, SkipReason | SensorResult)
         return result, context.cursor
 
 
@@ -182,7 +190,13 @@ def test_a_pushed_reply_stops_the_workflow_and_completes_its_task(
     assert delivered[-1]["status"] == 204
 
     # The poll is an hour away: the push alone makes this tick read the mailbox.
-    _, cursor = tick(instance, engine, cursor)
+    read, cursor = tick(instance, engine, cursor)
+    # The UI's view: an observation on the lead's partition says why it stopped.
+    assert isinstance(read, SensorResult)
+    [seen] = read.asset_events
+    assert isinstance(seen, AssetObservation)
+    assert (seen.asset_key, seen.partition) == (AssetKey("lead_followup"), str(lead.workflow_id))
+    assert seen.metadata["stopped_reason"].value == "replied"
     stopped = workflow(engine, lead)
     assert stopped.stopped_reason == "replied"
     assert stopped.stopped_at is not None
@@ -196,6 +210,7 @@ def test_a_pushed_reply_stops_the_workflow_and_completes_its_task(
 
     # Nothing pushed since, the poll not due: the tick reads nothing.
     third, _ = tick(instance, engine, cursor)
+    assert isinstance(third, SkipReason)
     assert "no Gmail push" in (third.skip_message or "")
     assert events(engine, lead, "stopped_on_reply") == 1
 
