@@ -33,10 +33,6 @@ class LeadRecords(Protocol):
         first entry's reason kept); the label of the entry that now suppresses it."""
         ...
 
-    def route(self, workflow_id: uuid.UUID, mailbox: str | None) -> None:
-        """Keep the mailbox the workflow's mail is written in (workflows.mailbox)."""
-        ...
-
     def mail_block(self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str) -> str | None:
         """Why the address may not be mailed now, or None: the suppression's label (the
         address's own entry, else its domain's), or the workflow's stop reason."""

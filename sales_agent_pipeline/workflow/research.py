@@ -36,7 +36,6 @@ from sales_agent_pipeline.workflow.routing import (
     choose_mailbox,
     hours_of,
     lead_mailbox,
-    tenant_sender,
     with_hours,
 )
 from sales_agent_pipeline.workflow.services import Services
@@ -123,7 +122,6 @@ def contact(
             source=source,
         )
     mailbox, why = choose_mailbox(services, tenant, owner)
-    services.records.route(state.workflow_id, mailbox or tenant_sender(tenant, services.settings))
     update = {
         "owner": owner,
         "owner_hours": hours,

@@ -171,10 +171,6 @@ class FakeLeadRecords:
             (tenant_id, SuppressionKind.ADDRESS, value)
         ) or self.suppressions.get((tenant_id, SuppressionKind.DOMAIN, domain_of(value)))
 
-    def route(self, workflow_id: uuid.UUID, mailbox: str | None) -> None:
-        """Keep the workflow's mailbox."""
-        self.mailboxes[workflow_id] = mailbox
-
     def mail_block(self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str) -> str | None:
         """The suppression's label, else the stop reason, else None."""
         found = self._find(tenant_id, address)
@@ -211,6 +207,7 @@ class FakeLeadRecords:
         if outcome.sent and not (workflow_id in self.mail and self.mail[workflow_id].sent):
             self.sent.append((workflow_id, datetime.now().astimezone()))
         self.mail[workflow_id] = outcome
+        self.mailboxes[workflow_id] = outcome.mailbox
         self.suppressed[workflow_id] = outcome.suppressed_reason
 
     def save_task(

@@ -88,15 +88,6 @@ class PostgresLeadRecords:
             ).label
         return found.label
 
-    def route(self, workflow_id: uuid.UUID, mailbox: str | None) -> None:
-        """Keep the workflow's mailbox."""
-        with self._sessions.begin() as session:
-            session.execute(
-                update(Workflow)
-                .where(Workflow.id == workflow_id, Workflow.mailbox.is_distinct_from(mailbox))
-                .values(mailbox=mailbox)
-            )
-
     def mail_block(self, tenant_id: uuid.UUID, workflow_id: uuid.UUID, address: str) -> str | None:
         """Why the lead may not be mailed now, or None."""
         with self._sessions.begin() as session:
@@ -137,7 +128,9 @@ class PostgresLeadRecords:
             )
 
     def record_mail(self, workflow_id: uuid.UUID, outcome: MailOutcome) -> None:
-        """Where Gmail put the draft or the sent message; a lead not mailed is marked."""
+        """Where Gmail put the draft or the sent message, and the mailbox it is in (the
+        owner's or the tenant's sender: kept here, in the step's one transaction, not by
+        step 2); a lead not mailed is marked."""
         with self._sessions.begin() as session:
             outputs.record_mail(session, workflow_id, outcome)
             reason = outcome.suppressed_reason
@@ -151,10 +144,8 @@ class PostgresLeadRecords:
             )
             session.execute(
                 update(Workflow)
-                .where(
-                    Workflow.id == workflow_id, Workflow.suppressed_reason.is_distinct_from(reason)
-                )
-                .values(suppressed_reason=reason)
+                .where(Workflow.id == workflow_id)
+                .values(suppressed_reason=reason, mailbox=outcome.mailbox)
             )
 
     def save_task(
