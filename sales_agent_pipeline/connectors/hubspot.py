@@ -49,6 +49,7 @@ from sales_agent_pipeline.domain.models import (
 
 log = structlog.get_logger(__name__)
 
+
 __all__ = [
     "NOTE_TO_COMPANY",
     "NOTE_TO_CONTACT",
@@ -501,11 +502,7 @@ class HubSpotCRM:
         for start in range(0, len(rest), _BATCH_LIMIT):
             chunk = rest[start : start + _BATCH_LIMIT]
             if not self._statuses_v4:
-                found |= {
-                    email: reason
-                    for email in chunk
-                    if (reason := self.email_opt_out(email, contact_read=True)) is not None
-                }
+                found |= self._opt_outs_one_by_one(chunk)
                 continue
             try:
                 answer = self._http.batch_subscription_statuses(chunk)
@@ -514,11 +511,7 @@ class HubSpotCRM:
                     raise
                 # An account (or a stand-in) without v4: v3, one address at a time.
                 self._statuses_v4 = False
-                found |= {
-                    email: reason
-                    for email in chunk
-                    if (reason := self.email_opt_out(email, contact_read=True)) is not None
-                }
+                found |= self._opt_outs_one_by_one(chunk)
                 continue
             except ConfigurationError as exc:
                 if exc.http_status != 403:
@@ -527,6 +520,14 @@ class HubSpotCRM:
                 return found
             found |= mapping.batch_opt_out_reasons(answer)
         return found
+
+    def _opt_outs_one_by_one(self, emails: Sequence[str]) -> dict[str, str]:
+        """v3's subscription statuses, one address a call (hs_email_optout already read)."""
+        return {
+            email: reason
+            for email in emails
+            if (reason := self.email_opt_out(email, contact_read=True)) is not None
+        }
 
     def _optout_flags(self, emails: Sequence[str]) -> dict[str, bool]:
         """hs_email_optout of the contacts of these addresses (absent: no contact, False)."""

@@ -248,52 +248,63 @@ class HubSpotTransport:
         query: list[tuple[str, Any]] = [("limit", limit)]
         if after:
             query.append(("after", after))
-        api_client = self.owners.api_client
-
-        def send(auth: dict[str, str]) -> Answer[Any]:
-            body, status, _headers = api_client.call_api(
-                "/form-integrations/v1/submissions/forms/{formGuid}",
-                "GET",
-                path_params={"formGuid": form_id},
-                query_params=query,
-                header_params={"Accept": "application/json"},
-                response_types_map={200: "object"},
-                auth_settings=["oauth2"],
-                _return_http_data_only=False,
-                _request_timeout=self._timeout,
-                _request_auth=auth,
-            )
-            return body, status
-
-        def attempt() -> dict[str, Any]:
-            body = self._authorised("list form submissions", FORM_SUBMISSIONS_LIST, send)
-            return body if isinstance(body, dict) else {}
-
-        return retry_throttled(attempt, self._attempts)
+        return self._call_path(
+            "list form submissions",
+            FORM_SUBMISSIONS_LIST,
+            "GET",
+            "/form-integrations/v1/submissions/forms/{formGuid}",
+            path_params={"formGuid": form_id},
+            query=query,
+        )
 
     def batch_subscription_statuses(self, emails: Sequence[str]) -> dict[str, Any]:
         """POST communication preferences v4's batch read of EMAIL subscription statuses
-        (up to 100 addresses a call), which hubspot-api-client 12 has no method for: the
-        generated ApiClient's call_api, as list_form_page does."""
+        (up to 100 addresses a call), which hubspot-api-client 12 has no method for."""
+        return self._call_path(
+            "read subscription statuses",
+            SUBSCRIPTION_STATUSES_BATCH,
+            "POST",
+            "/communication-preferences/v4/statuses/batch/read",
+            query=[("channel", "EMAIL")],
+            body={"inputs": list(emails)},
+        )
+
+    def _call_path(
+        self,
+        operation: str,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        path_params: dict[str, str] | None = None,
+        query: list[tuple[str, Any]] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One call of a path the SDK has no generated method for, through the generated
+        ApiClient's call_api: our timeout, pooling, auth, limits and ApiException errors."""
         api_client = self.owners.api_client
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
 
         def send(auth: dict[str, str]) -> Answer[Any]:
-            body, status, _headers = api_client.call_api(
-                "/communication-preferences/v4/statuses/batch/read",
-                "POST",
-                query_params=[("channel", "EMAIL")],
-                header_params={"Accept": "application/json", "Content-Type": "application/json"},
-                body={"inputs": list(emails)},
+            answer, status, _headers = api_client.call_api(
+                path,
+                method,
+                path_params=path_params or {},
+                query_params=query or [],
+                header_params=headers,
+                body=body,
                 response_types_map={200: "object", 207: "object"},
                 auth_settings=["oauth2"],
                 _return_http_data_only=False,
                 _request_timeout=self._timeout,
                 _request_auth=auth,
             )
-            return body, status
+            return answer, status
 
         def attempt() -> dict[str, Any]:
-            body = self._authorised("read subscription statuses", SUBSCRIPTION_STATUSES_BATCH, send)
-            return body if isinstance(body, dict) else {}
+            answer = self._authorised(operation, name, send)
+            return answer if isinstance(answer, dict) else {}
 
         return retry_throttled(attempt, self._attempts)
