@@ -208,11 +208,12 @@ def test_a_pushed_reply_stops_the_workflow_and_completes_its_task(
         row = session.get_one(InboundMessage, (tenant.id, DEMO_SENDER, reply["id"]))
         assert (row.kind, row.workflow_id) == ("reply", lead.workflow_id)
 
-    # Nothing pushed since, the poll not due: the tick reads nothing.
-    third, _ = tick(instance, engine, cursor)
-    assert isinstance(third, SkipReason)
-    assert "no Gmail push" in (third.skip_message or "")
+    # Nothing pushed since for this mailbox, the poll not due: the reply is not acted on
+    # again. (The database is shared with other test modules running at the same time: a
+    # push of theirs may make this tick read their mailboxes, so the tick's words vary.)
+    tick(instance, engine, cursor)
     assert events(engine, lead, "stopped_on_reply") == 1
+    assert task_of(watching, lead)["properties"]["hs_task_status"] == "COMPLETED"
 
 
 def test_a_bounce_suppresses_the_lead_and_notes_its_contact(
