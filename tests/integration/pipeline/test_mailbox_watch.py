@@ -191,9 +191,14 @@ def test_a_pushed_reply_stops_the_workflow_and_completes_its_task(
 
     # The poll is an hour away: the push alone makes this tick read the mailbox.
     read, cursor = tick(instance, engine, cursor)
+    # Other modules' mailboxes in the shared database may spend a tick's time budget first.
+    for _ in range(5):
+        if workflow(engine, lead).stopped_reason:
+            break
+        read, cursor = tick(instance, engine, cursor)
     # The UI's view: an observation on the lead's partition says why it stopped.
     assert isinstance(read, SensorResult)
-    [seen] = read.asset_events
+    [seen] = [e for e in read.asset_events if e.partition == str(lead.workflow_id)]
     assert isinstance(seen, AssetObservation)
     assert (seen.asset_key, seen.partition) == (AssetKey("lead_followup"), str(lead.workflow_id))
     assert seen.metadata["stopped_reason"].value == "replied"
