@@ -11,10 +11,16 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: install run test chaos lint fmt migrate lock clean
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# --compile-bytecode: every process of the stack (and each test's) imports Dagster, the SDKs
+# and our code; where PYTHONDONTWRITEBYTECODE is set (this machine's and CI's environment)
+# Python never writes the .pyc it compiles, so each process compiled ~3 s of sources again
+# (the run worker's forkserver, the code server, the webserver, the daemon, the API, every
+# `sales-agent` command). Compiled once here, at install.
+$(VENV)/.installed: pyproject.toml requirements.lock Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode \
+		-r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 

@@ -16,16 +16,17 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 from support import stack_plan, wait_ok
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
-from sales_agent_pipeline.db.models import Tenant, Workflow
+from sales_agent_pipeline.db.models import Tenant, Workflow, WorkflowEvent
 from sales_agent_pipeline.db.repositories.outbox import accept_submission, claim_launch
 from sales_agent_pipeline.db.session import make_engine
 
@@ -54,6 +55,64 @@ def submit(session: Session, tenant: Tenant, n: int) -> str:
     )
     claim_launch(session, [accepted.workflow_id])
     return str(accepted.workflow_id)
+
+
+def steps_seconds(engine: Engine, workflow_id: str) -> float:
+    """The sum of the lead's 13 steps' own durations, from its audit trail."""
+    with Session(engine) as session:
+        total = session.scalar(
+            select(func.coalesce(func.sum(WorkflowEvent.duration_ms), 0)).where(
+                WorkflowEvent.workflow_id == uuid.UUID(workflow_id),
+                WorkflowEvent.duration_ms.is_not(None),
+            )
+        )
+    return float(total or 0) / 1000
+
+
+def dagster_url(database: str) -> str:
+    """Dagster's own database beside the app's (as `sales-agent up` names it)."""
+    url = make_url(database)
+    return url.set(database=f"{url.database}_dagster").render_as_string(hide_password=False)
+
+
+# Where a single lead's time goes, from Dagster's event log: each phase ends at the event.
+PHASES = (
+    ("queued", "RUN_ENQUEUED"),
+    ("dequeued", "RUN_DEQUEUED"),
+    ("worker started", "RUN_START"),
+    ("first op started", "STEP_START"),
+    ("ops", "STEP_SUCCESS"),
+    ("run ended", "RUN_SUCCESS"),
+)
+
+
+def print_phases(url: str, runs: list[tuple[str, float, float]]) -> None:
+    """The median of each phase of the single leads' runs (request -> each milestone)."""
+    engine = create_engine(url)
+    marks: dict[str, list[float]] = {name: [] for name, _ in PHASES}
+    with engine.connect() as connection:
+        for run_id, wall, _latency in runs:
+            rows = connection.execute(
+                text(
+                    "SELECT dagster_event_type, min(timestamp), max(timestamp) FROM event_logs "
+                    "WHERE run_id = :run AND dagster_event_type IS NOT NULL GROUP BY 1"
+                ),
+                {"run": run_id},
+            ).all()
+            # Dagster stores naive UTC timestamps; a step's first start, every other's last.
+            seen = {
+                kind: (first if kind == "STEP_START" else last).replace(tzinfo=UTC).timestamp()
+                for kind, first, last in rows
+            }
+            for name, kind in PHASES:
+                if kind in seen:
+                    marks[name].append(seen[kind] - wall)
+    engine.dispose()
+    print(
+        "single lead's run, median seconds from the request to: "
+        + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in marks.items() if v)
+        + f"; to the workflow row succeeded {statistics.median(r[2] for r in runs):.2f}"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -93,23 +152,35 @@ def main() -> None:
                 return str(session.get_one(Workflow, uuid.UUID(workflow_id)).status)
 
         latencies: list[float] = []
+        overheads: list[float] = []
+        runs: list[tuple[str, float, float]] = []
         with httpx.Client() as http:
             for n in range(args.single + 2):
                 with Session(engine) as session, session.begin():
                     workflow_id = submit(session, tenant, n)
                 started = time.monotonic()
-                launcher.launch([workflow_id], trigger="webhook", client=http)
+                wall = time.time()
+                run_id = launcher.launch([workflow_id], trigger="webhook", client=http)
                 while status(workflow_id) not in TERMINAL:
-                    time.sleep(0.02)
-                if n >= 2:  # the first runs warm the code server's imports
-                    latencies.append(time.monotonic() - started)
+                    time.sleep(0.01)
+                latency = time.monotonic() - started
                 if status(workflow_id) != "succeeded":
                     raise SystemExit(f"lead {workflow_id} ended {status(workflow_id)}")
+                if n >= 2:  # the first runs warm the code server's imports
+                    latencies.append(latency)
+                    overheads.append(latency - steps_seconds(engine, workflow_id))
+                    runs.append((run_id, wall, latency))
             print(
                 f"single lead, 1 at a time ({len(latencies)} leads): "
                 f"p50 {percentile(latencies, 50):.2f}s, p95 {percentile(latencies, 95):.2f}s, "
                 f"max {max(latencies):.2f}s"
             )
+            print(
+                "orchestration overhead (POST -> succeeded minus the steps' own durations): "
+                f"p50 {percentile(overheads, 50) * 1000:.0f} ms, "
+                f"p95 {percentile(overheads, 95) * 1000:.0f} ms"
+            )
+            print_phases(dagster_url(database), runs)
 
             with Session(engine) as session, session.begin():
                 ids = [submit(session, tenant, n) for n in range(args.backlog)]
