@@ -25,11 +25,38 @@ from sales_agent_pipeline.settings import Settings, get_settings
 # Imported once in the forkserver: Dagster, its PostgreSQL storage (the run worker opens
 # the instance first thing), our definitions with the SDKs they use, and the holidays
 # package's country calendars (it imports a country lazily: ~0.3 s of step 8 in every run).
+# Then what the SDKs and Dagster's storage import lazily during a run (read off a run
+# worker's sys.modules against the forkserver's: 220 modules, the HubSpot client's APIs
+# behind its discovery properties the most). A name that no longer imports is skipped by
+# the forkserver: the worker then imports it itself, as before.
+LAZY_IN_RUNS = [
+    "hubspot.discovery.crm.discovery",
+    "hubspot.discovery.crm.contacts.discovery",
+    "hubspot.discovery.crm.companies.discovery",
+    "hubspot.discovery.crm.owners.discovery",
+    "hubspot.discovery.crm.associations.discovery",
+    "hubspot.discovery.crm.associations.v4.discovery",
+    "hubspot.discovery.crm.objects.notes.discovery",
+    "hubspot.discovery.crm.objects.tasks.discovery",
+    "hubspot.discovery.communication_preferences.discovery",
+    "hubspot.crm.associations",
+    "hubspot.crm.associations.v4",
+    "hubspot.crm.owners",
+    "hubspot.communication_preferences",
+    "hubspot.utils.objects",
+    "googleapiclient.discovery_cache",
+    "psycopg2.extras",
+    "upath",
+    "fsspec.implementations.local",
+    "watchdog.observers.polling",
+    "encodings.idna",
+]
 PRELOAD = [
     *RUN_WORKER_MODULES,
     "psycopg2",
     "holidays.countries",
     "sales_agent_pipeline.definitions",
+    *LAZY_IN_RUNS,
 ]
 
 

@@ -11,12 +11,12 @@ from sales_agent_pipeline.domain.enums import ErrorClass, WorkflowStatus
 class Trail(Protocol):
     """One run's writes to its leads' trails; each call is one transaction."""
 
-    def outcomes(self, step: str, workflow_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-        """What this run already decided for `step`, per lead: its final event's details."""
-        ...
-
-    def started(self, workflow_id: uuid.UUID, number: int, step: str) -> None:
-        """The step began for this lead."""
+    def begin(
+        self, step: str, number: int, workflow_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """The step begins for the run's leads: what this run already decided for `step`,
+        per lead (its final event's details), and a started event for each of the others,
+        all in one transaction (one commit per step, not one per lead)."""
         ...
 
     def succeeded(

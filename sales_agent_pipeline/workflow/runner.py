@@ -154,7 +154,8 @@ class StepRunner:
         say); by default each lead is a group of its own.
         """
         ids = [state.workflow_id for state in batch.active]
-        done = self.trail.outcomes(step.name, ids) if ids else {}
+        # What a retry of this step in this run already finished; the rest start now.
+        done = self.trail.begin(step.name, step.number, ids) if ids else {}
         results = list(batch.leads)
         todo: list[int] = []
         for index, state in enumerate(batch.leads):
@@ -276,7 +277,6 @@ class StepRunner:
         *,
         shared: bool,
     ) -> tuple[LeadState, TransientError | None]:
-        self.trail.started(state.workflow_id, step.number, step.name)
         started = time.perf_counter()
         try:
             update = work(state)

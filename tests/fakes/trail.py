@@ -46,18 +46,21 @@ class FakeTrail:
         """A lead's trail as (step, status) pairs."""
         return [(e.step, e.status) for e in self.events if e.workflow_id == workflow_id]
 
-    def outcomes(self, step: str, workflow_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-        """The final event's details per lead, as the PostgreSQL trail reads them."""
+    def begin(
+        self, step: str, number: int, workflow_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """The final event's details per lead, as the PostgreSQL trail reads them; a started
+        event for each other lead."""
         final = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED}
-        return {
+        done = {
             e.workflow_id: e.details
             for e in self.events
             if e.step == step and e.status in final and e.workflow_id in workflow_ids
         }
-
-    def started(self, workflow_id: uuid.UUID, number: int, step: str) -> None:
-        """Record a started event."""
-        self.events.append(Event(workflow_id, number, step, StepStatus.STARTED))
+        for workflow_id in workflow_ids:
+            if workflow_id not in done:
+                self.events.append(Event(workflow_id, number, step, StepStatus.STARTED))
+        return done
 
     def succeeded(
         self, workflow_id: uuid.UUID, number: int, step: str, ms: int, output: dict[str, Any]

@@ -3,11 +3,12 @@ run may draft with them."""
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import pytest
 
-from sales_agent_pipeline.codeserver import PRELOAD, preload, writer_sdks
+from sales_agent_pipeline.codeserver import LAZY_IN_RUNS, PRELOAD, preload, writer_sdks
 from sales_agent_pipeline.connectors.llm_call import SDK_MODULES
 from sales_agent_pipeline.settings import Settings
 
@@ -35,3 +36,9 @@ def test_a_providers_key_preloads_its_sdk_for_the_tenants_that_pick_it():
     assert writer_sdks(_settings(anthropic_api_key="sk-ant-test")) == ["anthropic"]
     both = _settings(draft_writer="openai", anthropic_api_key="sk-ant-test")
     assert writer_sdks(both) == ["anthropic", "openai"]
+
+
+@pytest.mark.parametrize("module", LAZY_IN_RUNS)
+def test_every_lazily_imported_module_the_forkserver_preloads_exists(module):
+    # The forkserver skips a name that does not import: the run workers would pay it again.
+    assert importlib.util.find_spec(module) is not None, f"{module} is gone: LAZY_IN_RUNS"

@@ -48,15 +48,21 @@ class PostgresTrail:
             **values,
         )
 
-    def outcomes(self, step: str, workflow_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-        """What this run already decided for `step`, per lead."""
-        with self._sessions() as session:
-            return audit.step_outcomes(session, self._run_id, step, workflow_ids)
-
-    def started(self, workflow_id: uuid.UUID, number: int, step: str) -> None:
-        """The step began for this lead."""
+    def begin(
+        self, step: str, number: int, workflow_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """What this run already decided for `step`, per lead; a started event for each
+        other lead (one multi-row insert), in one transaction."""
         with self._sessions.begin() as session:
-            self._event(session, workflow_id, number, step, StepStatus.STARTED)
+            done = audit.step_outcomes(session, self._run_id, step, workflow_ids)
+            audit.record_started(
+                session,
+                [workflow_id for workflow_id in workflow_ids if workflow_id not in done],
+                step_number=number,
+                step_name=step,
+                run_id=self._run_id,
+            )
+            return done
 
     def succeeded(
         self, workflow_id: uuid.UUID, number: int, step: str, ms: int, output: dict[str, Any]
