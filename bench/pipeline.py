@@ -20,15 +20,17 @@ from datetime import UTC
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import Engine, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 from support import stack_plan, wait_ok
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
-from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
+from sales_agent_pipeline.connectors.dagster_launcher import LOCATION, REPOSITORY, DagsterLauncher
 from sales_agent_pipeline.db.models import Tenant, Workflow, WorkflowEvent
 from sales_agent_pipeline.db.repositories.outbox import accept_submission, claim_launch
 from sales_agent_pipeline.db.session import make_engine
+from sales_agent_pipeline.defs.probe import PROBE_JOB
 
 TERMINAL = ("succeeded", "failed", "rejected", "skipped")
 DOMAINS = ("acme-robotics.example", "ledgerline.example", "carepoint-health.example")
@@ -86,7 +88,9 @@ PHASES = (
 )
 
 
-def print_phases(url: str, runs: list[tuple[str, float, float]]) -> None:
+def print_phases(
+    url: str, runs: list[tuple[str, float, float]], label: str = "single lead's run"
+) -> None:
     """The median of each phase of the single leads' runs (request -> each milestone)."""
     engine = create_engine(url)
     marks: dict[str, list[float]] = {name: [] for name, _ in PHASES}
@@ -109,10 +113,111 @@ def print_phases(url: str, runs: list[tuple[str, float, float]]) -> None:
                     marks[name].append(seen[kind] - wall)
     engine.dispose()
     print(
-        "single lead's run, median seconds from the request to: "
+        f"{label}, median seconds from the request to: "
         + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in marks.items() if v)
-        + f"; to the workflow row succeeded {statistics.median(r[2] for r in runs):.2f}"
+        + f"; to what the bench waited for {statistics.median(r[2] for r in runs):.2f}"
     )
+
+
+# Where the stack's CPU goes, by process: the first cmdline fragment that matches names it.
+COMPONENTS = (
+    ("run workers", "forkserver"),
+    ("code server", "sales_agent_pipeline.codeserver"),
+    ("webserver", "sales_agent_pipeline.webserver"),
+    ("daemon", "dagster-daemon"),
+    ("API", "sales_agent_api"),
+    ("sandbox", "sales_agent_sandbox"),
+    ("PostgreSQL", "postgres"),
+)
+
+
+def component_cpu(stack_pid: int, data_dir: Path) -> dict[str, float]:
+    """CPU seconds so far of each component of the stack: its processes' own, plus what
+    their exited children used (the run workers are the forkserver's children; PostgreSQL's
+    backends the postmaster's)."""
+    procs = [psutil.Process(stack_pid)]
+    procs += procs[0].children(recursive=True)
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    if pid_file.exists():
+        postmaster = psutil.Process(int(pid_file.read_text().splitlines()[0]))
+        procs += [postmaster, *postmaster.children(recursive=True)]
+    totals: dict[str, float] = {}
+    for proc in procs:
+        try:
+            line = " ".join(proc.cmdline())
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        name = next((n for n, fragment in COMPONENTS if fragment in line), "other")
+        used = times.user + times.system + times.children_user + times.children_system
+        totals[name] = totals.get(name, 0.0) + used
+    return totals
+
+
+def print_cpu(before: dict[str, float], after: dict[str, float], leads: int) -> None:
+    """CPU milliseconds per lead of each component between two readings."""
+    per_lead = {
+        name: (after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / leads
+        for name in sorted(set(before) | set(after))
+    }
+    parts = sorted(per_lead.items(), key=lambda item: -item[1])
+    print(
+        f"CPU per lead in the backlog: {sum(per_lead.values()):.0f} ms: "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in parts if ms >= 0.05)
+    )
+
+
+PROBE_LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def probe_runs(
+    launcher: DagsterLauncher, http: httpx.Client, dagster: Engine, count: int
+) -> list[tuple[str, float, float]]:
+    """`count` runs of the Dagster-only probe (defs/probe.py: the lead job's shape, empty
+    ops), one at a time, launched as a lead is; each (run id, request time, seconds to the
+    run's success)."""
+    runs = []
+    for _ in range(count + 2):
+        key = f"probe-{uuid.uuid4()}"
+        wall = time.time()
+        started = time.monotonic()
+        launcher.add_partitions([key], client=http)
+        params = {
+            "selector": {
+                "repositoryLocationName": LOCATION,
+                "repositoryName": REPOSITORY,
+                "jobName": PROBE_JOB,
+            },
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+        }
+        answer = http.post(
+            f"{launcher.url}/graphql",
+            json={"query": PROBE_LAUNCH, "variables": {"params": params}},
+            headers=launcher.headers,
+        ).json()["data"]["launchRun"]
+        if answer["__typename"] != "LaunchRunSuccess":
+            raise SystemExit(f"probe not launched: {answer}")
+        run_id = answer["run"]["runId"]
+        while True:
+            with dagster.connect() as connection:
+                state = connection.execute(
+                    text("SELECT status FROM runs WHERE run_id = :run"), {"run": run_id}
+                ).scalar()
+            if state in ("SUCCESS", "FAILURE", "CANCELED"):
+                break
+            time.sleep(0.01)
+        if state != "SUCCESS":
+            raise SystemExit(f"probe run {run_id} ended {state}")
+        runs.append((run_id, wall, time.monotonic() - started))
+    return runs[2:]  # the first two warm up, as for the leads
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -128,7 +233,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     args = parser.parse_args()
 
-    plan = stack_plan("bench-pipeline-")
+    # The Dagster-only probe's job is defined in this stack (defs/probe.py).
+    plan = stack_plan("bench-pipeline-", SALES_AGENT_DAGSTER_PROBE="1")
     env, database = plan.env, plan.database
     stack = subprocess.Popen(
         [str(Path(sys.executable).parent / "sales-agent"), "up"],
@@ -181,9 +287,19 @@ def main() -> None:
                 f"p95 {percentile(overheads, 95) * 1000:.0f} ms"
             )
             print_phases(dagster_url(database), runs)
+            dagster = create_engine(dagster_url(database))
+            probes = probe_runs(launcher, http, dagster, args.single)
+            dagster.dispose()
+            seconds = [r[2] for r in probes]
+            print(
+                f"Dagster-only probe (13 empty ops, {len(seconds)} runs): request -> run "
+                f"success p50 {percentile(seconds, 50):.2f}s, p95 {percentile(seconds, 95):.2f}s"
+            )
+            print_phases(dagster_url(database), probes, label="probe's run")
 
             with Session(engine) as session, session.begin():
                 ids = [submit(session, tenant, n) for n in range(args.backlog)]
+            cpu_before = component_cpu(stack.pid, plan.data_dir)
             started = time.monotonic()
             for offset in range(0, len(ids), args.batch):
                 launcher.launch(ids[offset : offset + args.batch], trigger="sensor", client=http)
@@ -198,6 +314,7 @@ def main() -> None:
                     break
                 time.sleep(0.5)
             elapsed = time.monotonic() - started
+            cpu_after = component_cpu(stack.pid, plan.data_dir)
             with Session(engine) as session:
                 ok = session.scalar(
                     select(func.count())
@@ -208,6 +325,7 @@ def main() -> None:
                 f"backlog of {len(ids)} in runs of {args.batch}: {elapsed:.1f}s, "
                 f"{len(ids) / elapsed * 60:.0f} leads/min, {ok} succeeded"
             )
+            print_cpu(cpu_before, cpu_after, len(ids))
         engine.dispose()
     finally:
         stack.send_signal(signal.SIGTERM)

@@ -1,5 +1,7 @@
 """The Dagster entry point: one Definitions for the code location `sales_agent_pipeline`."""
 
+import os
+
 from dagster import Definitions, EnvVar, in_process_executor, mem_io_manager
 
 from sales_agent_pipeline.defs import alerts, canary, sends
@@ -8,6 +10,7 @@ from sales_agent_pipeline.defs.assets import lead_followup, process_formlead
 from sales_agent_pipeline.defs.dead_letters import dead_letter_redrive_sensor, replay_dead_letters
 from sales_agent_pipeline.defs.imports import import_runs_sensor
 from sales_agent_pipeline.defs.mailboxes import mailbox_sync_sensor
+from sales_agent_pipeline.defs.probe import dagster_probe, dagster_probe_job
 from sales_agent_pipeline.defs.reconciliation import (
     reconcile_submissions,
     reconciliation_schedule,
@@ -34,10 +37,14 @@ _database = DatabaseResource.configure_at_launch(url=EnvVar("DATABASE_URL"))
 # credentials are decrypted once per run, and its usage counted in one place.
 _tenants = TenantsResource.configure_at_launch(settings=_settings, database=_database)
 
+# The benchmarks' Dagster-only probe (defs/probe.py), in their stack alone.
+_probe = os.environ.get("SALES_AGENT_DAGSTER_PROBE") == "1"
+
 defs = Definitions(
-    assets=[lead_followup, submission_coverage],
+    assets=[lead_followup, submission_coverage, *([dagster_probe] if _probe else [])],
     jobs=[
         process_formlead,
+        *([dagster_probe_job] if _probe else []),
         reconcile_submissions,
         approve_and_send_draft,
         replay_dead_letters,
