@@ -1,5 +1,7 @@
 """Time `sales-agent up` to ready (cold: new data dir; warm: second start), its idle
-memory (RSS of every process, embedded PostgreSQL included) and the time to stop.
+memory (RSS of every process, embedded PostgreSQL included, and by component) and the time
+to stop; how long the first demo lead took to its draft (what `up` prints), and ten leads
+posted together to all succeeded.
 
 Run: .venv/bin/python bench/stack_startup.py [--idle-seconds 20]
 """
@@ -8,27 +10,71 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
+from pipeline import COMPONENTS, TERMINAL
+from sqlalchemy import create_engine
 from support import free_port, wait_ok
+from webhook import delivery, status
+
+from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL, demo_secret
 
 
-def tree_rss_mb(root: psutil.Process, data_dir: Path) -> tuple[float, int]:
-    """RSS of the process tree plus the embedded server's processes, and their count."""
+def tree_rss_mb(root: psutil.Process, data_dir: Path) -> tuple[float, int, dict[str, float]]:
+    """RSS of the process tree plus the embedded server's processes, their count, and the
+    RSS of each component (bench/pipeline.py's names)."""
     procs = [root, *root.children(recursive=True)]
     pid = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
     postmaster = psutil.Process(pid)
     procs += [postmaster, *postmaster.children(recursive=True)]
-    return sum(p.memory_info().rss for p in procs) / 2**20, len(procs)
+    parts: dict[str, float] = {}
+    for proc in procs:
+        line = " ".join(proc.cmdline())
+        name = next((n for n, fragment in COMPONENTS if fragment in line), "up and others")
+        parts[name] = parts.get(name, 0.0) + proc.memory_info().rss / 2**20
+        if os.environ.get("BENCH_RSS_DETAIL"):
+            print(f"    {proc.memory_info().rss / 2**20:6.0f} MB  {line[:110]}")
+    return sum(p.memory_info().rss for p in procs) / 2**20, len(procs), parts
 
 
-def run_once(data_dir: Path, idle_seconds: float) -> dict[str, float]:
+def ten_together(api: str, database: str, secret: str) -> float:
+    """Ten signed leads posted at once (threads): seconds until every one succeeded."""
+    url = f"{api}/webhook/formlead"
+    posts = [
+        delivery(secret, url, DEMO_PORTAL, DEMO_FORM, f"ten{n}@{uuid.uuid4().hex[:8]}.example")
+        for n in range(10)
+    ]
+    started = time.monotonic()
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda p: httpx.post(url, content=p[0], headers=p[1]), posts))
+    ids = [answer.json()["workflow_id"] for answer in answers]
+    engine = create_engine(database)
+    try:
+        while time.monotonic() < started + 120:
+            states = [status(engine, workflow_id) for workflow_id in ids]
+            if all(state in TERMINAL for state in states):
+                if set(states) != {"succeeded"}:
+                    raise SystemExit(f"ten leads ended {states}")
+                return time.monotonic() - started
+            time.sleep(0.02)
+    finally:
+        engine.dispose()
+    raise SystemExit("ten leads not done in 120 s")
+
+
+def run_once(data_dir: Path, idle_seconds: float) -> dict[str, Any]:
     """Start the stack, measure, stop it."""
     api, ui = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
@@ -44,15 +90,30 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, float]:
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "sales-agent"), "up"],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
+    # `up` prints how long the first demo lead took to its draft after posting it.
+    first_draft: list[float] = []
+
+    def read_output() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if match := re.search(r"First draft, ([0-9.]+) s after posting", line):
+                first_draft.append(float(match.group(1)))
+
+    threading.Thread(target=read_output, daemon=True).start()
     deadline = started + 180
     wait_ok(f"http://127.0.0.1:{api}/healthz", deadline - time.monotonic())
     wait_ok(f"http://127.0.0.1:{ui}/server_info", deadline - time.monotonic())
     ready = time.monotonic() - started
+    while not first_draft and time.monotonic() < deadline:
+        time.sleep(0.1)
+    database = f"postgresql://postgres@127.0.0.1:{env['EMBEDDED_PG_PORT']}/sales_agent"
+    ten = ten_together(f"http://127.0.0.1:{api}", database, demo_secret(data_dir))
     time.sleep(idle_seconds)
-    rss, count = tree_rss_mb(psutil.Process(process.pid), data_dir)
+    rss, count, parts = tree_rss_mb(psutil.Process(process.pid), data_dir)
     cpu_start = sum(
         p.cpu_times().user + p.cpu_times().system
         for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
@@ -71,6 +132,9 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, float]:
         "processes": count,
         "idle_cpu_pct": (cpu_end - cpu_start) / 10 * 100,
         "stop_s": time.monotonic() - stop_started,
+        "first_draft_s": first_draft[0] if first_draft else float("nan"),
+        "ten_s": ten,
+        "parts": parts,
     }
 
 
@@ -87,8 +151,11 @@ def main() -> None:
                 f"{label}: ready {figures['ready_s']:.1f}s, idle RSS "
                 f"{figures['idle_rss_mb']:.0f} MB in {figures['processes']:.0f} processes, "
                 f"idle CPU {figures['idle_cpu_pct']:.1f}% of one core, "
-                f"stop {figures['stop_s']:.1f}s"
+                f"stop {figures['stop_s']:.1f}s; first demo draft {figures['first_draft_s']:.1f}s "
+                f"after posting; ten leads together all succeeded in {figures['ten_s']:.2f}s"
             )
+            parts = sorted(figures["parts"].items(), key=lambda item: -item[1])
+            print("  RSS by component: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in parts))
 
 
 if __name__ == "__main__":

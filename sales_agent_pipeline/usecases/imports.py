@@ -12,9 +12,8 @@ import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from sqlalchemy.orm import Session
 
 from sales_agent_pipeline.db.models import Tenant
@@ -22,6 +21,9 @@ from sales_agent_pipeline.db.repositories import imports as repository
 from sales_agent_pipeline.domain.errors import LeadRejected
 from sales_agent_pipeline.domain.submission import canonical_field, normalise_email
 from sales_agent_pipeline.usecases import intake
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IMPORT_FORM_ID = "import"
 RowStatus = Literal["accepted", "rejected"]
@@ -102,6 +104,11 @@ def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> list[ParsedRow]:
             "not_utf8",
             f"the file is not UTF-8 text (byte {exc.start} cannot be read); export it as CSV UTF-8",
         ) from None
+    # pandas is imported here, when a file is read, not with the module: the API and the CLI
+    # (`sales-agent up` among them) import this module, and pandas would hold ~55 MB in
+    # each of those long-lived processes that never read a CSV.
+    import pandas as pd
+
     try:
         # No header row for pandas: the first line sets the width, so a longer row is an
         # error rather than silently shifting its first cells into an index. Everything as
