@@ -386,3 +386,13 @@ def get_settings() -> Settings:
     """
     secrets_dir = os.environ.get("SECRETS_DIR")
     return Settings(_secrets_dir=secrets_dir) if secrets_dir else Settings()
+
+
+def google_base_url(settings: Settings) -> str | None:
+    """GOOGLE_API_BASE_URL, the sandbox when nothing real is configured, else Google's own.
+
+    Here rather than with the connectors, which import the vendors' SDKs: the CLI reads it
+    too, and `sales-agent up` would hold the SDKs in memory for it."""
+    if settings.google_api_base_url:
+        return settings.google_api_base_url
+    return settings.sandbox_url if settings.sandbox_mode else None

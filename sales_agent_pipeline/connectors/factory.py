@@ -49,7 +49,7 @@ from sales_agent_pipeline.domain.credentials import TenantCredentials
 from sales_agent_pipeline.domain.drafting import WriterKind
 from sales_agent_pipeline.domain.enums import HubSpotAuth
 from sales_agent_pipeline.domain.errors import ConfigurationError
-from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings
+from sales_agent_pipeline.settings import HUBSPOT_API_BASE_URL, Settings, google_base_url
 
 # The sandbox accepts this token for its default portal.
 SANDBOX_HUBSPOT_TOKEN = "sandbox-token"  # noqa: S105 (not a secret)
@@ -73,13 +73,6 @@ def hubspot_base_url(settings: Settings) -> str:
     if settings.sandbox_mode and settings.hubspot_api_base_url == HUBSPOT_API_BASE_URL:
         return settings.sandbox_url
     return settings.hubspot_api_base_url
-
-
-def google_base_url(settings: Settings) -> str | None:
-    """GOOGLE_API_BASE_URL, the sandbox when nothing real is configured, else Google's own."""
-    if settings.google_api_base_url:
-        return settings.google_api_base_url
-    return settings.sandbox_url if settings.sandbox_mode else None
 
 
 def _portal(credentials: TenantCredentials) -> str:

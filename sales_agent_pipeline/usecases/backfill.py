@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sales_agent_pipeline.connectors.factory import google_base_url
 from sales_agent_pipeline.db.models import (
     DraftEmail,
     FormSubmission,
@@ -26,7 +25,7 @@ from sales_agent_pipeline.db.models import (
 )
 from sales_agent_pipeline.db.repositories.workflows import blocked_tenant_reason
 from sales_agent_pipeline.domain.enums import HubSpotAuth, IdempotencyStatus, SecretKind
-from sales_agent_pipeline.settings import Settings
+from sales_agent_pipeline.settings import Settings, google_base_url
 
 TASK_SCOPE = "hubspot.task.create"
 
