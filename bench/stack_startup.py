@@ -49,6 +49,16 @@ def tree_rss_mb(root: psutil.Process, data_dir: Path) -> tuple[float, int, dict[
     return sum(p.memory_info().rss for p in procs) / 2**20, len(procs), parts
 
 
+def tree_pss_mb(root: psutil.Process, data_dir: Path) -> float:
+    """The same processes' proportional set size: each shared page (PostgreSQL's shared
+    buffers, a fork's copy-on-write pages) counted once across them, as RSS does not."""
+    procs = [root, *root.children(recursive=True)]
+    pid = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+    postmaster = psutil.Process(pid)
+    procs += [postmaster, *postmaster.children(recursive=True)]
+    return sum(p.memory_full_info().pss for p in procs) / 2**20
+
+
 def ten_together(api: str, database: str, secret: str) -> float:
     """Ten signed leads posted at once (threads): seconds until every one succeeded."""
     url = f"{api}/webhook/formlead"
@@ -114,6 +124,7 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, Any]:
     ten = ten_together(f"http://127.0.0.1:{api}", database, demo_secret(data_dir))
     time.sleep(idle_seconds)
     rss, count, parts = tree_rss_mb(psutil.Process(process.pid), data_dir)
+    pss = tree_pss_mb(psutil.Process(process.pid), data_dir)
     cpu_start = sum(
         p.cpu_times().user + p.cpu_times().system
         for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
@@ -129,6 +140,7 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, Any]:
     return {
         "ready_s": ready,
         "idle_rss_mb": rss,
+        "idle_pss_mb": pss,
         "processes": count,
         "idle_cpu_pct": (cpu_end - cpu_start) / 10 * 100,
         "stop_s": time.monotonic() - stop_started,
@@ -149,7 +161,8 @@ def main() -> None:
             figures = run_once(data_dir, args.idle_seconds)
             print(
                 f"{label}: ready {figures['ready_s']:.1f}s, idle RSS "
-                f"{figures['idle_rss_mb']:.0f} MB in {figures['processes']:.0f} processes, "
+                f"{figures['idle_rss_mb']:.0f} MB in {figures['processes']:.0f} processes "
+                f"(PSS {figures['idle_pss_mb']:.0f} MB), "
                 f"idle CPU {figures['idle_cpu_pct']:.1f}% of one core, "
                 f"stop {figures['stop_s']:.1f}s; first demo draft {figures['first_draft_s']:.1f}s "
                 f"after posting; ten leads together all succeeded in {figures['ten_s']:.2f}s"
