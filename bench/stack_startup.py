@@ -9,6 +9,7 @@ Run: .venv/bin/python bench/stack_startup.py [--idle-seconds 20]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -40,13 +41,18 @@ def tree_rss_mb(root: psutil.Process, data_dir: Path) -> tuple[float, int, dict[
     postmaster = psutil.Process(pid)
     procs += [postmaster, *postmaster.children(recursive=True)]
     parts: dict[str, float] = {}
+    counted = 0
     for proc in procs:
-        line = " ".join(proc.cmdline())
+        try:
+            line, rss = " ".join(proc.cmdline()), proc.memory_info().rss / 2**20
+        except psutil.NoSuchProcess:  # a backend or run worker that just ended
+            continue
+        counted += 1
         name = next((n for n, fragment in COMPONENTS if fragment in line), "up and others")
-        parts[name] = parts.get(name, 0.0) + proc.memory_info().rss / 2**20
+        parts[name] = parts.get(name, 0.0) + rss
         if os.environ.get("BENCH_RSS_DETAIL"):
-            print(f"    {proc.memory_info().rss / 2**20:6.0f} MB  {line[:110]}")
-    return sum(p.memory_info().rss for p in procs) / 2**20, len(procs), parts
+            print(f"    {rss:6.0f} MB  {line[:110]}")
+    return sum(parts.values()), counted, parts
 
 
 def tree_pss_mb(root: psutil.Process, data_dir: Path) -> float:
@@ -56,7 +62,11 @@ def tree_pss_mb(root: psutil.Process, data_dir: Path) -> float:
     pid = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
     postmaster = psutil.Process(pid)
     procs += [postmaster, *postmaster.children(recursive=True)]
-    return sum(p.memory_full_info().pss for p in procs) / 2**20
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a backend or run worker just ended
+            total += proc.memory_full_info().pss
+    return total / 2**20
 
 
 def ten_together(api: str, database: str, secret: str) -> float:
