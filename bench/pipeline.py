@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from support import stack_plan, wait_ok
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
-from sales_agent_pipeline.connectors.dagster_launcher import LOCATION, REPOSITORY, DagsterLauncher
+from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
 from sales_agent_pipeline.db.models import Tenant, Workflow, WorkflowEvent
 from sales_agent_pipeline.db.repositories.outbox import accept_submission, claim_launch
 from sales_agent_pipeline.db.session import make_engine
@@ -171,17 +171,6 @@ def print_cpu(before: dict[str, float], after: dict[str, float], leads: int) -> 
     )
 
 
-PROBE_LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on Error { message }
-  }
-}
-"""
-
-
 def probe_runs(
     launcher: DagsterLauncher, http: httpx.Client, dagster: Engine, count: int
 ) -> list[tuple[str, float, float]]:
@@ -193,23 +182,7 @@ def probe_runs(
         key = f"probe-{uuid.uuid4()}"
         wall = time.time()
         started = time.monotonic()
-        launcher.add_partitions([key], client=http)
-        params = {
-            "selector": {
-                "repositoryLocationName": LOCATION,
-                "repositoryName": REPOSITORY,
-                "jobName": PROBE_JOB,
-            },
-            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
-        }
-        answer = http.post(
-            f"{launcher.url}/graphql",
-            json={"query": PROBE_LAUNCH, "variables": {"params": params}},
-            headers=launcher.headers,
-        ).json()["data"]["launchRun"]
-        if answer["__typename"] != "LaunchRunSuccess":
-            raise SystemExit(f"probe not launched: {answer}")
-        run_id = answer["run"]["runId"]
+        run_id = launcher.launch([key], trigger="bench", client=http, job=PROBE_JOB)
         while True:
             with dagster.connect() as connection:
                 state = connection.execute(
