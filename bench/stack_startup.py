@@ -124,26 +124,32 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, Any]:
                 first_draft.append(float(match.group(1)))
 
     threading.Thread(target=read_output, daemon=True).start()
-    deadline = started + 180
-    wait_ok(f"http://127.0.0.1:{api}/healthz", deadline - time.monotonic())
-    wait_ok(f"http://127.0.0.1:{ui}/server_info", deadline - time.monotonic())
-    ready = time.monotonic() - started
-    while not first_draft and time.monotonic() < deadline:
-        time.sleep(0.1)
-    database = f"postgresql://postgres@127.0.0.1:{env['EMBEDDED_PG_PORT']}/sales_agent"
-    ten = ten_together(f"http://127.0.0.1:{api}", database, demo_secret(data_dir))
-    time.sleep(idle_seconds)
-    rss, count, parts = tree_rss_mb(psutil.Process(process.pid), data_dir)
-    pss = tree_pss_mb(psutil.Process(process.pid), data_dir)
-    cpu_start = sum(
-        p.cpu_times().user + p.cpu_times().system
-        for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
-    )
-    time.sleep(10)
-    cpu_end = sum(
-        p.cpu_times().user + p.cpu_times().system
-        for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
-    )
+    try:
+        deadline = started + 180
+        wait_ok(f"http://127.0.0.1:{api}/healthz", deadline - time.monotonic())
+        wait_ok(f"http://127.0.0.1:{ui}/server_info", deadline - time.monotonic())
+        ready = time.monotonic() - started
+        while not first_draft and time.monotonic() < deadline:
+            time.sleep(0.1)
+        database = f"postgresql://postgres@127.0.0.1:{env['EMBEDDED_PG_PORT']}/sales_agent"
+        ten = ten_together(f"http://127.0.0.1:{api}", database, demo_secret(data_dir))
+        time.sleep(idle_seconds)
+        rss, count, parts = tree_rss_mb(psutil.Process(process.pid), data_dir)
+        pss = tree_pss_mb(psutil.Process(process.pid), data_dir)
+        cpu_start = sum(
+            p.cpu_times().user + p.cpu_times().system
+            for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+        )
+        time.sleep(10)
+        cpu_end = sum(
+            p.cpu_times().user + p.cpu_times().system
+            for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+        )
+    except BaseException:
+        # A failed measurement still stops the stack it started.
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+        raise
     stop_started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(120)
