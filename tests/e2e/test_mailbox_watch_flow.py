@@ -68,10 +68,9 @@ def wait(what: str, probe: Any, timeout: float = 60) -> Any:
         time.sleep(0.5)
 
 
-def test_a_reply_pushed_by_gmail_stops_the_workflow(
-    stack: RunningStack, engine: Engine, sending: None
-) -> None:
-    email = f"pat.{uuid.uuid4().hex[:6]}@ledgerline.example"
+def mailed_lead(stack: RunningStack, engine: Engine, email: str) -> tuple[str, list[Any]]:
+    """A SEND lead through the webhook to succeeded: its workflow id and the one message the
+    sandbox's Gmail sent it."""
     accepted = deliver(stack, email)
     assert accepted.status_code == 202, accepted.text
     workflow_id = accepted.json()["workflow_id"]
@@ -80,6 +79,14 @@ def test_a_reply_pushed_by_gmail_stops_the_workflow(
         m for m in httpx.get(f"{stack.sandbox}/_sandbox/sent", timeout=5).json() if email in m["to"]
     ]
     assert len(sent) == 1
+    return workflow_id, sent
+
+
+def test_a_reply_pushed_by_gmail_stops_the_workflow(
+    stack: RunningStack, engine: Engine, sending: None
+) -> None:
+    email = f"pat.{uuid.uuid4().hex[:6]}@ledgerline.example"
+    workflow_id, sent = mailed_lead(stack, engine, email)
 
     def watched() -> MailboxCursor | None:
         with Session(engine) as session:
@@ -169,14 +176,7 @@ def test_a_workflow_stopped_on_reply_shows_why_in_the_ui(
 ) -> None:
     """The lead replies: the sensor's observation on the lead's partition says it stopped."""
     email = f"sam.{uuid.uuid4().hex[:6]}@ledgerline.example"
-    accepted = deliver(stack, email)
-    assert accepted.status_code == 202, accepted.text
-    workflow_id = accepted.json()["workflow_id"]
-    assert finished(engine, workflow_id).status == "succeeded"
-    sent = [
-        m for m in httpx.get(f"{stack.sandbox}/_sandbox/sent", timeout=5).json() if email in m["to"]
-    ]
-    assert len(sent) == 1
+    workflow_id, sent = mailed_lead(stack, engine, email)
     httpx.post(
         f"{stack.sandbox}/_sandbox/gmail/reply",
         json={"mailbox": DEMO_SENDER, "messageId": sent[0]["id"], "text": "Call me Friday."},
