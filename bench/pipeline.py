@@ -21,15 +21,16 @@ from pathlib import Path
 
 import httpx
 import psutil
-from sqlalchemy import Engine, create_engine, func, make_url, select, text
+from sqlalchemy import URL, Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
-from support import stack_plan, wait_ok
+from support import cpu_by_component, embedded_postmaster, stack_plan, wait_ok
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL
 from sales_agent_pipeline.connectors.dagster_launcher import DagsterLauncher
 from sales_agent_pipeline.db.models import Tenant, Workflow, WorkflowEvent
 from sales_agent_pipeline.db.repositories.outbox import accept_submission, claim_launch
 from sales_agent_pipeline.db.session import make_engine
+from sales_agent_pipeline.db.urls import dagster_url
 
 try:  # a commit before the probe (bench-ab's base, run with this script): no probe
     from sales_agent_pipeline.defs.probe import PROBE_JOB
@@ -75,12 +76,6 @@ def steps_seconds(engine: Engine, workflow_id: str) -> float:
     return float(total or 0) / 1000
 
 
-def dagster_url(database: str) -> str:
-    """Dagster's own database beside the app's (as `sales-agent up` names it)."""
-    url = make_url(database)
-    return url.set(database=f"{url.database}_dagster").render_as_string(hide_password=False)
-
-
 # Where a single lead's time goes, from Dagster's event log: each phase ends at the event.
 PHASES = (
     ("queued", "RUN_ENQUEUED"),
@@ -93,7 +88,7 @@ PHASES = (
 
 
 def print_phases(
-    url: str, runs: list[tuple[str, float, float]], label: str = "single lead's run"
+    url: URL, runs: list[tuple[str, float, float]], label: str = "single lead's run"
 ) -> None:
     """The median of each phase of the single leads' runs (request -> each milestone)."""
     engine = create_engine(url)
@@ -121,41 +116,6 @@ def print_phases(
         + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in marks.items() if v)
         + f"; to what the bench waited for {statistics.median(r[2] for r in runs):.2f}"
     )
-
-
-# Where the stack's CPU goes, by process: the first cmdline fragment that matches names it.
-COMPONENTS = (
-    ("run workers", "forkserver"),
-    ("code server", "sales_agent_pipeline.codeserver"),
-    ("webserver", "sales_agent_pipeline.webserver"),
-    ("daemon", "dagster-daemon"),
-    ("API", "sales_agent_api"),
-    ("sandbox", "sales_agent_sandbox"),
-    ("PostgreSQL", "postgres"),
-)
-
-
-def component_cpu(stack_pid: int, data_dir: Path) -> dict[str, float]:
-    """CPU seconds so far of each component of the stack: its processes' own, plus what
-    their exited children used (the run workers are the forkserver's children; PostgreSQL's
-    backends the postmaster's)."""
-    procs = [psutil.Process(stack_pid)]
-    procs += procs[0].children(recursive=True)
-    pid_file = data_dir / "postgres" / "postmaster.pid"
-    if pid_file.exists():
-        postmaster = psutil.Process(int(pid_file.read_text().splitlines()[0]))
-        procs += [postmaster, *postmaster.children(recursive=True)]
-    totals: dict[str, float] = {}
-    for proc in procs:
-        try:
-            line = " ".join(proc.cmdline())
-            times = proc.cpu_times()
-        except psutil.Error:
-            continue
-        name = next((n for n, fragment in COMPONENTS if fragment in line), "other")
-        used = times.user + times.system + times.children_user + times.children_system
-        totals[name] = totals.get(name, 0.0) + used
-    return totals
 
 
 def print_cpu(before: dict[str, float], after: dict[str, float], leads: int) -> None:
@@ -263,9 +223,10 @@ def main() -> None:
                 f"p50 {percentile(overheads, 50) * 1000:.0f} ms, "
                 f"p95 {percentile(overheads, 95) * 1000:.0f} ms"
             )
-            print_phases(dagster_url(database), runs)
+            dagster_db = dagster_url(database)
+            print_phases(dagster_db, runs)
             if PROBE_JOB:
-                dagster = create_engine(dagster_url(database))
+                dagster = create_engine(dagster_db)
                 probes = probe_runs(launcher, http, dagster, args.single)
                 dagster.dispose()
                 seconds = [r[2] for r in probes]
@@ -274,11 +235,12 @@ def main() -> None:
                     f"success p50 {percentile(seconds, 50):.2f}s, "
                     f"p95 {percentile(seconds, 95):.2f}s"
                 )
-                print_phases(dagster_url(database), probes, label="probe's run")
+                print_phases(dagster_db, probes, label="probe's run")
 
             with Session(engine) as session, session.begin():
                 ids = [submit(session, tenant, n) for n in range(args.backlog)]
-            cpu_before = component_cpu(stack.pid, plan.data_dir)
+            postmaster = embedded_postmaster(plan.data_dir)  # None on DATABASE_URL's server
+            cpu_before = cpu_by_component(psutil.Process(stack.pid), postmaster)
             started = time.monotonic()
             for offset in range(0, len(ids), args.batch):
                 launcher.launch(ids[offset : offset + args.batch], trigger="sensor", client=http)
@@ -293,7 +255,7 @@ def main() -> None:
                     break
                 time.sleep(0.5)
             elapsed = time.monotonic() - started
-            cpu_after = component_cpu(stack.pid, plan.data_dir)
+            cpu_after = cpu_by_component(psutil.Process(stack.pid), postmaster)
             with Session(engine) as session:
                 ok = session.scalar(
                     select(func.count())

@@ -49,7 +49,7 @@ from scale_plan import Assumptions, Phase, classify, dequeue_rate, report, run_f
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from support import stack_plan, wait_ok
+from support import cpu_by_component, stack_plan, wait_ok
 
 from sales_agent_pipeline.codeserver import PRELOAD
 from sales_agent_pipeline.db.urls import dagster_url
@@ -63,35 +63,6 @@ query Runs($filter: RunsFilter!, $cursor: String) {
   }
 }
 """
-
-
-def _cpu(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
-def cpu_by_component(root: psutil.Process, postmaster: psutil.Process) -> dict[str, float]:
-    """CPU seconds so far of each component (live processes plus their reaped children)."""
-    totals: dict[str, float] = {}
-
-    def add(name: str, proc: psutil.Process) -> None:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            totals[name] = totals.get(name, 0.0) + _cpu(proc)
-
-    add("supervisor", root)
-    for child in root.children():
-        try:
-            role = classify(" ".join(child.cmdline()))
-            add(role, child)
-            for sub in child.children(recursive=True):
-                forked = role == "code server" and "resource_tracker" not in " ".join(sub.cmdline())
-                add("run workers" if forked else role, sub)
-        except psutil.NoSuchProcess:
-            continue
-    add("PostgreSQL", postmaster)
-    for backend in postmaster.children():
-        add("PostgreSQL", backend)
-    return totals
 
 
 def say(line: str) -> None:

@@ -25,48 +25,28 @@ from typing import Any
 
 import httpx
 import psutil
-from pipeline import COMPONENTS, TERMINAL
+from pipeline import TERMINAL
 from sqlalchemy import create_engine
-from support import free_port, wait_ok
+from support import by_component, embedded_postmaster, free_port, stack_components, wait_ok
 from webhook import delivery, status
 
 from sales_agent_pipeline.cli.demo import DEMO_FORM, DEMO_PORTAL, demo_secret
 
 
-def tree_rss_mb(root: psutil.Process, data_dir: Path) -> tuple[float, int, dict[str, float]]:
-    """RSS of the process tree plus the embedded server's processes, their count, and the
-    RSS of each component (bench/pipeline.py's names)."""
-    procs = [root, *root.children(recursive=True)]
-    pid = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
-    postmaster = psutil.Process(pid)
-    procs += [postmaster, *postmaster.children(recursive=True)]
-    parts: dict[str, float] = {}
-    counted = 0
-    for proc in procs:
-        try:
-            line, rss = " ".join(proc.cmdline()), proc.memory_info().rss / 2**20
-        except psutil.NoSuchProcess:  # a backend or run worker that just ended
-            continue
-        counted += 1
-        name = next((n for n, fragment in COMPONENTS if fragment in line), "up and others")
-        parts[name] = parts.get(name, 0.0) + rss
-        if os.environ.get("BENCH_RSS_DETAIL"):
-            print(f"    {rss:6.0f} MB  {line[:110]}")
-    return sum(parts.values()), counted, parts
-
-
-def tree_pss_mb(root: psutil.Process, data_dir: Path) -> float:
-    """The same processes' proportional set size: each shared page (PostgreSQL's shared
-    buffers, a fork's copy-on-write pages) counted once across them, as RSS does not."""
-    procs = [root, *root.children(recursive=True)]
-    pid = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
-    postmaster = psutil.Process(pid)
-    procs += [postmaster, *postmaster.children(recursive=True)]
-    total = 0
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):  # a backend or run worker just ended
-            total += proc.memory_full_info().pss
-    return total / 2**20
+def memory_mb(root: psutil.Process, data_dir: Path) -> tuple[float, int, dict[str, float], float]:
+    """The stack's idle memory: the RSS of all its processes (the embedded server's
+    included), their count, the RSS of each component, and their PSS (each shared page,
+    PostgreSQL's shared buffers or a fork's copy-on-write pages, counted once, as RSS does
+    not)."""
+    processes = stack_components(root, embedded_postmaster(data_dir))
+    parts = by_component(processes, lambda proc: proc.memory_info().rss / 2**20)
+    if os.environ.get("BENCH_RSS_DETAIL"):
+        for name, proc in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                rss = proc.memory_info().rss / 2**20
+                print(f"    {rss:6.0f} MB  {name:12} {' '.join(proc.cmdline())[:100]}")
+    pss = by_component(processes, lambda proc: proc.memory_full_info().pss / 2**20)
+    return sum(parts.values()), len(processes), parts, sum(pss.values())
 
 
 def ten_together(api: str, database: str, secret: str) -> float:
@@ -134,8 +114,7 @@ def run_once(data_dir: Path, idle_seconds: float) -> dict[str, Any]:
         database = f"postgresql://postgres@127.0.0.1:{env['EMBEDDED_PG_PORT']}/sales_agent"
         ten = ten_together(f"http://127.0.0.1:{api}", database, demo_secret(data_dir))
         time.sleep(idle_seconds)
-        rss, count, parts = tree_rss_mb(psutil.Process(process.pid), data_dir)
-        pss = tree_pss_mb(psutil.Process(process.pid), data_dir)
+        rss, count, parts, pss = memory_mb(psutil.Process(process.pid), data_dir)
         cpu_start = sum(
             p.cpu_times().user + p.cpu_times().system
             for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]

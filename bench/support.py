@@ -3,19 +3,22 @@ and the environment of a `sales-agent up` on ports and a database of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import uvicorn
 from fastapi import FastAPI
+from scale_plan import classify
 
 
 def free_port() -> int:
@@ -93,3 +96,56 @@ def stack_plan(prefix: str, **extra_env: str) -> StackPlan:
         ui=f"http://127.0.0.1:{ports['DAGSTER_UI']}",
         sandbox=f"http://127.0.0.1:{ports['SANDBOX']}",
     )
+
+
+def embedded_postmaster(data_dir: Path) -> psutil.Process | None:
+    """The embedded PostgreSQL server of a stack's data dir (None: an external server)."""
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    return psutil.Process(int(pid_file.read_text().splitlines()[0]))
+
+
+def stack_components(
+    root: psutil.Process, postmaster: psutil.Process | None
+) -> list[tuple[str, psutil.Process]]:
+    """Every process of a `sales-agent up` stack with its component: `up` itself (the
+    supervisor), each child by its command line, what the code server forks (its
+    forkserver and the run workers), and PostgreSQL's server with its backends."""
+    found = [("supervisor", root)]
+    for child in root.children():
+        try:
+            role = classify(" ".join(child.cmdline()))
+            found.append((role, child))
+            for sub in child.children(recursive=True):
+                forked = role == "code server" and "resource_tracker" not in " ".join(sub.cmdline())
+                found.append(("run workers" if forked else role, sub))
+        except psutil.NoSuchProcess:
+            continue
+    if postmaster is not None:
+        found += [("PostgreSQL", proc) for proc in [postmaster, *postmaster.children()]]
+    return found
+
+
+def by_component(
+    processes: list[tuple[str, psutil.Process]], measure: Callable[[psutil.Process], float]
+) -> dict[str, float]:
+    """`measure` of each process summed by component; a process that just ended is skipped."""
+    totals: dict[str, float] = {}
+    for name, proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            totals[name] = totals.get(name, 0.0) + measure(proc)
+    return totals
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    """CPU of a process so far, with what its exited children used (the kernel adds a
+    child's times to its parent's when the parent reaps it: the forkserver reaps the run
+    workers, the postmaster its backends)."""
+    times = proc.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def cpu_by_component(root: psutil.Process, postmaster: psutil.Process | None) -> dict[str, float]:
+    """CPU seconds so far of each component (live processes plus their reaped children)."""
+    return by_component(stack_components(root, postmaster), cpu_seconds)
